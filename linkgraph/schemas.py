@@ -1,0 +1,219 @@
+"""Column names and the frames that pass between stages.
+
+Every stage names its columns through these constants; ``load.py`` renames
+input columns once, at the boundary, and ``report.py`` writes them out.
+
+The input contract (``INPUT_TABLES``) and the output files are fixed by
+DESIGN.md: other systems depend on them. Extend, never rename.
+
+Frames between stages (one row per ..., sorted by the key given):
+
+``Tables`` (load)
+    one frame per input table with every contract column present (missing
+    optional columns are all-NA), ids and free text as strings, timestamps as
+    UTC ``datetime64``, ``amount``/``discount`` as ``float64``.
+
+``identifiers`` (normalize) -- one row per (account_id, kind, value):
+    ``account_id, kind, value, masked, first_seen, last_seen, source,
+    suppressed`` where ``value`` is the canonical key, ``masked`` its display
+    form for moderators, ``suppressed`` a reason (``junk``, ``invalid``,
+    ``private_ip``, ``pickup_point`` ...) or NA when the value may link.
+
+``LinkSet`` (graph) -- see ``graph.LinkSet``:
+    ``incidence``: identifiers + ``tier, n_accounts, weight, linking``;
+    ``pairs``: one row per (account_a, account_b, kind, value), a < b, for
+    every value shared by a bounded number of accounts, with ``tier`` of the
+    value and ``weight``, ``first_seen``, ``last_seen``, ``gap_days``;
+    ``pair_tiers``: one row per (account_a, account_b) with the pair's
+    ``tier`` after corroboration (``person``, ``household`` or ``weak``) and
+    the evidence counts that decided it;
+    ``hubs``: one row per (kind, value) that stopped linking;
+    ``profiles``: one row per account with the facts corroboration and
+    scoring use.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- input tables -----------------------------------------------------------
+
+ACCOUNT_ID: Final = "account_id"
+CREATED_AT: Final = "created_at"
+EMAIL: Final = "email"
+PHONE: Final = "phone"
+FULL_NAME: Final = "full_name"
+REGISTRATION_IP: Final = "registration_ip"
+DEVICE_ID: Final = "device_id"
+COUNTRY: Final = "country"
+
+ADDRESS_ID: Final = "address_id"
+RECIPIENT_NAME: Final = "recipient_name"
+LINE1: Final = "line1"
+LINE2: Final = "line2"
+CITY: Final = "city"
+REGION: Final = "region"
+POSTAL_CODE: Final = "postal_code"
+
+PAYMENT_ID: Final = "payment_id"
+METHOD: Final = "method"
+FINGERPRINT: Final = "fingerprint"
+CARD_BIN: Final = "card_bin"
+CARD_LAST4: Final = "card_last4"
+CARD_EXPIRY: Final = "card_expiry"
+HOLDER_NAME: Final = "holder_name"
+
+IP: Final = "ip"
+SEEN_AT: Final = "seen_at"
+
+ORDER_ID: Final = "order_id"
+AMOUNT: Final = "amount"
+CURRENCY: Final = "currency"
+COUPON_CODE: Final = "coupon_code"
+COUPON_TYPE: Final = "coupon_type"
+DISCOUNT: Final = "discount"
+
+ACTION: Final = "action"
+REASON: Final = "reason"
+DECISION: Final = "decision"
+
+#: table name -> (required columns, all contract columns in order)
+INPUT_TABLES: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "accounts": (
+        (ACCOUNT_ID,),
+        (ACCOUNT_ID, CREATED_AT, EMAIL, PHONE, FULL_NAME, REGISTRATION_IP, DEVICE_ID, COUNTRY),
+    ),
+    "addresses": (
+        (ACCOUNT_ID,),
+        (ACCOUNT_ID, ADDRESS_ID, RECIPIENT_NAME, LINE1, LINE2, CITY, REGION, POSTAL_CODE, COUNTRY),
+    ),
+    "payments": (
+        (ACCOUNT_ID,),
+        (ACCOUNT_ID, PAYMENT_ID, METHOD, FINGERPRINT, CARD_BIN, CARD_LAST4, CARD_EXPIRY, HOLDER_NAME),
+    ),
+    "logins": ((ACCOUNT_ID, IP), (ACCOUNT_ID, IP, DEVICE_ID, SEEN_AT)),
+    "orders": (
+        (ORDER_ID, ACCOUNT_ID),
+        (ORDER_ID, ACCOUNT_ID, CREATED_AT, AMOUNT, CURRENCY, COUPON_CODE, COUPON_TYPE, DISCOUNT,
+         ADDRESS_ID, PAYMENT_ID),
+    ),
+    "sanctions": ((ACCOUNT_ID, ACTION), (ACCOUNT_ID, ACTION, REASON, CREATED_AT)),
+    "decisions": ((ACCOUNT_ID, DECISION), (ACCOUNT_ID, DECISION, CREATED_AT)),
+}
+TABLE_NAMES: Final = tuple(INPUT_TABLES)
+
+#: columns parsed as UTC timestamps / as numbers, per table
+TIMESTAMP_COLUMNS: Final = {
+    "accounts": (CREATED_AT,),
+    "logins": (SEEN_AT,),
+    "orders": (CREATED_AT,),
+    "sanctions": (CREATED_AT,),
+    "decisions": (CREATED_AT,),
+}
+NUMERIC_COLUMNS: Final = {"orders": (AMOUNT, DISCOUNT)}
+
+SANCTION_ACTIONS: Final = ("warning", "rating_revoked", "restricted", "suspended", "banned")
+BLOCKING_ACTIONS: Final = ("suspended", "banned")
+DECISION_VALUES: Final = ("cleared", "confirmed", "sanctioned", "escalated")
+CLEARED: Final = "cleared"
+NEW_USER: Final = "new_user"
+
+# --- rejects ----------------------------------------------------------------
+
+TABLE: Final = "table"
+ROW: Final = "row"  # 1-based data row in the source file (header excluded)
+COLUMN: Final = "column"
+VALUE: Final = "value"
+REJECT_COLUMNS: Final = (TABLE, ROW, COLUMN, REASON, VALUE)
+
+# --- identifiers (normalize) --------------------------------------------------
+
+KIND: Final = "kind"
+MASKED: Final = "masked"
+FIRST_SEEN: Final = "first_seen"
+LAST_SEEN: Final = "last_seen"
+SOURCE: Final = "source"
+SUPPRESSED: Final = "suppressed"
+
+# identifier kinds
+K_EMAIL: Final = "email"
+K_PHONE: Final = "phone"
+K_DEVICE: Final = "device"
+K_CARD: Final = "card"  # the payment provider's fingerprint
+K_CARD_DIGITS: Final = "card_digits"  # bin + last4 + expiry, when no fingerprint
+K_ADDRESS: Final = "address"
+K_IP: Final = "ip"
+K_NAME: Final = "name"
+KINDS: Final = (K_EMAIL, K_PHONE, K_DEVICE, K_CARD, K_CARD_DIGITS, K_ADDRESS, K_IP, K_NAME)
+
+IDENTIFIER_COLUMNS: Final = (
+    ACCOUNT_ID, KIND, VALUE, MASKED, FIRST_SEEN, LAST_SEEN, SOURCE, SUPPRESSED,
+)
+
+# --- graph ------------------------------------------------------------------
+
+TIER: Final = "tier"
+T_PERSON: Final = "person"
+T_HOUSEHOLD: Final = "household"
+T_WEAK: Final = "weak"
+TIERS: Final = (T_PERSON, T_HOUSEHOLD, T_WEAK)
+N_ACCOUNTS: Final = "n_accounts"
+WEIGHT: Final = "weight"
+LINKING: Final = "linking"
+GAP_DAYS: Final = "gap_days"
+
+ACCOUNT_A: Final = "account_a"
+ACCOUNT_B: Final = "account_b"
+PAIR_COLUMNS: Final = (
+    ACCOUNT_A, ACCOUNT_B, KIND, VALUE, MASKED, TIER, WEIGHT, FIRST_SEEN, LAST_SEEN, GAP_DAYS,
+)
+N_PERSON_KINDS: Final = "n_person_kinds"
+N_HOUSEHOLD_KINDS: Final = "n_household_kinds"
+CORROBORATION: Final = "corroboration"  # words: why the pair's tier
+PAIR_TIER_COLUMNS: Final = (
+    ACCOUNT_A, ACCOUNT_B, TIER, WEIGHT, N_PERSON_KINDS, N_HOUSEHOLD_KINDS, CORROBORATION,
+)
+HUB_COLUMNS: Final = (KIND, VALUE, MASKED, N_ACCOUNTS, REASON)
+
+# --- clusters -----------------------------------------------------------------
+
+CLUSTER_ID: Final = "cluster_id"
+PERSON_CLUSTER_ID: Final = "person_cluster_id"
+N_PERSONS: Final = "n_persons"
+N_BLOCKED: Final = "n_blocked"
+LINK_KINDS: Final = "link_kinds"
+DENSITY: Final = "density"
+CHANGE: Final = "change"
+PREVIOUS_CLUSTER_IDS: Final = "previous_cluster_ids"
+ACCOUNTS_ADDED: Final = "accounts_added"
+ACCOUNTS_REMOVED: Final = "accounts_removed"
+CLUSTER_CHANGE_COLUMNS: Final = (
+    CLUSTER_ID, CHANGE, PREVIOUS_CLUSTER_IDS, ACCOUNTS_ADDED, ACCOUNTS_REMOVED,
+)
+
+# --- sanctions ----------------------------------------------------------------
+
+ACTION_REASON: Final = "action_reason"
+LINKED_BLOCKED_ACCOUNT: Final = "linked_blocked_account"
+EVIDENCE: Final = "evidence"
+CONFIDENCE: Final = "confidence"
+HOPS: Final = "hops"
+RANK: Final = "rank"
+#: proposed actions, weakest first
+ACTIONS: Final = ("none", "watch", "review", "restrict", "suspend", "ban")
+ACTION_COLUMNS: Final = (
+    ACCOUNT_ID, ACTION, ACTION_REASON, LINKED_BLOCKED_ACCOUNT, EVIDENCE, CONFIDENCE, HOPS,
+)
+
+# --- score --------------------------------------------------------------------
+
+COUPON_ABUSE_SCORE: Final = "coupon_abuse_score"
+COUPON_ABUSE_REASONS: Final = "coupon_abuse_reasons"
+
+# --- truth (synth) --------------------------------------------------------------
+
+PERSON_ID: Final = "person_id"
+HOUSEHOLD_ID: Final = "household_id"
+ROLE: Final = "role"
+EXPECTED_ACTION: Final = "expected_action"
+TRUTH_COLUMNS: Final = (ACCOUNT_ID, PERSON_ID, HOUSEHOLD_ID, ROLE, EXPECTED_ACTION)
