@@ -266,3 +266,20 @@ def config_to_dict(config: Config) -> dict[str, Any]:
     values = dataclasses.asdict(config)
     values["report"].pop("mask_key", None)
     return values
+
+
+def load_policy(path: str | Path) -> PolicyConfig:
+    """Read a sanction policy from TOML: the keys of ``[policy]``, at top level or under it.
+
+    Raises:
+        ConfigError: the file cannot be read, or holds an unknown key or a bad value.
+    """
+    try:
+        with open(path, "rb") as fh:
+            values = tomllib.load(fh)
+    except OSError as e:
+        raise ConfigError(f"cannot read policy file {path}: {e.strerror}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"policy file {path} is not valid TOML: {e}") from e
+    policy: PolicyConfig = _build(PolicyConfig, values.get("policy", values), "policy.")
+    return policy

@@ -1,17 +1,227 @@
-"""Report stage: DataFrames -> run directory (writes files). OWNER: lead."""
+"""Report stage: a :class:`Run` -> a run directory, and back (the only writer of files).
+
+The directory appears all at once: every file is written into a hidden
+sibling directory, which is renamed into place at the end, so a crash leaves
+no partial directory and never touches an earlier run.
+
+Moderator files (``review_queue.csv``, ``links.csv``, ``hubs.csv``...) hold
+masked identifiers only; raw identifier values reach the analyst Parquet
+files only when ``ReportConfig.keep_raw`` is set. Every CSV cell a
+spreadsheet would run as a formula is neutralised (see :func:`safe_csv_frame`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from linkgraph.config import Config
+import pandas as pd
+
+from linkgraph import schemas as s
+from linkgraph.config import Config, ReportConfig, config_to_dict
+from linkgraph.errors import RunDirectoryError
 from linkgraph.run import Run
+
+logger = logging.getLogger(__name__)
+
+#: frame attribute of Run -> file stem; CSV for people, Parquet for analysts
+_CSV_FILES = {
+    "accounts": "accounts",
+    "clusters": "clusters",
+    "review_queue": "review_queue",
+    "links": "links",
+    "rejects": "rejects",
+    "hubs": "hubs",
+    "cluster_changes": "cluster_changes",
+    "cluster_alerts": "cluster_alerts",
+    "coupon_hubs": "coupon_hubs",
+}
+_PARQUET_FILES = {
+    **_CSV_FILES,
+    "identifiers": "identifiers",
+    "issued_ids": "issued_ids",
+}
+#: raw identifier columns never written to moderator files
+_RAW_COLUMNS = (s.VALUE,)
+_MANIFEST = "manifest.json"
+
+# A leading =, +, -, @, tab or CR makes Excel/LibreOffice/Sheets evaluate a cell (OWASP CSV injection).
+_FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+# Line breaks and other control characters break rows in naive readers; bidi
+# controls (U+202A-202E, U+2066-2069, U+200E/F, U+061C) disguise text.
+_UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
+
+
+def safe_text(values: pd.Series) -> pd.Series:
+    """Neutralise spreadsheet formulas and strip characters that break or disguise a cell.
+
+    >>> safe_text(pd.Series(["=HYPERLINK(\\"x\\")", "Ann\\nLee", "+7***89", "ok"])).tolist()
+    ["'=HYPERLINK(\\"x\\")", 'Ann Lee', "'+7***89", 'ok']
+    """
+    text = values.astype("string")
+    cleaned = text.str.replace(_UNSAFE_CHARS, " ", regex=True)
+    risky = text.str.contains(_FORMULA_START, regex=True, na=False)
+    cleaned = cleaned.where(~risky, "'" + cleaned)
+    return cleaned.astype(object).where(text.notna(), None)
+
+
+def safe_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every text column through :func:`safe_text`; numbers and times unchanged."""
+    safe = frame.copy()
+    for column in safe.columns:
+        values = safe[column]
+        if pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
+            safe[column] = safe_text(values)
+    return safe
+
+
+def _moderator_frame(frame: pd.DataFrame, *, keep_raw: bool) -> pd.DataFrame:
+    """Drop raw identifier values (kept in Parquet only when configured)."""
+    if keep_raw:
+        return frame
+    return frame.drop(columns=[c for c in _RAW_COLUMNS if c in frame.columns])
+
+
+def _with_pseudonyms(frame: pd.DataFrame, key: bytes | None) -> pd.DataFrame:
+    """Add ``value_id``, a keyed pseudonym of ``value``, so analysts can join without raw values."""
+    if key is None or s.VALUE not in frame.columns or frame.empty:
+        return frame
+    from linkgraph.mask import pseudonymize
+
+    kinds = frame[s.KIND].astype("string") if s.KIND in frame.columns else ""
+    keyed = kinds + ":" + frame[s.VALUE].astype("string")
+    return frame.assign(value_id=pseudonymize(keyed, key=key))
+
+
+def _write_csv(frame: pd.DataFrame, path: Path, *, bom: bool) -> None:
+    safe_csv_frame(frame).to_csv(
+        path, index=False, encoding="utf-8-sig" if bom else "utf-8",
+        lineterminator="\n", date_format="%Y-%m-%dT%H:%M:%SZ",
+    )
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_parquet(path, index=False, engine="pyarrow", compression="zstd")
+
+
+def _file_entry(path: Path) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def _versions() -> dict[str, str]:
+    names = ("linkgraph", "pandas", "pyarrow", "numpy", "scipy", "networkx", "phonenumbers")
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "unknown"
+    return versions
+
+
+def build_manifest(
+    run: Run, *, inputs: list[dict[str, Any]], config: Config, timings: dict[str, float]
+) -> dict[str, Any]:
+    """The run's manifest: inputs with checksums, effective config, counts, timings, versions."""
+    accounts = run.accounts
+    actions = accounts[s.ACTION].value_counts().sort_index()
+    return {
+        "linkgraph_run": 1,
+        "inputs": inputs,
+        "config": config_to_dict(config),
+        "counts": {
+            "accounts": len(accounts),
+            "clusters": len(run.clusters),
+            "clusters_multi": int((run.clusters[s.N_ACCOUNTS] > 1).sum())
+            if s.N_ACCOUNTS in run.clusters else 0,
+            "links": len(run.links),
+            "hubs": len(run.hubs),
+            "rejects": len(run.rejects),
+            "review_queue": len(run.review_queue),
+            "actions": {str(k): int(v) for k, v in actions.items()},
+        },
+        "timings": {**timings, "finished_at": datetime.now(UTC).isoformat(timespec="seconds")},
+        "versions": _versions(),
+    }
 
 
 def write_run(run: Run, out: str | Path, *, timings: dict[str, float], config: Config) -> Run:
-    raise NotImplementedError
+    """Write ``run`` as a run directory at ``out``, atomically.
+
+    Args:
+        run: the finished run (in memory).
+        out: the directory to create. It must not exist, unless empty.
+        timings: seconds per stage, for the manifest.
+        config: the effective config (written to the manifest without secrets).
+
+    Returns:
+        The same run with ``path`` and ``manifest`` filled in.
+
+    Raises:
+        RunDirectoryError: ``out`` exists and is not empty, or cannot be written.
+    """
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RunDirectoryError(
+            f"run directory {out} already exists; choose a new --out (each night its own directory)"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report: ReportConfig = config.report
+    key = report.mask_key.encode() if report.mask_key else None
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        for attr, stem in _PARQUET_FILES.items():
+            frame = _with_pseudonyms(getattr(run, attr), key)
+            _write_parquet(_moderator_frame(frame, keep_raw=report.keep_raw), tmp / f"{stem}.parquet")
+            if attr in _CSV_FILES:
+                _write_csv(_moderator_frame(frame, keep_raw=False), tmp / f"{stem}.csv",
+                           bom=report.excel_bom)
+        manifest = build_manifest(run, inputs=run.manifest.get("inputs", []),
+                                  config=config, timings=timings)
+        manifest["outputs"] = {p.name: _file_entry(p) for p in sorted(tmp.iterdir())}
+        (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("wrote run directory %s", out)
+    return dataclasses.replace(run, manifest=manifest, path=out)
 
 
 def read_run(run_dir: str | Path) -> Run:
-    raise NotImplementedError
+    """Read a run directory written by :func:`write_run` (the Parquet files).
+
+    Raises:
+        RunDirectoryError: the directory or one of its files is missing.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / _MANIFEST).is_file():
+        raise RunDirectoryError(
+            f"{run_dir} is not a linkgraph run directory (no {_MANIFEST}); "
+            "pass the directory that `linkgraph run --out` wrote"
+        )
+    frames: dict[str, pd.DataFrame] = {}
+    for attr, stem in _PARQUET_FILES.items():
+        path = run_dir / f"{stem}.parquet"
+        if not path.is_file():
+            raise RunDirectoryError(f"run directory {run_dir} has no {path.name}; it is incomplete")
+        frames[attr] = pd.read_parquet(path)
+    manifest = json.loads((run_dir / _MANIFEST).read_text())
+    return Run(**frames, manifest=manifest, path=run_dir)

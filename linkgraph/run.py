@@ -7,6 +7,7 @@ manifest. It comes from :func:`linkgraph.pipeline.run` (in memory) or from
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,6 +75,7 @@ class Run:
         accounts = (
             clusters.accounts.merge(actions.accounts, on=s.ACCOUNT_ID, how="left", validate="1:1")
             .merge(sanction, on=s.ACCOUNT_ID, how="left", validate="1:1")
+            .merge(_last_cleared(tables.decisions), on=s.ACCOUNT_ID, how="left", validate="1:1")
             .merge(
                 scores.clusters[[s.CLUSTER_ID, s.COUPON_ABUSE_SCORE]],
                 on=s.CLUSTER_ID, how="left", validate="m:1",
@@ -111,8 +113,15 @@ class Run:
             coupon_hubs=scores.coupon_hubs,
             identifiers=links.incidence,
             issued_ids=clusters.issued_ids,
-            manifest={},
+            manifest={"inputs": [dataclasses.asdict(source) for source in tables.sources]},
         )
+
+
+def _last_cleared(decisions: pd.DataFrame) -> pd.DataFrame:
+    """account_id, cleared_at: the latest `cleared` decision of each account."""
+    cleared = decisions[decisions[s.DECISION] == s.CLEARED]
+    latest = cleared.groupby(s.ACCOUNT_ID, sort=True)[s.CREATED_AT].max()
+    return latest.rename("cleared_at").reset_index()
 
 
 def _strongest_sanction(sanctions: pd.DataFrame) -> pd.DataFrame:
