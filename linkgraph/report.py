@@ -66,8 +66,8 @@ _UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f\u200e\u200f\u061c\u202a-\u202e\u2066-
 def safe_text(values: pd.Series) -> pd.Series:
     """Neutralise spreadsheet formulas and strip characters that break or disguise a cell.
 
-    >>> safe_text(pd.Series(["=HYPERLINK(\\"x\\")", "Ann\\nLee", "+7***89", "ok"])).tolist()
-    ["'=HYPERLINK(\\"x\\")", 'Ann Lee', "'+7***89", 'ok']
+    >>> safe_text(pd.Series(["=SUM(A1)", "Ann\\nLee", "+7***89", "ok"])).tolist()
+    ["'=SUM(A1)", 'Ann Lee', "'+7***89", 'ok']
     """
     text = values.astype("string")
     cleaned = text.str.replace(_UNSAFE_CHARS, " ", regex=True)

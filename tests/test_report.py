@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from linkgraph import report
+from linkgraph.config import Config, ReportConfig
+from linkgraph.errors import RunDirectoryError
+from linkgraph.run import Run
+
+
+def two_accounts_share_a_card() -> Run:
+    """The smallest run with something in every moderator file."""
+    accounts = pd.DataFrame({
+        "account_id": ["A1", "A2"], "cluster_id": ["C1", "C1"], "person_cluster_id": ["P1", "P1"],
+        "action": ["none", "ban"], "action_reason": ["blocked in input", "same person as A1"],
+        "linked_blocked_account": [None, "A1"], "coupon_abuse_score": [0.0, 0.0],
+    })
+    links = pd.DataFrame({
+        "cluster_id": ["C1"], "account_a": ["A1"], "account_b": ["A2"], "kind": ["card"],
+        "value": ["tok_4111111111114242"], "masked": ["****4242"], "tier": ["person"],
+        "weight": [1.0],
+    })
+    hubs = pd.DataFrame({"kind": ["ip"], "value": ["198.18.0.1"], "masked": ["198.18.0.x"],
+                         "n_accounts": [5000], "reason": ["shared by 5000 accounts"]})
+    review = pd.DataFrame({"rank": [1], "account_id": ["A2"], "action": ["ban"],
+                           "evidence": ["=HYPERLINK(\"http://evil\")"]})
+    empty = pd.DataFrame()
+    return Run(
+        accounts=accounts, clusters=pd.DataFrame({"cluster_id": ["C1"], "n_accounts": [2]}),
+        links=links, review_queue=review, hubs=hubs, rejects=pd.DataFrame(
+            {"table": [], "row": [], "column": [], "reason": [], "value": []}),
+        cluster_changes=empty, cluster_alerts=empty, coupon_hubs=empty,
+        identifiers=pd.DataFrame({"account_id": ["A1"], "kind": ["card"],
+                                  "value": ["tok_4111111111114242"], "masked": ["****4242"]}),
+        issued_ids=pd.DataFrame({"cluster_id": ["C1"]}),
+    )
+
+
+def test_formula_cells_are_neutralised() -> None:
+    cells = pd.Series(["=1+1", "+7***", "-2", "@SUM(A1)", "\tx", "\rx", "plain", None])
+    assert report.safe_text(cells).tolist() == [
+        "'=1+1", "'+7***", "'-2", "'@SUM(A1)", "' x", "' x", "plain", None]
+
+
+def test_newlines_and_bidi_marks_cannot_break_or_disguise_a_cell() -> None:
+    cells = pd.Series(["Ann\nLee", "evil\u202efdp.exe", "a\x00b"])
+    assert report.safe_text(cells).tolist() == ["Ann Lee", "evil fdp.exe", "a b"]
+
+
+@given(st.lists(st.text(), min_size=1, max_size=20))
+def test_no_safe_cell_starts_with_a_formula_character(cells: list[str]) -> None:
+    for cell in report.safe_text(pd.Series(cells)).tolist():
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+        assert "\n" not in cell
+
+
+def test_run_directory_holds_every_contract_file(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    written = report.write_run(two_accounts_share_a_card(), out, timings={"load": 0.1}, config=Config())
+    names = {p.name for p in out.iterdir()}
+    for stem in ("accounts", "clusters", "review_queue", "links", "rejects", "hubs", "cluster_changes"):
+        assert f"{stem}.csv" in names
+    for stem in ("accounts", "clusters", "links"):
+        assert f"{stem}.parquet" in names
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["accounts"] == 2
+    assert manifest["timings"]["load"] == 0.1
+    assert written.path == out
+
+
+def test_moderator_files_hold_no_raw_identifier(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    report.write_run(two_accounts_share_a_card(), out, timings={}, config=Config())
+    for name in ("links.csv", "hubs.csv", "review_queue.csv"):
+        text = (out / name).read_text()
+        assert "tok_4111111111114242" not in text
+        assert "198.18.0.1," not in text
+    assert "'=HYPERLINK" in (out / "review_queue.csv").read_text()
+
+
+def test_raw_values_reach_parquet_only_when_asked(tmp_path: Path) -> None:
+    plain = report.write_run(two_accounts_share_a_card(), tmp_path / "a", timings={}, config=Config())
+    assert "value" not in pd.read_parquet(tmp_path / "a" / "links.parquet").columns
+    config = Config(report=ReportConfig(keep_raw=True))
+    report.write_run(two_accounts_share_a_card(), tmp_path / "b", timings={}, config=config)
+    assert "value" in pd.read_parquet(tmp_path / "b" / "links.parquet").columns
+    assert plain.path is not None
+
+
+def test_failure_mid_write_leaves_no_partial_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    earlier = tmp_path / "last-night"
+    report.write_run(two_accounts_share_a_card(), earlier, timings={}, config=Config())
+    before = {p.name: p.read_bytes() for p in earlier.iterdir()}
+
+    def disk_full(frame: pd.DataFrame, path: Path, *, bom: bool) -> None:
+        if path.name == "links.csv":
+            raise OSError(28, "No space left on device")
+        frame.to_csv(path)
+
+    monkeypatch.setattr(report, "_write_csv", disk_full)
+    with pytest.raises(OSError):
+        report.write_run(two_accounts_share_a_card(), tmp_path / "tonight", timings={}, config=Config())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last-night"]
+    assert {p.name: p.read_bytes() for p in earlier.iterdir()} == before
+
+
+def test_existing_run_directory_is_never_overwritten(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    report.write_run(two_accounts_share_a_card(), out, timings={}, config=Config())
+    with pytest.raises(RunDirectoryError, match="already exists"):
+        report.write_run(two_accounts_share_a_card(), out, timings={}, config=Config())
+
+
+def test_read_run_returns_what_was_written(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    report.write_run(two_accounts_share_a_card(), out, timings={}, config=Config())
+    again = report.read_run(out)
+    assert again.accounts["account_id"].tolist() == ["A1", "A2"]
+    assert again.manifest["counts"]["links"] == 1
+
+
+def test_read_run_on_a_plain_directory_says_what_to_pass(tmp_path: Path) -> None:
+    with pytest.raises(RunDirectoryError, match="not a linkgraph run directory"):
+        report.read_run(tmp_path)
