@@ -49,99 +49,302 @@ class NormalizeConfig:
 
     ``junk_values`` are extra placeholder values (compared after
     normalisation, case-insensitive) that never link, on top of the built-in
-    pattern rules (repeated digits, ``unknown``, zeroed UUIDs...).
-    ``default_country`` is the phone region for accounts with no country.
+    pattern rules (repeated digits, ``unknown``, zeroed UUIDs...): a plain
+    value applies to every kind, ``"kind:value"`` to one kind
+    (``"phone:+79990000000"``).
+    ``default_country`` is the phone region (ISO 3166 alpha-2) for accounts
+    with no country; ``None``: such numbers are readable only with a ``+``.
     ``pickup_keywords`` mark delivery addresses that are pickup points,
-    parcel lockers or forwarders: shared by strangers, never a household link.
+    parcel lockers or forwarders: shared by strangers, never a household link
+    (matched as whole words, case and punctuation ignored).
+    ``disposable_domains`` are throwaway-mailbox domains on top of the
+    built-in list (``normalize.email.DISPOSABLE_DOMAINS``).
+    ``email_plus_tag_domains`` / ``email_hyphen_tag_domains``: mail domains
+    whose ``user+tag`` / ``user-tag`` reach ``user``, on top of the built-in
+    lists (Gmail, Outlook, iCloud, Proton, Yandex... / Yahoo).
+    ``min_device_length``: device ids with fewer letters and digits are junk.
     """
 
     junk_values: tuple[str, ...] = ()
     default_country: str | None = None
     pickup_keywords: tuple[str, ...] = (
-        "pickup point", "pick-up point", "parcel locker", "paketstation", "locker",
-        "postamat", "pvz", "c/o", "forwarder", "freight", "po box", "p.o. box",
+        "pickup point", "pick-up point", "parcel locker", "paketstation", "packstation",
+        "locker", "postamat", "pvz", "c/o", "forwarder", "freight", "po box", "p.o. box",
+        "postfach", "poste restante", "general delivery", "amazon hub", "paczkomat",
+        "пункт выдачи", "пвз", "постамат", "до востребования", "а/я",
     )
     disposable_domains: tuple[str, ...] = ()
+    email_plus_tag_domains: tuple[str, ...] = ()
+    email_hyphen_tag_domains: tuple[str, ...] = ()
+    min_device_length: int = 6
+
+    def __post_init__(self) -> None:
+        if self.default_country is not None and not (
+            len(self.default_country) == 2 and self.default_country.isalpha()
+        ):
+            raise ConfigError(
+                f"config value normalize.default_country = {self.default_country!r} is not an "
+                "ISO 3166 alpha-2 code such as 'RU' or 'GB'"
+            )
+        _check_range("normalize.min_device_length", self.min_device_length, 1, 256)
 
 
 @dataclass(frozen=True, kw_only=True)
 class GraphConfig:
     """Hub detection, link tiers and corroboration.
 
-    ``max_accounts_per_value``: per kind, the most accounts one value may be
-    shared by and still link (a hard cap on top of the data-driven hub rule).
+    A value of kind K shared by n accounts stops linking (a hub) when
+    ``n > min(cap[K], max(floor[K], cut[K]))`` where ``cut[K]`` is the
+    data-driven outlier bound of K's own sharing counts,
+    ``exp(median(log n) + hub_outlier_z * 1.4826 * MAD(log n))`` over K's
+    shared values: the data may raise the limit above the floor on a
+    marketplace where K is commonly shared, never above the cap.
+
+    ``max_accounts_per_value``: per kind, the hard ceiling (cap) on accounts
+    sharing one value that still link; kinds left out keep their default.
+    ``plausible_accounts_per_value``: per kind, the floor: sharing counts
+    always plausible for one person or family (a farmer's device may tie 40
+    accounts; a family home ~6 people with 1-3 accounts each), never a hub.
+    ``hub_outlier_z``: how many robust deviations above the kind's typical
+    sharing the data-driven bound sits.
     ``hub_allow`` / ``hub_deny``: ``"kind:value"`` strings (canonical value)
-    that always / never link regardless of counts.
+    that always / never link regardless of counts (an allowed value over its
+    cap links by star edges to its first account, never by all pairs).
     ``burst_days``: accounts created this close together count as a burst.
+    ``burst_min_accounts``: a burst this large (the account included)
+    corroborates a single shared person-level value.
+    ``recyclable_kinds``: kinds a provider reassigns to a new owner (phone
+    numbers, IPs); for them a time gap between two accounts' use weakens the
+    link (halved every ``gap_half_life_days``) and a gap over
+    ``recycle_gap_days`` is a recycled value, not a link.
     """
 
+    _DEFAULT_CAPS: typing.ClassVar[dict[str, int]] = {
+        "email": 20, "phone": 20, "device": 50, "card": 50, "card_digits": 20,
+        "address": 12, "ip": 12, "name": 8,
+    }
+    _DEFAULT_FLOORS: typing.ClassVar[dict[str, int]] = {
+        "email": 10, "phone": 10, "device": 40, "card": 30, "card_digits": 10,
+        "address": 8, "ip": 6, "name": 4,
+    }
+
     max_accounts_per_value: dict[str, int] = field(
-        default_factory=lambda: {
-            "email": 20, "phone": 20, "device": 50, "card": 50, "card_digits": 20,
-            "address": 12, "ip": 12, "name": 8,
-        }
+        default_factory=lambda: dict(GraphConfig._DEFAULT_CAPS)
     )
+    plausible_accounts_per_value: dict[str, int] = field(
+        default_factory=lambda: dict(GraphConfig._DEFAULT_FLOORS)
+    )
+    hub_outlier_z: float = 4.0
     hub_allow: tuple[str, ...] = ()
     hub_deny: tuple[str, ...] = ()
     burst_days: int = 7
+    burst_min_accounts: int = 3
+    recyclable_kinds: tuple[str, ...] = ("phone", "ip")
+    recycle_gap_days: int = 365
+    gap_half_life_days: float = 180.0
 
     def __post_init__(self) -> None:
-        for kind, cap in self.max_accounts_per_value.items():
-            _check_range(f"graph.max_accounts_per_value.{kind}", cap, 2, 1_000_000)
+        from linkgraph.schemas import KINDS
+
+        def check_kind(name: str, kind: str) -> None:
+            if kind not in KINDS:
+                near = difflib.get_close_matches(kind, KINDS, n=1)
+                hint = f" (did you mean '{near[0]}'?)" if near else ""
+                raise ConfigError(
+                    f"config key graph.{name} names unknown identifier kind '{kind}'{hint}; "
+                    f"kinds are {', '.join(KINDS)}"
+                )
+
+        for name, defaults in (("max_accounts_per_value", self._DEFAULT_CAPS),
+                               ("plausible_accounts_per_value", self._DEFAULT_FLOORS)):
+            given = getattr(self, name)
+            for kind, count in given.items():
+                check_kind(name, kind)
+                _check_range(f"graph.{name}.{kind}", count, 2, 1_000_000)
+            # a TOML file that sets one kind must not drop the other kinds' limits
+            object.__setattr__(self, name, {**defaults, **given})
+        for name in ("hub_allow", "hub_deny"):
+            for entry in getattr(self, name):
+                kind, sep, value = entry.partition(":")
+                if not sep or not value:
+                    raise ConfigError(
+                        f"config value graph.{name} entry {entry!r} is not 'kind:value' "
+                        "(e.g. 'ip:203.0.113.7')"
+                    )
+                check_kind(name, kind)
+        for kind in self.recyclable_kinds:
+            check_kind("recyclable_kinds", kind)
+        _check_range("graph.hub_outlier_z", self.hub_outlier_z, 0.0, 100.0)
         _check_range("graph.burst_days", self.burst_days, 0, 3650)
+        _check_range("graph.burst_min_accounts", self.burst_min_accounts, 2, 1_000_000)
+        _check_range("graph.recycle_gap_days", self.recycle_gap_days, 0, 36500)
+        _check_range("graph.gap_half_life_days", self.gap_half_life_days, 1.0, 36500.0)
 
 
 @dataclass(frozen=True, kw_only=True)
 class ClusterConfig:
-    """Cluster sizes that raise an alert (the sign of a missed hub)."""
+    """Cluster sizes that raise an alert (the sign of a missed hub).
+
+    ``alert_size``: a cluster with more accounts than this is alerted.
+    ``bridge_min_part``: a single link whose removal splits a cluster into two
+    parts of at least this many accounts each is alerted as a bridge.
+    ``bridge_max_size``: clusters larger than this are not searched for
+    bridges (networkx, one cluster at a time); they are over ``alert_size``
+    and alerted anyway.
+    """
 
     alert_size: int = 60
     bridge_min_part: int = 10
+    bridge_max_size: int = 100_000
 
     def __post_init__(self) -> None:
         _check_range("cluster.alert_size", self.alert_size, 2, 10_000_000)
         _check_range("cluster.bridge_min_part", self.bridge_min_part, 1, 10_000_000)
+        _check_range("cluster.bridge_max_size", self.bridge_max_size, 2, 100_000_000)
 
 
 @dataclass(frozen=True, kw_only=True)
 class PolicyConfig:
-    """Which evidence gives which proposed action.
+    """Which evidence gives which proposed action (the sanctions stage).
 
-    ``same_person_action``: ``"inherit"`` (ban from banned, suspend from
-    suspended) or a fixed action such as ``"restrict"``.
-    ``family_action``: for household links or an uncorroborated person link.
-    ``weak_action``: for weak or suppressed links only (``watch`` or ``none``).
-    ``max_person_hops`` / ``max_family_hops``: how far along links an action
-    travels from the blocked account.
+    ``same_person_action``: for accounts joined to a blocked account by a path
+    of corroborated person-tier links (the same person on the evidence):
+    ``"inherit"`` (ban from banned, suspend from suspended) or a fixed action
+    such as ``"restrict"``.
+    ``family_action``: for a path that needs household-tier links (a family,
+    or a single person-level link corroboration did not confirm): ``review``
+    (the platform's discretion), ``watch`` or ``none``; never automatic.
+    ``weak_action``: for accounts sharing only weak values (an IP, a name)
+    with a blocked account: ``watch`` or ``none``. Hubs and junk give nothing.
+    ``warning_action``: for accounts linked (person or household tier) to an
+    account that only has a warning, rating revocation or restriction (not
+    a block): ``watch`` or ``none``.
+    ``cleared_cap``: the most a moderator-cleared account gets on evidence that
+    began after the decision (evidence older than it gives nothing).
+    ``max_person_hops`` / ``max_family_hops`` / ``max_warning_hops``: how many
+    links an action travels from its source account.
     """
 
     same_person_action: str = "inherit"
     family_action: str = "review"
     weak_action: str = "watch"
     warning_action: str = "watch"
+    cleared_cap: str = "review"
     max_person_hops: int = 3
     max_family_hops: int = 2
+    max_warning_hops: int = 1
 
     def __post_init__(self) -> None:
-        allowed = ("inherit", "restrict", "suspend", "ban", "review", "watch", "none")
-        for name in ("same_person_action", "family_action", "weak_action", "warning_action"):
+        allowed = {
+            "same_person_action": ("inherit", "restrict", "suspend", "ban", "review", "watch", "none"),
+            "family_action": ("review", "watch", "none"),
+            "weak_action": ("watch", "none"),
+            "warning_action": ("watch", "none"),
+            "cleared_cap": ("review", "watch", "none"),
+        }
+        why = {
+            "family_action": ": a family link is never an automatic sanction",
+            "weak_action": ": weak links never sanction",
+            "warning_action": ": a warning is not a block",
+            "cleared_cap": ": a cleared account is never sanctioned automatically",
+        }
+        for name, choices in allowed.items():
             value = getattr(self, name)
-            if value not in allowed:
+            if value not in choices:
                 raise ConfigError(
-                    f"config value policy.{name} = {value!r} is not one of {', '.join(allowed)}"
+                    f"config value policy.{name} = {value!r} is not one of "
+                    f"{', '.join(choices)}{why.get(name, '')}"
                 )
-        if self.weak_action not in ("watch", "none"):
-            raise ConfigError("policy.weak_action must be 'watch' or 'none': weak links never sanction")
-        _check_range("policy.max_person_hops", self.max_person_hops, 1, 100)
-        _check_range("policy.max_family_hops", self.max_family_hops, 1, 100)
+        _check_range("policy.max_person_hops", self.max_person_hops, 1, 20)
+        _check_range("policy.max_family_hops", self.max_family_hops, 1, 20)
+        _check_range("policy.max_warning_hops", self.max_warning_hops, 1, 20)
 
 
 @dataclass(frozen=True, kw_only=True)
 class CouponConfig:
-    """Weights of the coupon-abuse score (points per reason, capped at 100)."""
+    """The coupon-abuse score: points per reason, capped at 100.
+
+    ``weights`` / ``free`` / ``caps``: per reason code (``CouponConfig.REASONS``),
+    points per unit, units given free and most points; a partial table
+    overrides only the codes it names. A reason earns
+    ``min(cap, weight * max(0, units - free))``.
+    ``min_redemptions``: a cluster with fewer new-user redemptions scores 0
+    (one coupon cannot be farmed) unless it joins a coupon-hub burst.
+    ``new_user_types``: ``coupon_type`` values (lower case) that are new-user coupons.
+    ``burst_days``: redeemers created this close together form a burst.
+    ``silence_days``: a coupon-only account placed its last order at least
+    this long before the newest order of the data.
+    ``coupon_only_max_orders``: most orders a coupon-only account has.
+    ``small_order_amount``: a coupon-only order is at most this amount; when
+    ``None``, at most the ``small_order_quantile`` of its currency's orders.
+    ``near_min_quantile`` / ``near_min_margin`` / ``near_min_min_orders``: a
+    coupon's minimum is the low quantile of its orders' amounts (codes with at
+    least ``near_min_min_orders`` orders); an order within ``margin`` (relative)
+    above it is "just above the minimum".
+    ``hub_kinds``: identifier kinds checked for coupon hubs across clusters.
+    ``hub_min_burst``: fewest coupon-only redeemers created within
+    ``burst_days`` at one hub value for it to be a coupon hub (the count must
+    also stand out from the value's own background rate).
+    """
+
+    #: reason code -> (points per unit, units given free, most points), in report order.
+    #: A reason earns ``min(cap, weight * max(0, units - free))`` points; see
+    #: ``linkgraph.score`` for what each unit counts. Defaults are chosen for real
+    #: marketplaces: ``free`` leaves room for what a family does (two adults on one
+    #: card, a household of four at one address, one churned new user).
+    REASONS: typing.ClassVar[dict[str, tuple[float, float, float]]] = {
+        "NEW_USER": (8.0, 0.0, 40.0),  # per redemption beyond one per distinct person
+        "SHARED_CARD": (5.0, 2.0, 25.0),  # per redeemer on the cluster's most shared card
+        "SHARED_DEVICE": (4.0, 2.0, 20.0),  # per redeemer on the most shared device
+        "SHARED_ADDRESS": (3.0, 4.0, 15.0),  # per redeemer at the most shared home address
+        "PICKUP": (3.0, 2.0, 15.0),  # per redeemer at the most shared pickup point
+        "BURST": (5.0, 2.0, 25.0),  # per redeemer created within burst_days of each other
+        "COUPON_ONLY": (5.0, 1.0, 25.0),  # per redeemer with one small coupon order, then silence
+        "NEAR_MIN": (3.0, 1.0, 15.0),  # per new-user order just above its coupon's minimum
+        "DISPOSABLE_EMAIL": (3.0, 0.0, 15.0),  # per redeemer with a disposable mailbox
+        "COUPON_HUB": (5.0, 1.0, 40.0),  # per account of the largest coupon-hub burst joined
+        "BLOCKED": (20.0, 0.0, 20.0),  # times the share of the cluster's accounts blocked
+    }
 
     weights: dict[str, float] = field(default_factory=dict)
+    free: dict[str, float] = field(default_factory=dict)
+    caps: dict[str, float] = field(default_factory=dict)
+    min_redemptions: int = 2
+    new_user_types: tuple[str, ...] = ("new_user",)
+    burst_days: float = 3.0
+    silence_days: float = 14.0
+    coupon_only_max_orders: int = 1
     small_order_amount: float | None = None
+    small_order_quantile: float = 0.75
+    near_min_quantile: float = 0.02
+    near_min_margin: float = 0.05
+    near_min_min_orders: int = 20
+    hub_kinds: tuple[str, ...] = ("card", "card_digits", "device", "address", "phone")
+    hub_min_burst: int = 5
+
+    def __post_init__(self) -> None:
+        for name, column in (("weights", 0), ("free", 1), ("caps", 2)):
+            given: dict[str, float] = getattr(self, name)
+            for code, value in given.items():
+                if code not in CouponConfig.REASONS:
+                    near = difflib.get_close_matches(code, list(CouponConfig.REASONS), n=1)
+                    hint = f" (did you mean '{near[0]}'?)" if near else ""
+                    raise ConfigError(f"unknown reason code coupon.{name}.{code}{hint}")
+                _check_range(f"coupon.{name}.{code}", value, 0, 1_000)
+            merged = {code: float(given.get(code, spec[column]))
+                      for code, spec in CouponConfig.REASONS.items()}
+            object.__setattr__(self, name, merged)
+        _check_range("coupon.min_redemptions", self.min_redemptions, 1, 1_000)
+        _check_range("coupon.burst_days", self.burst_days, 0, 365)
+        _check_range("coupon.silence_days", self.silence_days, 0, 3650)
+        _check_range("coupon.coupon_only_max_orders", self.coupon_only_max_orders, 1, 100)
+        if self.small_order_amount is not None:
+            _check_range("coupon.small_order_amount", self.small_order_amount, 0, 1e12)
+        _check_range("coupon.small_order_quantile", self.small_order_quantile, 0, 1)
+        _check_range("coupon.near_min_quantile", self.near_min_quantile, 0, 0.5)
+        _check_range("coupon.near_min_margin", self.near_min_margin, 0, 1)
+        _check_range("coupon.near_min_min_orders", self.near_min_min_orders, 2, 10_000_000)
+        _check_range("coupon.hub_min_burst", self.hub_min_burst, 2, 10_000_000)
 
 
 @dataclass(frozen=True, kw_only=True)

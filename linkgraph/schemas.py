@@ -217,3 +217,29 @@ HOUSEHOLD_ID: Final = "household_id"
 ROLE: Final = "role"
 EXPECTED_ACTION: Final = "expected_action"
 TRUTH_COLUMNS: Final = (ACCOUNT_ID, PERSON_ID, HOUSEHOLD_ID, ROLE, EXPECTED_ACTION)
+
+# --- cluster (added by the cluster stage) ---------------------------------------
+
+NEXT_CLUSTER_IDS: Final = "next_cluster_ids"  # retired rows: where the accounts went
+ISSUED_RUN: Final = "issued_run"  # 1 for the first run, +1 each night: "older" = smaller
+ID_KIND_CLUSTER: Final = "cluster"  # value of ``kind`` in issued_ids
+ID_KIND_PERSON: Final = "person"
+ISSUED_ID_COLUMNS: Final = (CLUSTER_ID, KIND, ISSUED_RUN)
+CLUSTER_SUMMARY_COLUMNS: Final = (CLUSTER_ID, N_ACCOUNTS, N_PERSONS, N_BLOCKED, LINK_KINDS, DENSITY)
+BRIDGE: Final = "bridge"  # words: the two accounts and the masked shared values
+BRIDGE_ACCOUNT_A: Final = "bridge_account_a"
+BRIDGE_ACCOUNT_B: Final = "bridge_account_b"
+BRIDGE_KINDS: Final = "bridge_kinds"
+BRIDGE_MASKED: Final = "bridge_masked"
+PART_SIZES: Final = "part_sizes"  # "30+25": accounts on each side of the bridge
+CLUSTER_ALERT_COLUMNS: Final = (
+    CLUSTER_ID, N_ACCOUNTS, REASON, BRIDGE, BRIDGE_ACCOUNT_A, BRIDGE_ACCOUNT_B, BRIDGE_KINDS,
+    BRIDGE_MASKED, PART_SIZES,
+)
+
+# --- evaluate -------------------------------------------------------------------
+
+IS_FARMER: Final = "is_farmer"  # truth: the account belongs to a coupon farmer
+SANCTION: Final = "sanction"  # run accounts: the strongest input sanction
+BLOCKED: Final = "blocked"  # run accounts: suspended or banned in the input
+CLEARED_AT: Final = "cleared_at"  # run accounts: when a moderator cleared it

@@ -1,0 +1,188 @@
+"""Opaque cluster ids: a hash of the member set, the registry of issued ids.
+
+An id is a prefix (``C`` for a family cluster, ``P`` for a person cluster)
+and 8 characters of Crockford base32 (40 bits) taken from an order-free hash
+of the member account ids, so it depends on who is in the cluster, never on
+row order or on where the accounts sort. A candidate that is already in the
+registry of issued ids (or taken by another cluster in the same run) is
+rehashed with a salt until it is free: an id is never issued twice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from linkgraph import schemas as s
+from linkgraph.errors import RunDirectoryError
+
+# Crockford's alphabet: no I, L, O, U, so an id read aloud or retyped survives.
+_ALPHABET = np.frombuffer(b"0123456789abcdefghjkmnpqrstvwxyz", dtype="S1")
+_BODY_CHARS = 8
+_MAX_SALT = 64
+
+PREFIX: dict[str, str] = {s.ID_KIND_CLUSTER: "C", s.ID_KIND_PERSON: "P"}
+# Different seeds keep the person and family id spaces unrelated.
+_SEED: dict[str, int] = {s.ID_KIND_CLUSTER: 0x2545F4914F6CDD1D, s.ID_KIND_PERSON: 0x9E3779B97F4A7C15}
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser (Steele et al. 2014), vectorised; uint64 wraps."""
+    z = values.astype(np.uint64, copy=True)
+    z ^= z >> np.uint64(30)
+    z *= np.uint64(0xBF58476D1CE4E5B9)
+    z ^= z >> np.uint64(27)
+    z *= np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return z
+
+
+def account_hashes(account_ids: pd.Index) -> np.ndarray:
+    """A well-mixed uint64 per account id (pandas' SipHash of the UTF-8 text)."""
+    text = np.asarray(account_ids.astype(str), dtype=object)
+    return _mix(pd.util.hash_array(text, categorize=False))
+
+
+def set_hashes(labels: np.ndarray, n_labels: int, account_hash: np.ndarray, kind: str) -> np.ndarray:
+    """One uint64 per component: a hash of its member set, free of member order.
+
+    The sum of mixed member hashes is a multiset hash (order-free); mixing
+    the sum again hides its linear structure.
+    """
+    order = np.argsort(labels, kind="stable")
+    counts = np.bincount(labels, minlength=n_labels)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    sums = np.add.reduceat(account_hash[order], starts) if len(order) else np.zeros(0, np.uint64)
+    return _mix(sums ^ np.uint64(_SEED[kind]))
+
+
+def _encode(bodies: np.ndarray, prefix: str) -> np.ndarray:
+    """``prefix`` + each 40-bit body in base32, as an object array of str."""
+    shifts = np.arange(5 * (_BODY_CHARS - 1), -1, -5, dtype=np.uint64)
+    digits = (bodies[:, None] >> shifts[None, :]) & np.uint64(31)
+    text = _ALPHABET[digits.astype(np.intp)].view(f"S{_BODY_CHARS}").ravel()
+    return np.char.add(prefix, text.astype(f"U{_BODY_CHARS}")).astype(object)
+
+
+def _decode(ids: np.ndarray, prefix: str) -> np.ndarray:
+    """The 40-bit bodies of the ids in this module's format with ``prefix`` (others dropped)."""
+    text = np.asarray(ids, dtype=str)
+    if not len(text):
+        return np.zeros(0, dtype=np.uint64)
+    text = text[np.char.startswith(text, prefix) & (np.char.str_len(text) == _BODY_CHARS + 1)]
+    chars = text.astype(f"U{_BODY_CHARS + 1}").view(np.uint32).reshape(-1, _BODY_CHARS + 1)[:, 1:]
+    lookup = np.full(128, -1, dtype=np.int64)
+    lookup[_ALPHABET.view(np.uint8)] = np.arange(32)
+    digits = lookup[np.minimum(chars, 127)]
+    valid = (digits >= 0).all(axis=1) & (chars < 128).all(axis=1)
+    weights = np.uint64(1) << np.arange(5 * (_BODY_CHARS - 1), -1, -5, dtype=np.uint64)
+    return (digits[valid].astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+
+
+def fresh_ids(hashes: np.ndarray, taken: pd.Index, kind: str) -> np.ndarray:
+    """Ids for new clusters from their set hashes, none of them in ``taken``.
+
+    On a clash (with ``taken`` or between two new clusters) the cluster with
+    the smaller full hash keeps its candidate and the others are salted and
+    tried again, so the outcome depends only on the member sets. Clashes are
+    found on the 40-bit bodies (integers), the text is built once at the end.
+
+    >>> h = np.array([1, 2], dtype=np.uint64)
+    >>> a = fresh_ids(h, pd.Index([]), "cluster")
+    >>> b = fresh_ids(h, pd.Index([a[0]]), "cluster")
+    >>> bool(b[0] != a[0]) and bool(b[1] == a[1])
+    True
+    """
+    bodies = np.zeros(len(hashes), dtype=np.uint64)
+    pending = np.arange(len(hashes))
+    taken_bodies = np.sort(_decode(np.asarray(taken, dtype=object), PREFIX[kind]))
+    for salt in range(_MAX_SALT):
+        if not len(pending):
+            return _encode(bodies, PREFIX[kind])
+        salted = hashes[pending]
+        if salt:
+            salted = _mix(salted ^ _mix(np.full(len(pending), salt, dtype=np.uint64)))
+        candidate = salted >> np.uint64(64 - 5 * _BODY_CHARS)
+        order = np.lexsort((hashes[pending], candidate))
+        candidate, pending_sorted = candidate[order], pending[order]
+        first = np.ones(len(candidate), dtype=bool)
+        first[1:] = candidate[1:] != candidate[:-1]
+        ok = first & ~_sorted_contains(taken_bodies, candidate)
+        bodies[pending_sorted[ok]] = candidate[ok]
+        taken_bodies = np.sort(np.concatenate([taken_bodies, candidate[ok]]))
+        pending = np.sort(pending_sorted[~ok])
+    raise RuntimeError(f"could not find a free cluster id after {_MAX_SALT} salts")
+
+
+def _sorted_contains(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """``queries`` found in the sorted array ``sorted_values`` (binary search)."""
+    if not len(sorted_values):
+        return np.zeros(len(queries), dtype=bool)
+    where = np.minimum(np.searchsorted(sorted_values, queries), len(sorted_values) - 1)
+    return sorted_values[where] == queries
+
+
+def registry_from_previous(
+    issued_ids: pd.DataFrame | None, previous_accounts: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Every id issued before, with ``kind`` and ``issued_run`` (ISSUED_ID_COLUMNS).
+
+    Older run directories may hold only ``cluster_id``: the kind is then read
+    from the prefix and the run number taken as 0 (older than anything
+    issued since). Ids found in the previous accounts but missing from the
+    registry are added, so they cannot be reissued either.
+
+    Raises:
+        RunDirectoryError: ``issued_ids`` has no ``cluster_id`` column.
+    """
+    frames = []
+    if issued_ids is not None:
+        if s.CLUSTER_ID not in issued_ids.columns:
+            raise RunDirectoryError(
+                f"the previous run's issued ids have no column '{s.CLUSTER_ID}' "
+                f"(found: {', '.join(map(str, issued_ids.columns))}). "
+                "Point --previous at a run directory written by linkgraph run."
+            )
+        frames.append(issued_ids)
+    if previous_accounts is not None:
+        for column in (s.CLUSTER_ID, s.PERSON_CLUSTER_ID):
+            if column in previous_accounts.columns:
+                frames.append(pd.DataFrame({s.CLUSTER_ID: previous_accounts[column].dropna().unique()}))
+    if not frames:
+        return _empty_registry()
+    registry = pd.concat([f.reindex(columns=list(s.ISSUED_ID_COLUMNS)) for f in frames], ignore_index=True)
+    registry = registry[registry[s.CLUSTER_ID].notna()]
+    ids = registry[s.CLUSTER_ID].astype(str)
+    by_prefix = np.where(ids.str.startswith(PREFIX[s.ID_KIND_PERSON]), s.ID_KIND_PERSON, s.ID_KIND_CLUSTER)
+    registry = pd.DataFrame({
+        s.CLUSTER_ID: ids.to_numpy(dtype=object),
+        s.KIND: registry[s.KIND].astype(object).where(registry[s.KIND].notna(), by_prefix).to_numpy(),
+        s.ISSUED_RUN: pd.to_numeric(registry[s.ISSUED_RUN], errors="coerce").fillna(0).astype("int64").to_numpy(),
+    })
+    # An id listed twice keeps its first (smallest) run.
+    registry = registry.sort_values([s.CLUSTER_ID, s.ISSUED_RUN], kind="stable")
+    return registry.drop_duplicates(s.CLUSTER_ID).reset_index(drop=True)
+
+
+def _empty_registry() -> pd.DataFrame:
+    return pd.DataFrame({
+        s.CLUSTER_ID: pd.Series(dtype=object),
+        s.KIND: pd.Series(dtype=object),
+        s.ISSUED_RUN: pd.Series(dtype="int64"),
+    })
+
+
+def extend_registry(registry: pd.DataFrame, new_ids: np.ndarray, kind: str, run: int) -> pd.DataFrame:
+    """The registry plus ``new_ids`` issued in run number ``run``."""
+    added = pd.DataFrame({
+        s.CLUSTER_ID: np.asarray(new_ids, dtype=object),
+        s.KIND: kind,
+        s.ISSUED_RUN: np.full(len(new_ids), run, dtype="int64"),
+    })
+    return pd.concat([registry, added], ignore_index=True) if len(registry) else added
+
+
+def finish_registry(registry: pd.DataFrame) -> pd.DataFrame:
+    """The registry as returned: str ids, sorted by cluster_id."""
+    out = registry.sort_values(s.CLUSTER_ID, kind="stable", ignore_index=True)
+    return out.astype({s.CLUSTER_ID: "str", s.KIND: "str", s.ISSUED_RUN: "int64"})

@@ -1,0 +1,153 @@
+"""Hubs: values shared by more accounts than one person or one family plausibly has.
+
+The limit is decided per kind against that kind's own distribution of sharing
+counts (a robust outlier bound on the log counts: median + z * MAD, after
+Leys et al. 2013, "Detecting outliers: do not use standard deviation around the
+mean, use absolute deviation around the median"), kept between a per-kind floor
+(counts always plausible for one person or family) and a per-kind cap (hard
+ceiling), and overridden by the allow and deny lists.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from linkgraph import schemas as s
+from linkgraph.config import GraphConfig
+from linkgraph.graph.incidence import CodedIncidence
+
+logger = logging.getLogger(__name__)
+
+HUB: str = "hub"
+DENY_LIST: str = "deny_list"
+_MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its sigma
+
+
+@dataclass(frozen=True)
+class ValueFlags:
+    """Per (kind, value) group: sharing count and whether it may link.
+
+    n_accounts: accounts sharing the group's value.
+    reason: why the value does not link (normalize's reason, ``hub`` or
+        ``deny_list``), NA where it may link; one entry per group.
+    suppressed: ``reason`` is set.
+    star: allowed values over their kind's cap: they link by star edges.
+    limit: per kind name, the sharing count above which a value is a hub.
+    """
+
+    n_accounts: np.ndarray
+    reason: pd.Series
+    suppressed: np.ndarray
+    star: np.ndarray
+    limit: dict[str, int]
+
+
+def hub_limit(counts: np.ndarray, *, floor: int, cap: int, z: float) -> int:
+    """The most accounts a value of one kind may be shared by and still link.
+
+    ``counts`` are the sharing counts (>= 2) of the kind's shared values; the
+    bound is ``exp(median(log n) + z * 1.4826 * MAD(log n))``, kept within
+    ``[floor, cap]`` (the cap wins when the floor is above it).
+
+    >>> family_homes = np.array([2] * 90 + [3] * 8 + [4, 5])
+    >>> hub_limit(family_homes, floor=8, cap=12, z=4.0)  # typical 2: the floor holds
+    8
+    >>> cgnat = np.array([2, 3, 5, 8, 12, 20, 30, 50, 80])
+    >>> hub_limit(cgnat, floor=6, cap=12, z=4.0)  # widely shared kind: up to the cap
+    12
+    """
+    upper = min(floor, cap)
+    if len(counts):
+        logs = np.log(np.asarray(counts, dtype=np.float64))
+        median = float(np.median(logs))
+        mad = float(np.median(np.abs(logs - median))) * _MAD_TO_SIGMA
+        upper = max(upper, int(np.floor(np.exp(median + z * mad) + 1e-9)))
+    return int(min(upper, cap))
+
+
+def flag_values(coded: CodedIncidence, *, config: GraphConfig) -> ValueFlags:
+    """Sharing counts per value, and which values stop linking and why."""
+    n_accounts = np.bincount(coded.group, minlength=coded.n_groups).astype(np.int64)
+    representative = _first_row_per_group(coded)
+    group_kind = coded.kind[representative] if coded.n_groups else np.zeros(0, np.int64)
+    reasons = coded.frame[s.SUPPRESSED]
+    row_suppressed = reasons.notna().to_numpy()
+    reason = pd.Series(pd.NA, index=range(coded.n_groups), dtype="str")
+    if row_suppressed.any():
+        rows = np.flatnonzero(row_suppressed)[::-1]  # so the first row of a group wins
+        reason_row = np.full(coded.n_groups, -1, dtype=np.int64)
+        reason_row[coded.group[rows]] = rows
+        has = reason_row >= 0
+        reason[has] = reasons.to_numpy()[reason_row[has]]
+    normalize_suppressed = reason.notna().to_numpy()
+
+    allowed, denied = _listed(coded, representative, config)
+    limit: dict[str, int] = {}
+    cap_of_group = np.zeros(coded.n_groups, dtype=np.int64)
+    hub = np.zeros(coded.n_groups, dtype=bool)
+    for code, kind in enumerate(coded.kinds):
+        of_kind = group_kind == code
+        cap = config.max_accounts_per_value.get(kind, min(config.max_accounts_per_value.values()))
+        floor = config.plausible_accounts_per_value.get(kind, cap)
+        shared = of_kind & (n_accounts >= 2) & ~normalize_suppressed & ~allowed & ~denied
+        limit[kind] = hub_limit(n_accounts[shared], floor=floor, cap=cap, z=config.hub_outlier_z)
+        cap_of_group[of_kind] = cap
+        hub |= of_kind & (n_accounts > limit[kind])
+        logger.info("graph: %s values shared by more than %d accounts are hubs", kind, limit[kind])
+    hub &= ~allowed & ~normalize_suppressed
+    denied &= ~normalize_suppressed
+    reason[hub] = HUB
+    reason[denied] = DENY_LIST
+    suppressed = reason.notna().to_numpy()
+    star = allowed & ~suppressed & (n_accounts > cap_of_group)
+    return ValueFlags(n_accounts=n_accounts, reason=reason, suppressed=suppressed, star=star,
+                      limit=limit)
+
+
+def hub_frame(coded: CodedIncidence, flags: ValueFlags) -> pd.DataFrame:
+    """Suppressed values shared by >= 2 accounts: schemas.HUB_COLUMNS, sorted by kind, value."""
+    chosen = np.flatnonzero(flags.suppressed & (flags.n_accounts >= 2))
+    rows = _first_row_per_group(coded)[chosen]
+    frame = coded.frame
+    hubs = pd.DataFrame({
+        s.KIND: frame[s.KIND].take(rows).to_numpy(),
+        s.VALUE: frame[s.VALUE].take(rows).to_numpy(),
+        s.MASKED: frame[s.MASKED].take(rows).to_numpy(),
+        s.N_ACCOUNTS: flags.n_accounts[chosen],
+        s.REASON: flags.reason.to_numpy()[chosen],
+    })
+    hubs = hubs.astype({s.KIND: "str", s.VALUE: "str", s.MASKED: "str", s.REASON: "str"})
+    return hubs.sort_values([s.KIND, s.VALUE], kind="stable", ignore_index=True)
+
+
+def _first_row_per_group(coded: CodedIncidence) -> np.ndarray:
+    """For each group, its first row (that of its smallest account)."""
+    first = np.zeros(coded.n_groups, dtype=np.int64)
+    rows = np.arange(len(coded.group) - 1, -1, -1)
+    first[coded.group[rows]] = rows
+    return first
+
+
+def _listed(
+    coded: CodedIncidence, representative: np.ndarray, config: GraphConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Groups on the allow list and on the deny list."""
+    allowed = np.zeros(coded.n_groups, dtype=bool)
+    denied = np.zeros(coded.n_groups, dtype=bool)
+    if not (config.hub_allow or config.hub_deny) or coded.n_groups == 0:
+        return allowed, denied
+    values = coded.frame[s.VALUE].take(representative).reset_index(drop=True)
+    kinds = coded.frame[s.KIND].take(representative).reset_index(drop=True)
+    for entries, out in ((config.hub_allow, allowed), (config.hub_deny, denied)):
+        pairs = [entry.partition(":") for entry in entries]
+        listed_values = {value for _, _, value in pairs}
+        candidates = np.flatnonzero(values.isin(listed_values).to_numpy())
+        wanted = {(kind, value) for kind, _, value in pairs}
+        for group in candidates:  # only the few groups whose value is listed
+            if (kinds[group], values[group]) in wanted:
+                out[group] = True
+    return allowed, denied

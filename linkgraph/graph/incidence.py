@@ -1,0 +1,235 @@
+"""The account-identifier incidence as integer codes: tiers, sharing counts, weights.
+
+Every later step of the graph stage works on the arrays of :class:`CodedIncidence`
+(one entry per identifier row, rows sorted by ``account_id, kind, value``), never on
+strings: strings are hashed once here and looked up again only for the output.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from linkgraph import schemas as s
+
+logger = logging.getLogger(__name__)
+
+TIER_OF_KIND: dict[str, str] = {
+    s.K_EMAIL: s.T_PERSON, s.K_PHONE: s.T_PERSON, s.K_DEVICE: s.T_PERSON,
+    s.K_CARD: s.T_PERSON, s.K_CARD_DIGITS: s.T_PERSON,
+    s.K_ADDRESS: s.T_HOUSEHOLD,
+    s.K_IP: s.T_WEAK, s.K_NAME: s.T_WEAK,
+}
+
+#: the weight of a link through a value shared by two accounts, per kind: a card
+#: fingerprint is the provider's proof of one card; bin+last4+expiry collides
+#: between strangers; a mailbox is cheap to make; IPs and names are weak.
+BASE_WEIGHT: dict[str, float] = {
+    s.K_CARD: 1.0, s.K_DEVICE: 0.9, s.K_PHONE: 0.9, s.K_EMAIL: 0.8, s.K_CARD_DIGITS: 0.7,
+    s.K_ADDRESS: 0.6, s.K_IP: 0.2, s.K_NAME: 0.1,
+}
+_UNKNOWN_KIND_WEIGHT = 0.1
+
+TIER_CODES: tuple[str, ...] = s.TIERS  # code 0 person, 1 household, 2 weak
+NAT = np.iinfo(np.int64).min
+_NS_MIN, _NS_MAX = pd.Timestamp.min.as_unit("us"), pd.Timestamp.max.as_unit("us")
+
+
+def rarity_weight(base: np.ndarray, n_accounts: np.ndarray) -> np.ndarray:
+    """Link weight of a value shared by ``n_accounts``: ``base * log2(3) / log2(1 + n)``.
+
+    Shared by 2 gives the kind's base weight, by 20 about a third of it (rarer
+    is stronger); an unshared value keeps the base weight.
+
+    >>> rarity_weight(np.array([1.0, 1.0, 1.0]), np.array([1, 2, 20])).round(3).tolist()
+    [1.0, 1.0, 0.361]
+    """
+    n = np.maximum(np.asarray(n_accounts, dtype=np.float64), 2.0)
+    return np.asarray(base, dtype=np.float64) * (math.log2(3.0) / np.log2(1.0 + n))
+
+
+@dataclass(frozen=True)
+class CodedIncidence:
+    """The identifiers, deduplicated and sorted, with integer codes per row.
+
+    frame: the identifier rows (``schemas.IDENTIFIER_COLUMNS``), sorted by
+        ``account_id, kind, value``, one row per key.
+    account: code of the row's account into ``accounts`` (sorted ids).
+    kind: code of the row's kind into ``kinds`` (sorted names).
+    group: dense code of the row's (kind, value): rows with equal codes share a value.
+    first_ns / last_ns: first and last seen as int64 nanoseconds (``NAT`` unknown).
+    """
+
+    frame: pd.DataFrame
+    account: np.ndarray
+    accounts: pd.Index
+    kind: np.ndarray
+    kinds: tuple[str, ...]
+    group: np.ndarray
+    n_groups: int
+    first_ns: np.ndarray
+    last_ns: np.ndarray
+
+    @property
+    def account_start(self) -> np.ndarray:
+        """Row index where each account's rows begin (rows are sorted by account)."""
+        return np.searchsorted(self.account, np.arange(len(self.accounts)), side="left")
+
+
+def code_identifiers(identifiers: pd.DataFrame) -> CodedIncidence:
+    """Sort, deduplicate and integer-code the identifiers frame.
+
+    Input sorted by its key (as the normalize stage returns it) costs one hash of
+    the values; any other order is sorted first, so codes never depend on it.
+    """
+    frame = identifiers.loc[:, list(s.IDENTIFIER_COLUMNS)]
+    incomplete = frame[[s.ACCOUNT_ID, s.KIND, s.VALUE]].isna().any(axis=1)
+    if incomplete.any():
+        logger.warning("graph: ignoring %d identifier rows with no account, kind or value",
+                       int(incomplete.sum()))
+        frame = frame[~incomplete]
+    frame = frame.reset_index(drop=True)
+    if not _is_sorted(frame):
+        logger.info("graph: identifiers not sorted by (account_id, kind, value); sorting")
+        frame = _sorted(frame)
+    account, accounts = _run_codes(frame[s.ACCOUNT_ID])
+    kind_codes, kind_uniques = pd.factorize(frame[s.KIND])
+    kinds = tuple(sorted(str(k) for k in kind_uniques))
+    kind = np.argsort(np.argsort(np.asarray(kind_uniques, dtype=object)))[kind_codes]
+    kind = kind.astype(np.int64, copy=False)
+    value_codes, value_uniques = pd.factorize(frame[s.VALUE])
+    group_key = kind * max(len(value_uniques), 1) + value_codes
+    group, group_uniques = pd.factorize(group_key)
+    group = group.astype(np.int64, copy=False)
+
+    duplicate = np.zeros(len(frame), dtype=bool)
+    if len(frame) > 1:
+        duplicate[1:] = (account[1:] == account[:-1]) & (group[1:] == group[:-1])
+    first_ns = to_ns(frame[s.FIRST_SEEN])
+    last_ns = to_ns(frame[s.LAST_SEEN])
+    if duplicate.any():
+        frame, first_ns, last_ns = _merge_duplicates(frame, duplicate, first_ns, last_ns)
+        keep = ~duplicate
+        account, kind, group = account[keep], kind[keep], group[keep]
+        group, group_uniques = pd.factorize(group)
+    # a value seen once has one time: use it for both ends of its interval
+    first_ns = np.where(first_ns == NAT, last_ns, first_ns)
+    last_ns = np.where(last_ns == NAT, first_ns, last_ns)
+    return CodedIncidence(
+        frame=frame, account=account, accounts=accounts, kind=kind, kinds=kinds,
+        group=group.astype(np.int64, copy=False), n_groups=len(group_uniques),
+        first_ns=first_ns, last_ns=last_ns,
+    )
+
+
+def _arrow(series: pd.Series) -> pa.Array:
+    if isinstance(series.array, pd.arrays.ArrowStringArray):
+        array = pa.array(series.array)
+    else:
+        array = pa.array(series.astype(object), type=pa.large_string(), from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array
+
+
+def _is_sorted(frame: pd.DataFrame) -> bool:
+    """True when rows are strictly ascending by (account_id, kind, value) or one row."""
+    if len(frame) < 2:
+        return True
+    ascending = pa.array(np.zeros(len(frame) - 1, dtype=bool))
+    equal = pa.array(np.ones(len(frame) - 1, dtype=bool))
+    for column in (s.ACCOUNT_ID, s.KIND, s.VALUE):
+        values = _arrow(frame[column])
+        before, after = values[:-1], values[1:]
+        ascending = pc.or_(ascending, pc.and_(equal, pc.less(before, after)))
+        equal = pc.and_(equal, pc.equal(before, after))
+    # equal keys are duplicates: sorted, merged later
+    return bool(pc.all(pc.or_(ascending, equal)).as_py())
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    keys = [pd.factorize(frame[c], sort=True)[0] for c in (s.VALUE, s.KIND, s.ACCOUNT_ID)]
+    return frame.take(np.lexsort(keys)).reset_index(drop=True)
+
+
+def _run_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes of a sorted column: equal neighbours share a code; codes ascend with values."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64), pd.Index([], dtype="str")
+    array = _arrow(values)
+    starts = np.ones(len(values), dtype=bool)
+    starts[1:] = pc.not_equal(array[1:], array[:-1]).to_numpy(zero_copy_only=False)
+    codes = np.cumsum(starts) - 1
+    return codes, pd.Index(values[starts], dtype="str")
+
+
+def to_ns(column: pd.Series) -> np.ndarray:
+    """Timestamps as int64 UTC nanoseconds, ``NAT`` where unknown (naive means UTC).
+
+    Times outside 1678-2261 (placeholders such as 9999-12-31) count as unknown.
+    """
+    stamps = pd.to_datetime(column, utc=True, errors="coerce").dt.tz_convert(None)
+    stamps = stamps.where((stamps > _NS_MIN) & (stamps < _NS_MAX))
+    return stamps.astype("datetime64[ns]").to_numpy().view(np.int64)
+
+
+def from_ns(values: np.ndarray) -> pd.Series:
+    """int64 nanoseconds (``NAT`` unknown) back to a UTC timestamp series."""
+    return pd.Series(np.asarray(values, dtype=np.int64).view("datetime64[ns]")).dt.tz_localize(
+        "UTC"
+    )
+
+
+def _merge_duplicates(
+    frame: pd.DataFrame, duplicate: np.ndarray, first_ns: np.ndarray, last_ns: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """One row per key: earliest first seen, latest last seen, any suppression reason."""
+    logger.info("graph: merging %d duplicate identifier rows", int(duplicate.sum()))
+    run = np.cumsum(~duplicate) - 1
+    first = np.where(first_ns == NAT, np.iinfo(np.int64).max, first_ns)
+    merged_first = np.full(run[-1] + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(merged_first, run, first)
+    merged_first[merged_first == np.iinfo(np.int64).max] = NAT
+    merged_last = np.full(run[-1] + 1, NAT, dtype=np.int64)
+    np.maximum.at(merged_last, run, last_ns)
+    reasons = frame[s.SUPPRESSED].groupby(run).first()
+    kept = frame[~duplicate].reset_index(drop=True)
+    kept[s.SUPPRESSED] = reasons.to_numpy()
+    kept[s.FIRST_SEEN] = from_ns(merged_first)
+    kept[s.LAST_SEEN] = from_ns(merged_last)
+    return kept, merged_first, merged_last
+
+
+def labels(codes: np.ndarray, names: tuple[str, ...] | list[str]) -> pd.Series:
+    """Strings from small integer codes, as a ``str`` series (no per-row Python objects)."""
+    dictionary = pa.array(list(names) or [""], type=pa.large_string())
+    indices = pa.array(np.asarray(codes, dtype=np.int32))
+    strings = pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.large_string())
+    return pd.Series(pd.array(strings, dtype="str"))
+
+
+def take(series: pd.Series | pd.Index, rows: np.ndarray) -> pd.Series:
+    """``series`` at positions ``rows``, as a new series with a fresh range index."""
+    return pd.Series(series.array.take(np.asarray(rows, dtype=np.int64)))
+
+
+def tier_codes(coded: CodedIncidence) -> np.ndarray:
+    """Tier code per row (index into ``TIER_CODES``); unknown kinds are weak."""
+    unknown = [k for k in coded.kinds if k not in TIER_OF_KIND]
+    if unknown:
+        logger.warning("graph: unknown identifier kinds %s are treated as weak", unknown)
+    by_kind = np.array([TIER_CODES.index(TIER_OF_KIND.get(k, s.T_WEAK)) for k in coded.kinds]
+                       or [0], dtype=np.int8)
+    return by_kind[coded.kind]
+
+
+def base_weights(coded: CodedIncidence) -> np.ndarray:
+    """Base weight per row from its kind (``BASE_WEIGHT``)."""
+    by_kind = np.array([BASE_WEIGHT.get(k, _UNKNOWN_KIND_WEIGHT) for k in coded.kinds] or [0.0])
+    return by_kind[coded.kind]

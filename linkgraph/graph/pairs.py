@@ -1,0 +1,144 @@
+"""Account pairs through shared values: all pairs of a group bounded by its cap.
+
+Pairs are generated per group size, not per value: for all groups of size k
+one ``triu_indices(k)`` template is broadcast over their start offsets, so the
+Python loop runs over at most ``cap`` sizes whatever the number of values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from linkgraph import schemas as s
+from linkgraph.config import GraphConfig
+from linkgraph.graph.hubs import ValueFlags
+from linkgraph.graph.incidence import (
+    NAT,
+    TIER_CODES,
+    CodedIncidence,
+    base_weights,
+    from_ns,
+    labels,
+    rarity_weight,
+    take,
+    tier_codes,
+)
+
+_NS_PER_DAY = 86_400 * 10**9
+
+
+@dataclass(frozen=True)
+class PairRows:
+    """One entry per (account_a, account_b, value), sorted by a, b, kind, value.
+
+    row_a / row_b: incidence rows of the two accounts' holding of the value.
+    weight: rarity weight, lowered by the time gap for recyclable kinds.
+    gap_days: days between the two accounts' use (0 overlapping, NaN unknown).
+    recycled: a recyclable kind with a gap over the limit: not a link.
+    """
+
+    row_a: np.ndarray
+    row_b: np.ndarray
+    weight: np.ndarray
+    first_ns: np.ndarray
+    last_ns: np.ndarray
+    gap_days: np.ndarray
+    recycled: np.ndarray
+
+
+def pair_rows(coded: CodedIncidence, flags: ValueFlags, *, config: GraphConfig) -> PairRows:
+    """Every pair of accounts sharing a non-suppressed value (star edges over the cap)."""
+    linkable = ~flags.suppressed & (flags.n_accounts >= 2)
+    row_a, row_b = _all_pairs(coded.group, linkable & ~flags.star)
+    if flags.star.any():
+        star_a, star_b = _star_pairs(coded.group, flags.star)
+        row_a, row_b = np.concatenate([row_a, star_a]), np.concatenate([row_b, star_b])
+
+    first_ns = np.maximum(coded.first_ns[row_a], coded.first_ns[row_b])
+    last_ns = np.minimum(coded.last_ns[row_a], coded.last_ns[row_b])
+    known = (coded.first_ns[row_a] != NAT) & (coded.first_ns[row_b] != NAT)
+    first_ns = np.where(known, first_ns, NAT)
+    last_ns = np.where(known, last_ns, NAT)
+    gap_days = np.where(known, np.maximum(first_ns - last_ns, 0) / _NS_PER_DAY, np.nan)
+
+    recyclable_codes = [i for i, k in enumerate(coded.kinds) if k in config.recyclable_kinds]
+    recyclable = np.isin(coded.kind[row_a], recyclable_codes)
+    gap = np.where(recyclable & known, gap_days, 0.0)
+    weight = rarity_weight(base_weights(coded)[row_a], flags.n_accounts[coded.group[row_a]])
+    weight = weight * np.exp2(-gap / config.gap_half_life_days)
+    recycled = gap > config.recycle_gap_days
+
+    order = _pair_order(coded, row_a, row_b)
+    return PairRows(
+        row_a=row_a[order], row_b=row_b[order], weight=weight[order], first_ns=first_ns[order],
+        last_ns=last_ns[order], gap_days=gap_days[order], recycled=recycled[order],
+    )
+
+
+def pair_frame(coded: CodedIncidence, pairs: PairRows) -> pd.DataFrame:
+    """The ``pairs`` frame: schemas.PAIR_COLUMNS, sorted by account_a, account_b, kind, value."""
+    frame = coded.frame
+    return pd.DataFrame({
+        s.ACCOUNT_A: take(coded.accounts, coded.account[pairs.row_a]),
+        s.ACCOUNT_B: take(coded.accounts, coded.account[pairs.row_b]),
+        s.KIND: labels(coded.kind[pairs.row_a], coded.kinds),
+        s.VALUE: take(frame[s.VALUE], pairs.row_a),
+        s.MASKED: take(frame[s.MASKED], pairs.row_a),
+        s.TIER: labels(tier_codes(coded)[pairs.row_a], TIER_CODES),
+        s.WEIGHT: pairs.weight,
+        s.FIRST_SEEN: from_ns(pairs.first_ns),
+        s.LAST_SEEN: from_ns(pairs.last_ns),
+        s.GAP_DAYS: pairs.gap_days,
+    })
+
+
+def _group_runs(group: np.ndarray, chosen_groups: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                     np.ndarray]:
+    """Rows of the chosen groups, grouped (rows ascending within a group), run starts, sizes."""
+    rows = np.flatnonzero(chosen_groups[group])
+    rows = rows[np.argsort(group[rows], kind="stable")]
+    if len(rows) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return rows, empty, empty
+    boundary = np.flatnonzero(group[rows][1:] != group[rows][:-1]) + 1
+    starts = np.concatenate([[0], boundary])
+    sizes = np.diff(np.concatenate([starts, [len(rows)]]))
+    return rows, starts, sizes
+
+
+def _all_pairs(group: np.ndarray, chosen_groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All (row_i, row_j), i < j, inside each chosen group."""
+    rows, starts, sizes = _group_runs(group, chosen_groups)
+    row_a, row_b = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for size in np.unique(sizes):  # bounded by the largest cap, not by the number of values
+        if size < 2:
+            continue
+        i, j = np.triu_indices(int(size), k=1)
+        offsets = starts[sizes == size][:, None]
+        row_a.append(rows[(offsets + i).ravel()])
+        row_b.append(rows[(offsets + j).ravel()])
+    return np.concatenate(row_a), np.concatenate(row_b)
+
+
+def _star_pairs(group: np.ndarray, chosen_groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first row, each other row) per chosen group: k - 1 edges keep it connected."""
+    rows, starts, sizes = _group_runs(group, chosen_groups)
+    hub_row = np.repeat(rows[starts], sizes)
+    others = np.ones(len(rows), dtype=bool)
+    others[starts] = False
+    return hub_row[others], rows[others]
+
+
+def _pair_order(coded: CodedIncidence, row_a: np.ndarray, row_b: np.ndarray) -> np.ndarray:
+    """Order by account_a, account_b, then kind and value (the row order within account_a)."""
+    n_accounts = max(len(coded.accounts), 1)
+    account_a = coded.account[row_a]
+    pair_key = account_a * n_accounts + coded.account[row_b]
+    within = row_a - coded.account_start[account_a]
+    span = int(within.max()) + 1 if len(within) else 1
+    if n_accounts * n_accounts * span < np.iinfo(np.int64).max // 2:
+        return np.argsort(pair_key * span + within, kind="stable")
+    return np.lexsort((within, pair_key))

@@ -1,0 +1,153 @@
+"""Per-account facts that corroboration and the coupon score use."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from linkgraph import schemas as s
+from linkgraph.config import GraphConfig
+from linkgraph.graph.incidence import NAT, TIER_CODES, CodedIncidence, tier_codes, to_ns
+from linkgraph.normalize import disposable_email
+
+N_PERSON_IDS = "n_person_ids"
+N_OWN_PERSON_IDS = "n_own_person_ids"
+HAS_OWN_IDENTITY = "has_own_identity"
+DISPOSABLE_EMAIL = "disposable_email"
+N_ORDERS = "n_orders"
+N_NEW_USER_ORDERS = "n_new_user_orders"
+COUPON_ONLY = "coupon_only"
+BURST_SIZE = "burst_size"
+PROFILE_COLUMNS = (
+    s.ACCOUNT_ID, s.CREATED_AT, N_PERSON_IDS, N_OWN_PERSON_IDS, HAS_OWN_IDENTITY,
+    DISPOSABLE_EMAIL, N_ORDERS, N_NEW_USER_ORDERS, COUPON_ONLY, BURST_SIZE,
+)
+
+#: kinds that make an identity of one's own when nobody else has them (a
+#: mailbox does not: it costs nothing to make)
+_IDENTITY_KINDS = (s.K_PHONE, s.K_CARD, s.K_CARD_DIGITS, s.K_DEVICE)
+_COUPON_ONLY_MAX_ORDERS = 2
+
+
+def account_profiles(
+    accounts: pd.DataFrame,
+    orders: pd.DataFrame,
+    coded: CodedIncidence,
+    suppressed: np.ndarray,
+    n_accounts: np.ndarray,
+    linked: tuple[np.ndarray, np.ndarray],
+    *,
+    config: GraphConfig,
+) -> pd.DataFrame:
+    """One row per account of ``accounts`` (sorted by account_id): PROFILE_COLUMNS.
+
+    ``suppressed`` and ``n_accounts`` are per incidence row; ``linked`` holds
+    the account codes (a, b) of pairs sharing a linking value, for bursts.
+    """
+    ids = pd.Index(accounts[s.ACCOUNT_ID].astype("str")).unique().sort_values()
+    profiles = pd.DataFrame({s.ACCOUNT_ID: ids.to_numpy()}).astype({s.ACCOUNT_ID: "str"})
+    created = accounts.drop_duplicates(s.ACCOUNT_ID).set_index(s.ACCOUNT_ID)
+    created_at = (
+        pd.to_datetime(created[s.CREATED_AT], utc=True).reindex(ids)
+        if s.CREATED_AT in created.columns
+        else pd.Series(pd.NaT, index=ids, dtype="datetime64[ns, UTC]")
+    )
+    profiles[s.CREATED_AT] = created_at.reset_index(drop=True)
+
+    n_codes = len(coded.accounts)
+    person = (tier_codes(coded) == TIER_CODES.index(s.T_PERSON)) & ~suppressed
+    own = person & (n_accounts == 1)
+    identity_codes = [i for i, k in enumerate(coded.kinds) if k in _IDENTITY_KINDS]
+    own_identity = own & np.isin(coded.kind, identity_codes)
+    per_code = {
+        N_PERSON_IDS: np.bincount(coded.account[person], minlength=n_codes),
+        N_OWN_PERSON_IDS: np.bincount(coded.account[own], minlength=n_codes),
+        HAS_OWN_IDENTITY: np.bincount(coded.account[own_identity], minlength=n_codes) > 0,
+        DISPOSABLE_EMAIL: _disposable_by_code(coded),
+    }
+    code = coded.accounts.get_indexer(ids)
+    present = code >= 0
+    for column, values in per_code.items():
+        out = np.zeros(len(ids), dtype=values.dtype)
+        out[present] = values[code[present]]
+        profiles[column] = out
+
+    profiles = _order_facts(profiles, orders, ids)
+    profiles[BURST_SIZE] = _burst_sizes(profiles, coded, code, linked, config=config)
+    return profiles.loc[:, list(PROFILE_COLUMNS)]
+
+
+def _disposable_by_code(coded: CodedIncidence) -> np.ndarray:
+    flags = np.zeros(len(coded.accounts), dtype=bool)
+    if s.K_EMAIL not in coded.kinds:
+        return flags
+    rows = np.flatnonzero(coded.kind == coded.kinds.index(s.K_EMAIL))
+    emails = coded.frame[s.VALUE].take(rows).astype("str")
+    disposable = _disposable(emails)
+    flags[coded.account[rows[disposable]]] = True
+    return flags
+
+
+def _disposable(emails: pd.Series) -> np.ndarray:
+    """True for a mailbox on a throwaway domain, judged once per distinct domain."""
+    addresses = pa.array(emails.array) if isinstance(emails.array, pd.arrays.ArrowStringArray) \
+        else pa.array(emails.astype(object), type=pa.large_string(), from_pandas=True)
+    domain = pc.replace_substring_regex(addresses, pattern="^.*@", replacement="")
+    distinct = pd.Series(pc.unique(domain).to_pylist(), dtype="str")
+    throwaway = distinct[disposable_email("x@" + distinct).to_numpy(dtype=bool)]
+    hit = pc.is_in(domain, value_set=pa.array(throwaway.tolist(), type=domain.type))
+    return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _order_facts(profiles: pd.DataFrame, orders: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
+    """n_orders, n_new_user_orders, coupon_only (every order used a coupon, at most 2)."""
+    if s.ACCOUNT_ID not in orders.columns or orders.empty:
+        zero = np.zeros(len(ids), dtype=np.int64)
+        return profiles.assign(**{N_ORDERS: zero, N_NEW_USER_ORDERS: zero,
+                                  COUPON_ONLY: np.zeros(len(ids), dtype=bool)})
+    used_coupon = pd.Series(False, index=orders.index)
+    for column in (s.COUPON_CODE, s.COUPON_TYPE):
+        if column in orders.columns:
+            text = orders[column].astype("str").str.strip()
+            used_coupon |= text.notna() & (text != "")
+    coupon_type = (orders[s.COUPON_TYPE].astype("str").str.strip().str.lower()
+                   if s.COUPON_TYPE in orders.columns else pd.Series(pd.NA, index=orders.index))
+    counts = pd.DataFrame({
+        s.ACCOUNT_ID: orders[s.ACCOUNT_ID].astype("str"),
+        N_ORDERS: 1,
+        N_NEW_USER_ORDERS: (coupon_type == s.NEW_USER).fillna(False).astype(np.int64),
+        "_coupon": used_coupon.astype(np.int64),
+    }).groupby(s.ACCOUNT_ID).sum().reindex(ids, fill_value=0)
+    n_orders = counts[N_ORDERS].to_numpy(dtype=np.int64)
+    return profiles.assign(**{
+        N_ORDERS: n_orders,
+        N_NEW_USER_ORDERS: counts[N_NEW_USER_ORDERS].to_numpy(dtype=np.int64),
+        COUPON_ONLY: (n_orders >= 1) & (n_orders <= _COUPON_ONLY_MAX_ORDERS)
+        & (counts["_coupon"].to_numpy() == n_orders),
+    })
+
+
+def _burst_sizes(
+    profiles: pd.DataFrame,
+    coded: CodedIncidence,
+    code: np.ndarray,
+    linked: tuple[np.ndarray, np.ndarray],
+    *,
+    config: GraphConfig,
+) -> np.ndarray:
+    """Accounts sharing a linking value with each account created within burst_days, itself included."""
+    created_ns = np.full(len(coded.accounts), NAT, dtype=np.int64)
+    present = code >= 0
+    created_ns[code[present]] = to_ns(profiles[s.CREATED_AT])[present]
+    a, b = linked
+    window = config.burst_days * 86_400 * 10**9
+    close = ((created_ns[a] != NAT) & (created_ns[b] != NAT)
+             & (np.abs(created_ns[a] - created_ns[b]) <= window))
+    n_codes = len(coded.accounts)
+    per_code = (np.bincount(a[close], minlength=n_codes)
+                + np.bincount(b[close], minlength=n_codes) + 1)
+    sizes = np.ones(len(code), dtype=np.int64)
+    sizes[present] = per_code[code[present]]
+    return sizes

@@ -1,0 +1,214 @@
+"""Masking for moderators' files and keyed pseudonyms for analysts.
+
+``mask_values(kind, values)`` shows enough of an identifier for a moderator
+to see that two accounts share it and what it is (the mail provider, the
+country, the card's last digits, the street), never the whole value:
+
+=========== ================================== =====================================
+kind        value                              masked
+=========== ================================== =====================================
+email       ``jdoe@gmail.com``                 ``j***@gmail.com``
+phone       ``+79123456789``                   ``+7********89``
+card        a fingerprint (+ the card's last4) ``card ****4242``
+card_digits ``424242|4242|1226``               ``****4242``
+ip          ``81.2.69.160`` / a /64            ``81.2.69.x`` / ``2a02:6b8:0:x::/64``
+address     ``12 main street|4|12345|us``      ``*** main street, apt ***, 12345, US``
+device      ``dev-9f8e7d6c5b4aa1b2``           ``dev-***a1b2``
+name        ``doe john``                       ``D*** J***``
+=========== ================================== =====================================
+
+A card fingerprint is the provider's opaque token: with the card's last four
+digits (``last4=``, from the payments row) the mask is ``card ****4242``, which
+a moderator can check with the customer; without them, ``card ****`` and the
+token's last four characters, enough to tell two cards apart.
+
+``pseudonymize(values, key=...)`` is a keyed HMAC-SHA256, so analysts can
+join and count identifiers across files without the raw values; without the
+key a pseudonym cannot be reversed or recomputed from a guessed value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+
+import numpy as np
+import pandas as pd
+
+from linkgraph import schemas as S
+from linkgraph.normalize.phone import split_e164
+from linkgraph.normalize.text import TEXT, as_text, extract, map_distinct
+
+_STARS = "***"
+
+
+def mask_values(kind: str, values: pd.Series, *, last4: pd.Series | None = None) -> pd.Series:
+    """Display forms of identifier values of one ``kind`` that hide the value itself.
+
+    Args:
+        kind: the identifier kind (``schemas.KINDS``); any other kind gets
+            the generic mask (first character and ``***``).
+        values: canonical values (the ``value`` column of the identifiers).
+        last4: for ``card``, the card's last four digits aligned with
+            ``values`` (NA where unknown).
+
+    Returns:
+        A Series of strings aligned with ``values`` (NA for NA).
+
+    >>> mask_values("email", pd.Series(["jdoe@gmail.com"])).tolist()
+    ['j***@gmail.com']
+    >>> mask_values("phone", pd.Series(["+79123456789"])).tolist()
+    ['+7********89']
+    >>> mask_values("card", pd.Series(["tok_abcdef123", "tok_zzz9876"]),
+    ...             last4=pd.Series(["4242", None])).tolist()
+    ['card ****4242', 'card ****9876']
+    >>> mask_values("ip", pd.Series(["81.2.69.160", "2a02:6b8:0:1::/64"])).tolist()
+    ['81.2.69.x', '2a02:6b8:0:x::/64']
+    >>> mask_values("address", pd.Series(["12 main street|4|12345|us"])).tolist()
+    ['*** main street, apt ***, 12345, US']
+    >>> mask_values("name", pd.Series(["doe john"])).tolist()
+    ['D*** J***']
+    """
+    text = as_text(values)
+    if kind == S.K_CARD:
+        return _mask_cards(text, last4)
+    masker = _MASKERS.get(kind, _mask_generic)
+    result = map_distinct(text, masker)
+    assert isinstance(result, pd.Series)
+    return result.astype(TEXT)
+
+
+def pseudonymize(values: pd.Series, *, key: bytes) -> pd.Series:
+    """Keyed pseudonyms: HMAC-SHA256 of each value, 16 hex characters.
+
+    Args:
+        values: identifier values (NA stays NA).
+        key: the secret key (``ReportConfig.mask_key`` encoded); never stored
+            in a run directory.
+
+    Returns:
+        A Series of 16-character hex strings aligned with ``values``.
+
+    >>> p = pseudonymize(pd.Series(["jdoe@gmail.com", None, "jdoe@gmail.com"]), key=b"k")
+    >>> p[0] == p[2], len(p[0]), p[1]
+    (True, 16, <NA>)
+    """
+
+    def _digest(distinct: pd.Series) -> pd.Series:
+        digests = [
+            hmac.new(key, v.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+            for v in distinct.to_numpy(dtype=object)
+        ]
+        return pd.Series(digests, index=distinct.index, dtype=TEXT)
+
+    result = map_distinct(as_text(values), _digest)
+    assert isinstance(result, pd.Series)
+    return result.astype(TEXT)
+
+
+def _stars(lengths: np.ndarray, index: pd.Index) -> pd.Series:
+    return pd.Series(["*" * int(n) for n in np.maximum(lengths, 0)], index=index, dtype=TEXT)
+
+
+def _lengths(values: pd.Series) -> np.ndarray:
+    return np.array(values.str.len().fillna(0), dtype=np.int64)
+
+
+def _mask_generic(values: pd.Series) -> pd.Series:
+    long_enough = _lengths(values) >= 4
+    return (values.str.slice(0, 1) + _STARS).where(long_enough, _STARS).astype(TEXT)
+
+
+def _mask_email(values: pd.Series) -> pd.Series:
+    parts = extract(values, "^(?P<local>.*)@(?P<domain>[^@]*)$")
+    local = parts["local"]
+    shown = (local.str.slice(0, 1) + _STARS).where(_lengths(local) >= 2, _STARS)
+    masked = shown + "@" + parts["domain"]
+    return masked.where(parts["domain"].notna(), _mask_generic(values)).astype(TEXT)
+
+
+def _mask_phone(values: pd.Series) -> pd.Series:
+    parts = split_e164(values)
+    national = parts["national"]
+    n = _lengths(national)
+    masked = "+" + parts["cc"] + _stars(n - 2, values.index) + national.str.slice(-2)
+    masked = masked.where(n > 4, "+" + parts["cc"] + _STARS)
+    digits = values.str.replace("[^0-9]", "", regex=True)
+    fallback = (_STARS + digits.str.slice(-2)).where(_lengths(digits) > 4, _STARS)
+    return masked.where(parts["cc"].notna(), fallback).astype(TEXT)
+
+
+def _mask_card_digits(values: pd.Series) -> pd.Series:
+    last4 = extract(values, r"^[0-9]*\|(?P<last4>[0-9]{4})\|")["last4"]
+    return ("****" + last4).where(last4.notna(), _mask_generic(values)).astype(TEXT)
+
+
+def _mask_cards(values: pd.Series, last4: pd.Series | None) -> pd.Series:
+    token = ("card ****" + values.str.slice(-4)).where(_lengths(values) >= 8, "card ****")
+    if last4 is not None:
+        digits = as_text(last4).str.replace("[^0-9]", "", regex=True).set_axis(values.index)
+        digits = digits.where(_lengths(digits) == 4)
+        token = ("card ****" + digits).where(digits.notna(), token)
+    return token.where(values.notna()).astype(TEXT)
+
+
+def _mask_ip(values: pd.Series) -> pd.Series:
+    v4 = values.str.replace(r"\.[0-9]+$", ".x", regex=True)
+    is_v4 = np.array(values.str.fullmatch(r"[0-9.]+").fillna(False), dtype=bool)
+    v6 = pd.Series([_mask_v6(v) for v in values.to_numpy(dtype=object, na_value=None)],
+                   index=values.index, dtype=TEXT)
+    return v4.where(is_v4, v6).astype(TEXT)
+
+
+def _mask_v6(value: str | None) -> str | None:
+    if value is None or ":" not in value:
+        return None if value is None else _STARS
+    try:
+        network = ipaddress.IPv6Network(value, strict=False)
+    except ValueError:
+        return _STARS
+    groups = [g.lstrip("0") or "0" for g in network.network_address.exploded.split(":")[:3]]
+    return ":".join(groups) + ":x::/64"
+
+
+def _mask_address(values: pd.Series) -> pd.Series:
+    parts = extract(
+        values, r"^(?P<street>[^|]*)\|(?P<unit>[^|]*)\|(?P<place>[^|]*)\|(?P<country>[^|]*)$"
+    )
+    # any token with a digit is a house or building number
+    street = " " + parts["street"].str.replace(" ", "  ", regex=False) + " "
+    street = street.str.replace(" [^ ]*[0-9][^ ]* ", " *** ", regex=True)
+    street = street.str.replace(" +", " ", regex=True).str.strip()
+    unit = pd.Series(np.where(parts["unit"].fillna("") != "", "apt ***, ", ""),
+                     index=values.index, dtype=TEXT)
+    place = (parts["place"] + ", ").where(parts["place"].fillna("") != "", "")
+    masked = street + ", " + unit + place + parts["country"].str.upper()
+    masked = masked.str.replace("(?:, )+$", "", regex=True)
+    return masked.where(parts["street"].notna(), _mask_generic(values)).astype(TEXT)
+
+
+def _mask_device(values: pd.Series) -> pd.Series:
+    n = _lengths(values)
+    long_form = values.str.slice(0, 4) + _STARS + values.str.slice(-4)
+    mid_form = (_STARS + values.str.slice(-4)).where(n >= 8, _STARS)
+    return long_form.where(n >= 16, mid_form).astype(TEXT)
+
+
+def _mask_name(values: pd.Series) -> pd.Series:
+    tokens = values.str.split(" ").to_numpy(dtype=object, na_value=None)
+    masked = [
+        None if t is None else " ".join(w[:1].upper() + _STARS for w in t if w) for t in tokens
+    ]
+    return pd.Series(masked, index=values.index, dtype=TEXT)
+
+
+_MASKERS = {
+    S.K_EMAIL: _mask_email,
+    S.K_PHONE: _mask_phone,
+    S.K_CARD_DIGITS: _mask_card_digits,
+    S.K_IP: _mask_ip,
+    S.K_ADDRESS: _mask_address,
+    S.K_DEVICE: _mask_device,
+    S.K_NAME: _mask_name,
+}

@@ -1,0 +1,305 @@
+"""The identifiers frame: every identifier of every account, canonical and masked.
+
+Sources, kind and ``source`` label:
+
+============================== =========== ===========================
+input column                   kind        source
+============================== =========== ===========================
+accounts.email                 email       ``accounts.email``
+accounts.phone (+ country)     phone       ``accounts.phone``
+accounts.device_id             device      ``accounts.device_id``
+accounts.registration_ip       ip          ``accounts.registration_ip``
+accounts.full_name             name        ``accounts.full_name``
+addresses line1..country       address     ``addresses``
+addresses.recipient_name       name        ``addresses.recipient_name``
+payments.fingerprint           card        ``payments.fingerprint``
+payments bin+last4+expiry      card_digits ``payments.card_digits`` (no fingerprint only)
+payments.holder_name           name        ``payments.holder_name``
+logins.ip                      ip          ``logins.ip``
+logins.device_id               device      ``logins.device_id``
+============================== =========== ===========================
+
+``first_seen``/``last_seen``: accounts.created_at for the account's own
+fields, the sign-in times for logins, the times of the orders that used the
+address or payment method (``address_id``/``payment_id``); NaT when unknown.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from linkgraph import schemas as S
+from linkgraph.config import NormalizeConfig
+from linkgraph.errors import InputError
+from linkgraph.load import Tables
+from linkgraph.mask import mask_values
+from linkgraph.normalize.address import normalize_addresses
+from linkgraph.normalize.device import normalize_devices
+from linkgraph.normalize.email import (
+    DEFAULT_HYPHEN_TAG_DOMAINS,
+    DEFAULT_PLUS_TAG_DOMAINS,
+    normalize_emails,
+)
+from linkgraph.normalize.ip import normalize_ips
+from linkgraph.normalize.junk import JUNK, junk_values
+from linkgraph.normalize.name import normalize_names
+from linkgraph.normalize.payment import card_digits, normalize_fingerprints
+from linkgraph.normalize.phone import normalize_phones
+from linkgraph.normalize.text import TEXT, as_text
+
+logger = logging.getLogger(__name__)
+
+_LAST4 = "_last4"  # the card's last digits, carried for the card mask only
+_ROW_COLUMNS = (S.ACCOUNT_ID, S.KIND, S.VALUE, S.SUPPRESSED, S.FIRST_SEEN, S.LAST_SEEN, S.SOURCE,
+                _LAST4)
+_TIME = "datetime64[us, UTC]"
+_USED_COLUMNS = {
+    "accounts": (S.ACCOUNT_ID, S.CREATED_AT, S.EMAIL, S.PHONE, S.FULL_NAME, S.REGISTRATION_IP,
+                 S.DEVICE_ID, S.COUNTRY),
+    "addresses": (S.ACCOUNT_ID, S.ADDRESS_ID, S.RECIPIENT_NAME, S.LINE1, S.LINE2, S.CITY,
+                  S.POSTAL_CODE, S.COUNTRY),
+    "payments": (S.ACCOUNT_ID, S.PAYMENT_ID, S.FINGERPRINT, S.CARD_BIN, S.CARD_LAST4,
+                 S.CARD_EXPIRY, S.HOLDER_NAME),
+    "logins": (S.ACCOUNT_ID, S.IP, S.DEVICE_ID, S.SEEN_AT),
+    "orders": (S.ACCOUNT_ID, S.CREATED_AT, S.ADDRESS_ID, S.PAYMENT_ID),
+}
+
+
+def normalize_identifiers(tables: Tables, *, config: NormalizeConfig) -> pd.DataFrame:
+    """Tables -> the identifiers frame, one row per (account_id, kind, value).
+
+    Reads accounts (email, phone, country, device_id, registration_ip,
+    full_name, created_at), addresses, payments, logins and orders
+    (created_at, address_id, payment_id); see the module docstring for which
+    column gives which kind.
+
+    Args:
+        tables: the loaded input tables.
+        config: normalisation settings (junk lists, default phone region...).
+
+    Returns:
+        ``schemas.IDENTIFIER_COLUMNS``: ``account_id, kind, value`` (the
+        canonical key), ``masked`` (display form), ``first_seen``,
+        ``last_seen`` (UTC, NaT when unknown), ``source`` (the first of the
+        sources in sorted order), ``suppressed`` (NA when the value may
+        link, else ``junk``, ``invalid``, ``private_ip`` or ``pickup_point``);
+        sorted by account_id, kind, value.
+
+    Raises:
+        InputError: a table lacks a required column (all listed at once);
+            missing optional columns count as empty.
+
+    >>> from linkgraph.load import Tables
+    >>> from linkgraph.schemas import INPUT_TABLES
+    >>> empty = {t: pd.DataFrame(columns=list(c)) for t, (_, c) in INPUT_TABLES.items()}
+    >>> accounts = pd.DataFrame({"account_id": ["a1", "a2"], "email": ["J.Doe@gmail.com", "n/a"],
+    ...                          "phone": ["8 912 345-67-89", None], "country": ["RU", "RU"]})
+    >>> tables = Tables(**{**empty, "accounts": accounts, "rejects": pd.DataFrame()})
+    >>> ids = normalize_identifiers(tables, config=NormalizeConfig())
+    >>> ids[["account_id", "kind", "value", "masked", "suppressed"]].to_numpy().tolist()
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [['a1', 'email', 'jdoe@gmail.com', 'j***@gmail.com', nan],
+     ['a1', 'phone', '+79123456789', '+7********89', nan],
+     ['a2', 'email', 'n/a', '***', 'junk']]
+    """
+    frames = _complete(tables)
+    parts = [
+        *_account_rows(frames["accounts"], config),
+        *_address_rows(frames["addresses"], frames["orders"], config),
+        *_payment_rows(frames["payments"], frames["orders"]),
+        *_login_rows(frames["logins"]),
+    ]
+    rows = pd.concat([p for p in parts if len(p)] or [_empty_rows()], ignore_index=True)
+    rows = rows[np.array(rows[S.VALUE].notna() & rows[S.ACCOUNT_ID].notna(), dtype=bool)]
+    rows = _mark_junk(rows, config)
+    identifiers = _aggregate(rows)
+    logger.info("normalize: %d identifiers of %d accounts", len(identifiers),
+                identifiers[S.ACCOUNT_ID].nunique())
+    return identifiers
+
+
+def _complete(tables: Tables) -> dict[str, pd.DataFrame]:
+    """The tables this stage reads, optional columns added as NA; missing required ones raise."""
+    missing, complete = [], {}
+    for table in _USED_COLUMNS:
+        frame = getattr(tables, table)
+        required, columns = S.INPUT_TABLES[table]
+        missing += [f"{table}.{c}" for c in required if c not in frame.columns]
+        absent = [c for c in columns if c not in frame.columns]
+        complete[table] = frame.assign(**{c: pd.Series(pd.NA, index=frame.index, dtype=object)
+                                          for c in absent}) if absent else frame
+    if missing:
+        raise InputError(
+            f"normalize needs columns that the loaded tables lack: {', '.join(missing)}. "
+            "Load the tables with linkgraph.load.load_tables, which checks the input contract."
+        )
+    return complete
+
+
+def _empty_rows() -> pd.DataFrame:
+    return pd.DataFrame({
+        S.ACCOUNT_ID: pd.Series(dtype=TEXT), S.KIND: pd.Series(dtype=TEXT),
+        S.VALUE: pd.Series(dtype=TEXT), S.SUPPRESSED: pd.Series(dtype=TEXT),
+        S.FIRST_SEEN: pd.Series(dtype=_TIME), S.LAST_SEEN: pd.Series(dtype=_TIME),
+        S.SOURCE: pd.Series(dtype=TEXT), _LAST4: pd.Series(dtype=TEXT),
+    })
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC").astype(_TIME)
+    return pd.to_datetime(values, utc=True, errors="coerce").astype(_TIME)
+
+
+def _rows(
+    account_ids: pd.Series, kind: str, normalized: pd.DataFrame, first: pd.Series,
+    last: pd.Series, source: str, last4: pd.Series | None = None,
+) -> pd.DataFrame:
+    n = len(account_ids)
+
+    def column(values: pd.Series) -> pd.Series:
+        return values.reset_index(drop=True)
+
+    def constant(text: str) -> pd.Series:
+        return pd.Series([text] * n, dtype=TEXT)
+
+    return pd.DataFrame({
+        S.ACCOUNT_ID: column(as_text(account_ids)),
+        S.KIND: constant(kind),
+        S.VALUE: column(normalized["value"].astype(TEXT)),
+        S.SUPPRESSED: column(normalized["suppressed"].astype(TEXT)),
+        S.FIRST_SEEN: column(_utc(first)),
+        S.LAST_SEEN: column(_utc(last)),
+        S.SOURCE: constant(source),
+        _LAST4: column(as_text(last4)) if last4 is not None else pd.Series([pd.NA] * n, dtype=TEXT),
+    })
+
+
+def _account_rows(accounts: pd.DataFrame, config: NormalizeConfig) -> list[pd.DataFrame]:
+    ids, created = accounts[S.ACCOUNT_ID], accounts[S.CREATED_AT]
+    emails = normalize_emails(
+        accounts[S.EMAIL],
+        plus_tag_domains=DEFAULT_PLUS_TAG_DOMAINS + config.email_plus_tag_domains,
+        hyphen_tag_domains=DEFAULT_HYPHEN_TAG_DOMAINS + config.email_hyphen_tag_domains,
+    )
+    phones = normalize_phones(accounts[S.PHONE], accounts[S.COUNTRY],
+                              default_region=config.default_country)
+    return [
+        _rows(ids, S.K_EMAIL, emails, created, created, "accounts.email"),
+        _rows(ids, S.K_PHONE, phones, created, created, "accounts.phone"),
+        _rows(ids, S.K_DEVICE, normalize_devices(accounts[S.DEVICE_ID]), created, created,
+              "accounts.device_id"),
+        _rows(ids, S.K_IP, normalize_ips(accounts[S.REGISTRATION_IP]), created, created,
+              "accounts.registration_ip"),
+        _rows(ids, S.K_NAME, normalize_names(accounts[S.FULL_NAME]), created, created,
+              "accounts.full_name"),
+    ]
+
+
+def _order_times(orders: pd.DataFrame, key: str) -> pd.DataFrame:
+    """First and last order time per (account_id, ``key``)."""
+    used = orders[[S.ACCOUNT_ID, key]].assign(_at=_utc(orders[S.CREATED_AT]))
+    used = used[np.array(used[key].notna() & used[S.ACCOUNT_ID].notna(), dtype=bool)]
+    used = used.astype({S.ACCOUNT_ID: TEXT, key: TEXT})
+    return used.groupby([S.ACCOUNT_ID, key], sort=False).agg(
+        _first=("_at", "min"), _last=("_at", "max")
+    )
+
+
+def _with_order_times(table: pd.DataFrame, orders: pd.DataFrame, key: str) -> pd.DataFrame:
+    times = _order_times(orders, key)
+    keys = pd.MultiIndex.from_arrays([as_text(table[S.ACCOUNT_ID]), as_text(table[key])])
+    found = times.reindex(keys)
+    return table.assign(_first=found["_first"].to_numpy(), _last=found["_last"].to_numpy())
+
+
+def _address_rows(
+    addresses: pd.DataFrame, orders: pd.DataFrame, config: NormalizeConfig
+) -> list[pd.DataFrame]:
+    if not len(addresses):
+        return []
+    addresses = _with_order_times(addresses, orders, S.ADDRESS_ID)
+    ids, first, last = addresses[S.ACCOUNT_ID], addresses["_first"], addresses["_last"]
+    keys = normalize_addresses(addresses, pickup_keywords=config.pickup_keywords)
+    return [
+        _rows(ids, S.K_ADDRESS, keys, first, last, "addresses"),
+        _rows(ids, S.K_NAME, normalize_names(addresses[S.RECIPIENT_NAME]), first, last,
+              "addresses.recipient_name"),
+    ]
+
+
+def _payment_rows(payments: pd.DataFrame, orders: pd.DataFrame) -> list[pd.DataFrame]:
+    if not len(payments):
+        return []
+    payments = _with_order_times(payments, orders, S.PAYMENT_ID)
+    ids, first, last = payments[S.ACCOUNT_ID], payments["_first"], payments["_last"]
+    fingerprints = normalize_fingerprints(payments[S.FINGERPRINT])
+    digits = card_digits(payments[S.CARD_BIN], payments[S.CARD_LAST4], payments[S.CARD_EXPIRY])
+    # bin + last4 + expiry stand in only when the provider gave no fingerprint
+    digits = digits.assign(value=digits["value"].where(fingerprints["value"].isna()))
+    return [
+        _rows(ids, S.K_CARD, fingerprints, first, last, "payments.fingerprint",
+              last4=payments[S.CARD_LAST4]),
+        _rows(ids, S.K_CARD_DIGITS, digits, first, last, "payments.card_digits"),
+        _rows(ids, S.K_NAME, normalize_names(payments[S.HOLDER_NAME]), first, last,
+              "payments.holder_name"),
+    ]
+
+
+def _login_rows(logins: pd.DataFrame) -> list[pd.DataFrame]:
+    if not len(logins):
+        return []
+    seen = logins[[S.ACCOUNT_ID, S.IP, S.DEVICE_ID]].astype(TEXT).assign(_at=_utc(logins[S.SEEN_AT]))
+    out = []
+    for column, kind, normalizer in ((S.IP, S.K_IP, normalize_ips),
+                                     (S.DEVICE_ID, S.K_DEVICE, normalize_devices)):
+        # many sign-ins per (account, value): collapse before normalising
+        used = seen[[S.ACCOUNT_ID, column, "_at"]].dropna(subset=[S.ACCOUNT_ID, column])
+        spans = used.groupby([S.ACCOUNT_ID, column], sort=False)["_at"].agg(["min", "max"])
+        spans = spans.reset_index()
+        out.append(_rows(spans[S.ACCOUNT_ID], kind, normalizer(spans[column]), spans["min"],
+                         spans["max"], f"logins.{column}"))
+    return out
+
+
+def _mark_junk(rows: pd.DataFrame, config: NormalizeConfig) -> pd.DataFrame:
+    """``suppressed = "junk"`` for placeholder values (junk outranks the normalisers' reasons)."""
+    junk = np.zeros(len(rows), dtype=bool)
+    kinds = rows[S.KIND].to_numpy(dtype=object)
+    for kind in pd.unique(kinds):
+        sel = kinds == kind
+        codes, distinct = pd.factorize(rows[S.VALUE][sel])
+        flags = junk_values(
+            str(kind), pd.Series(np.asarray(distinct, dtype=object), dtype=TEXT),
+            extra=config.junk_values, min_device_length=config.min_device_length,
+        ).to_numpy()
+        junk[sel] = flags[codes]
+    return rows.assign(**{S.SUPPRESSED: rows[S.SUPPRESSED].mask(junk, JUNK)})
+
+
+def _aggregate(rows: pd.DataFrame) -> pd.DataFrame:
+    keys = [S.ACCOUNT_ID, S.KIND, S.VALUE]
+    grouped = rows.groupby(keys, sort=False).agg(
+        **{S.FIRST_SEEN: (S.FIRST_SEEN, "min"), S.LAST_SEEN: (S.LAST_SEEN, "max"),
+           S.SOURCE: (S.SOURCE, "min"), S.SUPPRESSED: (S.SUPPRESSED, "min"),
+           _LAST4: (_LAST4, "min")}
+    ).reset_index()
+    grouped = grouped.sort_values(keys, kind="stable", ignore_index=True)
+    masked = pd.Series(pd.NA, index=grouped.index, dtype=TEXT)
+    kinds = grouped[S.KIND].to_numpy(dtype=object)
+    for kind in pd.unique(kinds):
+        sel = kinds == kind
+        values = grouped[S.VALUE][sel]
+        last4 = None
+        if kind == S.K_CARD:
+            # one display per card: the smallest last4 any account gave for it
+            last4 = grouped[_LAST4][sel].groupby(values.to_numpy()).transform("min")
+        masked[sel] = mask_values(str(kind), values, last4=last4).to_numpy()
+    grouped[S.MASKED] = masked
+    out = grouped[list(S.IDENTIFIER_COLUMNS)]
+    text_dtype = pd.Series(["x"]).dtype  # the installed pandas' default text dtype
+    return out.astype({c: text_dtype for c in (S.ACCOUNT_ID, S.KIND, S.VALUE, S.MASKED, S.SOURCE,
+                                               S.SUPPRESSED)})

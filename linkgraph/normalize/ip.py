@@ -1,0 +1,153 @@
+"""IP addresses: IPv4 as dotted quad, IPv6 as its /64, non-public ranges suppressed.
+
+- IPv4 in canonical text (leading zeros dropped): ``010.001.002.003`` ->
+  ``10.1.2.3``; a port is dropped: ``203.0.113.7:443`` -> ``203.0.113.7``;
+- IPv6 to the /64 prefix a household's devices share while privacy addresses
+  rotate inside it: ``2001:DB8:1:2:a:b:c:d`` -> ``2001:db8:1:2::/64``
+  (brackets, zone ids and ports dropped);
+- IPv4-mapped IPv6 is IPv4: ``::ffff:192.0.2.1`` -> ``192.0.2.1``;
+- ``suppressed = "private_ip"`` for addresses that never identify anyone on
+  the internet: private (10/8, 172.16/12, 192.168/16, fc00::/7), loopback,
+  link-local, unspecified, multicast, reserved (240/4, broadcast), carrier-grade
+  NAT shared space 100.64/10 (RFC 6598: the operator's side of a NAT, never a
+  subscriber's public address; the public side of a carrier NAT is found by
+  the graph stage as a hub), benchmarking 198.18/15, IETF protocol space
+  192.0.0/24, and the documentation ranges 192.0.2/24, 198.51.100/24,
+  203.0.113/24, 2001:db8::/32 and 3fff::/20 (RFC 5737, 3849, 9637);
+- anything else is kept as text with ``suppressed = "invalid"``.
+
+IPv4 is parsed with vectorised string kernels and integer range checks; IPv6
+(usually the minority) with ``socket.inet_pton`` per distinct value.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+import numpy as np
+import pandas as pd
+
+from linkgraph.normalize.text import TEXT, as_text, extract, map_distinct
+
+PRIVATE_IP = "private_ip"
+
+#: IPv4 ranges that are not a public identity: (network, prefix length)
+NON_PUBLIC_V4: tuple[tuple[str, int], ...] = (
+    ("0.0.0.0", 8), ("10.0.0.0", 8), ("100.64.0.0", 10), ("127.0.0.0", 8),
+    ("169.254.0.0", 16), ("172.16.0.0", 12), ("192.0.0.0", 24), ("192.0.2.0", 24),
+    ("192.88.99.0", 24), ("192.168.0.0", 16), ("198.18.0.0", 15), ("198.51.100.0", 24),
+    ("203.0.113.0", 24), ("224.0.0.0", 4), ("240.0.0.0", 4),
+)
+#: IPv6 ranges that are not a public identity (all /64 or shorter)
+NON_PUBLIC_V6: tuple[tuple[str, int], ...] = (
+    ("::", 64),  # unspecified, loopback, IPv4-compatible (mapped ones are IPv4 before this)
+    ("100::", 64), ("2001:db8::", 32), ("3fff::", 20), ("fc00::", 7), ("fe80::", 10),
+    ("fec0::", 10), ("ff00::", 8), ("2001:2::", 48), ("2001:10::", 28),
+)
+
+_V4 = r"^(?P<a>[0-9]{1,3})\.(?P<b>[0-9]{1,3})\.(?P<c>[0-9]{1,3})\.(?P<d>[0-9]{1,3})(?::[0-9]{1,5})?$"
+
+
+def _ranges(table: tuple[tuple[str, int], ...], bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) arrays of the networks, as integers of the top ``bits`` bits."""
+    starts, ends = [], []
+    for network, prefix in table:
+        net = ipaddress.ip_network(f"{network}/{prefix}")
+        top = int(net.network_address) >> (net.max_prefixlen - bits)
+        size = 1 << max(bits - prefix, 0)
+        starts.append(top)
+        ends.append(top + size - 1)
+    return np.array(starts, dtype=np.uint64), np.array(ends, dtype=np.uint64)
+
+
+_V4_RANGES = _ranges(NON_PUBLIC_V4, 32)
+_V6_RANGES = _ranges(NON_PUBLIC_V6, 64)
+
+
+def _in_ranges(values: np.ndarray, ranges: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    starts, ends = ranges
+    hit = np.zeros(len(values), dtype=bool)
+    for start, end in zip(starts, ends, strict=True):
+        hit |= (values >= start) & (values <= end)
+    return hit
+
+
+def normalize_ips(values: pd.Series) -> pd.DataFrame:
+    """IP addresses -> ``value`` (IPv4 or IPv6 /64) and ``suppressed``.
+
+    Args:
+        values: raw IP addresses (any index; NA and blanks stay NA).
+
+    Returns:
+        A frame aligned with ``values``: ``value`` and ``suppressed`` (NA,
+        ``private_ip`` or ``invalid``).
+
+    >>> ips = pd.Series(["81.2.69.160", "2a02:6b8:0:1::abcd", "::ffff:81.2.69.160",
+    ...                  "192.168.0.1", "[2a02:6b8:0:1:5::9]:443", "nope"])
+    >>> normalize_ips(ips).to_numpy().tolist()  # doctest: +NORMALIZE_WHITESPACE
+    [['81.2.69.160', <NA>], ['2a02:6b8:0:1::/64', <NA>], ['81.2.69.160', <NA>],
+     ['192.168.0.1', 'private_ip'], ['2a02:6b8:0:1::/64', <NA>], ['nope', 'invalid']]
+    """
+    result = map_distinct(as_text(values), _normalize_distinct)
+    assert isinstance(result, pd.DataFrame)
+    return result
+
+
+def _normalize_distinct(raw: pd.Series) -> pd.DataFrame:
+    text = raw.str.strip().str.lower()
+    mapped = extract(text, r"^\[?::ffff:(?:0{1,4}:)?(?P<v4>[0-9]{1,3}(?:\.[0-9]{1,3}){3})\]?$")["v4"]
+    text = mapped.fillna(text)
+    value = text.copy()
+    suppressed = pd.Series(pd.NA, index=raw.index, dtype=TEXT)
+    known = np.zeros(len(text), dtype=bool)
+
+    octets = extract(text, _V4)
+    is_v4 = np.array(octets["a"].notna(), dtype=bool)
+    if is_v4.any():
+        parts = np.stack(
+            [octets[k][is_v4].astype("int64").to_numpy() for k in "abcd"], axis=1
+        )
+        ok = (parts <= 255).all(axis=1)
+        idx = np.flatnonzero(is_v4)[ok]
+        parts = parts[ok]
+        number = (parts[:, 0] << 24 | parts[:, 1] << 16 | parts[:, 2] << 8 | parts[:, 3])
+        canonical = pd.Series(parts[:, 0].astype(str), dtype=TEXT)
+        for k in (1, 2, 3):
+            canonical = canonical + "." + pd.Series(parts[:, k].astype(str), dtype=TEXT)
+        value.iloc[idx] = canonical.to_numpy()
+        private = _in_ranges(number.astype(np.uint64), _V4_RANGES)
+        suppressed.iloc[idx[private]] = PRIVATE_IP
+        known[idx] = True
+
+    maybe_v6 = ~known & np.array(text.str.contains(":", regex=False).fillna(False), dtype=bool)
+    if maybe_v6.any():
+        idx = np.flatnonzero(maybe_v6)
+        cleaned = extract(
+            text[maybe_v6], r"^\[?(?P<addr>[0-9a-f:.]+)(?:%[^\]]*)?(?:/64)?(?:\](?::[0-9]{1,5})?)?$"
+        )["addr"]
+        tops = [_top64(v) for v in cleaned.to_numpy(dtype=object, na_value=None)]
+        ok = np.array([t is not None for t in tops], dtype=bool)
+        top = np.array([t if t is not None else 0 for t in tops], dtype=np.uint64)[ok]
+        idx = idx[ok]
+        prefixes = pd.Series(top).map(_prefix_text)
+        value.iloc[idx] = prefixes.to_numpy()
+        private = _in_ranges(top, _V6_RANGES)
+        suppressed.iloc[idx[private]] = PRIVATE_IP
+        known[idx] = True
+    suppressed = suppressed.mask(~known, "invalid")
+    return pd.DataFrame({"value": value.astype(TEXT), "suppressed": suppressed})
+
+
+def _top64(address: str | None) -> int | None:
+    if address is None:
+        return None
+    try:
+        packed = socket.inet_pton(socket.AF_INET6, address)
+    except OSError:
+        return None
+    return int.from_bytes(packed[:8], "big")
+
+
+def _prefix_text(top: int) -> str:
+    return str(ipaddress.IPv6Network((int(top) << 64, 64)))

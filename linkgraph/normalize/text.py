@@ -1,0 +1,120 @@
+"""Text primitives every normaliser shares, so email, name and address agree.
+
+The normalisers work on ``string[pyarrow]`` Series: pandas then runs string
+methods and regular expressions in Arrow's vectorised kernels (RE2) instead
+of a Python loop per value. pandas falls back to Python's ``re`` for patterns
+whose meaning differs between the engines (``\\s``, ``\\w``, ``\\d``,
+``\\b``, look-arounds, back-references), which is 10-20x slower, so patterns
+here spell their classes out (``[0-9]``, ``[ \\t]``) and are valid in both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+#: the working dtype of the normalisers: Arrow-backed strings with ``pd.NA``
+TEXT = pd.StringDtype("pyarrow")
+
+#: whitespace, spelt out (``\\s`` sends pandas to the slow Python engine)
+SPACES = "[ \t\r\n\f\v\u00a0\u2000-\u200b\u3000]+"
+
+# combining marks left behind by NFKD decomposition (accents, diaereses...)
+_COMBINING = "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """``values`` as Arrow strings; empty or blank cells become NA.
+
+    >>> as_text(pd.Series([" a ", "", None, 5])).tolist()
+    [' a ', <NA>, <NA>, '5']
+    """
+    text = values if values.dtype == TEXT else values.astype(object).astype(TEXT)
+    blank = text.str.strip().str.len().fillna(0).to_numpy() == 0
+    return text.mask(blank) if blank.any() else text
+
+
+def fold(values: pd.Series) -> pd.Series:
+    """Case-folded, accents stripped, whitespace collapsed and trimmed.
+
+    ``ß`` becomes ``ss`` and ``ё`` becomes ``е`` so spellings with and without
+    diacritics meet.
+
+    >>> fold(pd.Series(["  Zoë   Straße ", "ÉCOLE"])).tolist()
+    ['zoe strasse', 'ecole']
+    """
+    text = as_text(values)
+    text = text.str.normalize("NFKD").str.replace(_COMBINING, "", regex=True)
+    text = text.str.lower().str.replace("ß", "ss", regex=False)
+    return text.str.replace(SPACES, " ", regex=True).str.strip()
+
+
+def map_distinct(
+    values: pd.Series, func: Callable[[pd.Series], pd.DataFrame | pd.Series]
+) -> pd.DataFrame | pd.Series:
+    """Apply ``func`` once per distinct value of ``values`` and map the result back.
+
+    ``func`` receives a Series of distinct non-NA values (a RangeIndex) and
+    returns a Series or frame aligned with it; the result keeps ``values``'
+    index, NA for NA inputs.
+
+    >>> map_distinct(pd.Series(["a", "b", "a"]), lambda s: s.str.upper()).tolist()
+    ['A', 'B', 'A']
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    distinct = pd.Series(np.asarray(uniques, dtype=object), dtype=TEXT)
+    result = func(distinct)
+    # -1 (NA) indexes the appended all-NA row
+    if isinstance(result, pd.DataFrame):
+        padded = pd.concat([result, result.iloc[:0].reindex([len(result)])], ignore_index=True)
+        out = padded.iloc[np.where(codes < 0, len(result), codes)]
+    else:
+        padded_s = pd.concat([result, result.iloc[:0].reindex([len(result)])], ignore_index=True)
+        out = padded_s.iloc[np.where(codes < 0, len(result), codes)]
+    out.index = values.index
+    return out
+
+
+def extract(values: pd.Series, pattern: str) -> pd.DataFrame:
+    """Named groups of the first match of ``pattern`` (RE2), one column per group.
+
+    Runs in Arrow's kernel (pandas' own ``str.extract`` loops in Python);
+    NA where the pattern does not match; a group that took no part in the
+    match is ``""`` (Arrow's rule), not NA.
+
+    >>> extract(pd.Series(["a@b.c", "x"]), r"^(?P<local>.*)@(?P<domain>[^@]*)$").to_numpy().tolist()
+    [['a', 'b.c'], [<NA>, <NA>]]
+    """
+    text = values if values.dtype == TEXT else values.astype(object).astype(TEXT)
+    names = list(re.compile(pattern).groupindex)
+    array = pa.chunked_array([pa.array([], type=pa.large_string())]) if len(text) == 0 else None
+    if array is None:
+        array = pa.chunked_array(text.array.__arrow_array__())
+    found = pc.extract_regex(array, pattern=pattern)
+    columns = {}
+    for name in names:
+        field = pc.struct_field(found, name) if len(text) else pa.array([], type=pa.large_string())
+        columns[name] = pd.Series(TEXT.__from_arrow__(field), index=values.index)
+    return pd.DataFrame(columns, index=values.index)
+
+
+def replace_re2(values: pd.Series, pattern: str, replacement: str) -> pd.Series:
+    """Replace every match of ``pattern`` with ``replacement`` in Arrow's RE2 kernel.
+
+    For replacements with group references (``\\1``), which pandas sends to
+    Python's ``re``; RE2 semantics (ASCII ``\\b``/``\\w``, no look-arounds).
+
+    >>> replace_re2(pd.Series(["hauptstr 5", None]), "([a-z])str ", "\\\\1 street ").tolist()
+    ['haupt street 5', <NA>]
+    """
+    text = values if values.dtype == TEXT else values.astype(object).astype(TEXT)
+    if len(text) == 0:
+        return text
+    array = pa.chunked_array(text.array.__arrow_array__())
+    replaced = pc.replace_substring_regex(array, pattern=pattern, replacement=replacement)
+    return pd.Series(TEXT.__from_arrow__(replaced), index=values.index)

@@ -1,0 +1,128 @@
+"""The link graph the sanctions travel: integer codes, both directions, flags per link.
+
+Each link carries its tier after corroboration, whether its two accounts share
+a person / family cluster, and whether it is *stale* into a moderator-cleared
+account (every value it shares began before the clearing).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from linkgraph import schemas as s
+from linkgraph.graph import LinkSet
+from linkgraph.sanctions._inputs import _epoch_ns, _positions
+from linkgraph.sanctions._reach import _directed_graph, _Graph
+
+logger = logging.getLogger(__name__)
+
+_TIER_CODE = {s.T_PERSON: 0, s.T_HOUSEHOLD: 1, s.T_WEAK: 2}
+_WEAK_LINK_CONFIDENCE = 0.25
+_NEVER = np.iinfo(np.int64).min
+
+
+@dataclass(frozen=True)
+class _Links:
+    """The link graph in both directions, with per-edge attributes in CSR order."""
+
+    graph: _Graph
+    tail: np.ndarray
+    tier: np.ndarray
+    same_person: np.ndarray
+    same_family: np.ndarray
+    stale_strong: np.ndarray  # into a cleared account, all person/household values older
+    stale_any: np.ndarray  # into a cleared account, every shared value older
+
+
+@dataclass(frozen=True)
+class _Channel:
+    kind: str
+    action: str
+    sources: np.ndarray
+    usable: np.ndarray
+    max_hops: int
+    weak_evidence: bool
+
+
+def _link_graph(links: LinkSet, accounts: pd.DataFrame, account_ids: pd.Index,
+                is_cleared: np.ndarray, cleared_ns: np.ndarray) -> _Links:
+    """Integer-coded links in both directions, with tier, cluster and staleness flags."""
+    n = len(account_ids)
+    tiers = links.pair_tiers
+    both = _positions(pd.concat([tiers[s.ACCOUNT_A], tiers[s.ACCOUNT_B]], ignore_index=True),
+                      account_ids)
+    a, b = both[:len(tiers)], both[len(tiers):]
+    known = (a >= 0) & (b >= 0) & (a != b)
+    if not known.all():
+        logger.warning("sanctions: %d pair_tiers rows name an unknown account or repeat one; "
+                       "ignored", int((~known).sum()))
+    lo, hi = np.minimum(a, b)[known].astype(np.int64), np.maximum(a, b)[known].astype(np.int64)
+    tier = np.select(
+        [(tiers[s.TIER] == name).to_numpy(dtype=bool, na_value=False) for name in _TIER_CODE],
+        list(_TIER_CODE.values()), _TIER_CODE[s.T_WEAK],
+    ).astype(np.int8)[known]
+    person_kinds = tiers[s.N_PERSON_KINDS].fillna(0).to_numpy(np.float64)[known]
+    household_kinds = tiers[s.N_HOUSEHOLD_KINDS].fillna(0).to_numpy(np.float64)[known]
+    # one row per pair, its strongest tier
+    key = lo * n + hi
+    order = np.lexsort((tier, key))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    keep = order[first]
+    lo, hi, tier, key = lo[keep], hi[keep], tier[keep], key[keep]
+    person_kinds, household_kinds = person_kinds[keep], household_kinds[keep]
+    conf = np.select(
+        [tier == 0, tier == 1],
+        [1 - 0.5 ** (1 + person_kinds), 1 - 0.5 ** np.maximum(person_kinds + household_kinds, 1)],
+        _WEAK_LINK_CONFIDENCE,
+    )
+
+    def same(column: str) -> np.ndarray:
+        # an account without a cluster id does not block a link
+        ids = pa.array(accounts[column], from_pandas=True)
+        equal = pc.equal(ids.take(pa.array(lo)), ids.take(pa.array(hi))).fill_null(True)
+        return equal.to_numpy(zero_copy_only=False).astype(bool)
+
+    newest_strong, newest_any = _newest_evidence(links.pairs, account_ids, key, is_cleared)
+    tail, head = np.concatenate([lo, hi]), np.concatenate([hi, lo])
+    stale_strong = is_cleared[head] & (np.tile(newest_strong, 2) < cleared_ns[head])
+    stale_any = is_cleared[head] & (np.tile(newest_any, 2) < cleared_ns[head])
+    graph, order = _directed_graph(tail, head, np.tile(conf, 2), n)
+    return _Links(
+        graph=graph, tail=tail[order], tier=np.tile(tier, 2)[order],
+        same_person=np.tile(same(s.PERSON_CLUSTER_ID), 2)[order],
+        same_family=np.tile(same(s.CLUSTER_ID), 2)[order],
+        stale_strong=stale_strong[order], stale_any=stale_any[order],
+    )
+
+
+def _newest_evidence(pairs: pd.DataFrame, account_ids: pd.Index, key: np.ndarray,
+                     is_cleared: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per link key: when its newest person/household value and its newest value
+    began to be shared (epoch ns; oldest possible when unknown). Only links that
+    touch a cleared account need it."""
+    newest_strong = np.full(len(key), _NEVER, dtype=np.int64)
+    newest_any = np.full(len(key), _NEVER, dtype=np.int64)
+    if not is_cleared.any():
+        return newest_strong, newest_any
+    n = len(account_ids)
+    names = account_ids[is_cleared]
+    # probe against the few cleared accounts first, then look up those rows only
+    near = np.flatnonzero((_positions(pairs[s.ACCOUNT_A], names) >= 0)
+                          | (_positions(pairs[s.ACCOUNT_B], names) >= 0))
+    rows = pairs.iloc[near]
+    a = _positions(rows[s.ACCOUNT_A], account_ids)
+    b = _positions(rows[s.ACCOUNT_B], account_ids)
+    at = pd.Index(key).get_indexer(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
+    began = _epoch_ns(rows[s.FIRST_SEEN])
+    on = (at >= 0) & (a >= 0) & (b >= 0)
+    np.maximum.at(newest_any, at[on], began[on])
+    strong = on & rows[s.TIER].isin((s.T_PERSON, s.T_HOUSEHOLD)).to_numpy(bool)
+    np.maximum.at(newest_strong, at[strong], began[strong])
+    return newest_strong, newest_any

@@ -1,0 +1,132 @@
+"""Bounded multi-source shortest paths over integer account codes.
+
+A breadth-first search run one hop at a time over all sources at once
+(a vectorised frontier expansion over a CSR adjacency): hop ``h`` looks only
+at the edges leaving the accounts first reached at hop ``h - 1``, so the work
+is linear in the edges touched and a Python loop runs once per hop, never per
+account. Unlike ``scipy.sparse.csgraph.dijkstra(min_only=True)``, which keeps
+an arbitrary source among equally near ones, each account keeps the best of
+its shortest paths by a fixed rule: highest path confidence (the product of
+the links' confidences), then the smallest source code, then the smallest
+predecessor code. Shortest paths pass only through accounts at strictly
+smaller distance, so choosing the best per account per hop is exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: confidences are compared at this many decimals, so that products taken in
+#: a different order do not break ties at random
+_CONF_DECIMALS = 9
+
+
+@dataclass(frozen=True)
+class _Graph:
+    """A directed graph in CSR form: the edges leaving ``v`` are
+    ``target[indptr[v]:indptr[v + 1]]`` with confidences ``conf[...]``."""
+
+    indptr: np.ndarray
+    target: np.ndarray
+    conf: np.ndarray
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.indptr) - 1
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """Per account code: ``hops`` (-1 = not reached), ``source``, ``pred`` (the
+    next account towards the source; -1 for sources) and path ``conf``."""
+
+    hops: np.ndarray
+    source: np.ndarray
+    pred: np.ndarray
+    conf: np.ndarray
+
+
+def _directed_graph(tail: np.ndarray, head: np.ndarray, conf: np.ndarray,
+                    n_nodes: int) -> tuple[_Graph, np.ndarray]:
+    """CSR adjacency of the directed edges ``tail -> head``, and the edge order it uses
+    (to carry per-edge attributes along)."""
+    order = np.argsort(tail, kind="stable")
+    indptr = np.zeros(n_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(tail, minlength=n_nodes), out=indptr[1:])
+    graph = _Graph(indptr=indptr, target=head[order].astype(np.int64),
+                   conf=conf[order].astype(np.float64))
+    return graph, order
+
+
+def _best_per_node(node: np.ndarray, conf: np.ndarray, source: np.ndarray,
+                   pred: np.ndarray) -> np.ndarray:
+    """Positions of the best candidate per node (confidence, then source, then pred)."""
+    order = np.lexsort((pred, source, -np.round(conf, _CONF_DECIMALS), node))
+    sorted_node = node[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = sorted_node[1:] != sorted_node[:-1]
+    return order[first]
+
+
+def _out_edges(graph: _Graph, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(tail, edge position) of every edge leaving ``nodes``, without a per-node loop."""
+    starts = graph.indptr[nodes]
+    counts = graph.indptr[nodes + 1] - starts
+    total = int(counts.sum())
+    tail = np.repeat(nodes, counts)
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    position = np.arange(total, dtype=np.int64) - first + np.repeat(starts, counts)
+    return tail, position
+
+
+def _reach(graph: _Graph, sources: np.ndarray, *, max_hops: int,
+           expandable: np.ndarray, usable: np.ndarray | None = None) -> _Reach:
+    """Shortest paths (at most ``max_hops`` links) from the nearest of ``sources``.
+
+    Args:
+        graph: the links that may carry this action.
+        sources: account codes the action starts from.
+        max_hops: the longest path followed.
+        expandable: per code, False for accounts that may be reached but not
+            passed through (moderator-cleared accounts).
+        usable: per edge (CSR position), whether this action may travel it;
+            all edges when None.
+
+    Returns:
+        For every code, its distance, source, predecessor and path confidence.
+
+    >>> g, _ = _directed_graph(np.array([0, 1, 1, 2]), np.array([1, 0, 2, 1]),
+    ...                        np.array([0.5, 0.5, 0.8, 0.8]), 4)
+    >>> r = _reach(g, np.array([0]), max_hops=3, expandable=np.ones(4, bool))
+    >>> r.hops.tolist(), r.pred.tolist(), r.conf.round(2).tolist()
+    ([0, 1, 2, -1], [-1, 0, 1, -1], [1.0, 0.5, 0.4, 0.0])
+    """
+    n = graph.n_nodes
+    hops = np.full(n, -1, dtype=np.int16)
+    source = np.full(n, -1, dtype=np.int64)
+    pred = np.full(n, -1, dtype=np.int64)
+    conf = np.zeros(n, dtype=np.float64)
+    frontier = np.unique(sources.astype(np.int64))
+    hops[frontier] = 0
+    source[frontier] = frontier
+    conf[frontier] = 1.0
+    for hop in range(1, max_hops + 1):
+        frontier = frontier[expandable[frontier]]
+        tail, position = _out_edges(graph, frontier)
+        if usable is not None:
+            tail, position = tail[usable[position]], position[usable[position]]
+        head = graph.target[position]
+        new = hops[head] < 0
+        tail, position, head = tail[new], position[new], head[new]
+        if not len(head):
+            break
+        path_conf = conf[tail] * graph.conf[position]
+        best = _best_per_node(head, path_conf, source[tail], tail)
+        frontier = head[best]
+        hops[frontier] = hop
+        source[frontier] = source[tail[best]]
+        pred[frontier] = tail[best]
+        conf[frontier] = path_conf[best]
+    return _Reach(hops=hops, source=source, pred=pred, conf=conf)

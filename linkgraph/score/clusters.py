@@ -1,0 +1,168 @@
+"""``score_clusters``: the score stage's entry point (formula in ``linkgraph.score``)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from linkgraph import schemas as s
+from linkgraph.cluster import Clustering
+from linkgraph.config import CouponConfig
+from linkgraph.errors import InputError
+from linkgraph.graph import LinkSet
+from linkgraph.load import Tables
+from linkgraph.score.facts import account_facts, positions
+from linkgraph.score.hubs import find_coupon_hubs
+from linkgraph.score.points import (
+    FEATURE_COLUMNS,
+    group_features,
+    reason_points,
+    reason_text,
+    total_score,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The score stage's output.
+
+    clusters: one row per cluster of the clustering (singletons included),
+        sorted by cluster_id: ``cluster_id, coupon_abuse_score,
+        coupon_abuse_reasons`` and the feature columns
+        (``points.FEATURE_COLUMNS``).
+    persons: the same per person cluster, plus its ``cluster_id``, sorted by
+        person_cluster_id.
+    coupon_hubs: one row per coupon hub (``hubs.COUPON_HUB_COLUMNS``): kind,
+        value, masked, n_redeemers, n_clusters, n_coupon_only,
+        burst_redeemers, expected_in_window, reason; sorted by kind, value.
+    """
+
+    clusters: pd.DataFrame
+    persons: pd.DataFrame
+    coupon_hubs: pd.DataFrame
+
+
+_REQUIRED = {
+    "clusters.accounts": (s.ACCOUNT_ID, s.CLUSTER_ID, s.PERSON_CLUSTER_ID),
+    "clusters.clusters": (s.CLUSTER_ID,),
+    "links.incidence": (s.ACCOUNT_ID, s.KIND, s.VALUE),
+    "tables.orders": (s.ORDER_ID, s.ACCOUNT_ID),
+}
+
+
+def score_clusters(
+    clusters: Clustering, links: LinkSet, tables: Tables, *, config: CouponConfig
+) -> Scores:
+    """Score every cluster and person cluster for coupon abuse, with reasons.
+
+    Args:
+        clusters: ``accounts`` (account_id, cluster_id, person_cluster_id) and
+            ``clusters`` (cluster_id, ...).
+        links: ``incidence`` (account_id, kind, value; masked, suppressed and
+            n_accounts when present) and ``profiles`` (``disposable_email``
+            and ``created_at`` used when present).
+        tables: ``orders`` (order_id, account_id; created_at, amount, currency,
+            coupon_code, coupon_type when present), ``accounts`` (created_at),
+            ``sanctions`` (blocked accounts).
+        config: weights and thresholds (``CouponConfig``).
+
+    Returns:
+        :class:`Scores`; every cluster_id of ``clusters.clusters`` has a row,
+        with score 0 and empty reasons when nothing applies.
+
+    Raises:
+        InputError: an input frame lacks a column listed above.
+
+    Two accounts of one person, each redeeming a welcome coupon on one card:
+
+    >>> accounts = pd.DataFrame({"account_id": ["a", "b", "c"], "cluster_id": ["c1", "c1", "c2"],
+    ...                          "person_cluster_id": ["p1", "p1", "p2"]})
+    >>> orders = pd.DataFrame({"order_id": ["o1", "o2", "o3"], "account_id": ["a", "b", "c"],
+    ...                        "coupon_type": ["new_user", "new_user", None],
+    ...                        "amount": [30.0, 31.0, 80.0]})
+    >>> cards = pd.DataFrame({"account_id": ["a", "b"], "kind": "card", "value": "fp1"})
+    >>> none = pd.DataFrame()
+    >>> clustering = Clustering(accounts=accounts, clusters=accounts[["cluster_id"]].drop_duplicates(),
+    ...                         changes=none, alerts=none, issued_ids=none)
+    >>> links = LinkSet(incidence=cards, pairs=none, pair_tiers=none, hubs=none, profiles=none)
+    >>> tables = Tables(accounts=accounts[["account_id"]], addresses=none, payments=none,
+    ...                 logins=none, orders=orders, sanctions=none, decisions=none, rejects=none)
+    >>> scores = score_clusters(clustering, links, tables, config=CouponConfig())
+    >>> scores.clusters["coupon_abuse_score"].tolist()
+    [13.0, 0.0]
+    >>> scores.clusters["coupon_abuse_reasons"].tolist()
+    ['NEW_USER_x2_BY_1; COUPON_ONLY_x2', '']
+    """
+    _check_columns(clusters, links, tables)
+    # the contract gives one row per account: no sort or dedup needed, and the
+    # outputs are keyed by sorted ids, so they do not depend on the row order
+    accounts = clusters.accounts[[s.ACCOUNT_ID, s.CLUSTER_ID, s.PERSON_CLUSTER_ID]]
+    cluster_ids, cluster = _codes(clusters.clusters[s.CLUSTER_ID], accounts[s.CLUSTER_ID])
+    person_ids, person = _codes(accounts[s.PERSON_CLUSTER_ID], accounts[s.PERSON_CLUSTER_ID])
+
+    facts, identifiers = account_facts(accounts, links, tables, config=config)
+    coupon_hubs, hub_burst = find_coupon_hubs(facts, identifiers, links.incidence, cluster,
+                                              config=config)
+
+    by_cluster = _scored(facts, identifiers, cluster, person, hub_burst, len(cluster_ids),
+                         config=config)
+    by_cluster.insert(0, s.CLUSTER_ID, cluster_ids.to_numpy())
+
+    by_person = _scored(facts, identifiers, person, person, hub_burst, len(person_ids),
+                        config=config)
+    cluster_of_person = np.zeros(len(person_ids), dtype=np.int64)
+    cluster_of_person[person] = cluster  # a person cluster lies inside one cluster
+    by_person.insert(0, s.CLUSTER_ID, cluster_ids.to_numpy()[cluster_of_person])
+    by_person.insert(0, s.PERSON_CLUSTER_ID, person_ids.to_numpy())
+
+    logger.info(
+        "coupon scores: %d of %d clusters score > 0, %d coupon hubs",
+        int((by_cluster[s.COUPON_ABUSE_SCORE] > 0).sum()), len(by_cluster), len(coupon_hubs),
+    )
+    return Scores(clusters=by_cluster, persons=by_person, coupon_hubs=coupon_hubs)
+
+
+def _scored(
+    facts: pd.DataFrame, identifiers: pd.DataFrame, group: np.ndarray, person: np.ndarray,
+    hub_burst: np.ndarray, n_groups: int, *, config: CouponConfig,
+) -> pd.DataFrame:
+    features = group_features(facts, identifiers, group, person, hub_burst, n_groups,
+                              config=config)
+    points = reason_points(features, config=config)
+    scored = pd.DataFrame({
+        s.COUPON_ABUSE_SCORE: total_score(features, points),
+        s.COUPON_ABUSE_REASONS: reason_text(features, points),
+    })
+    return pd.concat([scored, features[list(FEATURE_COLUMNS)]], axis=1)
+
+
+def _codes(ids: pd.Series, of: pd.Series) -> tuple[pd.Index, np.ndarray]:
+    """The sorted distinct ``ids`` (with any of ``of`` missing from them) and the code of each ``of``."""
+    index = pd.Index(pd.unique(ids.dropna())).sort_values()
+    codes = positions(index, of)
+    if (codes < 0).any():
+        index = index.append(pd.Index(pd.unique(of[codes < 0]))).unique().sort_values()
+        codes = positions(index, of)
+    return index, codes
+
+
+def _check_columns(clusters: Clustering, links: LinkSet, tables: Tables) -> None:
+    frames = {
+        "clusters.accounts": clusters.accounts, "clusters.clusters": clusters.clusters,
+        "links.incidence": links.incidence, "tables.orders": tables.orders,
+    }
+    missing = [
+        f"{name}.{col}" for name, cols in _REQUIRED.items() for col in cols
+        if col not in frames[name].columns
+        and not (name == "tables.orders" and frames[name].columns.empty)
+    ]
+    if missing:
+        raise InputError(
+            "the score stage is missing input columns: " + ", ".join(missing)
+            + ". The earlier stage that builds them must provide them."
+        )

@@ -1,0 +1,160 @@
+"""Features per group of accounts (a cluster or a person cluster), their points and reasons.
+
+The units each reason counts and the formula are in ``linkgraph.score``'s
+docstring; ``REASON_UNITS`` maps each reason code to its feature column.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from linkgraph import schemas as s
+from linkgraph.config import CouponConfig
+from linkgraph.score.facts import ADDRESS, CARD, DEVICE, PICKUP
+from linkgraph.score.windows import largest_burst, sliding_windows
+
+N_NEW_USER_ORDERS = "n_new_user_orders"
+N_REDEEMERS = "n_redeemers"
+N_REDEEMER_PERSONS = "n_redeemer_persons"
+TOP_CARD = "top_card_redeemers"
+TOP_DEVICE = "top_device_redeemers"
+TOP_ADDRESS = "top_address_redeemers"
+TOP_PICKUP = "top_pickup_redeemers"
+BURST = "burst_redeemers"
+N_COUPON_ONLY = "n_coupon_only"
+N_NEAR_MIN = "n_near_min_orders"
+N_DISPOSABLE = "n_disposable_email"
+HUB_BURST = "hub_burst_redeemers"
+N_GROUP_ACCOUNTS = "n_group_accounts"
+N_GROUP_BLOCKED = "n_group_blocked"
+FEATURE_COLUMNS = (
+    N_NEW_USER_ORDERS, N_REDEEMERS, N_REDEEMER_PERSONS, TOP_CARD, TOP_DEVICE, TOP_ADDRESS,
+    TOP_PICKUP, BURST, N_COUPON_ONLY, N_NEAR_MIN, N_DISPOSABLE, HUB_BURST, N_GROUP_ACCOUNTS,
+    N_GROUP_BLOCKED,
+)
+#: reason code -> the feature column holding its count, in the fixed report order
+REASON_UNITS = {
+    "NEW_USER": N_NEW_USER_ORDERS, "SHARED_CARD": TOP_CARD, "SHARED_DEVICE": TOP_DEVICE,
+    "SHARED_ADDRESS": TOP_ADDRESS, "PICKUP": TOP_PICKUP, "BURST": BURST,
+    "COUPON_ONLY": N_COUPON_ONLY, "NEAR_MIN": N_NEAR_MIN, "DISPOSABLE_EMAIL": N_DISPOSABLE,
+    "COUPON_HUB": HUB_BURST, "BLOCKED": N_GROUP_BLOCKED,
+}
+_TOP_OF_CLASS = {CARD: TOP_CARD, DEVICE: TOP_DEVICE, ADDRESS: TOP_ADDRESS, PICKUP: TOP_PICKUP}
+
+
+def group_features(
+    facts: pd.DataFrame, identifiers: pd.DataFrame, group: np.ndarray, person: np.ndarray,
+    hub_burst: np.ndarray, n_groups: int, *, config: CouponConfig,
+) -> pd.DataFrame:
+    """One row per group code ``0..n_groups-1`` with ``FEATURE_COLUMNS``.
+
+    ``group`` and ``person`` are the group and person-cluster codes of each
+    account position; the distinct persons among a group's redeemers are the
+    larger of two counts: their person clusters, and their accounts with an
+    identity of their own (an unshared card and device) plus one for the rest.
+    """
+    redeemer = facts["redeemer"].to_numpy(dtype=bool)
+    features = pd.DataFrame(index=pd.RangeIndex(n_groups))
+
+    def count(weights: np.ndarray | None = None, where: np.ndarray | None = None) -> np.ndarray:
+        codes = group if where is None else group[where]
+        w = None if weights is None else (weights if where is None else weights[where])
+        return np.bincount(codes, weights=w, minlength=n_groups).astype(np.int64)
+
+    features[N_NEW_USER_ORDERS] = count(facts["n_new_user"].to_numpy(dtype="float64"))
+    features[N_REDEEMERS] = count(where=redeemer)
+    stride = int(person.max()) + 1 if len(person) else 1
+    person_pairs = pd.unique(group[redeemer].astype(np.int64) * stride + person[redeemer])
+    by_person_cluster = np.bincount(person_pairs // stride, minlength=n_groups)
+    own = count(where=redeemer & facts["own_identity"].to_numpy(dtype=bool))
+    by_own = own + (features[N_REDEEMERS].to_numpy() > own)
+    features[N_REDEEMER_PERSONS] = np.maximum(by_person_cluster, by_own)
+
+    for cls, name in _TOP_OF_CLASS.items():
+        features[name] = _top_sharing(identifiers, group, cls, n_groups)
+
+    windows = sliding_windows(group[redeemer], facts["created"].to_numpy()[redeemer],
+                              config.burst_days)
+    features[BURST] = largest_burst(windows, n_groups)
+    features[N_COUPON_ONLY] = count(where=facts["coupon_only"].to_numpy(dtype=bool))
+    features[N_NEAR_MIN] = count(facts["n_near_min"].to_numpy(dtype="float64"))
+    features[N_DISPOSABLE] = count(where=redeemer & facts["disposable"].to_numpy(dtype=bool))
+    hub = np.zeros(n_groups, dtype=np.int64)
+    np.maximum.at(hub, group, hub_burst)
+    features[HUB_BURST] = hub
+    features[N_GROUP_ACCOUNTS] = count()
+    features[N_GROUP_BLOCKED] = count(where=facts["blocked"].to_numpy(dtype=bool))
+    return features
+
+
+def _top_sharing(identifiers: pd.DataFrame, group: np.ndarray, cls: int, n_groups: int) -> np.ndarray:
+    """Per group: the most of its redeemers sharing one value of identifier class ``cls``."""
+    rows = identifiers[identifiers["cls"].to_numpy() == cls]
+    top = np.zeros(n_groups, dtype=np.int64)
+    if rows.empty:
+        return top
+    vkey = rows["vkey"].to_numpy()
+    stride = int(vkey.max()) + 1
+    # incidence has one row per (account, kind, value): rows of a (group, value) are its accounts
+    codes, uniques = pd.factorize(group[rows["pos"].to_numpy()].astype(np.int64) * stride + vkey)
+    np.maximum.at(top, uniques // stride, np.bincount(codes))
+    return top
+
+
+def reason_points(features: pd.DataFrame, *, config: CouponConfig) -> pd.DataFrame:
+    """Points per reason code (one column per code) of the eligible groups only.
+
+    A reason earns ``min(cap, weight * max(0, units - free))``; ``units`` is its
+    feature count, except NEW_USER (redemptions minus distinct persons) and
+    BLOCKED (the blocked share of the group's accounts). Groups with fewer than
+    ``min_redemptions`` new-user redemptions and no coupon-hub burst are not
+    eligible (no rows: 0 points).
+    """
+    eligible = np.flatnonzero(
+        (features[N_NEW_USER_ORDERS].to_numpy() >= config.min_redemptions)
+        | (features[HUB_BURST].to_numpy() > 0)
+    )
+    sub = features.iloc[eligible]
+    units = np.column_stack([sub[col].to_numpy(dtype="float64") for col in REASON_UNITS.values()]
+                            ) if len(sub) else np.zeros((0, len(REASON_UNITS)))
+    codes = list(REASON_UNITS)
+    units[:, codes.index("NEW_USER")] -= sub[N_REDEEMER_PERSONS].to_numpy()
+    units[:, codes.index("BLOCKED")] /= np.maximum(sub[N_GROUP_ACCOUNTS].to_numpy(), 1)
+    weight = np.array([config.weights[c] for c in codes])
+    free = np.array([config.free[c] for c in codes])
+    cap = np.array([config.caps[c] for c in codes])
+    raw = np.round(np.minimum(cap, weight * np.maximum(0.0, units - free)), 2)
+    return pd.DataFrame(raw, columns=codes, index=sub.index)
+
+
+def reason_text(features: pd.DataFrame, points: pd.DataFrame) -> pd.Series:
+    """``CODE_xN`` for every reason with points, ``"; "``-joined in the fixed order.
+
+    NEW_USER reads ``NEW_USER_x{redemptions}_BY_{persons}``; BLOCKED reads
+    ``BLOCKED_x{blocked}_OF_{accounts}``. Groups without points get ``""``.
+    """
+    text = np.full(len(features), "", dtype=object)
+    scored = points.index[points.to_numpy().sum(axis=1) > 0]
+    if len(scored):
+        sub = features.loc[scored]
+        joined = pd.Series("", index=scored, dtype="object")
+        for code, col in REASON_UNITS.items():
+            label = code + "_x" + sub[col].astype(np.int64).astype(str)
+            if code == "NEW_USER":
+                label = label + "_BY_" + sub[N_REDEEMER_PERSONS].astype(np.int64).astype(str)
+            elif code == "BLOCKED":
+                label = label + "_OF_" + sub[N_GROUP_ACCOUNTS].astype(np.int64).astype(str)
+            has = points.loc[scored, code].to_numpy() > 0
+            sep = np.where((joined != "").to_numpy() & has, "; ", "")
+            joined = joined + sep + np.where(has, label, "")
+        text[features.index.get_indexer(scored)] = joined.to_numpy()
+    return pd.Series(text, index=features.index).astype("str")
+
+
+def total_score(features: pd.DataFrame, points: pd.DataFrame) -> np.ndarray:
+    """The sum of the reasons' points, capped at 100, to one decimal (0 for ineligible groups)."""
+    score = np.zeros(len(features))
+    score[features.index.get_indexer(points.index)] = np.round(
+        np.minimum(100.0, points.to_numpy().sum(axis=1)), 1)
+    return score

@@ -1,0 +1,197 @@
+"""Sanctions, moderators' decisions, and what a careful moderator would decide (the truth).
+
+Rules of the truth (DESIGN.md): a blocked account itself gets ``none`` (it is
+the source); a blocked person's other accounts get the source's sanction
+(``ban`` from banned, ``suspend`` from suspended, the strongest if both);
+family members (same household, another person) of a blocked person get
+``review``, unless a moderator already ``cleared`` the account; everyone else
+``none``. Warnings, rating revocations and restrictions are not blocks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from linkgraph import schemas
+from linkgraph.synth import vocab
+from linkgraph.synth.build import World
+from linkgraph.synth.world import DAY, NOW1, NOW2
+
+_STRENGTH = {"suspended": 1, "banned": 2}
+_INHERITED = np.array(["none", "suspend", "ban"], dtype=object)
+
+
+def moderation(world: World, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                                  np.ndarray]:
+    """Sanctions and decisions over both nights, and which persons are violators.
+
+    Returns ``sanctions`` (account, action, reason, time), ``decisions``
+    (account, decision, time) and a boolean per person: banned for their own misdeeds.
+    """
+    acc = world.accounts
+    persons = world.persons
+    n_acc = len(acc)
+    person = acc["person"].to_numpy()
+    created = acc["created"].to_numpy()
+    kind = acc["kind"].to_numpy()
+    night = acc["night"].to_numpy()
+    parts = []
+
+    # farmers: half are caught on the first night, a few more on the next
+    farm = np.flatnonzero(kind == 2)
+    farmers = np.unique(person[farm])
+    caught1 = np.sort(rng.permutation(farmers)[: (farmers.size + 1) // 2])
+    rest = np.setdiff1d(farmers, caught1)
+    caught2 = rest[rng.random(rest.size) < 0.15] if rest.size else rest
+    if rest.size and caught2.size == 0:
+        caught2 = rest[:1]
+    order = rng.permutation(farm)
+    for caught, late in ((caught1, False), (caught2, True)):
+        pool = order[np.isin(person[order], caught) & ((night[order] == 1) | late)]
+        if pool.size == 0:
+            continue
+        rank = _rank_within(person[pool])
+        limit = 1 if late else 3
+        src = pool[rank < np.minimum(limit, 1 + rng.integers(0, 3, size=pool.size))]
+        action = np.where(rng.random(farmers.size) < 0.7, "banned", "suspended")
+        action = action[np.searchsorted(farmers, person[src])]
+        parts.append(_rows(src, action, _reasons(rng, "farm", src.size),
+                           _when(rng, created[src], late)))
+
+    # honest people banned for their own misdeeds; their families are innocent
+    size = world.households["size"].to_numpy()[persons["household"].to_numpy()]
+    honest_person = (persons["farmer"].to_numpy() == 0) & (persons["night"].to_numpy() == 1)
+    candidates = np.flatnonzero(honest_person & (size >= 2))
+    n_viol = min(candidates.size, max(2, round(0.002 * len(persons))))
+    violators = rng.choice(candidates, size=n_viol, replace=False) if n_viol else candidates
+    violator = np.zeros(len(persons), dtype=bool)
+    violator[violators] = True
+    newest = pd.Series(np.arange(n_acc)).groupby(person).max()
+    src = newest.reindex(violators).to_numpy().astype(np.int64)
+    late = np.arange(src.size) < (max(1, src.size // 10) if src.size > 1 else 0)
+    action = np.where(rng.random(src.size) < 0.7, "banned", "suspended")
+    blocked_at = np.where(late, NOW1 + rng.integers(3600, DAY - 3600, src.size),
+                          _when(rng, created[src], False))
+    parts.append(_rows(src, action, _reasons(rng, "violator", src.size), blocked_at))
+
+    blocks = pd.concat(parts, ignore_index=True)
+    # minor sanctions: warnings, rating revocations, restrictions (not blocks)
+    minor = []
+    for action, share in (("warning", 0.01), ("rating_revoked", 0.003), ("restricted", 0.002)):
+        who = np.flatnonzero((rng.random(n_acc) < share) & (night == 1))
+        minor.append(_rows(who, np.full(who.size, action), _reasons(rng, "minor", who.size),
+                           _when(rng, created[who], False)))
+    warned = blocks.loc[rng.random(len(blocks)) < 0.3]
+    minor.append(_rows(warned["account"].to_numpy(), np.full(len(warned), "warning"),
+                       _reasons(rng, "minor", len(warned)),
+                       (created[warned["account"].to_numpy()] + warned["time"].to_numpy()) // 2))
+    sanctions = pd.concat([blocks, *minor], ignore_index=True)
+    return sanctions, _decisions(rng, world, blocks), violator
+
+
+def _decisions(rng: np.random.Generator, world: World, blocks: pd.DataFrame) -> pd.DataFrame:
+    """``confirmed`` on some blocked accounts; ``cleared`` on some family members' accounts."""
+    acc = world.accounts
+    person = acc["person"].to_numpy()
+    household = world.persons["household"].to_numpy()[person]
+    src = blocks["account"].to_numpy()
+    confirm = rng.random(src.size) < 0.5
+    confirmed = _rows(src[confirm], np.full(int(confirm.sum()), "confirmed"), None,
+                      np.minimum(blocks["time"].to_numpy()[confirm] + rng.integers(
+                          3600, 10 * DAY, int(confirm.sum())), NOW2 - 60))
+    first_block = blocks.assign(hh=household[src], person=person[src]).groupby("hh").agg(
+        time=("time", "min"), person=("person", "first"))
+    in_family = np.isin(household, first_block.index) & (acc["night"].to_numpy() == 1)
+    family = np.flatnonzero(in_family)
+    blocked_at = first_block["time"].reindex(household[family]).to_numpy()
+    other_person = first_block["person"].reindex(household[family]).to_numpy() != person[family]
+    pick = other_person & (rng.random(family.size) < 0.3) & (acc["created"].to_numpy()[family]
+                                                            < blocked_at)
+    cleared = _rows(family[pick], np.full(int(pick.sum()), schemas.CLEARED), None,
+                    np.minimum(blocked_at[pick] + rng.integers(DAY, 30 * DAY, int(pick.sum())),
+                               NOW2 - 60))
+    escalate = np.flatnonzero(rng.random(len(acc)) < 0.0005)
+    escalated = _rows(escalate, np.full(escalate.size, "escalated"), None,
+                      np.full(escalate.size, NOW1 - DAY))
+    decisions = pd.concat([confirmed, cleared, escalated], ignore_index=True)
+    return decisions.rename(columns={"action": "decision"}).drop(columns="reason")
+
+
+def truth_table(world: World, sanctions: pd.DataFrame, decisions: pd.DataFrame,
+                violator: np.ndarray, night: int) -> pd.DataFrame:
+    """The truth for one night: one row per account that exists then, sorted by account.
+
+    Columns ``schemas.TRUTH_COLUMNS`` plus ``is_farmer, farmer_style, account_kind,
+    blocked, cleared, moved`` (see data/sample/README.md). ``account`` holds the position.
+    """
+    now = NOW1 if night == 1 else NOW2
+    acc = world.accounts
+    exists = np.flatnonzero(acc["night"].to_numpy() <= night)
+    person = acc["person"].to_numpy()[exists]
+    persons = world.persons
+    household = persons["household"].to_numpy().copy()
+    moved = np.zeros(len(persons), dtype=bool)
+    if night == 2:
+        movers = world.movers
+        household[movers["person"].to_numpy()] = movers["to_household"].to_numpy()
+        moved[movers["person"].to_numpy()] = True
+    hh = household[person]
+
+    s = sanctions.loc[(sanctions["time"] <= now) & sanctions["action"].isin(list(_STRENGTH))]
+    strength = np.zeros(len(acc), dtype=np.int64)
+    np.maximum.at(strength, s["account"].to_numpy(), s["action"].map(_STRENGTH).to_numpy())
+    own = strength[exists]
+    person_strength = pd.Series(own).groupby(person).max()
+    inherited = person_strength.reindex(person).to_numpy()
+    blocked_persons = pd.DataFrame({"hh": hh, "person": person})[own > 0].drop_duplicates()
+    blocked_per_hh = blocked_persons.groupby("hh").size()
+    n_blocked_in_hh = blocked_per_hh.reindex(hh).fillna(0).to_numpy()
+    family_of_blocked = n_blocked_in_hh - (inherited > 0) > 0
+    d = decisions.loc[(decisions["time"] <= now) & (decisions["decision"] == schemas.CLEARED)]
+    cleared = np.isin(exists, d["account"].to_numpy())
+
+    expected = np.where(own > 0, "none", _INHERITED[inherited])
+    expected = np.where((own == 0) & (inherited == 0) & family_of_blocked & ~cleared, "review",
+                        expected)
+    style = persons["farmer"].to_numpy()[person]
+    role = np.where(style > 0, "farmer", np.where(violator[person], "violator", "honest"))
+    return pd.DataFrame({
+        "account": exists,
+        schemas.PERSON_ID: person, schemas.HOUSEHOLD_ID: hh, schemas.ROLE: role,
+        schemas.EXPECTED_ACTION: expected, "is_farmer": style > 0,
+        "farmer_style": np.array(["", "naive", "evasive"], dtype=object)[style],
+        "account_kind": np.array(["main", "extra", "farm"], dtype=object)[
+            acc["kind"].to_numpy()[exists]],
+        "blocked": np.array(["", "suspended", "banned"], dtype=object)[own],
+        "cleared": cleared, "moved": moved[person],
+    })
+
+
+def _rank_within(group: np.ndarray) -> np.ndarray:
+    order = np.argsort(group, kind="stable")
+    g = group[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    counts = np.diff(np.r_[starts, g.size])
+    rank = np.empty(group.size, dtype=np.int64)
+    rank[order] = np.arange(g.size) - np.repeat(starts, counts)
+    return rank
+
+
+def _reasons(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
+    options = np.array(vocab.SANCTION_REASONS[kind], dtype=object)
+    return options[rng.integers(0, options.size, size=n)]
+
+
+def _when(rng: np.random.Generator, created: np.ndarray, late: bool) -> np.ndarray:
+    """A sanction's time: within 60 days of the account's creation, before the snapshot."""
+    if late:
+        return np.maximum(NOW1 + rng.integers(3600, DAY - 3600, created.size), created + 1800)
+    return np.minimum(created + rng.integers(DAY, 60 * DAY, created.size),
+                      np.maximum(NOW1 - 600, created + 60))
+
+
+def _rows(account: np.ndarray, action: np.ndarray, reason: np.ndarray | None,
+          when: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"account": account, "action": action,
+                         "reason": reason if reason is not None else None, "time": when})

@@ -1,0 +1,341 @@
+"""Graph stage: hubs, pairs, weights, corroboration and profiles on named scenarios."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linkgraph import schemas as s
+from linkgraph.config import GraphConfig, config_from_dict
+from linkgraph.errors import ConfigError, InputError
+from linkgraph.graph import LinkSet, build_links
+from linkgraph.load import Tables
+
+DAY0 = pd.Timestamp("2026-01-01", tz="UTC")
+
+
+def identifiers(*rows: tuple) -> pd.DataFrame:
+    """Rows of (account, kind, value[, suppressed[, first_seen, last_seen]]), days from DAY0."""
+    records = []
+    for row in rows:
+        account, kind, value, *rest = row
+        suppressed = rest[0] if rest else None
+        first = DAY0 + pd.Timedelta(days=rest[1]) if len(rest) > 1 else pd.NaT
+        last = DAY0 + pd.Timedelta(days=rest[2]) if len(rest) > 2 else first
+        records.append({
+            s.ACCOUNT_ID: account, s.KIND: kind, s.VALUE: value, s.MASKED: f"*{value[-3:]}",
+            s.FIRST_SEEN: first, s.LAST_SEEN: last, s.SOURCE: "test", s.SUPPRESSED: suppressed,
+        })
+    frame = pd.DataFrame(records, columns=list(s.IDENTIFIER_COLUMNS))
+    frame[s.FIRST_SEEN] = pd.to_datetime(frame[s.FIRST_SEEN], utc=True)
+    frame[s.LAST_SEEN] = pd.to_datetime(frame[s.LAST_SEEN], utc=True)
+    return frame.astype({s.SUPPRESSED: "str"})
+
+
+def tables(accounts: list[str], *, created_day: dict[str, int] | None = None,
+           orders: list[tuple[str, str | None]] = ()) -> Tables:
+    """Accounts (created on DAY0 + created_day) and orders as (account, coupon_type)."""
+    created_day = created_day or {}
+    account_frame = pd.DataFrame({
+        s.ACCOUNT_ID: accounts,
+        s.CREATED_AT: pd.to_datetime(
+            [DAY0 + pd.Timedelta(days=created_day.get(a, 400 + 37 * i % 3000))
+             for i, a in enumerate(accounts)], utc=True),
+    })
+    order_frame = pd.DataFrame({
+        s.ORDER_ID: [f"o{i}" for i in range(len(orders))],
+        s.ACCOUNT_ID: [a for a, _ in orders],
+        s.COUPON_CODE: [("C" + t) if t else None for _, t in orders],
+        s.COUPON_TYPE: [t for _, t in orders],
+    }, columns=[s.ORDER_ID, s.ACCOUNT_ID, s.COUPON_CODE, s.COUPON_TYPE]).astype("str")
+    empty = pd.DataFrame({s.ACCOUNT_ID: pd.Series([], dtype="str")})
+    return Tables(accounts=account_frame, addresses=empty, payments=empty, logins=empty,
+                  orders=order_frame, sanctions=empty, decisions=empty, rejects=empty)
+
+
+def links_of(ids: pd.DataFrame, accounts: list[str] | None = None, *,
+             config: GraphConfig | None = None, **table_options: object) -> LinkSet:
+    accounts = accounts or sorted(set(ids[s.ACCOUNT_ID]))
+    return build_links(ids, tables(accounts, **table_options), config=config or GraphConfig())
+
+
+def tier_of(links: LinkSet, a: str, b: str) -> str | None:
+    rows = links.pair_tiers[(links.pair_tiers[s.ACCOUNT_A] == a)
+                            & (links.pair_tiers[s.ACCOUNT_B] == b)]
+    return None if rows.empty else str(rows[s.TIER].iloc[0])
+
+
+def own_phones(*accounts: str) -> list[tuple]:
+    return [(a, "phone", f"+7900{i:07d}") for i, a in enumerate(accounts)]
+
+
+# --- hubs and junk ---------------------------------------------------------------
+
+
+def test_pickup_point_shared_by_500_is_a_hub_and_links_no_one() -> None:
+    pickup_point_shared_by_500 = identifiers(
+        *[(f"acc{i:03d}", "address", "pvz ozon, lenina 1, moscow", "pickup_point")
+          for i in range(500)])
+    links = links_of(pickup_point_shared_by_500)
+    assert links.hubs.to_dict("records") == [{
+        s.KIND: "address", s.VALUE: "pvz ozon, lenina 1, moscow", s.MASKED: "*cow",
+        s.N_ACCOUNTS: 500, s.REASON: "pickup_point"}]
+    assert links.pairs.empty and links.pair_tiers.empty
+    assert not links.incidence[s.LINKING].any()
+    assert (links.incidence[s.N_ACCOUNTS] == 500).all()
+
+
+def test_address_shared_by_500_without_a_keyword_is_found_as_a_hub() -> None:
+    links = links_of(identifiers(*[(f"acc{i:03d}", "address", "1 warehouse rd") for i in range(500)]))
+    assert links.hubs[[s.KIND, s.N_ACCOUNTS, s.REASON]].to_dict("records") == [
+        {s.KIND: "address", s.N_ACCOUNTS: 500, s.REASON: "hub"}]
+    assert links.pairs.empty
+    assert (links.incidence[s.SUPPRESSED] == "hub").all()
+    assert (links.incidence[s.WEIGHT] == 0.0).all()
+
+
+def test_junk_phone_never_links_two_families() -> None:
+    two_families_with_junk_phone = identifiers(
+        ("ann", "phone", "0000000000", "junk"), ("bob", "phone", "0000000000", "junk"),
+        ("ann", "address", "1 oak st"), ("ann2", "address", "1 oak st"),
+        ("bob", "address", "9 elm st"), ("bob2", "address", "9 elm st"),
+    )
+    links = links_of(two_families_with_junk_phone)
+    linked = set(zip(links.pair_tiers[s.ACCOUNT_A], links.pair_tiers[s.ACCOUNT_B]))
+    assert linked == {("ann", "ann2"), ("bob", "bob2")}
+    assert links.hubs[[s.KIND, s.REASON, s.N_ACCOUNTS]].to_dict("records") == [
+        {s.KIND: "phone", s.REASON: "junk", s.N_ACCOUNTS: 2}]
+
+
+def test_ip_hub_of_5000_accounts_gives_no_pairs_but_families_still_link() -> None:
+    carrier_nat = [(f"acc{i:04d}", "ip", "100.64.0.1") for i in range(5000)]
+    family = [("acc0001", "address", "7 pine st"), ("acc0002", "address", "7 pine st")]
+    links = links_of(identifiers(*carrier_nat, *family))
+    assert links.hubs[[s.KIND, s.N_ACCOUNTS, s.REASON]].to_dict("records") == [
+        {s.KIND: "ip", s.N_ACCOUNTS: 5000, s.REASON: "hub"}]
+    assert links.pairs[[s.ACCOUNT_A, s.ACCOUNT_B, s.KIND]].to_numpy().tolist() == [
+        ["acc0001", "acc0002", "address"]]
+
+
+def test_farmers_device_of_40_accounts_still_links() -> None:
+    farmer_device = identifiers(*[(f"f{i:02d}", "device", "emu-7731") for i in range(40)])
+    links = links_of(farmer_device)
+    assert links.hubs.empty
+    assert len(links.pairs) == 40 * 39 // 2
+
+
+def test_deny_list_stops_a_value_and_allow_list_links_one_over_its_cap_by_star_edges() -> None:
+    office = identifiers(*[(f"e{i:02d}", "address", "1 office park") for i in range(30)],
+                         ("x1", "device", "d-1"), ("x2", "device", "d-1"))
+    config = GraphConfig(hub_allow=("address:1 office park",), hub_deny=("device:d-1",))
+    links = links_of(office, config=config)
+    assert links.hubs[[s.KIND, s.REASON]].to_numpy().tolist() == [["device", "deny_list"]]
+    assert len(links.pairs) == 29  # star: e00 to each other account, never 30 * 29 / 2
+    assert set(links.pairs[s.ACCOUNT_A]) == {"e00"}
+
+
+def test_hub_limit_is_decided_per_kind_from_its_own_counts() -> None:
+    config = GraphConfig(max_accounts_per_value={"address": 100},
+                         plausible_accounts_per_value={"address": 4})
+    homes = [(f"h{i:03d}a", "address", f"{i} main st") for i in range(40)] + \
+            [(f"h{i:03d}b", "address", f"{i} main st") for i in range(40)]
+    building = [(f"b{i:02d}", "address", "5 tower sq") for i in range(60)]
+    links = links_of(identifiers(*homes, *building), config=config)
+    assert links.hubs[s.VALUE].tolist() == ["5 tower sq"]  # 60 is far above the typical 2
+
+
+def test_config_rejects_an_unknown_kind_and_keeps_default_caps_of_other_kinds() -> None:
+    config = config_from_dict({"graph": {"max_accounts_per_value": {"device": 30}}}).graph
+    assert config.max_accounts_per_value["device"] == 30
+    assert config.max_accounts_per_value["address"] == 12
+    with pytest.raises(ConfigError, match="did you mean 'device'"):
+        GraphConfig(hub_deny=("devcie:abc",))
+
+
+# --- pairs and weights -------------------------------------------------------------
+
+
+def test_weight_falls_with_the_number_of_accounts_sharing_a_value() -> None:
+    cards = [(f"p{i}", "card", "fp-pair") for i in range(2)] + \
+            [(f"q{i:02d}", "card", "fp-twenty") for i in range(20)]
+    pairs = links_of(identifiers(*cards)).pairs
+    by_value = pairs.groupby(s.VALUE)[s.WEIGHT].first()
+    assert by_value["fp-pair"] == pytest.approx(1.0)
+    assert by_value["fp-twenty"] == pytest.approx(1.0 * 1.58496 / 4.39232, rel=1e-4)
+
+
+def test_pairs_carry_the_time_both_accounts_held_the_value() -> None:
+    shared_card = identifiers(("a", "card", "fp1", None, 10, 50), ("b", "card", "fp1", None, 30, 90))
+    pair = links_of(shared_card).pairs.iloc[0]
+    assert (pair[s.FIRST_SEEN], pair[s.LAST_SEEN]) == (DAY0 + pd.Timedelta(days=30),
+                                                       DAY0 + pd.Timedelta(days=50))
+    assert pair[s.GAP_DAYS] == 0.0
+
+
+def test_recycled_phone_years_apart_does_not_link() -> None:
+    recycled_phone = identifiers(
+        ("old", "phone", "+79001234567", None, 0, 100), ("new", "phone", "+79001234567", None, 900, 950),
+        ("old", "card", "fp-old"), ("new", "card", "fp-new"),
+    )
+    links = links_of(recycled_phone)
+    pair = links.pairs.iloc[0]
+    assert pair[s.GAP_DAYS] == 800.0
+    assert pair[s.WEIGHT] < 0.9 * 0.1
+    assert links.pair_tiers.empty
+
+
+def test_phone_shared_at_the_same_time_keeps_its_full_weight() -> None:
+    same_time = identifiers(("a", "phone", "+79001234567", None, 0, 100),
+                            ("b", "phone", "+79001234567", None, 50, 150))
+    assert links_of(same_time).pairs[s.WEIGHT].iloc[0] == pytest.approx(0.9)
+
+
+# --- corroboration -------------------------------------------------------------------
+
+
+def test_family_tablet_gives_a_household_pair() -> None:
+    family_tablet = identifiers(("mum", "device", "tablet-1"), ("son", "device", "tablet-1"),
+                                ("mum", "ip", "81.2.69.160"), ("son", "ip", "81.2.69.160"),
+                                *own_phones("mum", "son"))
+    links = links_of(family_tablet, created_day={"mum": 0, "son": 2})
+    row = links.pair_tiers.iloc[0]
+    assert (row[s.TIER], row[s.N_PERSON_KINDS]) == ("household", 1)
+    assert row[s.CORROBORATION] == "single shared device: family or same person (also ip)"
+
+
+def test_card_and_device_give_a_person_pair() -> None:
+    card_and_device = identifiers(("a", "card", "fp1"), ("b", "card", "fp1"),
+                                  ("a", "device", "d1"), ("b", "device", "d1"),
+                                  *own_phones("a", "b"))
+    row = links_of(card_and_device).pair_tiers.iloc[0]
+    assert (row[s.TIER], row[s.N_PERSON_KINDS], row[s.CORROBORATION]) == (
+        "person", 2, "card+device")
+
+
+def test_card_fingerprint_and_card_digits_count_as_one_kind() -> None:
+    one_card_two_keys = identifiers(("a", "card", "fp1"), ("b", "card", "fp1"),
+                                    ("a", "card_digits", "411111|1111|12/29"),
+                                    ("b", "card_digits", "411111|1111|12/29"),
+                                    *own_phones("a", "b"))
+    row = links_of(one_card_two_keys).pair_tiers.iloc[0]
+    assert (row[s.TIER], row[s.N_PERSON_KINDS]) == ("household", 1)
+
+
+def test_shared_device_with_an_account_without_identity_is_the_same_person() -> None:
+    second_account = identifiers(("main", "device", "d1"), ("alt", "device", "d1"),
+                                 *own_phones("main"))
+    row = links_of(second_account).pair_tiers.iloc[0]
+    assert (row[s.TIER], row[s.CORROBORATION]) == (
+        "person", "shared device; account has no own identity")
+
+
+def test_farmers_burst_of_8_coupon_only_accounts_on_one_device_gives_person_pairs() -> None:
+    farm = [f"farm{i}" for i in range(8)]
+    farmers_burst = identifiers(*[(a, "device", "phone-x") for a in farm], *own_phones(*farm))
+    links = links_of(farmers_burst, created_day={a: i // 3 for i, a in enumerate(farm)},
+                     orders=[(a, "new_user") for a in farm])
+    assert len(links.pair_tiers) == 28
+    assert (links.pair_tiers[s.TIER] == "person").all()
+    assert links.pair_tiers[s.CORROBORATION].str.startswith("shared device; burst").all()
+    assert (links.profiles["burst_size"] == 8).all()
+
+
+def test_family_created_the_same_week_with_real_histories_stays_household() -> None:
+    family = ["dad", "kid", "mum"]
+    tablet = identifiers(*[(a, "device", "tablet-9") for a in family], *own_phones(*family))
+    history = [(a, t) for a in family for t in (None, None, "promo")]
+    links = links_of(tablet, created_day={a: 0 for a in family}, orders=history)
+    assert (links.pair_tiers[s.TIER] == "household").all()
+
+
+def test_shared_ip_alone_is_weak_and_never_promotes() -> None:
+    neighbours = identifiers(("a", "ip", "81.2.69.160"), ("b", "ip", "81.2.69.160"),
+                             ("a", "name", "ivan petrov"), ("b", "name", "ivan petrov"))
+    row = links_of(neighbours).pair_tiers.iloc[0]
+    assert (row[s.TIER], row[s.N_PERSON_KINDS], row[s.CORROBORATION]) == (
+        "weak", 0, "shared ip+name only: weak")
+
+
+def test_home_address_gives_a_household_pair() -> None:
+    home = identifiers(("a", "address", "1 oak st 4"), ("b", "address", "1 oak st 4"))
+    row = links_of(home).pair_tiers.iloc[0]
+    assert (row[s.TIER], row[s.N_HOUSEHOLD_KINDS]) == ("household", 1)
+
+
+# --- profiles -------------------------------------------------------------------------
+
+
+def test_profiles_state_each_accounts_facts() -> None:
+    ids = identifiers(
+        ("a", "phone", "+79001111111"), ("a", "card", "fp-shared"), ("b", "card", "fp-shared"),
+        ("b", "email", "x@mailinator.com"), ("b", "phone", "0000000000", "junk"),
+        ("c", "email", "c@gmail.com"),
+    )
+    links = links_of(ids, ["a", "b", "c", "d"], created_day={"a": 0, "b": 3, "c": 4, "d": 5},
+                     orders=[("a", None), ("a", "new_user"), ("b", "new_user"),
+                             ("c", "promo"), ("c", "promo"), ("c", "promo")])
+    facts = links.profiles.set_index(s.ACCOUNT_ID)
+    assert facts.loc[:, ["n_person_ids", "n_own_person_ids", "has_own_identity",
+                         "disposable_email", "n_orders", "n_new_user_orders", "coupon_only",
+                         "burst_size"]].to_dict("index") == {
+        "a": dict(n_person_ids=2, n_own_person_ids=1, has_own_identity=True,
+                  disposable_email=False, n_orders=2, n_new_user_orders=1,
+                  coupon_only=False, burst_size=2),
+        "b": dict(n_person_ids=2, n_own_person_ids=1, has_own_identity=False,
+                  disposable_email=True, n_orders=1, n_new_user_orders=1,
+                  coupon_only=True, burst_size=2),
+        "c": dict(n_person_ids=1, n_own_person_ids=1, has_own_identity=False,
+                  disposable_email=False, n_orders=3, n_new_user_orders=0,
+                  coupon_only=False, burst_size=1),
+        "d": dict(n_person_ids=0, n_own_person_ids=0, has_own_identity=False,
+                  disposable_email=False, n_orders=0, n_new_user_orders=0,
+                  coupon_only=False, burst_size=1),
+    }
+    assert facts.index.tolist() == ["a", "b", "c", "d"]
+
+
+# --- contract -------------------------------------------------------------------------
+
+
+def test_missing_identifier_columns_are_named_in_one_error() -> None:
+    with pytest.raises(InputError, match="masked, first_seen"):
+        links_of(identifiers(("a", "card", "fp")).drop(columns=["masked", "first_seen"]), ["a"])
+
+
+def test_frames_have_the_contract_columns_and_are_sorted() -> None:
+    links = links_of(identifiers(("b", "card", "fp1"), ("a", "card", "fp1"),
+                                 ("a", "ip", "81.2.69.160"), ("c", "ip", "81.2.69.160")))
+    assert tuple(links.pairs.columns) == s.PAIR_COLUMNS
+    assert tuple(links.pair_tiers.columns) == s.PAIR_TIER_COLUMNS
+    assert tuple(links.hubs.columns) == s.HUB_COLUMNS
+    assert links.incidence[[s.ACCOUNT_ID, s.KIND]].to_numpy().tolist() == [
+        ["a", "card"], ["a", "ip"], ["b", "card"], ["c", "ip"]]
+    assert links.pairs[[s.ACCOUNT_A, s.ACCOUNT_B]].to_numpy().tolist() == [["a", "b"], ["a", "c"]]
+
+
+def test_empty_identifiers_give_empty_frames_and_one_profile_per_account() -> None:
+    links = links_of(identifiers(), ["a", "b"])
+    assert links.pairs.empty and links.pair_tiers.empty and links.hubs.empty
+    assert links.profiles[s.ACCOUNT_ID].tolist() == ["a", "b"]
+
+
+_KINDS = ["card", "device", "phone", "address", "ip", "email"]
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 7), st.sampled_from(_KINDS), st.integers(0, 3),
+                            st.integers(0, 400)), min_size=1, max_size=40),
+    seed=st.randoms(use_true_random=False),
+)
+def test_output_does_not_depend_on_input_row_order(rows: list, seed: object) -> None:
+    ids = identifiers(*{(f"acc{a}", k, f"v{v}", None, d, d + 30): None
+                        for a, k, v, d in rows})
+    accounts = [f"acc{i}" for i in range(8)]
+    shuffled = ids.sample(frac=1.0, random_state=seed.randint(0, 2**31)).reset_index(drop=True)  # type: ignore[attr-defined]
+    first, second = links_of(ids, accounts), links_of(shuffled, accounts)
+    for name in ("incidence", "pairs", "pair_tiers", "hubs", "profiles"):
+        pd.testing.assert_frame_equal(getattr(first, name), getattr(second, name), obj=name)
+    assert (first.pairs[s.ACCOUNT_A] < first.pairs[s.ACCOUNT_B]).all()
