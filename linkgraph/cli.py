@@ -183,7 +183,9 @@ def validate(data_dir: Path, max_reject_rate: float) -> None:
     tables = load_tables(data_dir, max_reject_rate=max_reject_rate)
     summary = summarize_tables(tables)
     click.echo(summary.to_string(index=False))
-    click.echo(f"{len(tables.accounts):,} valid accounts; {len(tables.rejects):,} rejected rows")
+    dropped = sum(source.rows_rejected for source in tables.sources)
+    click.echo(f"{len(tables.accounts):,} valid accounts; {dropped:,} rejected rows; "
+               f"{len(tables.rejects) - dropped:,} bad values ignored")
 
 
 @main.command()

@@ -222,7 +222,9 @@ class PolicyConfig:
     ``cleared_cap``: the most a moderator-cleared account gets on evidence that
     began after the decision (evidence older than it gives nothing).
     ``max_person_hops`` / ``max_family_hops`` / ``max_warning_hops``: how many
-    links an action travels from its source account.
+    links an action travels from its source account. Each extra person hop
+    multiplies the chance that one "same person" link is really a family's
+    shared card; on the generator no correct sanction needed a third hop.
     """
 
     same_person_action: str = "inherit"
@@ -230,13 +232,15 @@ class PolicyConfig:
     weak_action: str = "watch"
     warning_action: str = "watch"
     cleared_cap: str = "review"
-    max_person_hops: int = 3
+    max_person_hops: int = 2
     max_family_hops: int = 2
     max_warning_hops: int = 1
 
     def __post_init__(self) -> None:
         allowed = {
-            "same_person_action": ("inherit", "restrict", "suspend", "ban", "review", "watch", "none"),
+            "same_person_action": (
+                "inherit", "restrict", "suspend", "ban", "review", "watch", "none",
+            ),
             "family_action": ("review", "watch", "none"),
             "weak_action": ("watch", "none"),
             "warning_action": ("watch", "none"),
@@ -275,6 +279,9 @@ class CouponConfig:
     ``silence_days``: a coupon-only account placed its last order at least
     this long before the newest order of the data.
     ``coupon_only_max_orders``: most orders a coupon-only account has.
+    ``min_share``: COUPON_ONLY and NEAR_MIN count only when at least this
+    share of the cluster's redeemers (new-user orders) show them: among many
+    real people some always churn after one order or buy at a minimum.
     ``small_order_amount``: a coupon-only order is at most this amount; when
     ``None``, at most the ``small_order_quantile`` of its currency's orders.
     ``near_min_quantile`` / ``near_min_margin`` / ``near_min_min_orders``: a
@@ -314,6 +321,7 @@ class CouponConfig:
     burst_days: float = 3.0
     silence_days: float = 14.0
     coupon_only_max_orders: int = 1
+    min_share: float = 0.5
     small_order_amount: float | None = None
     small_order_quantile: float = 0.75
     near_min_quantile: float = 0.02
@@ -338,6 +346,7 @@ class CouponConfig:
         _check_range("coupon.burst_days", self.burst_days, 0, 365)
         _check_range("coupon.silence_days", self.silence_days, 0, 3650)
         _check_range("coupon.coupon_only_max_orders", self.coupon_only_max_orders, 1, 100)
+        _check_range("coupon.min_share", self.min_share, 0, 1)
         if self.small_order_amount is not None:
             _check_range("coupon.small_order_amount", self.small_order_amount, 0, 1e12)
         _check_range("coupon.small_order_quantile", self.small_order_quantile, 0, 1)

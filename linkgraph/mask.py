@@ -176,12 +176,12 @@ def _mask_address(values: pd.Series) -> pd.Series:
     parts = extract(
         values, r"^(?P<street>[^|]*)\|(?P<unit>[^|]*)\|(?P<place>[^|]*)\|(?P<country>[^|]*)$"
     )
-    # any token with a digit is a house or building number
+    # house and building numbers: 12, 12a, 12/3, 5-7 (not ordinals such as "5th")
     street = " " + parts["street"].str.replace(" ", "  ", regex=False) + " "
-    street = street.str.replace(" [^ ]*[0-9][^ ]* ", " *** ", regex=True)
+    street = street.str.replace(" [0-9]+(?:[a-zа-я]|[/-][0-9a-zа-я]+)? ", " *** ", regex=True)
     street = street.str.replace(" +", " ", regex=True).str.strip()
-    unit = pd.Series(np.where(parts["unit"].fillna("") != "", "apt ***, ", ""),
-                     index=values.index, dtype=TEXT)
+    unit = pd.Series("apt ***, ", index=values.index, dtype=TEXT).where(
+        parts["unit"].fillna("") != "", "")
     place = (parts["place"] + ", ").where(parts["place"].fillna("") != "", "")
     masked = street + ", " + unit + place + parts["country"].str.upper()
     masked = masked.str.replace("(?:, )+$", "", regex=True)

@@ -52,8 +52,9 @@ _PARQUET_FILES = {
     "identifiers": "identifiers",
     "issued_ids": "issued_ids",
 }
-#: raw identifier columns never written to moderator files
-_RAW_COLUMNS = (s.VALUE,)
+#: frames whose ``value`` column is a raw identifier, never written to moderator files
+#: (``rejects.value`` is the offending cell as found, which the contract requires)
+_IDENTIFIER_FRAMES = ("links", "hubs", "identifiers", "coupon_hubs", "cluster_alerts")
 _MANIFEST = "manifest.json"
 
 # A leading =, +, -, @, tab or CR makes Excel/LibreOffice/Sheets evaluate a cell (OWASP CSV injection).
@@ -86,11 +87,11 @@ def safe_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-def _moderator_frame(frame: pd.DataFrame, *, keep_raw: bool) -> pd.DataFrame:
+def _moderator_frame(frame: pd.DataFrame, attr: str, *, keep_raw: bool) -> pd.DataFrame:
     """Drop raw identifier values (kept in Parquet only when configured)."""
-    if keep_raw:
+    if keep_raw or attr not in _IDENTIFIER_FRAMES or s.VALUE not in frame.columns:
         return frame
-    return frame.drop(columns=[c for c in _RAW_COLUMNS if c in frame.columns])
+    return frame.drop(columns=[s.VALUE])
 
 
 def _with_pseudonyms(frame: pd.DataFrame, key: bytes | None) -> pd.DataFrame:
@@ -186,10 +187,13 @@ def write_run(run: Run, out: str | Path, *, timings: dict[str, float], config: C
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         for attr, stem in _PARQUET_FILES.items():
-            frame = _with_pseudonyms(getattr(run, attr), key)
-            _write_parquet(_moderator_frame(frame, keep_raw=report.keep_raw), tmp / f"{stem}.parquet")
+            frame = getattr(run, attr)
+            if attr in _IDENTIFIER_FRAMES:
+                frame = _with_pseudonyms(frame, key)
+            _write_parquet(_moderator_frame(frame, attr, keep_raw=report.keep_raw),
+                           tmp / f"{stem}.parquet")
             if attr in _CSV_FILES:
-                _write_csv(_moderator_frame(frame, keep_raw=False), tmp / f"{stem}.csv",
+                _write_csv(_moderator_frame(frame, attr, keep_raw=False), tmp / f"{stem}.csv",
                            bom=report.excel_bom)
         manifest = build_manifest(run, inputs=run.manifest.get("inputs", []),
                                   config=config, timings=timings)

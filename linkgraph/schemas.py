@@ -209,6 +209,35 @@ ACTION_COLUMNS: Final = (
 
 COUPON_ABUSE_SCORE: Final = "coupon_abuse_score"
 COUPON_ABUSE_REASONS: Final = "coupon_abuse_reasons"
+# score: features per cluster / person cluster (counts among new-user redeemers)
+N_NEW_USER_ORDERS: Final = "n_new_user_orders"
+N_REDEEMERS: Final = "n_redeemers"
+N_REDEEMER_PERSONS: Final = "n_redeemer_persons"
+TOP_CARD_REDEEMERS: Final = "top_card_redeemers"
+TOP_DEVICE_REDEEMERS: Final = "top_device_redeemers"
+TOP_ADDRESS_REDEEMERS: Final = "top_address_redeemers"
+TOP_PICKUP_REDEEMERS: Final = "top_pickup_redeemers"
+BURST_REDEEMERS: Final = "burst_redeemers"
+BURST_EXPECTED: Final = "burst_expected"
+N_COUPON_ONLY: Final = "n_coupon_only"
+N_NEAR_MIN_ORDERS: Final = "n_near_min_orders"
+N_DISPOSABLE_EMAIL: Final = "n_disposable_email"
+HUB_BURST_REDEEMERS: Final = "hub_burst_redeemers"
+N_GROUP_ACCOUNTS: Final = "n_group_accounts"
+N_GROUP_BLOCKED: Final = "n_group_blocked"
+SCORE_FEATURE_COLUMNS: Final = (
+    N_NEW_USER_ORDERS, N_REDEEMERS, N_REDEEMER_PERSONS, TOP_CARD_REDEEMERS,
+    TOP_DEVICE_REDEEMERS, TOP_ADDRESS_REDEEMERS, TOP_PICKUP_REDEEMERS, BURST_REDEEMERS,
+    BURST_EXPECTED, N_COUPON_ONLY, N_NEAR_MIN_ORDERS, N_DISPOSABLE_EMAIL, HUB_BURST_REDEEMERS,
+    N_GROUP_ACCOUNTS, N_GROUP_BLOCKED,
+)
+# score: coupon_hubs.csv, one row per (kind, value) behind a burst of coupon-only redeemers
+N_CLUSTERS: Final = "n_clusters"
+EXPECTED_IN_WINDOW: Final = "expected_in_window"
+COUPON_HUB_COLUMNS: Final = (
+    KIND, VALUE, MASKED, N_REDEEMERS, N_CLUSTERS, N_COUPON_ONLY, BURST_REDEEMERS,
+    EXPECTED_IN_WINDOW, REASON,
+)
 
 # --- truth (synth) --------------------------------------------------------------
 

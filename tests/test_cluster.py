@@ -18,17 +18,25 @@ CONFIG = ClusterConfig()
 
 
 def make_links(edges: list[tuple[str, str, str, str]]) -> LinkSet:
-    """LinkSet from (account_a, account_b, pair tier, kind) rows; one value per row."""
+    """LinkSet from (account_a, account_b, pair tier, kind) rows; one value per row.
+
+    A pair listed twice takes its strongest tier, whatever the row order.
+    """
     rows = [(min(a, b), max(a, b), tier, kind) for a, b, tier, kind in edges]
     pairs = pd.DataFrame({
         "account_a": [r[0] for r in rows], "account_b": [r[1] for r in rows],
         "kind": [r[3] for r in rows], "value": [f"{r[3]}-{r[0]}-{r[1]}" for r in rows],
-        "masked": [f"{r[3]} ••{i:02d}" for i, r in enumerate(rows)],
+        "masked": [f"{r[3]} ••{r[0][-1]}{r[1][-1]}" for r in rows],
         "tier": ["weak" if r[3] in ("ip", "name") else r[2] for r in rows],
         "weight": 1.0,
     }, columns=["account_a", "account_b", "kind", "value", "masked", "tier", "weight"])
     pair_tiers = pairs.drop_duplicates(["account_a", "account_b"])[["account_a", "account_b"]].copy()
-    tier_of = {(r[0], r[1]): r[2] for r in rows}
+    strength = {"person": 0, "household": 1, "weak": 2}
+    tier_of: dict[tuple[str, str], str] = {}
+    for a, b, tier, _ in rows:  # a pair's tier is its strongest link's
+        if strength[tier] < strength[tier_of.get((a, b), "weak")]:
+            tier_of[(a, b)] = tier
+        tier_of.setdefault((a, b), tier)
     pair_tiers["tier"] = [tier_of[(a, b)] for a, b in zip(pair_tiers.account_a, pair_tiers.account_b)]
     pair_tiers = pair_tiers.astype({"account_a": "str", "account_b": "str", "tier": "str"})
     return LinkSet(incidence=pd.DataFrame(), pairs=pairs, pair_tiers=pair_tiers,
@@ -73,7 +81,7 @@ def random_graphs(draw: st.DrawFn) -> tuple[list[str], list[tuple[str, str, str,
 # --- components ---------------------------------------------------------------
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(random_graphs())
 def test_components_equal_networkx_connected_components_on_random_graphs(graph) -> None:
     ids, edges = graph
@@ -84,7 +92,7 @@ def test_components_equal_networkx_connected_components_on_random_graphs(graph) 
     assert partition(result.accounts, "person_cluster_id") == nx_partition(ids, person_edges)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(random_graphs())
 def test_every_account_gets_one_cluster_and_its_person_cluster_lies_inside_it(graph) -> None:
     ids, edges = graph
@@ -95,19 +103,22 @@ def test_every_account_gets_one_cluster_and_its_person_cluster_lies_inside_it(gr
     assert (accounts.groupby("person_cluster_id")["cluster_id"].nunique() == 1).all()
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(random_graphs(), st.randoms(use_true_random=False))
 def test_ids_do_not_depend_on_input_row_order(graph, rnd) -> None:
     ids, edges = graph
     shuffled_ids, shuffled_edges = ids[:], edges[:]
     rnd.shuffle(shuffled_ids)
     rnd.shuffle(shuffled_edges)
-    first, second = cluster(ids, edges), cluster(shuffled_ids, shuffled_edges)
+    # Small alert thresholds so that alerts are exercised too.
+    config = ClusterConfig(alert_size=5, bridge_min_part=2)
+    first = cluster(ids, edges, config=config)
+    second = cluster(shuffled_ids, shuffled_edges, config=config)
     for name in ("accounts", "clusters", "alerts", "issued_ids"):
         pd.testing.assert_frame_equal(getattr(first, name), getattr(second, name))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(random_graphs())
 def test_relabelling_account_ids_consistently_keeps_the_clusters(graph) -> None:
     ids, edges = graph
@@ -228,7 +239,7 @@ def test_chain_alerts_its_most_balanced_bridge() -> None:
     assert (alert.bridge_account_a, alert.bridge_account_b, alert.part_sizes) == ("a03", "a04", "4+5")
 
 
-def test_components_of_a_million_style_graph_match_scipy_and_networkx_on_a_random_sample() -> None:
+def test_components_of_300_accounts_with_random_addresses_match_networkx() -> None:
     rng = np.random.default_rng(3)
     ids = [f"u{i:04d}" for i in range(300)]
     pairs = rng.integers(0, 300, size=(250, 2))

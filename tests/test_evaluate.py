@@ -339,27 +339,32 @@ def test_precision_at_k_shares_the_places_tied_at_the_cut() -> None:
                           2) == pytest.approx(0.5)
 
 
-def test_family_with_new_user_coupons_scores_low_and_farmers_rank_first() -> None:
+def test_family_with_new_user_coupons_scores_low_and_farmer_households_are_left_out() -> None:
+    # the farmer lives with a spouse, whose own account shares the farmer's cluster
     accounts = run_accounts(
         {"m1": ("F", "P1", "none"), "m2": ("F", "P2", "none"), "x1": ("X", "P3", "none"),
-         "x2": ("X", "P3", "none"), "x3": ("X", "P3", "none"), "solo": ("S", "P4", "none")},
-        coupon_abuse_score=[12.0, 12.0, 95.0, 95.0, 95.0, 30.0],
+         "x2": ("X", "P3", "none"), "x3": ("X", "P3", "none"), "sp": ("X", "P5", "none"),
+         "solo": ("S", "P4", "none")},
+        coupon_abuse_score=[12.0, 12.0, 95.0, 95.0, 95.0, 95.0, 30.0],
     )
     truth = truth_of(
         {"m1": ("mum", "fam"), "m2": ("dad", "fam"), "x1": ("farmer", "hx"),
-         "x2": ("farmer", "hx"), "x3": ("farmer", "hx"), "solo": ("s", "hs")},
-        is_farmer=[False, False, True, True, True, False],
+         "x2": ("farmer", "hx"), "x3": ("farmer", "hx"), "sp": ("spouse", "hx"),
+         "solo": ("s", "hs")},
+        is_farmer=[False, False, True, True, True, False, False],
     )
     orders = pd.DataFrame({
-        "account_id": ["m1", "m2", "x1", "x2", "x3", "solo", "solo"],
+        "account_id": ["m1", "m2", "x1", "x2", "x3", "sp", "solo", "solo"],
         "coupon_type": ["new_user", "new_user", "new_user", "new_user", "new_user",
-                        "new_user", "promo"],
+                        "new_user", "new_user", "promo"],
     })
     metrics = score_run(accounts, truth, orders=orders).metrics
     assert metrics["coupon.farmer_accounts"] == 3
-    assert metrics["coupon.roc_auc"] == 1.0
-    assert metrics["coupon.precision_at_k"] == 1.0
-    # only "fam" has two persons, two new-user redemptions and no farmer
+    # farmers 95 vs others 12, 12, 95, 30: 3 * (3 + 0.5) / (3 * 4)
+    assert metrics["coupon.roc_auc"] == pytest.approx(10.5 / 12)
+    # four tied at 95 for three places, three of them farmers
+    assert metrics["coupon.precision_at_k"] == pytest.approx(3 / 4)
+    # "hx" has a farmer and "hs" one person: only "fam" counts
     assert metrics["coupon.families_with_new_user"] == 1
     assert metrics["coupon.family_mean_score"] == 12.0
 
@@ -506,11 +511,15 @@ def test_evaluate_scores_stability_against_the_previous_run(tmp_path: Path) -> N
     write_synth_dir(tmp_path / "synth")
     write_run_dir(tmp_path / "night1", joined=False)
     write_run_dir(tmp_path / "night2", joined=True)
+    pd.DataFrame({"cluster_id": ["C1", "C2", "C3", "P1", "C9"],
+                  "kind": ["cluster", "cluster", "cluster", "person", "cluster"]}).to_csv(
+        tmp_path / "night1" / "issued_ids.csv", index=False)
     card = evaluate(tmp_path / "night2", tmp_path / "synth" / "truth.csv",
                     previous_run=tmp_path / "night1")
     assert card.metrics["stability.merged_clusters"] == 1
     assert card.metrics["stability.merged_kept_old_id"] == 1.0
     assert card.metrics["stability.unchanged_kept_id"] == 1.0
+    assert card.metrics["stability.reissued_retired_ids"] == 0
 
 
 def test_evaluate_prefers_parquet_to_csv(tmp_path: Path) -> None:
@@ -529,6 +538,18 @@ def test_evaluate_without_accounts_file_says_what_the_directory_should_be(
     write_synth_dir(tmp_path / "synth")
     with pytest.raises(RunDirectoryError, match="is it the output of 'linkgraph run'"):
         evaluate(tmp_path, tmp_path / "synth")
+    write_run_dir(tmp_path / "run", joined=True)
     with pytest.raises(InputError, match="no ground truth"):
-        write_run_dir(tmp_path / "run", joined=True)
         evaluate(tmp_path / "run", tmp_path / "nowhere")
+
+
+def test_id_retired_before_last_night_and_issued_again_is_caught_by_the_registry() -> None:
+    from linkgraph.evaluate.stability import stability_metrics
+
+    # "OLD" was retired two nights ago: last night's registry has it, last night's clusters don't
+    last = pd.DataFrame({"account_id": ["a", "b"], "cluster_id": ["A", "B"]})
+    tonight = pd.DataFrame({"account_id": ["a", "b", "c"], "cluster_id": ["A", "B", "OLD"]})
+    registry = pd.Series(["A", "B", "OLD", "GONE"])
+    metrics = stability_metrics(tonight, last, previous_issued_ids=registry)
+    assert metrics["stability.reissued_retired_ids"] == 1
+    assert metrics["stability.reused_ids"] == 0

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -35,7 +39,7 @@ def identifiers(*rows: tuple) -> pd.DataFrame:
 
 
 def tables(accounts: list[str], *, created_day: dict[str, int] | None = None,
-           orders: list[tuple[str, str | None]] = ()) -> Tables:
+           orders: Sequence[tuple[str, str | None]] = ()) -> Tables:
     """Accounts (created on DAY0 + created_day) and orders as (account, coupon_type)."""
     created_day = created_day or {}
     account_frame = pd.DataFrame({
@@ -56,7 +60,7 @@ def tables(accounts: list[str], *, created_day: dict[str, int] | None = None,
 
 
 def links_of(ids: pd.DataFrame, accounts: list[str] | None = None, *,
-             config: GraphConfig | None = None, **table_options: object) -> LinkSet:
+             config: GraphConfig | None = None, **table_options: Any) -> LinkSet:
     accounts = accounts or sorted(set(ids[s.ACCOUNT_ID]))
     return build_links(ids, tables(accounts, **table_options), config=config or GraphConfig())
 
@@ -280,18 +284,18 @@ def test_profiles_state_each_accounts_facts() -> None:
     assert facts.loc[:, ["n_person_ids", "n_own_person_ids", "has_own_identity",
                          "disposable_email", "n_orders", "n_new_user_orders", "coupon_only",
                          "burst_size"]].to_dict("index") == {
-        "a": dict(n_person_ids=2, n_own_person_ids=1, has_own_identity=True,
-                  disposable_email=False, n_orders=2, n_new_user_orders=1,
-                  coupon_only=False, burst_size=2),
-        "b": dict(n_person_ids=2, n_own_person_ids=1, has_own_identity=False,
-                  disposable_email=True, n_orders=1, n_new_user_orders=1,
-                  coupon_only=True, burst_size=2),
-        "c": dict(n_person_ids=1, n_own_person_ids=1, has_own_identity=False,
-                  disposable_email=False, n_orders=3, n_new_user_orders=0,
-                  coupon_only=False, burst_size=1),
-        "d": dict(n_person_ids=0, n_own_person_ids=0, has_own_identity=False,
-                  disposable_email=False, n_orders=0, n_new_user_orders=0,
-                  coupon_only=False, burst_size=1),
+        "a": {"n_person_ids": 2, "n_own_person_ids": 1, "has_own_identity": True,
+              "disposable_email": False, "n_orders": 2, "n_new_user_orders": 1,
+              "coupon_only": False, "burst_size": 2},
+        "b": {"n_person_ids": 2, "n_own_person_ids": 1, "has_own_identity": False,
+              "disposable_email": True, "n_orders": 1, "n_new_user_orders": 1,
+              "coupon_only": True, "burst_size": 2},
+        "c": {"n_person_ids": 1, "n_own_person_ids": 1, "has_own_identity": False,
+              "disposable_email": False, "n_orders": 3, "n_new_user_orders": 0,
+              "coupon_only": False, "burst_size": 1},
+        "d": {"n_person_ids": 0, "n_own_person_ids": 0, "has_own_identity": False,
+              "disposable_email": False, "n_orders": 0, "n_new_user_orders": 0,
+              "coupon_only": False, "burst_size": 1},
     }
     assert facts.index.tolist() == ["a", "b", "c", "d"]
 
@@ -330,7 +334,7 @@ _KINDS = ["card", "device", "phone", "address", "ip", "email"]
                             st.integers(0, 400)), min_size=1, max_size=40),
     seed=st.randoms(use_true_random=False),
 )
-def test_output_does_not_depend_on_input_row_order(rows: list, seed: object) -> None:
+def test_pairs_are_all_shared_values_and_do_not_depend_on_row_order(rows: list, seed: object) -> None:
     ids = identifiers(*{(f"acc{a}", k, f"v{v}", None, d, d + 30): None
                         for a, k, v, d in rows})
     accounts = [f"acc{i}" for i in range(8)]
@@ -338,4 +342,12 @@ def test_output_does_not_depend_on_input_row_order(rows: list, seed: object) -> 
     first, second = links_of(ids, accounts), links_of(shuffled, accounts)
     for name in ("incidence", "pairs", "pair_tiers", "hubs", "profiles"):
         pd.testing.assert_frame_equal(getattr(first, name), getattr(second, name), obj=name)
-    assert (first.pairs[s.ACCOUNT_A] < first.pairs[s.ACCOUNT_B]).all()
+    holders: dict[tuple[str, str], set[str]] = {}
+    for account, kind, value in ids[[s.ACCOUNT_ID, s.KIND, s.VALUE]].itertuples(index=False):
+        holders.setdefault((kind, value), set()).add(account)
+    hubs = set(zip(first.hubs[s.KIND], first.hubs[s.VALUE]))
+    expected = sorted((a, b, kind, value) for (kind, value), accounts in holders.items()
+                      if (kind, value) not in hubs
+                      for a, b in itertools.combinations(sorted(accounts), 2))
+    got = first.pairs[[s.ACCOUNT_A, s.ACCOUNT_B, s.KIND, s.VALUE]].itertuples(index=False)
+    assert [tuple(row) for row in got] == expected

@@ -259,6 +259,21 @@ def test_each_bad_row_goes_to_rejects_and_good_rows_go_on(tmp_path: Path, case: 
     assert source.rows_accepted + source.rows_rejected == source.rows_read
 
 
+def test_null_words_of_exports_are_missing_values_in_typed_columns(tmp_path: Path) -> None:
+    write_tables(tmp_path, {
+        "accounts.csv": "account_id,country\nA1,NA\n",
+        "orders.csv": "order_id,account_id,amount,discount,created_at\nO1,A1,NaN,N/A,NULL\n"
+                      "O2,A1,NULL,none,\\N\n",
+        "logins.csv": "account_id,ip,seen_at\nA1,null,NULL\nA1,NA,nil\n",
+    })
+    tables = load_tables(tmp_path, max_reject_rate=0.0)
+    assert tables.rejects.empty
+    assert tables.accounts[s.COUNTRY].tolist() == ["NA"]  # text keeps it: Namibia
+    assert tables.orders[[s.AMOUNT, s.DISCOUNT, s.CREATED_AT]].isna().all().all()
+    assert tables.logins[[s.IP, s.SEEN_AT]].isna().all().all()
+    assert len(tables.orders) == 2 and len(tables.logins) == 2
+
+
 def test_duplicate_account_keeps_the_first_row(tmp_path: Path) -> None:
     write_tables(tmp_path, {"accounts.csv": "account_id,email\nA1,first@x\nA1,second@x\n"})
     assert load_tables(tmp_path, max_reject_rate=1.0).accounts[s.EMAIL].tolist() == ["first@x"]
@@ -375,6 +390,29 @@ def test_invalid_utf8_names_the_file_and_the_line(tmp_path: Path) -> None:
     write_tables(tmp_path, {"accounts.csv": b"account_id,full_name\nA1,Zo\xe9\n"})
     with pytest.raises(InputError, match=r"^accounts\.csv is not valid UTF-8 \(line 2, byte 26\)"):
         load_tables(tmp_path)
+
+
+@pytest.mark.parametrize("line", ['A3,"Cy,x\n', 'A3,Cy,"x\n'])
+def test_quote_never_closed_is_a_contract_problem_not_lost_rows(tmp_path: Path, line: str) -> None:
+    accounts = "account_id,full_name,notes\nA1,\"Ann\nLee\",a\nA2,Bob,b\n" + line + \
+        "A4,Dee,d\nA5,Eve,e\n"
+    write_tables(tmp_path, {"accounts.csv": accounts})
+    with pytest.raises(InputError) as err:
+        load_tables(tmp_path)
+    assert str(err.value) == ("accounts.csv: a quote opened on row 3 is never closed, so the "
+                              "rest of the file (2 lines) reads as one field. Fix the quoting "
+                              "in the export.")
+
+
+@pytest.mark.parametrize("end", ["", "\n", "\r\n"])
+def test_multiline_value_on_the_last_row_is_fine(tmp_path: Path, end: str) -> None:
+    write_tables(tmp_path, {"accounts.csv": f'account_id,full_name\nA1,"Ann\nLee, Jr."{end}'})
+    assert load_tables(tmp_path).accounts[s.FULL_NAME].tolist() == ["Ann\nLee, Jr."]
+
+
+def test_quote_inside_an_unquoted_value_is_literal(tmp_path: Path) -> None:
+    write_tables(tmp_path, {"accounts.csv": 'account_id,full_name\nA1,12" pizza\nA2,Bo\n'})
+    assert load_tables(tmp_path).accounts[s.FULL_NAME].tolist() == ['12" pizza', "Bo"]
 
 
 def test_semicolon_separated_file_gets_a_hint(tmp_path: Path) -> None:
@@ -498,30 +536,23 @@ def test_messy_feed_loads_every_valid_account_once_and_every_bad_row_in_rejects(
 
 
 def test_previous_run_reads_parquet_and_issued_ids(tmp_path: Path) -> None:
-    pq.write_table(pa.table({"account_id": ["b", "a"], "cluster_id": [7, 5],
-                             "person_cluster_id": [8, 5], "action": ["none", "ban"]}),
+    pq.write_table(pa.table({"account_id": ["b", "a"], "cluster_id": ["C7", "C5"],
+                             "person_cluster_id": ["P8", "P5"], "action": ["none", "ban"]}),
                    tmp_path / "accounts.parquet")
-    pq.write_table(pa.table({"cluster_id": [9, 5, 7], "first_run": ["x", "y", "z"]}),
+    pq.write_table(pa.table({"cluster_id": ["C9", "C5", "P8"], "issued_run": [3, 1, 2]}),
                    tmp_path / "issued_ids.parquet")
     previous = load_previous_run(tmp_path)
-    assert previous.accounts.values.tolist() == [["a", 5, 5], ["b", 7, 8]]
-    assert previous.issued_ids[s.CLUSTER_ID].tolist() == [5, 7, 9]
-    assert "first_run" in previous.issued_ids
+    assert previous.accounts.values.tolist() == [["a", "C5", "P5"], ["b", "C7", "P8"]]
+    assert previous.issued_ids.values.tolist() == [["C5", 1], ["C9", 3], ["P8", 2]]
 
 
 def test_previous_run_from_csv_without_issued_ids_uses_the_accounts_ids(tmp_path: Path) -> None:
-    write_tables(tmp_path, {"accounts.csv": "account_id,cluster_id,person_cluster_id\n"
-                                            "007,12,12\n008,12,13\n"})
+    write_tables(tmp_path, {"accounts.csv": "account_id,cluster_id,person_cluster_id,action\n"
+                                            "008,C0012,P0013,none\n007,C0012,P0012,ban\n"})
     previous = load_previous_run(tmp_path)
-    assert previous.accounts[s.ACCOUNT_ID].tolist() == ["007", "008"]
-    assert previous.accounts[s.CLUSTER_ID].dtype == np.int64
-    assert previous.issued_ids[s.CLUSTER_ID].tolist() == [12]
-
-
-def test_previous_run_keeps_text_cluster_ids_as_text(tmp_path: Path) -> None:
-    write_tables(tmp_path, {"accounts.csv": "account_id,cluster_id,person_cluster_id\n"
-                                            "a,C0001,P0001\n"})
-    assert load_previous_run(tmp_path).accounts.values.tolist() == [["a", "C0001", "P0001"]]
+    assert previous.accounts.values.tolist() == [["007", "C0012", "P0012"],
+                                                 ["008", "C0012", "P0013"]]
+    assert previous.issued_ids[s.CLUSTER_ID].tolist() == ["C0012", "P0012", "P0013"]
 
 
 def test_previous_run_missing_directory_or_file_is_a_run_directory_error(tmp_path: Path) -> None:
@@ -532,3 +563,60 @@ def test_previous_run_missing_directory_or_file_is_a_run_directory_error(tmp_pat
     write_tables(tmp_path, {"accounts.csv": "account_id,cluster_id\na,1\n"})
     with pytest.raises(RunDirectoryError, match="has no column 'person_cluster_id'"):
         load_previous_run(tmp_path)
+
+
+def test_column_differing_only_in_case_gets_a_precise_rename_hint(tmp_path: Path) -> None:
+    write_tables(tmp_path, {"accounts.csv": "Account ID,email\nA1,a@x\n"})
+    with pytest.raises(InputError) as err:
+        load_tables(tmp_path)
+    assert str(err.value) == ("accounts.csv has no column 'account_id' (found: Account ID, "
+                              "email). Rename 'Account ID' to 'account_id' in the export.")
+
+
+def test_header_only_files_give_empty_tables(tmp_path: Path) -> None:
+    write_tables(tmp_path, {"accounts.csv": "\ufeffaccount_id\n", "logins.csv": "account_id,ip\n"})
+    tables = load_tables(tmp_path)
+    assert tables.accounts.empty and tables.logins.empty and tables.rejects.empty
+    assert [(src.rows_read, src.rows_accepted) for src in tables.sources] == [(0, 0), (0, 0)]
+
+
+def test_wrong_field_lines_deep_in_a_large_file_keep_their_row_numbers(tmp_path: Path) -> None:
+    # several reader blocks (1 MiB each), quoted newlines throughout, bad lines late
+    lines = [f'A{i},"line one\nline two {i}",{"x" * 40}\n' for i in range(1, 40_001)]
+    bad = {25_000: "B1,too,many,fields\n", 39_999: "B2\n"}
+    for row, line in bad.items():
+        lines[row - 1] = line
+    write_tables(tmp_path, {"accounts.csv": "account_id,full_name,notes\n" + "".join(lines)})
+    tables = load_tables(tmp_path)
+    assert rejects_of(tables, "accounts") == [
+        (25_000, None, "wrong number of fields", "B1,too,many,fields"),
+        (39_999, None, "wrong number of fields", "B2"),
+    ]
+    assert len(tables.accounts) == 39_998
+    assert "A40000" in set(tables.accounts[s.ACCOUNT_ID])
+
+
+def test_parquet_text_column_with_bytes_that_are_not_utf8_is_unreadable(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"account_id": pa.array([b"A1", b"\xff"], pa.binary())}),
+                   tmp_path / "accounts.parquet")
+    with pytest.raises(InputError, match=r"^accounts\.parquet cannot be read as Parquet"):
+        load_tables(tmp_path)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.permutations([f"A{i:03d},{i % 3}.0.0.{i},2024-01-{i % 28 + 1:02d}" for i in range(12)]
+                       + ["A999,1.1.1.1,2024-01-01", ",1.1.1.1,", "A001,bad,"]))
+def test_tables_do_not_depend_on_input_row_order(tmp_path_factory, logins) -> None:
+    directory = tmp_path_factory.mktemp("order")
+    accounts = "account_id,registration_ip\n" + "".join(
+        f"A{i:03d},{i}.0.0.1\n" for i in reversed(range(12)))
+    write_tables(directory, {"accounts.csv": accounts,
+                             "logins.csv": "account_id,ip,seen_at\n" + "\n".join(logins) + "\n"})
+    tables = load_tables(directory, max_reject_rate=1.0)
+    assert tables.accounts[s.ACCOUNT_ID].tolist() == [f"A{i:03d}" for i in range(12)]
+    key = [s.ACCOUNT_ID, s.IP, s.SEEN_AT]
+    assert sorted(map(tuple, tables.logins[key].astype(str).values.tolist())) == sorted(
+        (f"A{i:03d}", f"{i % 3}.0.0.{i}", f"2024-01-{i % 28 + 1:02d} 00:00:00+00:00")
+        for i in range(12))
+    assert sorted(tables.rejects[s.REASON]) == ["bad IP address", "empty account_id",
+                                                "unknown account_id"]

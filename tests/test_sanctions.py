@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -12,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from linkgraph import schemas as s
-from linkgraph.config import PolicyConfig
-from linkgraph.errors import InputError
+from linkgraph.config import PolicyConfig, load_policy
+from linkgraph.errors import ConfigError, InputError
 from linkgraph.graph import LinkSet
 from linkgraph.sanctions import Actions, blocked_accounts, propagate
 
@@ -25,6 +26,7 @@ _MASKED = {
     "+79123456789": "+7***89", "jdoe@gmail.com": "j***@gmail.com",
     "12 main street #4|springfield": "12 M*** St***", "203.0.113.7": "203.0.113.*",
     "5500000000001111": "****1111", "ffee00112233dd77": "dev-***dd77",
+    "5500000000009999": "card ****9999",  # a mask that names its kind
 }
 
 
@@ -61,7 +63,8 @@ def _pair_tiers(pairs: pd.DataFrame, corroborated: Iterable[tuple[str, str]]) ->
 def _clusters(ids: list[str], pair_tiers: pd.DataFrame) -> pd.DataFrame:
     """cluster_id over person + household pairs, person_cluster_id over person pairs."""
     accounts = pd.DataFrame({s.ACCOUNT_ID: ids})
-    for column, tiers in ((s.CLUSTER_ID, ("person", "household")), (s.PERSON_CLUSTER_ID, ("person",))):
+    levels = ((s.CLUSTER_ID, ("person", "household")), (s.PERSON_CLUSTER_ID, ("person",)))
+    for column, tiers in levels:
         graph = nx.Graph()
         graph.add_nodes_from(ids)
         strong = pair_tiers[pair_tiers[s.TIER].isin(tiers)]
@@ -97,7 +100,8 @@ def row(actions: Actions, account_id: str) -> pd.Series:
     return frame.loc[account_id]
 
 
-CARD, DEVICE, PHONE, EMAIL = "4111111111114242", "a1b2c3d4e5f6a1b2", "+79123456789", "jdoe@gmail.com"
+CARD, DEVICE = "4111111111114242", "a1b2c3d4e5f6a1b2"
+PHONE, EMAIL = "+79123456789", "jdoe@gmail.com"
 ADDRESS, IP = "12 main street #4|springfield", "203.0.113.7"
 BANNED_A17 = ("A17", "banned", "2026-10-02")
 
@@ -220,7 +224,8 @@ def test_two_hop_chain_gives_ban_with_two_hop_evidence() -> None:
     assert far[s.ACTION] == "ban"
     assert far[s.HOPS] == 2
     assert far[s.EVIDENCE] == (
-        "device dev-***a1b2 shared with A9, which shares card ****4242 with A17 (banned 2026-10-02)")
+        "device dev-***a1b2 shared with A9, "
+        "which shares card ****4242 with A17 (banned 2026-10-02)")
 
 
 def test_chain_longer_than_person_hops_falls_back_to_family_review() -> None:
@@ -268,7 +273,8 @@ def test_several_sources_same_action_tie_goes_to_fewer_hops_then_confidence_then
         share("B2", "X", CARD, "card"),
         share("B3", "X", DEVICE, "device"), share("B3", "X", PHONE, "phone"),
         # Y: B1 and B2 at one hop, equally confident
-        share("B1", "Y", "5500000000001111", "card"), share("B2", "Y", "ffee00112233dd77", "device"),
+        share("B1", "Y", "5500000000001111", "card"),
+        share("B2", "Y", "ffee00112233dd77", "device"),
     ]
     actions = run_policy(
         ids, shares, [(b, "banned", "2026-09-01") for b in ("B1", "B2", "B3")],
@@ -289,7 +295,7 @@ def test_cleared_sibling_with_only_old_evidence_gets_none() -> None:
     sibling = row(actions, "A2")
     assert sibling[s.ACTION] == "none"
     assert "cleared by a moderator on 2026-06-01" in sibling[s.ACTION_REASON]
-    assert "predate" in sibling[s.ACTION_REASON]
+    assert "not flagged again" in sibling[s.ACTION_REASON]
     assert actions.review_queue.empty
 
 
@@ -315,14 +321,44 @@ def test_cleared_sibling_with_new_evidence_gets_review_and_says_so() -> None:
     assert list(actions.review_queue[s.ACCOUNT_ID]) == ["A2"]
 
 
-def test_new_ip_after_clearing_gives_watch_not_review() -> None:
+def test_newcomer_at_an_address_already_seen_is_not_new_evidence_for_the_cleared() -> None:
+    # N moves into the address C and A17 shared when the moderator cleared C
     actions = run_policy(
-        ["A17", "A2"],
-        [share("A17", "A2", CARD, "card", since="2026-01-01"),
-         share("A17", "A2", IP, "ip", since="2026-07-15")],
-        [BANNED_A17], decisions=[("A2", "cleared", "2026-06-01")],
+        ["A17", "C", "N"],
+        [share("A17", "C", ADDRESS, "address", since="2026-01-01"),
+         share("A17", "N", ADDRESS, "address", since="2026-08-01"),
+         share("C", "N", ADDRESS, "address", since="2026-08-01")],
+        [BANNED_A17], decisions=[("C", "cleared", "2026-06-01")],
     )
-    assert row(actions, "A2")[s.ACTION] == "watch"
+    assert row(actions, "C")[s.ACTION] == "none"
+    assert row(actions, "N")[s.ACTION] == "review"
+
+
+def test_cleared_persons_new_second_account_is_not_new_evidence_for_the_cleared() -> None:
+    # C shared the family address with S when cleared; C2 is C's new account
+    actions = run_policy(
+        ["C", "C2", "S"],
+        [share("C", "S", ADDRESS, "address", since="2026-01-01"),
+         share("C", "C2", CARD, "card", since="2026-07-01"),
+         share("C", "C2", DEVICE, "device", since="2026-07-01"),
+         share("C2", "S", ADDRESS, "address", since="2026-07-01")],
+        [("S", "suspended", "2026-05-01")], decisions=[("C", "cleared", "2026-06-01")],
+    )
+    assert row(actions, "C")[s.ACTION] == "none"
+    assert row(actions, "C2")[s.ACTION] == "review"
+
+
+def test_new_ip_after_clearing_is_watch_at_most_and_only_for_a_new_connection() -> None:
+    # A2 was cleared knowing its card link to A17; A3 had no link to A17 then
+    actions = run_policy(
+        ["A17", "A2", "A3"],
+        [share("A17", "A2", CARD, "card", since="2026-01-01"),
+         share("A17", "A2", IP, "ip", since="2026-07-15"),
+         share("A17", "A3", IP, "ip", since="2026-07-15")],
+        [BANNED_A17], decisions=[("A2", "cleared", "2026-06-01"), ("A3", "cleared", "2026-06-01")],
+    )
+    assert row(actions, "A2")[s.ACTION] == "none"
+    assert row(actions, "A3")[s.ACTION] == "watch"
 
 
 def test_cleared_account_does_not_pass_a_sanction_on() -> None:
@@ -366,6 +402,12 @@ def test_evidence_contains_no_raw_value() -> None:
     assert "****4242" in text
 
 
+def test_a_mask_that_names_its_kind_is_not_named_twice() -> None:
+    actions = run_policy(["A17", "A2"], [share("A17", "A2", "5500000000009999", "card")],
+                         [BANNED_A17])
+    assert row(actions, "A2")[s.EVIDENCE] == "card ****9999 shared with A17 (banned 2026-10-02)"
+
+
 def test_review_queue_ranks_by_severity_then_confidence_then_id() -> None:
     actions = run_policy(
         ["A17", "S9", "Q1", "Q2", "R1", "R2", "W1"],
@@ -404,6 +446,31 @@ def test_missing_columns_are_named_in_one_error() -> None:
         propagate(accounts, links, frame, decisions, policy=PolicyConfig())
 
 
+def test_no_blocked_account_means_no_action() -> None:
+    actions = run_policy(["A1", "A2"], [share("A1", "A2", CARD, "card")],
+                         [("A1", "restricted", "2026-10-01")],
+                         policy=PolicyConfig(warning_action="none"))
+    assert set(actions.accounts[s.ACTION]) == {"none"}
+    assert actions.review_queue.empty
+
+
+# --- policy ------------------------------------------------------------------------------
+
+
+def test_policy_never_lets_a_family_link_sanction_automatically() -> None:
+    with pytest.raises(ConfigError, match="family_action = 'ban'.*never an automatic sanction"):
+        PolicyConfig(family_action="ban")
+
+
+def test_policy_file_sets_hops_and_actions(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('same_person_action = "restrict"\nmax_person_hops = 1\nweak_action = "none"\n')
+    policy = load_policy(path)
+    assert (policy.same_person_action, policy.max_person_hops, policy.weak_action) == (
+        "restrict", 1, "none")
+    assert policy.family_action == "review"
+
+
 # --- properties ------------------------------------------------------------------------------
 
 _KINDS = ("card", "device", "phone", "address", "ip")
@@ -428,7 +495,7 @@ def marketplaces(draw: st.DrawFn) -> tuple[list[str], list[dict[str, object]], l
     return ids, list(shares.values()), [(a, act, "2026-10-01") for a, act in sanctions], []
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(marketplaces(), st.integers(1, 3))
 def test_no_sanction_without_a_person_tier_path_to_a_blocked_account(
     market: tuple, max_person_hops: int
@@ -445,7 +512,8 @@ def test_no_sanction_without_a_person_tier_path_to_a_blocked_account(
     blocked = set(blocked_accounts(pd.DataFrame(sanctions, columns=[s.ACCOUNT_ID, s.ACTION, "x"])))
     distance = nx.multi_source_dijkstra_path_length(person, blocked) if blocked else {}
     for account in actions.accounts.itertuples():
-        within = account.account_id not in blocked and distance.get(account.account_id, 99) <= max_person_hops
+        near = distance.get(account.account_id, 99) <= max_person_hops
+        within = account.account_id not in blocked and near
         sanctioned = account.action in ("restrict", "suspend", "ban")
         # sanctioned exactly when a short enough person-tier path exists
         assert sanctioned == within, account
@@ -456,7 +524,7 @@ def test_no_sanction_without_a_person_tier_path_to_a_blocked_account(
             assert account.linked_blocked_account in blocked
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(marketplaces(), st.randoms(use_true_random=False))
 def test_output_does_not_depend_on_input_row_order(market: tuple, rnd: object) -> None:
     ids, shares, sanctions, _ = market

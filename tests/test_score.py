@@ -155,6 +155,27 @@ def test_farm_still_shopping_is_not_coupon_only() -> None:
     assert "COUPON_ONLY" not in farm["coupon_abuse_reasons"]
 
 
+def test_big_cluster_of_strangers_joined_by_a_missed_hub_scores_low() -> None:
+    # 60 real people at one office address, joined over two years, one welcome
+    # coupon each; a third churned after it. Some bunch up by chance.
+    people = [f"w{i:02d}" for i in range(60)]
+    start = pd.Timestamp("2024-06-01", tz="UTC")
+    accounts = [(a, "office", f"p_{a}", str(start + pd.Timedelta(days=12 * i)))
+                for i, a in enumerate(people)] + BYSTANDER
+    accounts[1] = ("w01", "office", "p_w01", str(start + pd.Timedelta(days=1)))
+    accounts[2] = ("w02", "office", "p_w02", str(start + pd.Timedelta(days=2)))
+    orders = [(a, str(start + pd.Timedelta(days=12 * i + 1)), 25.0 + i, "new_user")
+              for i, a in enumerate(people)] + BYSTANDER_ORDERS
+    orders += [(a, "2026-09-01", 70.0, None) for a in people[20:]]
+    identifiers = [(a, "address", "office_1_market_sq") for a in people]
+    identifiers += [(a, "card", f"card_{a}") for a in people]
+    office = _row(_score(accounts, orders, identifiers), "office")
+    assert office["n_coupon_only"] == 20
+    assert office["burst_redeemers"] == 3
+    assert office["coupon_abuse_reasons"] == "SHARED_ADDRESS_x60"
+    assert office["coupon_abuse_score"] == 15
+
+
 def test_singleton_with_one_coupon_scores_zero() -> None:
     scores = _score([("solo", "c_solo", "p_solo", "2026-08-01")] + BYSTANDER,
                     [("solo", "2026-08-02", 30.0, "new_user")] + BYSTANDER_ORDERS,
@@ -253,6 +274,24 @@ def test_busy_pickup_point_with_new_users_all_year_is_not_a_coupon_hub() -> None
     scores = _score(accounts, orders, locker)
     assert scores.coupon_hubs.empty
     assert (scores.clusters["coupon_abuse_score"] == 0).all()
+
+
+def test_campaign_day_signups_at_a_busy_locker_are_not_a_coupon_hub() -> None:
+    # A promotion brings 100 new users on one day, six of them to locker A,
+    # which serves 6% of all new users: six is what chance gives it.
+    start = pd.Timestamp("2025-01-01", tz="UTC")
+    accounts, orders, identifiers = [], [], []
+    for i in range(600):
+        campaign = i < 100
+        when = start + pd.Timedelta(days=200) if campaign else start + pd.Timedelta(hours=14 * i)
+        a = f"n{i:03d}"
+        accounts.append((a, f"c_{a}", f"p_{a}", str(when)))
+        orders.append((a, str(when + pd.Timedelta(hours=2)), 30.0, "new_user"))
+        at_a = i < 6 or (not campaign and i % 17 == 0)
+        identifiers.append((a, "address", "locker_a" if at_a else f"locker_{i % 40}",
+                            "pickup_point"))
+    scores = _score(accounts + BYSTANDER, orders + BYSTANDER_ORDERS, identifiers)
+    assert "locker_a" not in set(scores.coupon_hubs["value"])
 
 
 def test_orders_just_above_a_coupons_minimum_are_counted() -> None:

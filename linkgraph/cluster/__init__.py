@@ -128,10 +128,7 @@ def assign_clusters(
     family = components(n, a[is_family], b[is_family])
 
     account_hash = _ids.account_hashes(index)
-    registry = _ids.registry_from_previous(
-        previous.issued_ids if previous is not None else None,
-        previous.accounts if previous is not None else None,
-    )
+    registry = _ids.registry_from_previous(previous.issued_ids if previous is not None else None)
     run_number = int(registry[s.ISSUED_RUN].max()) + 1 if len(registry) else 1
     family_ids, registry, changes = _tier_ids(
         family, account_hash, prev_codes, previous, registry, s.ID_KIND_CLUSTER, run_number
@@ -154,7 +151,7 @@ def assign_clusters(
     )
     alerts = find_alerts(
         cluster_ids=family_ids, family=family, edges=edges,
-        account_ids=np.asarray(index, dtype=object), pair_rows=evidence, config=config,
+        account_ids=index, pair_rows=evidence, config=config,
     )
     frame = pd.DataFrame({
         s.ACCOUNT_ID: index.array,
@@ -188,6 +185,7 @@ def _tier_ids(
     ids = np.empty(n_labels, dtype=object)
     if previous is not None and column in previous.accounts.columns:
         prior = _stable.previous_tier(len(labels), prev_codes, previous.accounts[column], registry)
+        registry = _ids.extend_registry(registry, prior.unlisted, kind, 0)
         overlap = _stable.overlaps(labels, prior.old_of, len(prior.ids))
         inherited = _stable.match(
             overlap, n_new=n_labels, new_size=size, new_hash=hashes, old_age=prior.age

@@ -23,7 +23,7 @@ def find_alerts(
     cluster_ids: np.ndarray,
     family: np.ndarray,
     edges: np.ndarray,
-    account_ids: np.ndarray,
+    account_ids: pd.Index,
     pair_rows: pd.DataFrame,
     config: ClusterConfig,
 ) -> pd.DataFrame:
@@ -41,6 +41,10 @@ def find_alerts(
     too_big = size > config.alert_size
     bridges = _bridges(family, size, edges, config)
     alerted = np.union1d(np.flatnonzero(too_big), bridges["label"].to_numpy())
+    if not len(alerted):
+        return pd.DataFrame({
+            c: pd.Series(dtype="int64" if c == s.N_ACCOUNTS else "str") for c in s.CLUSTER_ALERT_COLUMNS
+        })
     frame = pd.DataFrame({"label": alerted}).merge(bridges, on="label", how="left")
     has_bridge = frame["a"].notna().to_numpy()
     frame = frame.fillna({"a": -1, "b": -1, "side_a": 0, "side_b": 0}).astype(
@@ -51,8 +55,8 @@ def find_alerts(
     labels = frame["label"].to_numpy()
     big = too_big[labels]
     reason = np.where(big & has_bridge, "size;bridge", np.where(big, "size", "bridge"))
-    a_ids = np.where(has_bridge, account_ids[frame["a"].clip(lower=0)], "")
-    b_ids = np.where(has_bridge, account_ids[frame["b"].clip(lower=0)], "")
+    a_ids = np.where(has_bridge, np.asarray(account_ids.take(frame["a"].clip(lower=0)), dtype=object), "")
+    b_ids = np.where(has_bridge, np.asarray(account_ids.take(frame["b"].clip(lower=0)), dtype=object), "")
     parts = frame["side_a"].astype(str) + "+" + frame["side_b"].astype(str)
     words = (
         pd.Series(a_ids) + " and " + pd.Series(b_ids) + " share " + frame["shared"].fillna("a link")

@@ -122,46 +122,41 @@ def _sorted_contains(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarr
     return sorted_values[where] == queries
 
 
-def registry_from_previous(
-    issued_ids: pd.DataFrame | None, previous_accounts: pd.DataFrame | None
-) -> pd.DataFrame:
+def registry_from_previous(issued_ids: pd.DataFrame | None) -> pd.DataFrame:
     """Every id issued before, with ``kind`` and ``issued_run`` (ISSUED_ID_COLUMNS).
 
     Older run directories may hold only ``cluster_id``: the kind is then read
     from the prefix and the run number taken as 0 (older than anything
-    issued since). Ids found in the previous accounts but missing from the
-    registry are added, so they cannot be reissued either.
+    issued since).
 
     Raises:
         RunDirectoryError: ``issued_ids`` has no ``cluster_id`` column.
     """
-    frames = []
-    if issued_ids is not None:
-        if s.CLUSTER_ID not in issued_ids.columns:
-            raise RunDirectoryError(
-                f"the previous run's issued ids have no column '{s.CLUSTER_ID}' "
-                f"(found: {', '.join(map(str, issued_ids.columns))}). "
-                "Point --previous at a run directory written by linkgraph run."
-            )
-        frames.append(issued_ids)
-    if previous_accounts is not None:
-        for column in (s.CLUSTER_ID, s.PERSON_CLUSTER_ID):
-            if column in previous_accounts.columns:
-                frames.append(pd.DataFrame({s.CLUSTER_ID: previous_accounts[column].dropna().unique()}))
-    if not frames:
+    if issued_ids is None or not len(issued_ids):
         return _empty_registry()
-    registry = pd.concat([f.reindex(columns=list(s.ISSUED_ID_COLUMNS)) for f in frames], ignore_index=True)
+    if s.CLUSTER_ID not in issued_ids.columns:
+        raise RunDirectoryError(
+            f"the previous run's issued ids have no column '{s.CLUSTER_ID}' "
+            f"(found: {', '.join(map(str, issued_ids.columns))}). "
+            "Point --previous at a run directory written by linkgraph run."
+        )
+    registry = issued_ids.reindex(columns=list(s.ISSUED_ID_COLUMNS))
     registry = registry[registry[s.CLUSTER_ID].notna()]
-    ids = registry[s.CLUSTER_ID].astype(str)
-    by_prefix = np.where(ids.str.startswith(PREFIX[s.ID_KIND_PERSON]), s.ID_KIND_PERSON, s.ID_KIND_CLUSTER)
+    ids = registry[s.CLUSTER_ID].to_numpy(dtype=object)
+    by_prefix = np.where(
+        np.char.startswith(ids.astype(str), PREFIX[s.ID_KIND_PERSON]), s.ID_KIND_PERSON, s.ID_KIND_CLUSTER
+    )
+    kind = registry[s.KIND].to_numpy(dtype=object)
     registry = pd.DataFrame({
-        s.CLUSTER_ID: ids.to_numpy(dtype=object),
-        s.KIND: registry[s.KIND].astype(object).where(registry[s.KIND].notna(), by_prefix).to_numpy(),
+        s.CLUSTER_ID: ids,
+        s.KIND: np.where(pd.isna(kind), by_prefix, kind),
         s.ISSUED_RUN: pd.to_numeric(registry[s.ISSUED_RUN], errors="coerce").fillna(0).astype("int64").to_numpy(),
     })
-    # An id listed twice keeps its first (smallest) run.
-    registry = registry.sort_values([s.CLUSTER_ID, s.ISSUED_RUN], kind="stable")
-    return registry.drop_duplicates(s.CLUSTER_ID).reset_index(drop=True)
+    if registry[s.CLUSTER_ID].duplicated().any():
+        # An id listed twice keeps its first (smallest) run.
+        registry = registry.sort_values([s.CLUSTER_ID, s.ISSUED_RUN], kind="stable")
+        registry = registry.drop_duplicates(s.CLUSTER_ID).reset_index(drop=True)
+    return registry
 
 
 def _empty_registry() -> pd.DataFrame:
@@ -174,6 +169,8 @@ def _empty_registry() -> pd.DataFrame:
 
 def extend_registry(registry: pd.DataFrame, new_ids: np.ndarray, kind: str, run: int) -> pd.DataFrame:
     """The registry plus ``new_ids`` issued in run number ``run``."""
+    if not len(new_ids) and len(registry):
+        return registry
     added = pd.DataFrame({
         s.CLUSTER_ID: np.asarray(new_ids, dtype=object),
         s.KIND: kind,

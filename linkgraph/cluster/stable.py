@@ -39,13 +39,15 @@ class Previous:
 
     old_of: per tonight's account, the code of its old cluster or -1.
     ids: old id per code; size: last night's accounts per code (all of them,
-    including accounts gone tonight); age: rank of the id's age (0 = oldest).
+    including accounts gone tonight); age: rank of the id's age (0 = oldest);
+    unlisted: old ids missing from the registry (to be registered as run 0).
     """
 
     old_of: np.ndarray
     ids: np.ndarray
     size: np.ndarray
     age: np.ndarray
+    unlisted: np.ndarray
 
 
 def previous_tier(
@@ -66,10 +68,12 @@ def previous_tier(
     old_of = np.full(n_accounts, -1, dtype=np.int64)
     here = account_codes >= 0
     old_of[account_codes[here]] = codes[here]
-    issued = registry.set_index(s.CLUSTER_ID)[s.ISSUED_RUN].reindex(ids).fillna(0).to_numpy()
+    issued = registry.set_index(s.CLUSTER_ID)[s.ISSUED_RUN].reindex(ids)
     age = np.empty(len(ids), dtype=np.int64)
-    age[np.lexsort((np.arange(len(ids)), issued))] = np.arange(len(ids))  # ids are sorted: ties by id
-    return Previous(old_of=old_of, ids=ids, size=np.bincount(codes, minlength=len(ids)), age=age)
+    # Unlisted ids (an older run directory) count as run 0; ids are sorted, so ties go by id.
+    age[np.lexsort((np.arange(len(ids)), issued.fillna(0).to_numpy()))] = np.arange(len(ids))
+    return Previous(old_of=old_of, ids=ids, size=np.bincount(codes, minlength=len(ids)), age=age,
+                    unlisted=ids[issued.isna().to_numpy()])
 
 
 def overlaps(labels: np.ndarray, old_of: np.ndarray, n_old: int) -> Overlap:

@@ -11,8 +11,9 @@ the issues attached. Each metric is defined in ``docs/metrics.md``.
 
 from linkgraph.evaluate.clustering import pair_count, raw_components
 from linkgraph.evaluate.coupon import precision_at_k, roc_auc
+from linkgraph.evaluate.files import evaluate
 from linkgraph.evaluate.scorecard import TARGETS, Scorecard
-from linkgraph.evaluate.scoring import evaluate, score_run
+from linkgraph.evaluate.scoring import score_run
 
 __all__ = [
     "TARGETS",

@@ -34,9 +34,19 @@ _RAW_IDENTIFIERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 def label_codes(labels: pd.Series | np.ndarray) -> np.ndarray:
     """Integer codes of one labeling; a missing label is a group of its own (a singleton).
 
+    Labels that already are small non-negative integers (codes) are kept as they are.
+
     >>> label_codes(pd.Series(["x", None, "y", "x", None])).tolist()
     [0, 2, 1, 0, 3]
     """
+    if isinstance(labels, pd.Series) and isinstance(labels.dtype, np.dtype):
+        labels = labels.to_numpy()
+    if (
+        isinstance(labels, np.ndarray)
+        and labels.dtype.kind in "iu"
+        and (len(labels) == 0 or (labels.min() >= 0 and labels.max() <= 2 * len(labels)))
+    ):
+        return labels.astype(np.int64, copy=False)
     codes, uniques = pd.factorize(labels)
     codes = codes.astype(np.int64)
     missing = codes < 0
@@ -54,10 +64,10 @@ def joint_codes(*labelings: pd.Series | np.ndarray) -> np.ndarray:
     >>> joint_codes(np.array([0, 0, 1]), np.array([5, 6, 5])).tolist()
     [0, 1, 2]
     """
-    codes = np.zeros(len(labelings[0]), dtype=np.int64)
-    for labels in labelings:
+    codes = label_codes(labelings[0])
+    for labels in labelings[1:]:
         labels_codes = label_codes(labels)
-        # both codes are below n, so the key stays below n**2 < 2**63
+        # both codes are at most 2n, so the key stays far below 2**63
         key = codes * (int(labels_codes.max(initial=-1)) + 1) + labels_codes
         codes = pd.factorize(key)[0].astype(np.int64)
     return codes

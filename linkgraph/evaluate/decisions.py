@@ -20,11 +20,15 @@ _RANK = {action: rank for rank, action in enumerate(s.ACTIONS)}
 _REVIEW = _RANK["review"]
 
 
-def _ranks(actions: pd.Series) -> np.ndarray:
-    """Rank of each action (``none`` 0 ... ``ban`` 5), -1 for anything else; one lookup per value."""
-    codes, uniques = pd.factorize(actions)
-    table = np.array([_RANK.get(u, -1) for u in uniques] + [-1], dtype=np.int64)
+def _ranks_of(codes: np.ndarray, uniques: pd.Index | np.ndarray) -> np.ndarray:
+    """Rank of each factorized action (``none`` 0 ... ``ban`` 5), -1 for anything else."""
+    table = np.array([_RANK.get(str(u), -1) for u in uniques] + [-1], dtype=np.int64)
     return table[codes]  # code -1 (missing) picks the trailing -1
+
+
+def _ranks(actions: pd.Series) -> np.ndarray:
+    """Rank of each action; one lookup per distinct value."""
+    return _ranks_of(*pd.factorize(actions))
 
 
 def _group_has(codes: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -107,8 +111,8 @@ def action_metrics(scored: pd.DataFrame) -> dict[str, float | int]:
     """
     got_codes, got_values = pd.factorize(scored[s.ACTION])
     expected_codes, expected_values = pd.factorize(scored[s.EXPECTED_ACTION])
-    got_rank = _ranks(scored[s.ACTION])
-    expected_rank = _ranks(scored[s.EXPECTED_ACTION])
+    got_rank = _ranks_of(got_codes, got_values)
+    expected_rank = _ranks_of(expected_codes, expected_values)
     watch = _RANK["watch"]
     agree = np.where(got_rank == watch, 0, got_rank) == np.where(
         expected_rank == watch, 0, expected_rank

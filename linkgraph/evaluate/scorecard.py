@@ -29,6 +29,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "stability.grown_kept_id": (">=", 0.99),
     "stability.merged_kept_old_id": (">=", 1.0),
     "stability.reused_ids": ("<=", 0),
+    "stability.reissued_retired_ids": ("<=", 0),
 }
 
 
@@ -40,7 +41,7 @@ def _meets(value: float, target: tuple[str, float]) -> bool | None:
     return bool(value >= bound) if op == ">=" else bool(value <= bound)
 
 
-def _format_value(value: float | int) -> str:
+def _format_value(value: float) -> str:
     if isinstance(value, bool) or not isinstance(value, float):
         return str(value)
     if math.isnan(value):

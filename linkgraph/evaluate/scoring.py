@@ -1,23 +1,16 @@
-"""score_run (frames in, scorecard out) and evaluate (a run directory against a truth directory)."""
+"""score_run: a run's accounts and the truth, as frames, in; the scorecard out."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from linkgraph import schemas as s
-from linkgraph.errors import InputError, RunDirectoryError
-from linkgraph.evaluate.clustering import (
-    clustering_metrics,
-    label_codes,
-    normalisation_only_recall,
-    raw_components,
-)
+from linkgraph.errors import InputError
+from linkgraph.evaluate.clustering import clustering_metrics, label_codes, normalisation_only_recall
 from linkgraph.evaluate.coupon import coupon_metrics
 from linkgraph.evaluate.decisions import action_metrics, sanction_metrics
 from linkgraph.evaluate.scorecard import Scorecard
@@ -25,20 +18,12 @@ from linkgraph.evaluate.stability import stability_metrics
 
 logger = logging.getLogger(__name__)
 
-_RUN_REQUIRED = (s.ACCOUNT_ID, s.CLUSTER_ID, s.PERSON_CLUSTER_ID, s.ACTION)
-_RUN_COLUMNS = _RUN_REQUIRED + (
-    s.LINKED_BLOCKED_ACCOUNT, s.SANCTION, s.BLOCKED, s.CLEARED_AT, s.COUPON_ABUSE_SCORE,
-)
-_TRUTH_REQUIRED = (s.ACCOUNT_ID, s.PERSON_ID, s.HOUSEHOLD_ID, s.EXPECTED_ACTION)
-_TRUTH_COLUMNS = _TRUTH_REQUIRED + (s.ROLE, s.IS_FARMER)
-#: input tables and the columns the scorecard reads from them
-_INPUT_COLUMNS = {
-    "accounts": (s.ACCOUNT_ID, s.EMAIL, s.PHONE, s.DEVICE_ID),
-    "logins": (s.ACCOUNT_ID, s.DEVICE_ID),
-    "payments": (s.ACCOUNT_ID, s.FINGERPRINT),
-    "addresses": (s.ACCOUNT_ID, s.LINE1, s.POSTAL_CODE),
-    "orders": (s.ACCOUNT_ID, s.COUPON_TYPE),
-}
+#: columns of a run's accounts the scorecard needs, and those it also uses when present
+RUN_REQUIRED = (s.ACCOUNT_ID, s.CLUSTER_ID, s.PERSON_CLUSTER_ID, s.ACTION)
+RUN_OPTIONAL = (s.LINKED_BLOCKED_ACCOUNT, s.SANCTION, s.BLOCKED, s.CLEARED_AT, s.COUPON_ABUSE_SCORE)
+#: columns of the truth the scorecard needs, and those it also uses when present
+TRUTH_REQUIRED = (s.ACCOUNT_ID, s.PERSON_ID, s.HOUSEHOLD_ID, s.EXPECTED_ACTION)
+TRUTH_OPTIONAL = (s.ROLE, s.IS_FARMER)
 _TRUE_WORDS = ("true", "1", "yes", "y", "t")
 
 
@@ -64,7 +49,7 @@ def _present(values: pd.Series) -> pd.Series:
 
 
 def _prepare_truth(truth: pd.DataFrame) -> pd.DataFrame:
-    _require(truth, _TRUTH_REQUIRED, "truth")
+    _require(truth, TRUTH_REQUIRED, "truth")
     if s.IS_FARMER not in truth.columns and s.ROLE not in truth.columns:
         raise InputError("truth has neither 'is_farmer' nor 'role': add one of them.")
     is_farmer = (
@@ -90,7 +75,7 @@ def _prepare_truth(truth: pd.DataFrame) -> pd.DataFrame:
 
 
 def _prepare_accounts(accounts: pd.DataFrame) -> pd.DataFrame:
-    _require(accounts, _RUN_REQUIRED, "run accounts")
+    _require(accounts, RUN_REQUIRED, "run accounts")
     if s.BLOCKED not in accounts.columns and s.SANCTION not in accounts.columns:
         raise InputError("run accounts have neither 'blocked' nor 'sanction': add one of them.")
     account_ids = accounts[s.ACCOUNT_ID].astype(str)
@@ -136,6 +121,7 @@ def score_run(
     raw_components: pd.Series | None = None,
     previous_accounts: pd.DataFrame | None = None,
     previous_truth: pd.DataFrame | None = None,
+    previous_issued_ids: pd.Series | None = None,
     orders: pd.DataFrame | None = None,
 ) -> Scorecard:
     """Score a run's accounts against the ground truth.
@@ -156,6 +142,8 @@ def score_run(
         previous_accounts: last night's ``account_id, cluster_id``, for the
             stability metrics.
         previous_truth: last night's truth, to score households that merged.
+        previous_issued_ids: every cluster id the previous run's registry
+            holds, to catch retired ids issued again.
         orders: the input ``account_id, coupon_type``, for the families' score.
 
     Returns:
@@ -177,7 +165,8 @@ def score_run(
     """
     run = _prepare_accounts(accounts)
     true = _prepare_truth(truth)
-    scored = run.merge(true, on=s.ACCOUNT_ID, how="inner", validate="1:1").sort_values(
+    # ids were checked unique on both sides
+    scored = run.merge(true, on=s.ACCOUNT_ID, how="inner").sort_values(
         s.ACCOUNT_ID, kind="stable", ignore_index=True
     )
     metrics: dict[str, float | int] = {
@@ -191,10 +180,12 @@ def score_run(
                     len(scored), metrics["accounts.missing_from_run"],
                     metrics["accounts.missing_from_truth"])
 
+    # labels become integer codes once; every metric below works on the codes
     person = label_codes(scored[s.PERSON_ID])
     household = label_codes(scored[s.HOUSEHOLD_ID])
     person_cluster = label_codes(scored[s.PERSON_CLUSTER_ID])
     cluster = label_codes(scored[s.CLUSTER_ID])
+    scored = scored.assign(**{s.PERSON_ID: person, s.HOUSEHOLD_ID: household})
     metrics.update(clustering_metrics(person_cluster, person, prefix="person"))
     in_cluster = clustering_metrics(cluster, person, prefix="x")
     metrics["person.pair_recall_in_cluster"] = in_cluster["x.pair_recall"]
@@ -234,106 +225,6 @@ def score_run(
                 **{s.ACCOUNT_ID: previous_accounts[s.ACCOUNT_ID].astype(str)}
             ),
             truth=true, previous_truth=previous_truth_ids,
+            previous_issued_ids=previous_issued_ids,
         ))
     return Scorecard(metrics)
-
-
-def evaluate(
-    run_dir: str | Path,
-    truth: str | Path,
-    *,
-    previous_run: str | Path | None = None,
-    previous_truth: str | Path | None = None,
-) -> Scorecard:
-    """Score a run directory against a synthetic truth.
-
-    Args:
-        run_dir: a finished ``linkgraph run`` directory (``accounts.parquet``
-            or ``accounts.csv``).
-        truth: a ``linkgraph synth`` directory (``truth.csv`` and the input
-            tables the run read), or the path of a ``truth.csv``; the input
-            tables next to it give the raw-equality components and orders.
-        previous_run: last night's run directory, for the stability metrics.
-        previous_truth: last night's synth directory or truth file, to score
-            households that merged overnight.
-
-    Returns:
-        The :class:`Scorecard`.
-
-    Raises:
-        RunDirectoryError: the run directory has no accounts file.
-        InputError: the truth is missing or unreadable, or a column is missing.
-
-    >>> evaluate("/nonexistent/run", "/nonexistent/truth")
-    Traceback (most recent call last):
-    ...
-    linkgraph.errors.RunDirectoryError: run directory /nonexistent/run has no accounts.parquet or accounts.csv: is it the output of 'linkgraph run'?
-    """
-    accounts = _read_run_accounts(run_dir)
-    truth_frame, truth_dir = _read_truth(truth)
-    tables = {
-        name: frame for name, columns in _INPUT_COLUMNS.items()
-        if (frame := _read_table(truth_dir, name, columns)) is not None
-    }
-    components = raw_components(tables, truth_frame) if tables else None
-    if components is None:
-        logger.warning("no input tables next to the truth in %s: "
-                       "the normalisation-only recall is left out", truth_dir)
-    previous = _read_run_accounts(previous_run) if previous_run is not None else None
-    previous_truth_frame = _read_truth(previous_truth)[0] if previous_truth is not None else None
-    return score_run(
-        accounts, truth_frame, raw_components=components, previous_accounts=previous,
-        previous_truth=previous_truth_frame, orders=tables.get("orders"),
-    )
-
-
-def _read_table(directory: Path, name: str, columns: tuple[str, ...]) -> pd.DataFrame | None:
-    """``NAME.parquet`` (preferred) or ``NAME.csv`` with those of ``columns`` it has; raw strings.
-
-    CSV cells are read as the exact strings written (no NA guessing: the
-    literal ``null`` is a value); an empty cell is missing.
-    """
-    parquet, csv = directory / f"{name}.parquet", directory / f"{name}.csv"
-    try:
-        if parquet.is_file():
-            present = [c for c in columns if c in pq.read_schema(parquet).names]
-            return pd.read_parquet(parquet, columns=present)
-        if csv.is_file():
-            wanted = set(columns)
-            return pd.read_csv(
-                csv, dtype=str, keep_default_na=False, na_values=[""],
-                usecols=lambda c: c in wanted, encoding="utf-8-sig",
-            )
-    except (OSError, ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read {name} in {directory}: {e}") from e
-    return None
-
-
-def _read_run_accounts(run_dir: str | Path) -> pd.DataFrame:
-    """A run directory's accounts (parquet preferred, CSV fallback)."""
-    directory = Path(run_dir)
-    accounts = _read_table(directory, "accounts", _RUN_COLUMNS)
-    if accounts is None:
-        raise RunDirectoryError(
-            f"run directory {directory} has no accounts.parquet or accounts.csv: "
-            "is it the output of 'linkgraph run'?"
-        )
-    return accounts
-
-
-def _read_truth(truth: str | Path) -> tuple[pd.DataFrame, Path]:
-    """The truth table and the directory holding the input tables beside it."""
-    path = Path(truth)
-    directory = path if path.is_dir() else path.parent
-    if path.is_dir():
-        frame = _read_table(path, "truth", _TRUTH_COLUMNS)
-    elif path.is_file():
-        frame = _read_table(directory, path.name.rsplit(".", 1)[0], _TRUTH_COLUMNS)
-    else:
-        frame = None
-    if frame is None:
-        raise InputError(
-            f"no ground truth at {path}: give a 'linkgraph synth' directory "
-            "(with truth.csv) or the path of a truth.csv."
-        )
-    return frame, directory

@@ -11,7 +11,9 @@ yesterday). Tonight's cluster C is
   them lies wholly inside C.
 
 An id is *reused* when tonight's cluster carries an id that last night named
-a cluster with none of its accounts: the id now means an unrelated set.
+a cluster with none of its accounts: the id now means an unrelated set; it
+is *reissued* when it was retired before last night (in the previous run's
+registry of issued ids, not in use last night) and is in use again tonight.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def stability_metrics(
     *,
     truth: pd.DataFrame | None = None,
     previous_truth: pd.DataFrame | None = None,
+    previous_issued_ids: pd.Series | None = None,
 ) -> dict[str, float | int]:
     """How well ``cluster_id`` is kept from last night to tonight.
 
@@ -41,6 +44,9 @@ def stability_metrics(
         truth, previous_truth: ``account_id, household_id`` of both nights;
             when both are given, households that merged in the truth (people
             moving in together) are scored too.
+        previous_issued_ids: every cluster id issued up to last night (the
+            previous run's registry); an id from it that was not in use last
+            night but is tonight is a retired id issued again.
 
     Returns:
         ``stability.*`` metrics (see docs/metrics.md).
@@ -92,6 +98,13 @@ def stability_metrics(
         "stability.retired_ids": len(previous_ids.difference(current_ids)),
         "stability.reused_ids": len(reused),
     }
+    if previous_issued_ids is not None:
+        used_last_night = previous_accounts[s.CLUSTER_ID].dropna().astype(str)
+        retired = pd.Index(previous_issued_ids.dropna().astype(str).unique()).difference(
+            pd.Index(used_last_night.unique())
+        )
+        tonight = pd.Index(accounts[s.CLUSTER_ID].dropna().astype(str).unique())
+        metrics["stability.reissued_retired_ids"] = len(tonight.intersection(retired))
     if truth is not None and previous_truth is not None:
         metrics.update(_true_merge_metrics(both, truth, previous_truth))
     return metrics

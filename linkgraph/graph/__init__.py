@@ -21,12 +21,13 @@ from linkgraph import schemas as s
 from linkgraph.config import GraphConfig
 from linkgraph.errors import InputError
 from linkgraph.graph.corroborate import pair_tier_frame, summarize_pairs
-from linkgraph.graph.hubs import flag_values, hub_frame
+from linkgraph.graph.hubs import ValueFlags, flag_values, hub_frame
 from linkgraph.graph.incidence import (
     TIER_CODES,
     CodedIncidence,
     base_weights,
     code_identifiers,
+    labels,
     rarity_weight,
     tier_codes,
 )
@@ -125,7 +126,7 @@ def build_links(identifiers: pd.DataFrame, tables: Tables, *, config: GraphConfi
         config=config,
     )
     links = LinkSet(
-        incidence=_incidence_frame(coded, flags.reason, row_suppressed, row_n, tier),
+        incidence=_incidence_frame(coded, flags, row_n, tier),
         pairs=pair_frame(coded, pairs),
         pair_tiers=pair_tier_frame(coded, summary, profiles, config=config),
         hubs=hub_frame(coded, flags),
@@ -139,22 +140,19 @@ def build_links(identifiers: pd.DataFrame, tables: Tables, *, config: GraphConfi
 
 
 def _incidence_frame(
-    coded: CodedIncidence,
-    reason: pd.Series,
-    row_suppressed: np.ndarray,
-    row_n: np.ndarray,
-    tier: np.ndarray,
+    coded: CodedIncidence, flags: ValueFlags, row_n: np.ndarray, tier: np.ndarray
 ) -> pd.DataFrame:
-    """The identifiers with the graph's facts: tier, n_accounts, weight, linking."""
-    incidence = coded.frame.copy()
-    if row_suppressed.any():
-        by_row = reason.take(coded.group).reset_index(drop=True)
-        incidence[s.SUPPRESSED] = incidence[s.SUPPRESSED].fillna(by_row)
+    """The identifiers with the graph's facts: tier, n_accounts, weight, linking.
+
+    ``suppressed`` is the value's reason (one per value, the normalize stage's
+    first or the graph's ``hub``/``deny_list``).
+    """
+    incidence = coded.frame.copy(deep=False)
+    row_suppressed = flags.suppressed[coded.group]
+    incidence[s.SUPPRESSED] = flags.reason_labels(coded.group)
     weight = rarity_weight(base_weights(coded), row_n)
-    linking_tier = tier <= TIER_CODES.index(s.T_HOUSEHOLD)
-    incidence[s.TIER] = pd.Series(np.asarray(TIER_CODES, dtype=object)[tier], dtype="str") \
-        if len(tier) else pd.Series([], dtype="str")
+    incidence[s.TIER] = labels(tier, TIER_CODES)
     incidence[s.N_ACCOUNTS] = row_n.astype(np.int64)
     incidence[s.WEIGHT] = np.where(row_suppressed, 0.0, weight)
-    incidence[s.LINKING] = ~row_suppressed & linking_tier & (row_n >= 2)
+    incidence[s.LINKING] = ~row_suppressed & (tier <= TIER_CODES.index(s.T_HOUSEHOLD)) & (row_n >= 2)
     return incidence

@@ -23,7 +23,7 @@ import pandas as pd
 from linkgraph import schemas as s
 from linkgraph.config import GraphConfig
 from linkgraph.graph import profiles as p
-from linkgraph.graph.incidence import TIER_CODES, CodedIncidence, labels, take
+from linkgraph.graph.incidence import TIER_CODES, CodedIncidence, labels, positions, take
 from linkgraph.graph.pairs import PairRows
 
 #: evidence classes in the order the words list them (strongest first)
@@ -84,12 +84,17 @@ def pair_tier_frame(
     coded: CodedIncidence, summary: PairSummary, profiles: pd.DataFrame, *, config: GraphConfig
 ) -> pd.DataFrame:
     """One row per pair with evidence: schemas.PAIR_TIER_COLUMNS, sorted by account_a, account_b."""
-    facts = profiles.set_index(s.ACCOUNT_ID).reindex(coded.accounts)
     # an account missing from the accounts table gets no corroboration from its facts
-    own = facts[p.HAS_OWN_IDENTITY].fillna(True).to_numpy(dtype=bool)
-    in_burst = facts[p.BURST_SIZE].fillna(1).to_numpy() >= config.burst_min_accounts
-    farmed = (facts[p.COUPON_ONLY].fillna(False).to_numpy(dtype=bool)
-              | facts[p.DISPOSABLE_EMAIL].fillna(False).to_numpy(dtype=bool))
+    code = positions(profiles[s.ACCOUNT_ID], coded.accounts)
+    present = code >= 0
+    own = np.ones(len(coded.accounts), dtype=bool)
+    in_burst = np.zeros(len(coded.accounts), dtype=bool)
+    farmed = np.zeros(len(coded.accounts), dtype=bool)
+    own[code[present]] = profiles[p.HAS_OWN_IDENTITY].to_numpy(dtype=bool)[present]
+    in_burst[code[present]] = (profiles[p.BURST_SIZE].to_numpy()
+                               >= config.burst_min_accounts)[present]
+    farmed[code[present]] = (profiles[p.COUPON_ONLY].to_numpy(dtype=bool)
+                             | profiles[p.DISPOSABLE_EMAIL].to_numpy(dtype=bool))[present]
     a, b, mask = summary.a, summary.b, summary.mask
 
     n_person = _popcount(mask & _PERSON_BITS)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from linkgraph import schemas as s
 from linkgraph.config import GraphConfig
-from linkgraph.graph.incidence import CodedIncidence
+from linkgraph.graph.incidence import CodedIncidence, labels, take
 
 logger = logging.getLogger(__name__)
 
@@ -32,18 +32,27 @@ class ValueFlags:
     """Per (kind, value) group: sharing count and whether it may link.
 
     n_accounts: accounts sharing the group's value.
-    reason: why the value does not link (normalize's reason, ``hub`` or
-        ``deny_list``), NA where it may link; one entry per group.
-    suppressed: ``reason`` is set.
+    first_row: the group's first incidence row (that of its smallest account).
+    reason: per group, an index into ``reasons``: why the value does not link
+        (normalize's reason, ``hub`` or ``deny_list``); 0 where it may link.
+    reasons: the reason names, ``reasons[0]`` unused.
+    suppressed: ``reason > 0``.
     star: allowed values over their kind's cap: they link by star edges.
     limit: per kind name, the sharing count above which a value is a hub.
     """
 
     n_accounts: np.ndarray
-    reason: pd.Series
+    first_row: np.ndarray
+    reason: np.ndarray
+    reasons: tuple[str, ...]
     suppressed: np.ndarray
     star: np.ndarray
     limit: dict[str, int]
+
+    def reason_labels(self, groups: np.ndarray) -> pd.Series:
+        """The reason of each of ``groups`` as strings, NA where the value links."""
+        codes = self.reason[groups]
+        return labels(codes, self.reasons, missing=codes == 0)
 
 
 def hub_limit(counts: np.ndarray, *, floor: int, cap: int, z: float) -> int:
@@ -74,16 +83,17 @@ def flag_values(coded: CodedIncidence, *, config: GraphConfig) -> ValueFlags:
     n_accounts = np.bincount(coded.group, minlength=coded.n_groups).astype(np.int64)
     representative = _first_row_per_group(coded)
     group_kind = coded.kind[representative] if coded.n_groups else np.zeros(0, np.int64)
-    reasons = coded.frame[s.SUPPRESSED]
-    row_suppressed = reasons.notna().to_numpy()
-    reason = pd.Series(pd.NA, index=range(coded.n_groups), dtype="str")
+    given = coded.frame[s.SUPPRESSED]
+    row_suppressed = given.notna().to_numpy()
+    reason = np.zeros(coded.n_groups, dtype=np.int64)
+    reasons = ["", HUB, DENY_LIST]
     if row_suppressed.any():
-        rows = np.flatnonzero(row_suppressed)[::-1]  # so the first row of a group wins
-        reason_row = np.full(coded.n_groups, -1, dtype=np.int64)
-        reason_row[coded.group[rows]] = rows
-        has = reason_row >= 0
-        reason[has] = reasons.to_numpy()[reason_row[has]]
-    normalize_suppressed = reason.notna().to_numpy()
+        rows = np.flatnonzero(row_suppressed)
+        codes, names = pd.factorize(given.take(rows))
+        reasons += [str(name) for name in names]
+        # reversed, so that the group's first row (smallest account) wins
+        reason[coded.group[rows[::-1]]] = 3 + codes[::-1]
+    normalize_suppressed = reason > 0
 
     allowed, denied = _listed(coded, representative, config)
     limit: dict[str, int] = {}
@@ -100,27 +110,26 @@ def flag_values(coded: CodedIncidence, *, config: GraphConfig) -> ValueFlags:
         logger.info("graph: %s values shared by more than %d accounts are hubs", kind, limit[kind])
     hub &= ~allowed & ~normalize_suppressed
     denied &= ~normalize_suppressed
-    reason[hub] = HUB
-    reason[denied] = DENY_LIST
-    suppressed = reason.notna().to_numpy()
+    reason[hub] = reasons.index(HUB)
+    reason[denied] = reasons.index(DENY_LIST)
+    suppressed = reason > 0
     star = allowed & ~suppressed & (n_accounts > cap_of_group)
-    return ValueFlags(n_accounts=n_accounts, reason=reason, suppressed=suppressed, star=star,
-                      limit=limit)
+    return ValueFlags(n_accounts=n_accounts, first_row=representative, reason=reason, reasons=tuple(reasons),
+                      suppressed=suppressed, star=star, limit=limit)
 
 
 def hub_frame(coded: CodedIncidence, flags: ValueFlags) -> pd.DataFrame:
     """Suppressed values shared by >= 2 accounts: schemas.HUB_COLUMNS, sorted by kind, value."""
     chosen = np.flatnonzero(flags.suppressed & (flags.n_accounts >= 2))
-    rows = _first_row_per_group(coded)[chosen]
+    rows = flags.first_row[chosen]
     frame = coded.frame
     hubs = pd.DataFrame({
-        s.KIND: frame[s.KIND].take(rows).to_numpy(),
-        s.VALUE: frame[s.VALUE].take(rows).to_numpy(),
-        s.MASKED: frame[s.MASKED].take(rows).to_numpy(),
+        s.KIND: labels(coded.kind[rows], coded.kinds),
+        s.VALUE: take(frame[s.VALUE], rows),
+        s.MASKED: take(frame[s.MASKED], rows),
         s.N_ACCOUNTS: flags.n_accounts[chosen],
-        s.REASON: flags.reason.to_numpy()[chosen],
+        s.REASON: flags.reason_labels(chosen),
     })
-    hubs = hubs.astype({s.KIND: "str", s.VALUE: "str", s.MASKED: "str", s.REASON: "str"})
     return hubs.sort_values([s.KIND, s.VALUE], kind="stable", ignore_index=True)
 
 

@@ -50,8 +50,12 @@ def rarity_weight(base: np.ndarray, n_accounts: np.ndarray) -> np.ndarray:
     >>> rarity_weight(np.array([1.0, 1.0, 1.0]), np.array([1, 2, 20])).round(3).tolist()
     [1.0, 1.0, 0.361]
     """
-    n = np.maximum(np.asarray(n_accounts, dtype=np.float64), 2.0)
-    return np.asarray(base, dtype=np.float64) * (math.log2(3.0) / np.log2(1.0 + n))
+    n = np.asarray(n_accounts, dtype=np.int64)
+    if len(n) == 0:
+        return np.zeros(0, dtype=np.float64)
+    # one logarithm per distinct count, not per row
+    by_count = math.log2(3.0) / np.log2(1.0 + np.maximum(np.arange(n.max() + 1), 2.0))
+    return np.asarray(base, dtype=np.float64) * by_count[n]
 
 
 @dataclass(frozen=True)
@@ -99,14 +103,8 @@ def code_identifiers(identifiers: pd.DataFrame) -> CodedIncidence:
         logger.info("graph: identifiers not sorted by (account_id, kind, value); sorting")
         frame = _sorted(frame)
     account, accounts = _run_codes(frame[s.ACCOUNT_ID])
-    kind_codes, kind_uniques = pd.factorize(frame[s.KIND])
-    kinds = tuple(sorted(str(k) for k in kind_uniques))
-    kind = np.argsort(np.argsort(np.asarray(kind_uniques, dtype=object)))[kind_codes]
-    kind = kind.astype(np.int64, copy=False)
-    value_codes, value_uniques = pd.factorize(frame[s.VALUE])
-    group_key = kind * max(len(value_uniques), 1) + value_codes
-    group, group_uniques = pd.factorize(group_key)
-    group = group.astype(np.int64, copy=False)
+    kind, kinds = _kind_codes(frame[s.KIND])
+    group, n_groups = _group_codes(kind, frame[s.VALUE])
 
     duplicate = np.zeros(len(frame), dtype=bool)
     if len(frame) > 1:
@@ -117,15 +115,55 @@ def code_identifiers(identifiers: pd.DataFrame) -> CodedIncidence:
         frame, first_ns, last_ns = _merge_duplicates(frame, duplicate, first_ns, last_ns)
         keep = ~duplicate
         account, kind, group = account[keep], kind[keep], group[keep]
-        group, group_uniques = pd.factorize(group)
     # a value seen once has one time: use it for both ends of its interval
     first_ns = np.where(first_ns == NAT, last_ns, first_ns)
     last_ns = np.where(last_ns == NAT, first_ns, last_ns)
     return CodedIncidence(
         frame=frame, account=account, accounts=accounts, kind=kind, kinds=kinds,
-        group=group.astype(np.int64, copy=False), n_groups=len(group_uniques),
-        first_ns=first_ns, last_ns=last_ns,
+        group=group, n_groups=n_groups, first_ns=first_ns, last_ns=last_ns,
     )
+
+
+def _kind_codes(kinds: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Codes into the sorted names of the kinds present (known kinds by comparison, no hashing)."""
+    array = _arrow(kinds)
+    codes = np.full(len(kinds), -1, dtype=np.int64)
+    names = sorted(s.KINDS)
+    for code, name in enumerate(names):
+        codes[pc.equal(array, name).to_numpy(zero_copy_only=False)] = code
+    unknown = codes < 0
+    if unknown.any():
+        extra_codes, extra = pd.factorize(kinds[unknown])
+        codes[unknown] = len(names) + extra_codes
+        names += [str(k) for k in extra]
+    present = np.flatnonzero(np.bincount(codes, minlength=len(names)))
+    ordered = sorted(present, key=lambda c: names[c])
+    remap = np.zeros(len(names), dtype=np.int64)
+    remap[ordered] = np.arange(len(ordered))
+    return remap[codes], tuple(names[c] for c in ordered)
+
+
+def _group_codes(kind: np.ndarray, values: pd.Series) -> tuple[np.ndarray, int]:
+    """A code per (kind, value): the value's code, split only where kinds share a value.
+
+    Codes of values re-coded that way stay unused (groups of zero rows).
+    """
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64), 0
+    encoded = _arrow(values).dictionary_encode()
+    value = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    n_values = len(encoded.dictionary)
+    some_kind = np.zeros(n_values, dtype=np.int64)
+    some_kind[value] = kind
+    mixed = np.zeros(n_values, dtype=bool)
+    mixed[value[kind != some_kind[value]]] = True
+    if not mixed.any():
+        return value, n_values
+    rows = mixed[value]
+    extra, uniques = pd.factorize(kind[rows] * n_values + value[rows])
+    value = value.copy()
+    value[rows] = n_values + extra
+    return value, n_values + len(uniques)
 
 
 def _arrow(series: pd.Series) -> pa.Array:
@@ -175,7 +213,8 @@ def to_ns(column: pd.Series) -> np.ndarray:
     Times outside 1678-2261 (placeholders such as 9999-12-31) count as unknown.
     """
     stamps = pd.to_datetime(column, utc=True, errors="coerce").dt.tz_convert(None)
-    stamps = stamps.where((stamps > _NS_MIN) & (stamps < _NS_MAX))
+    if stamps.dtype != np.dtype("datetime64[ns]"):
+        stamps = stamps.where((stamps > _NS_MIN) & (stamps < _NS_MAX))
     return stamps.astype("datetime64[ns]").to_numpy().view(np.int64)
 
 
@@ -206,10 +245,15 @@ def _merge_duplicates(
     return kept, merged_first, merged_last
 
 
-def labels(codes: np.ndarray, names: tuple[str, ...] | list[str]) -> pd.Series:
-    """Strings from small integer codes, as a ``str`` series (no per-row Python objects)."""
+def labels(
+    codes: np.ndarray, names: tuple[str, ...] | list[str], *, missing: np.ndarray | None = None
+) -> pd.Series:
+    """Strings from small integer codes, as a ``str`` series (no per-row Python objects).
+
+    ``missing``: where True, the string is NA.
+    """
     dictionary = pa.array(list(names) or [""], type=pa.large_string())
-    indices = pa.array(np.asarray(codes, dtype=np.int32))
+    indices = pa.array(np.asarray(codes, dtype=np.int32), mask=missing)
     strings = pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.large_string())
     return pd.Series(pd.array(strings, dtype="str"))
 
@@ -217,6 +261,12 @@ def labels(codes: np.ndarray, names: tuple[str, ...] | list[str]) -> pd.Series:
 def take(series: pd.Series | pd.Index, rows: np.ndarray) -> pd.Series:
     """``series`` at positions ``rows``, as a new series with a fresh range index."""
     return pd.Series(series.array.take(np.asarray(rows, dtype=np.int64)))
+
+
+def positions(values: pd.Series | pd.Index, universe: pd.Index) -> np.ndarray:
+    """Position of each of ``values`` in ``universe`` (unique strings), -1 where absent."""
+    found = pc.index_in(_arrow(pd.Series(values.array)), value_set=_arrow(pd.Series(universe.array)))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def tier_codes(coded: CodedIncidence) -> np.ndarray:
@@ -229,7 +279,7 @@ def tier_codes(coded: CodedIncidence) -> np.ndarray:
     return by_kind[coded.kind]
 
 
-def base_weights(coded: CodedIncidence) -> np.ndarray:
-    """Base weight per row from its kind (``BASE_WEIGHT``)."""
+def base_weights(coded: CodedIncidence, kind: np.ndarray | None = None) -> np.ndarray:
+    """Base weight (``BASE_WEIGHT``) per row, or per entry of ``kind`` codes when given."""
     by_kind = np.array([BASE_WEIGHT.get(k, _UNKNOWN_KIND_WEIGHT) for k in coded.kinds] or [0.0])
-    return by_kind[coded.kind]
+    return by_kind[coded.kind if kind is None else kind]

@@ -52,7 +52,7 @@ class PairRows:
 def pair_rows(coded: CodedIncidence, flags: ValueFlags, *, config: GraphConfig) -> PairRows:
     """Every pair of accounts sharing a non-suppressed value (star edges over the cap)."""
     linkable = ~flags.suppressed & (flags.n_accounts >= 2)
-    row_a, row_b = _all_pairs(coded.group, linkable & ~flags.star)
+    row_a, row_b = _all_pairs(coded.group, linkable & ~flags.star, flags)
     if flags.star.any():
         star_a, star_b = _star_pairs(coded.group, flags.star)
         row_a, row_b = np.concatenate([row_a, star_a]), np.concatenate([row_b, star_b])
@@ -64,10 +64,10 @@ def pair_rows(coded: CodedIncidence, flags: ValueFlags, *, config: GraphConfig) 
     last_ns = np.where(known, last_ns, NAT)
     gap_days = np.where(known, np.maximum(first_ns - last_ns, 0) / _NS_PER_DAY, np.nan)
 
-    recyclable_codes = [i for i, k in enumerate(coded.kinds) if k in config.recyclable_kinds]
-    recyclable = np.isin(coded.kind[row_a], recyclable_codes)
+    kind_a = coded.kind[row_a]
+    recyclable = np.array([k in config.recyclable_kinds for k in coded.kinds] or [False])[kind_a]
     gap = np.where(recyclable & known, gap_days, 0.0)
-    weight = rarity_weight(base_weights(coded)[row_a], flags.n_accounts[coded.group[row_a]])
+    weight = rarity_weight(base_weights(coded, kind_a), flags.n_accounts[coded.group[row_a]])
     weight = weight * np.exp2(-gap / config.gap_half_life_days)
     recycled = gap > config.recycle_gap_days
 
@@ -99,7 +99,8 @@ def _group_runs(group: np.ndarray, chosen_groups: np.ndarray) -> tuple[np.ndarra
                                                                      np.ndarray]:
     """Rows of the chosen groups, grouped (rows ascending within a group), run starts, sizes."""
     rows = np.flatnonzero(chosen_groups[group])
-    rows = rows[np.argsort(group[rows], kind="stable")]
+    # keys are unique (group, row), so an unstable sort keeps rows ascending in a group
+    rows = rows[np.argsort(group[rows] * len(group) + rows)]
     if len(rows) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return rows, empty, empty
@@ -109,10 +110,19 @@ def _group_runs(group: np.ndarray, chosen_groups: np.ndarray) -> tuple[np.ndarra
     return rows, starts, sizes
 
 
-def _all_pairs(group: np.ndarray, chosen_groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _all_pairs(
+    group: np.ndarray, chosen_groups: np.ndarray, flags: ValueFlags
+) -> tuple[np.ndarray, np.ndarray]:
     """All (row_i, row_j), i < j, inside each chosen group."""
-    rows, starts, sizes = _group_runs(group, chosen_groups)
-    row_a, row_b = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    # values shared by exactly two accounts (most shared values) need no sort
+    twos = chosen_groups & (flags.n_accounts == 2)
+    two_rows = np.flatnonzero(twos[group])
+    last_row = np.zeros(len(twos), dtype=np.int64)
+    last_row[group[two_rows]] = two_rows  # ascending rows: the last write is the larger row
+    two_groups = np.flatnonzero(twos)
+    row_a, row_b = [flags.first_row[two_groups]], [last_row[two_groups]]
+
+    rows, starts, sizes = _group_runs(group, chosen_groups & ~twos)
     for size in np.unique(sizes):  # bounded by the largest cap, not by the number of values
         if size < 2:
             continue
@@ -140,5 +150,5 @@ def _pair_order(coded: CodedIncidence, row_a: np.ndarray, row_b: np.ndarray) -> 
     within = row_a - coded.account_start[account_a]
     span = int(within.max()) + 1 if len(within) else 1
     if n_accounts * n_accounts * span < np.iinfo(np.int64).max // 2:
-        return np.argsort(pair_key * span + within, kind="stable")
+        return np.argsort(pair_key * span + within)  # unique keys: any sort is stable
     return np.lexsort((within, pair_key))

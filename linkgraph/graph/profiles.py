@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 
 from linkgraph import schemas as s
 from linkgraph.config import GraphConfig
-from linkgraph.graph.incidence import NAT, TIER_CODES, CodedIncidence, tier_codes, to_ns
+from linkgraph.graph.incidence import NAT, TIER_CODES, CodedIncidence, positions, tier_codes, to_ns
 from linkgraph.normalize import disposable_email
 
 N_PERSON_IDS = "n_person_ids"
@@ -59,15 +59,15 @@ def account_profiles(
     n_codes = len(coded.accounts)
     person = (tier_codes(coded) == TIER_CODES.index(s.T_PERSON)) & ~suppressed
     own = person & (n_accounts == 1)
-    identity_codes = [i for i, k in enumerate(coded.kinds) if k in _IDENTITY_KINDS]
-    own_identity = own & np.isin(coded.kind, identity_codes)
+    identity_kind = np.array([k in _IDENTITY_KINDS for k in coded.kinds] or [False])
+    own_identity = own & identity_kind[coded.kind]
     per_code = {
         N_PERSON_IDS: np.bincount(coded.account[person], minlength=n_codes),
         N_OWN_PERSON_IDS: np.bincount(coded.account[own], minlength=n_codes),
         HAS_OWN_IDENTITY: np.bincount(coded.account[own_identity], minlength=n_codes) > 0,
         DISPOSABLE_EMAIL: _disposable_by_code(coded),
     }
-    code = coded.accounts.get_indexer(ids)
+    code = positions(ids, coded.accounts)
     present = code >= 0
     for column, values in per_code.items():
         out = np.zeros(len(ids), dtype=values.dtype)
@@ -107,25 +107,25 @@ def _order_facts(profiles: pd.DataFrame, orders: pd.DataFrame, ids: pd.Index) ->
         zero = np.zeros(len(ids), dtype=np.int64)
         return profiles.assign(**{N_ORDERS: zero, N_NEW_USER_ORDERS: zero,
                                   COUPON_ONLY: np.zeros(len(ids), dtype=bool)})
-    used_coupon = pd.Series(False, index=orders.index)
+    used_coupon = np.zeros(len(orders), dtype=bool)
     for column in (s.COUPON_CODE, s.COUPON_TYPE):
         if column in orders.columns:
             text = orders[column].astype("str").str.strip()
-            used_coupon |= text.notna() & (text != "")
-    coupon_type = (orders[s.COUPON_TYPE].astype("str").str.strip().str.lower()
-                   if s.COUPON_TYPE in orders.columns else pd.Series(pd.NA, index=orders.index))
-    counts = pd.DataFrame({
-        s.ACCOUNT_ID: orders[s.ACCOUNT_ID].astype("str"),
-        N_ORDERS: 1,
-        N_NEW_USER_ORDERS: (coupon_type == s.NEW_USER).fillna(False).astype(np.int64),
-        "_coupon": used_coupon.astype(np.int64),
-    }).groupby(s.ACCOUNT_ID).sum().reindex(ids, fill_value=0)
-    n_orders = counts[N_ORDERS].to_numpy(dtype=np.int64)
+            used_coupon |= (text.notna() & (text != "")).to_numpy(dtype=bool)
+    new_user = np.zeros(len(orders), dtype=bool)
+    if s.COUPON_TYPE in orders.columns:
+        coupon_type = orders[s.COUPON_TYPE].astype("str").str.strip().str.lower()
+        new_user = (coupon_type == s.NEW_USER).fillna(False).to_numpy(dtype=bool)
+    account = positions(orders[s.ACCOUNT_ID].astype("str"), ids)
+    known = account >= 0
+    n_orders = np.bincount(account[known], minlength=len(ids))
+    n_coupon = np.bincount(account[known & used_coupon], minlength=len(ids))
     return profiles.assign(**{
-        N_ORDERS: n_orders,
-        N_NEW_USER_ORDERS: counts[N_NEW_USER_ORDERS].to_numpy(dtype=np.int64),
+        N_ORDERS: n_orders.astype(np.int64),
+        N_NEW_USER_ORDERS: np.bincount(account[known & new_user], minlength=len(ids)).astype(
+            np.int64),
         COUPON_ONLY: (n_orders >= 1) & (n_orders <= _COUPON_ONLY_MAX_ORDERS)
-        & (counts["_coupon"].to_numpy() == n_orders),
+        & (n_coupon == n_orders),
     })
 
 

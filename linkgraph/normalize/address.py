@@ -27,12 +27,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from linkgraph import schemas as S
-from linkgraph.normalize.text import TEXT, as_text, extract, fold, map_distinct, replace_re2
+from linkgraph.normalize.junk import PLACEHOLDERS
+from linkgraph.normalize.text import (
+    TEXT,
+    as_text,
+    extract,
+    fold,
+    map_distinct,
+    reasons,
+    replace_re2,
+)
 
 PICKUP_POINT = "pickup_point"
 ADDRESS_FIELDS = (S.LINE1, S.LINE2, S.POSTAL_CODE, S.CITY, S.COUNTRY)
@@ -159,15 +169,23 @@ def _normalize_distinct(combined: pd.Series, *, pickup: str | None) -> pd.DataFr
         unit = unit.mask(bare, line2)
         head = _words(parts[S.LINE1]).fillna("")
         street = street.mask(bare, head)
-    street = _canonical_street(street)
+    # "n/a" must stay a placeholder the junk rules know, not become "north a"
+    placeholder = np.array(lines.isin(_placeholder_words()), dtype=bool)
+    street = _canonical_street(street).mask(placeholder, lines)
     unit = replace_re2(unit, "^0+([0-9])", "\\1")  # "apt 04" = "apt 4"
     postal = _postal_codes(parts[S.POSTAL_CODE], parts[S.COUNTRY])
     city = _words(parts[S.CITY]).fillna("")
     place = postal.where(postal != "", city)
     country = _countries(parts[S.COUNTRY])
     value = street + "|" + unit + "|" + place + "|" + country
-    suppressed = pd.Series(np.where(is_pickup, PICKUP_POINT, None), dtype=TEXT)
+    suppressed = reasons(is_pickup, PICKUP_POINT)
     return pd.DataFrame({"value": value.astype(TEXT), "suppressed": suppressed})
+
+
+@lru_cache(maxsize=1)
+def _placeholder_words() -> frozenset[str]:
+    words = _words(pd.Series(sorted(PLACEHOLDERS), dtype=TEXT)).dropna()
+    return frozenset(w for w in words if w)
 
 
 def _split_unit(lines: pd.Series) -> tuple[pd.Series, pd.Series]:

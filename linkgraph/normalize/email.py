@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from linkgraph.normalize.text import TEXT, as_text, extract, map_distinct
+from linkgraph.normalize.text import TEXT, as_text, extract, map_distinct, reasons
 
 GMAIL: str = "gmail.com"
 
@@ -140,8 +140,11 @@ def _normalize_distinct(
     # a tag with nothing before it ("+x@gmail.com") names no mailbox
     valid &= local.str.len().fillna(0).to_numpy() > 0
 
-    value = (local + "@" + domain).where(valid, text)
-    suppressed = pd.Series(np.where(valid, None, "invalid"), index=raw.index, dtype=TEXT)
+    key = local + "@" + domain
+    # a key must itself be an address: "0.-@yahoo.com" loses its tag and becomes "0.@..."
+    valid &= np.array(key.str.fullmatch(f"(?:{_EMAIL})").fillna(False), dtype=bool)
+    value = key.where(valid, text)
+    suppressed = reasons(~valid, "invalid").set_axis(raw.index)
     return pd.DataFrame({"value": value.astype(TEXT), "suppressed": suppressed})
 
 

@@ -114,6 +114,8 @@ def normalize_identifiers(tables: Tables, *, config: NormalizeConfig) -> pd.Data
     ]
     rows = pd.concat([p for p in parts if len(p)] or [_empty_rows()], ignore_index=True)
     rows = rows[np.array(rows[S.VALUE].notna() & rows[S.ACCOUNT_ID].notna(), dtype=bool)]
+    rows = _normalize_deferred(rows.reset_index(drop=True))
+    rows = rows[np.array(rows[S.VALUE].notna(), dtype=bool)]
     rows = _mark_junk(rows, config)
     identifiers = _aggregate(rows)
     logger.info("normalize: %d identifiers of %d accounts", len(identifiers),
@@ -190,12 +192,11 @@ def _account_rows(accounts: pd.DataFrame, config: NormalizeConfig) -> list[pd.Da
     return [
         _rows(ids, S.K_EMAIL, emails, created, created, "accounts.email"),
         _rows(ids, S.K_PHONE, phones, created, created, "accounts.phone"),
-        _rows(ids, S.K_DEVICE, normalize_devices(accounts[S.DEVICE_ID]), created, created,
+        _rows(ids, S.K_DEVICE, _raw(accounts[S.DEVICE_ID]), created, created,
               "accounts.device_id"),
-        _rows(ids, S.K_IP, normalize_ips(accounts[S.REGISTRATION_IP]), created, created,
+        _rows(ids, S.K_IP, _raw(accounts[S.REGISTRATION_IP]), created, created,
               "accounts.registration_ip"),
-        _rows(ids, S.K_NAME, normalize_names(accounts[S.FULL_NAME]), created, created,
-              "accounts.full_name"),
+        _rows(ids, S.K_NAME, _raw(accounts[S.FULL_NAME]), created, created, "accounts.full_name"),
     ]
 
 
@@ -210,9 +211,10 @@ def _order_times(orders: pd.DataFrame, key: str) -> pd.DataFrame:
 
 
 def _with_order_times(table: pd.DataFrame, orders: pd.DataFrame, key: str) -> pd.DataFrame:
-    times = _order_times(orders, key)
-    keys = pd.MultiIndex.from_arrays([as_text(table[S.ACCOUNT_ID]), as_text(table[key])])
-    found = times.reindex(keys)
+    times = _order_times(orders, key).reset_index()
+    keys = pd.DataFrame({S.ACCOUNT_ID: as_text(table[S.ACCOUNT_ID]).to_numpy(),
+                         key: as_text(table[key]).to_numpy()}).astype(TEXT)
+    found = keys.merge(times, on=[S.ACCOUNT_ID, key], how="left", sort=False)
     return table.assign(_first=found["_first"].to_numpy(), _last=found["_last"].to_numpy())
 
 
@@ -226,7 +228,7 @@ def _address_rows(
     keys = normalize_addresses(addresses, pickup_keywords=config.pickup_keywords)
     return [
         _rows(ids, S.K_ADDRESS, keys, first, last, "addresses"),
-        _rows(ids, S.K_NAME, normalize_names(addresses[S.RECIPIENT_NAME]), first, last,
+        _rows(ids, S.K_NAME, _raw(addresses[S.RECIPIENT_NAME]), first, last,
               "addresses.recipient_name"),
     ]
 
@@ -244,7 +246,7 @@ def _payment_rows(payments: pd.DataFrame, orders: pd.DataFrame) -> list[pd.DataF
         _rows(ids, S.K_CARD, fingerprints, first, last, "payments.fingerprint",
               last4=payments[S.CARD_LAST4]),
         _rows(ids, S.K_CARD_DIGITS, digits, first, last, "payments.card_digits"),
-        _rows(ids, S.K_NAME, normalize_names(payments[S.HOLDER_NAME]), first, last,
+        _rows(ids, S.K_NAME, _raw(payments[S.HOLDER_NAME]), first, last,
               "payments.holder_name"),
     ]
 
@@ -254,15 +256,39 @@ def _login_rows(logins: pd.DataFrame) -> list[pd.DataFrame]:
         return []
     seen = logins[[S.ACCOUNT_ID, S.IP, S.DEVICE_ID]].astype(TEXT).assign(_at=_utc(logins[S.SEEN_AT]))
     out = []
-    for column, kind, normalizer in ((S.IP, S.K_IP, normalize_ips),
-                                     (S.DEVICE_ID, S.K_DEVICE, normalize_devices)):
+    for column, kind in ((S.IP, S.K_IP), (S.DEVICE_ID, S.K_DEVICE)):
         # many sign-ins per (account, value): collapse before normalising
         used = seen[[S.ACCOUNT_ID, column, "_at"]].dropna(subset=[S.ACCOUNT_ID, column])
         spans = used.groupby([S.ACCOUNT_ID, column], sort=False)["_at"].agg(["min", "max"])
         spans = spans.reset_index()
-        out.append(_rows(spans[S.ACCOUNT_ID], kind, normalizer(spans[column]), spans["min"],
+        out.append(_rows(spans[S.ACCOUNT_ID], kind, _raw(spans[column]), spans["min"],
                          spans["max"], f"logins.{column}"))
     return out
+
+
+#: kinds read from several tables with one-column normalisers: the raw values of
+#: every source are normalised together, each distinct value once
+_DEFERRED = {S.K_NAME: normalize_names, S.K_DEVICE: normalize_devices, S.K_IP: normalize_ips}
+
+
+def _raw(values: pd.Series) -> pd.DataFrame:
+    """Raw values of a deferred kind, normalised later with the other sources of the kind."""
+    text = as_text(values)
+    return pd.DataFrame({"value": text, "suppressed": pd.Series(pd.NA, index=text.index,
+                                                                dtype=TEXT)})
+
+
+def _normalize_deferred(rows: pd.DataFrame) -> pd.DataFrame:
+    value = rows[S.VALUE].copy()
+    suppressed = rows[S.SUPPRESSED].copy()
+    kinds = rows[S.KIND].to_numpy(dtype=object)
+    for kind, normalizer in _DEFERRED.items():
+        sel = np.flatnonzero(kinds == kind)
+        if len(sel):
+            normalized = normalizer(rows[S.VALUE].iloc[sel])
+            value.iloc[sel] = normalized["value"].to_numpy(dtype=object)
+            suppressed.iloc[sel] = normalized["suppressed"].to_numpy(dtype=object)
+    return rows.assign(**{S.VALUE: value, S.SUPPRESSED: suppressed})
 
 
 def _mark_junk(rows: pd.DataFrame, config: NormalizeConfig) -> pd.DataFrame:
@@ -280,26 +306,70 @@ def _mark_junk(rows: pd.DataFrame, config: NormalizeConfig) -> pd.DataFrame:
     return rows.assign(**{S.SUPPRESSED: rows[S.SUPPRESSED].mask(junk, JUNK)})
 
 
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes in sorted order of the values (NA last) and the sorted distinct values."""
+    codes, uniques = pd.factorize(values, sort=True)
+    uniques = np.asarray(uniques, dtype=object)
+    return np.where(codes < 0, len(uniques), codes).astype(np.int64), uniques
+
+
+def _decode(codes: np.ndarray, uniques: np.ndarray) -> pd.Series:
+    padded = np.append(uniques, None)
+    return pd.Series(padded[codes], dtype=TEXT)
+
+
 def _aggregate(rows: pd.DataFrame) -> pd.DataFrame:
-    keys = [S.ACCOUNT_ID, S.KIND, S.VALUE]
-    grouped = rows.groupby(keys, sort=False).agg(
-        **{S.FIRST_SEEN: (S.FIRST_SEEN, "min"), S.LAST_SEEN: (S.LAST_SEEN, "max"),
-           S.SOURCE: (S.SOURCE, "min"), S.SUPPRESSED: (S.SUPPRESSED, "min"),
-           _LAST4: (_LAST4, "min")}
-    ).reset_index()
-    grouped = grouped.sort_values(keys, kind="stable", ignore_index=True)
-    masked = pd.Series(pd.NA, index=grouped.index, dtype=TEXT)
-    kinds = grouped[S.KIND].to_numpy(dtype=object)
-    for kind in pd.unique(kinds):
-        sel = kinds == kind
-        values = grouped[S.VALUE][sel]
-        last4 = None
-        if kind == S.K_CARD:
-            # one display per card: the smallest last4 any account gave for it
-            last4 = grouped[_LAST4][sel].groupby(values.to_numpy()).transform("min")
-        masked[sel] = mask_values(str(kind), values, last4=last4).to_numpy()
-    grouped[S.MASKED] = masked
-    out = grouped[list(S.IDENTIFIER_COLUMNS)]
+    """One row per (account_id, kind, value), sorted; grouping runs on integer codes."""
+    account, accounts = _codes(rows[S.ACCOUNT_ID])
+    kind, kinds = _codes(rows[S.KIND])
+    value, values = _codes(rows[S.VALUE])
+    # codes are in sorted order, so the combined key sorts like (account_id, kind, value)
+    key = (account * (len(kinds) + 1) + kind) * (len(values) + 1) + value
+    source, sources = _codes(rows[S.SOURCE])
+    suppressed, reasons = _codes(rows[S.SUPPRESSED])
+    last4, last4s = _codes(rows[_LAST4])
+    grouped = pd.DataFrame({
+        "key": key, "account": account, "kind": kind, "value": value,
+        S.FIRST_SEEN: rows[S.FIRST_SEEN].reset_index(drop=True),
+        S.LAST_SEEN: rows[S.LAST_SEEN].reset_index(drop=True),
+        "source": source, "suppressed": suppressed, "last4": last4,
+    }).groupby("key", sort=True).agg(
+        account=("account", "first"), kind=("kind", "first"), value=("value", "first"),
+        first_seen=(S.FIRST_SEEN, "min"), last_seen=(S.LAST_SEEN, "max"),
+        source=("source", "min"), suppressed=("suppressed", "min"), last4=("last4", "min"),
+    )
+    identifiers = pd.DataFrame({
+        S.ACCOUNT_ID: _decode(grouped["account"].to_numpy(), accounts),
+        S.KIND: _decode(grouped["kind"].to_numpy(), kinds),
+        S.VALUE: _decode(grouped["value"].to_numpy(), values),
+        S.FIRST_SEEN: grouped["first_seen"].reset_index(drop=True).astype(_TIME),
+        S.LAST_SEEN: grouped["last_seen"].reset_index(drop=True).astype(_TIME),
+        S.SOURCE: _decode(grouped["source"].to_numpy(), sources),
+        S.SUPPRESSED: _decode(grouped["suppressed"].to_numpy(), reasons),
+    })
+    identifiers[S.MASKED] = _masks(grouped, kinds, values, last4s)
+    out = identifiers[list(S.IDENTIFIER_COLUMNS)]
     text_dtype = pd.Series(["x"]).dtype  # the installed pandas' default text dtype
     return out.astype({c: text_dtype for c in (S.ACCOUNT_ID, S.KIND, S.VALUE, S.MASKED, S.SOURCE,
                                                S.SUPPRESSED)})
+
+
+def _masks(
+    grouped: pd.DataFrame, kinds: np.ndarray, values: np.ndarray, last4s: np.ndarray
+) -> pd.Series:
+    """The masked display per (kind, value), computed once per distinct value code."""
+    kind_codes = grouped["kind"].to_numpy()
+    value_codes = grouped["value"].to_numpy()
+    masked = np.full(len(grouped), None, dtype=object)
+    for code in np.unique(kind_codes):
+        sel = kind_codes == code
+        distinct, inverse = np.unique(value_codes[sel], return_inverse=True)
+        kind = str(kinds[code])
+        card_last4 = None
+        if kind == S.K_CARD:
+            # one display per card: the smallest last4 any account gave for it
+            smallest = pd.Series(grouped["last4"].to_numpy()[sel]).groupby(inverse).min()
+            card_last4 = _decode(smallest.to_numpy(), last4s)
+        shown = mask_values(kind, _decode(distinct, values), last4=card_last4)
+        masked[sel] = shown.to_numpy(dtype=object)[inverse]
+    return pd.Series(masked, dtype=TEXT)

@@ -98,6 +98,10 @@ def _normalize_distinct(raw: pd.Series) -> pd.DataFrame:
     text = raw.str.strip().str.lower()
     mapped = extract(text, r"^\[?::ffff:(?:0{1,4}:)?(?P<v4>[0-9]{1,3}(?:\.[0-9]{1,3}){3})\]?$")["v4"]
     text = mapped.fillna(text)
+    hex_mapped = np.flatnonzero(np.array(text.str.contains("ffff:", regex=False).fillna(False)))
+    if len(hex_mapped):  # "::ffff:c000:201" is 192.0.2.1 too
+        text = text.copy()
+        text.iloc[hex_mapped] = [_mapped_v4(v) for v in text.iloc[hex_mapped].to_numpy(dtype=object)]
     value = text.copy()
     suppressed = pd.Series(pd.NA, index=raw.index, dtype=TEXT)
     known = np.zeros(len(text), dtype=bool)
@@ -151,3 +155,12 @@ def _top64(address: str | None) -> int | None:
 
 def _prefix_text(top: int) -> str:
     return str(ipaddress.IPv6Network((int(top) << 64, 64)))
+
+
+def _mapped_v4(address: str) -> str:
+    """The IPv4 inside an IPv4-mapped IPv6 address, else the address unchanged."""
+    try:
+        mapped = ipaddress.IPv6Address(address.strip("[]")).ipv4_mapped
+    except ValueError:
+        return address
+    return address if mapped is None else str(mapped)

@@ -72,6 +72,8 @@ PLACEHOLDER_NAME_TOKENS: frozenset[str] = frozenset({
     "lastname", "клиент", "покупатель", "тест", "пользователь", "неизвестно",
 })
 
+# letters of every script and digits, not punctuation or symbols (U+2000-U+2BFF)
+_LETTER_OR_DIGIT = "[0-9a-z\u00c0-\u1fff\u2c00-\ud7ff\uf900-\uffdc]"
 _REPEATED = "(?:" + "|".join(f"{c}+" for c in "0123456789abcdefghijklmnopqrstuvwxyz") + ")"
 _RUNS = ("01234567890123456789", "98765432109876543210")
 _SEQUENTIAL: frozenset[str] = frozenset(
@@ -122,7 +124,7 @@ def junk_values(
     folded = fold(text).fillna("")
     listed = _listed(kind, extra)
     junk = _flags(folded.isin(PLACEHOLDERS | listed))
-    junk |= ~_flags(folded.str.contains("[0-9a-z\u00c0-\U0010ffff]", regex=True))
+    junk |= ~_flags(folded.str.contains(_LETTER_OR_DIGIT, regex=True))
     rule = _KIND_RULES.get(kind)
     if rule is not None:
         junk |= rule(folded, min_device_length)
@@ -178,7 +180,7 @@ def _card_digits_junk(values: pd.Series, _: int) -> np.ndarray:
 
 def _address_junk(values: pd.Series, _: int) -> np.ndarray:
     street = extract(values, "^(?P<street>[^|]*)")["street"].fillna("")
-    alnum = street.str.replace("[^0-9a-z\u00c0-\U0010ffff]", "", regex=True)
+    alnum = street.str.replace(f"[^{_LETTER_OR_DIGIT[1:-1]}]", "", regex=True)
     junk = alnum.str.len().fillna(0).to_numpy() < 3
     return junk | _flags(street.isin(PLACEHOLDERS | {"address", "street", "home", "n a"}))
 

@@ -8,10 +8,9 @@ are dropped. A name of one token (``John``) identifies no one:
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from linkgraph.normalize.text import TEXT, as_text, fold, map_distinct
+from linkgraph.normalize.text import TEXT, as_text, fold, map_distinct, reasons
 
 #: courtesy titles and honorifics dropped from names
 TITLES: frozenset[str] = frozenset({
@@ -53,5 +52,5 @@ def _normalize_distinct(raw: pd.Series) -> pd.DataFrame:
     n_tokens = key.str.count(" ").fillna(-1).to_numpy() + 1
     valid = n_tokens >= 2
     value = key.where(valid, key.fillna(folded))
-    suppressed = pd.Series(np.where(valid, None, "invalid"), dtype=TEXT)
+    suppressed = reasons(~valid, "invalid")
     return pd.DataFrame({"value": value.astype(TEXT), "suppressed": suppressed})

@@ -25,14 +25,14 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat
 
-from linkgraph.normalize.text import TEXT, as_text, extract
+from linkgraph.normalize.text import TEXT, as_text, extract, reasons
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class _Rules:
     max_length: int
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rules(region: str) -> _Rules | None:
     meta = PhoneMetadata.metadata_for_region(region)
     if meta is None or meta.general_desc is None or not meta.general_desc.national_number_pattern:
@@ -79,7 +79,7 @@ def _rules(region: str) -> _Rules | None:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _calling_code_rule(cc: str) -> tuple[str, list[int]] | None:
     """One pattern and the possible lengths over every region sharing a calling code."""
     rules = [r for r in map(_rules, _CALLING_CODES.get(int(cc), ())) if r is not None]
@@ -206,15 +206,16 @@ def _national_in_region(digits: pd.Series, rules: _Rules) -> tuple[pd.Series, np
 
 def _fast_e164(raw: pd.Series, regions: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """(E.164 or NA, decided) for distinct (raw, region) pairs; NA + decided = unparseable."""
-    n = len(raw)
     text = raw.str.strip()
-    e164 = pd.Series(pd.NA, index=raw.index, dtype=TEXT)
+    e164 = np.full(len(raw), None, dtype=object)  # filled in place: Arrow setitem is slow
     decided = _flags(text.str.fullmatch(r"(?:\+?[0-9 ().\-/]*[0-9][0-9 ().\-/]*)"))
-    digits = text.str.replace(r"[^0-9]", "", regex=True)
+    digits = text
+    for separator in " ().-/+":  # the only non-digits a decided value may hold
+        digits = digits.str.replace(separator, "", regex=False)
     plus = _flags(text.str.startswith("+")) & decided
 
-    full = pd.Series(pd.NA, index=raw.index, dtype=TEXT)  # digits after + or IDD
-    full[plus] = digits[plus]
+    full = np.full(len(raw), None, dtype=object)  # digits after + or IDD
+    full[plus] = digits[plus].to_numpy(dtype=object)
     national_rows = decided & ~plus
     region_codes, region_names = pd.factorize(regions.where(national_rows))
     for code, region in enumerate(region_names):
@@ -229,25 +230,25 @@ def _fast_e164(raw: pd.Series, regions: pd.Series) -> tuple[pd.Series, np.ndarra
             is_idd, after = _cut_prefix(sub, rules.idd)
             # libphonenumber: an IDD followed by 0 is not an IDD
             is_idd &= ~_flags(after.str.startswith("0"))
-            full.iloc[idx[is_idd]] = after[is_idd].to_numpy()
+            full[idx[is_idd]] = after[is_idd].to_numpy(dtype=object)
             keep = ~is_idd
             idx, sub = idx[keep], sub[keep]
         national, undecided = _national_in_region(sub, rules)
         ok = ~undecided & _nsn_length_ok(national)  # else libphonenumber raises: unparseable
-        e164.iloc[idx[ok]] = ("+" + rules.cc + national[ok]).to_numpy()
+        e164[idx[ok]] = ("+" + rules.cc + national[ok]).to_numpy(dtype=object)
         decided[idx[undecided]] = False
     # no region: libphonenumber cannot read a number without "+" (decided: unparseable)
     no_region = national_rows & (region_codes < 0)
     decided[no_region] = True
 
-    intl = _flags(full.notna())
+    intl = ~pd.isna(full)
     if intl.any():
-        cc, national, undecided = _international(full[intl])
+        cc, national, undecided = _international(pd.Series(full[intl], dtype=TEXT))
         idx = np.flatnonzero(intl)
         ok = ~undecided & _nsn_length_ok(national)
-        e164.iloc[idx[ok]] = ("+" + cc + national)[ok].to_numpy()
+        e164[idx[ok]] = ("+" + cc + national)[ok].to_numpy(dtype=object)
         decided[idx[undecided]] = False
-    return e164.where(decided), decided
+    return pd.Series(e164, index=raw.index, dtype=TEXT).where(decided), decided
 
 
 def _parse_one(raw: str, region: str | None) -> str | None:
@@ -264,7 +265,7 @@ def split_e164(values: pd.Series) -> pd.DataFrame:
     >>> split_e164(pd.Series(["+79123456789", "+447911123456", "n/a"])).to_numpy().tolist()
     [['7', '9123456789'], ['44', '7911123456'], [<NA>, <NA>]]
     """
-    text = as_text(values)
+    text = values if values.dtype == TEXT else as_text(values)
     digits = extract(text, r"^\+(?P<digits>[0-9]+)$")["digits"]
     cc = pd.Series(pd.NA, index=values.index, dtype=TEXT)
     for n in (3, 2, 1):
@@ -344,9 +345,11 @@ def normalize_phones(
         regs = distinct_region.to_numpy(dtype=object, na_value=None)[slow]
         e164.iloc[slow] = [_parse_one(r, g) for r, g in zip(raws, regs, strict=True)]
     valid = valid_e164(e164).to_numpy()
-    cleaned = distinct_raw.str.lower().str.replace(r"[ \t\r\n\f\v]+", " ", regex=True)
-    value = e164.where(e164.notna(), cleaned)
-    suppressed = pd.Series(np.where(valid, None, "invalid"), dtype=TEXT)
+    value = e164.copy()
+    unread = np.flatnonzero(np.array(e164.isna(), dtype=bool))
+    value.iloc[unread] = distinct_raw.iloc[unread].str.lower().str.replace(
+        r"[ \t\r\n\f\v]+", " ", regex=True).to_numpy(dtype=object)
+    suppressed = reasons(~valid, "invalid")
     distinct = pd.DataFrame({"value": value, "suppressed": suppressed})
     padded = pd.concat([distinct, distinct.iloc[:0].reindex([len(distinct)])], ignore_index=True)
     result = padded.iloc[np.where(codes < 0, len(distinct), codes)]

@@ -35,7 +35,16 @@ def as_text(values: pd.Series) -> pd.Series:
     [' a ', <NA>, <NA>, '5']
     """
     text = values if values.dtype == TEXT else values.astype(object).astype(TEXT)
-    blank = text.str.strip().str.len().fillna(0).to_numpy() == 0
+    # a blank cell is one with nothing but whitespace: all-space strings are rare,
+    # so test the cheap "empty or starts with a space" first
+    suspect = np.flatnonzero(np.array(
+        ((text.str.len() == 0) | text.str.match("[ \t\r\n\f\v\u00a0]")).fillna(False),
+        dtype=bool,
+    ))
+    if not len(suspect):
+        return text
+    blank = np.zeros(len(text), dtype=bool)
+    blank[suspect] = np.array(text.iloc[suspect].str.strip().str.len() == 0, dtype=bool)
     return text.mask(blank) if blank.any() else text
 
 
@@ -118,3 +127,12 @@ def replace_re2(values: pd.Series, pattern: str, replacement: str) -> pd.Series:
     array = pa.chunked_array(text.array.__arrow_array__())
     replaced = pc.replace_substring_regex(array, pattern=pattern, replacement=replacement)
     return pd.Series(TEXT.__from_arrow__(replaced), index=values.index)
+
+
+def reasons(flags: np.ndarray, reason: str) -> pd.Series:
+    """A ``suppressed``-style column: ``reason`` where ``flags`` is set, else NA.
+
+    >>> reasons(np.array([True, False]), "invalid").tolist()
+    ['invalid', <NA>]
+    """
+    return pd.Series(reason, index=pd.RangeIndex(len(flags)), dtype=TEXT).where(flags)

@@ -32,8 +32,10 @@ def _account_actions(winners: pd.DataFrame, channels: list[_Channel], preds: lis
     blocked = sources[sources["blocked"]]
     hops[blocked["code"].to_numpy()] = 0
     texts = {
-        s.ACTION_REASON: [(blocked["code"].to_numpy(),
-                           ("blocked in input (" + blocked["status"] + ")").to_numpy(dtype=object))],
+        s.ACTION_REASON: [(
+            blocked["code"].to_numpy(),
+            ("blocked in input (" + blocked["status"] + ")").to_numpy(dtype=object),
+        )],
         s.LINKED_BLOCKED_ACCOUNT: [], s.EVIDENCE: [],
     }
     if len(winners):
@@ -65,8 +67,8 @@ def _account_actions(winners: pd.DataFrame, channels: list[_Channel], preds: lis
             np.array(s.ACTIONS, dtype=object)[chosen],
         )))
     frame = pd.DataFrame({
-        s.ACCOUNT_ID: account_ids.to_numpy(),
-        s.ACTION: np.array(s.ACTIONS, dtype=object)[severity],
+        s.ACCOUNT_ID: pd.Series(account_ids, copy=False),
+        s.ACTION: pd.Series(np.array(s.ACTIONS, dtype=object)[severity], dtype="str"),
     })
     for column in (s.ACTION_REASON, s.LINKED_BLOCKED_ACCOUNT, s.EVIDENCE):
         frame[column] = _text_column(texts[column], n)
@@ -103,10 +105,12 @@ def _reasons(kinds: np.ndarray, source: np.ndarray, status: np.ndarray, depth: n
     for kind, words in by_kind.items():
         text = text.where(kinds != kind, words)
     on = pd.Series(cleared_on, dtype=object)
-    fresh = text + "; cleared by a moderator " + on + ", flagged again on evidence that began after that"
+    fresh = (text + "; cleared by a moderator " + on
+             + ", flagged again on evidence that began after that")
     fresh = fresh.where(~capped, fresh + ", so at most " + pd.Series(action, dtype=object))
     text = text.where(pd.isna(cleared_on), fresh)
-    old = "cleared by a moderator " + on + "; its links to " + who + " all predate that decision"
+    old = ("cleared by a moderator " + on + ", already linked to " + who
+           + " that way then; not flagged again")
     return text.where(~stale, old).to_numpy(dtype=object)
 
 
@@ -116,10 +120,10 @@ def _review_queue(frame: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
     ``frame`` and ``accounts`` are both one row per account sorted by id (aligned).
     """
     due = frame[s.ACTION].isin(s.ACTIONS[_SEVERITY["review"]:]).to_numpy(bool)
-    queue = frame[due].assign(
-        _severity=frame.loc[due, s.ACTION].map(_SEVERITY),
-        **{c: accounts[c].to_numpy()[due] for c in (s.CLUSTER_ID, s.PERSON_CLUSTER_ID)},
-    )
+    queue = frame[due].reset_index(drop=True)
+    queue["_severity"] = queue[s.ACTION].map(_SEVERITY).astype(np.int64)
+    for column in (s.CLUSTER_ID, s.PERSON_CLUSTER_ID):
+        queue[column] = accounts[column][due].reset_index(drop=True)
     queue = queue.sort_values(["_severity", s.CONFIDENCE, s.ACCOUNT_ID],
                               ascending=[False, False, True], kind="stable", ignore_index=True)
     queue.insert(0, s.RANK, np.arange(1, len(queue) + 1, dtype=np.int64))

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from linkgraph import schemas as s
-from linkgraph.sanctions._inputs import _positions
+from linkgraph.sanctions._inputs import _pair_rows
 
 #: strongest evidence first; card digits read as a card to a moderator
 _KIND_ORDER = {kind: i for i, kind in enumerate(
@@ -58,20 +58,8 @@ def _edge_texts(pairs: pd.DataFrame, account_ids: pd.Index, keys: np.ndarray) ->
             shared value, a strong one only person- and household-tier values
             (all values when it has none).
     """
-    n = len(account_ids)
     keys = np.unique(keys)
-    pair_code = keys // 2
-    involved = np.unique(np.concatenate([pair_code // n, pair_code % n]))
-    names = account_ids[involved]
-    # two hash probes against the few involved accounts, then work on those rows only
-    a_at = _positions(pairs[s.ACCOUNT_A], names)
-    near = np.flatnonzero(a_at >= 0)
-    b_at = _positions(pairs[s.ACCOUNT_B].iloc[near], names)
-    both = b_at >= 0
-    at_rows = near[both]
-    rows = pairs.iloc[at_rows]
-    a, b = involved[a_at[at_rows]], involved[b_at[both]]
-    row_pair = np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b)
+    rows, row_pair = _pair_rows(pairs, account_ids, np.unique(keys // 2))
     wanted = pd.Index(keys)
     row_is_weak = rows[s.TIER].eq(s.T_WEAK).fillna(True).to_numpy(bool)
     # every row may serve the weak and the strong text of its pair
@@ -93,8 +81,15 @@ def _edge_texts(pairs: pd.DataFrame, account_ids: pd.Index, keys: np.ndarray) ->
         label=items["kind"].map(_KIND_LABEL).fillna(items["kind"]),
     ).sort_values(["edge", "order", "masked"], kind="stable")
     items = items.drop_duplicates(["edge", "label", "masked"])
-    words = (items["label"].astype(object) + " "
-             + items["masked"].astype(object).fillna("(masked)").astype(object))
+    masked = items["masked"].astype(object).fillna("(masked)")
+    words = (items["label"].astype(object) + " " + masked).to_numpy(dtype=object, copy=True)
+    label = items["label"].to_numpy(dtype=object)
+    for name in pd.unique(label):
+        # some masks already name their kind (``card ****4242``)
+        rows = np.flatnonzero(label == name)
+        named = masked.iloc[rows].astype("str").str.startswith(f"{name} ").to_numpy(bool)
+        words[rows[named]] = masked.to_numpy(dtype=object)[rows[named]]
+    words = pd.Series(words, index=items.index, dtype=object)
     edge = items["edge"].to_numpy()
     position = items.groupby("edge").cumcount().to_numpy()
     n_values = items.groupby("edge")["edge"].transform("size").to_numpy()
@@ -126,9 +121,11 @@ def _path_texts(paths: np.ndarray, hops: np.ndarray, weak: np.ndarray, status: n
         shared = texts.reindex(key[on]).to_numpy(dtype=object)
         other = account_ids[np.where(on, paths[:, k], 0)[on]].to_numpy(dtype=object)
         if k == 1:
-            link = pd.Series(shared) + " shared with " + pd.Series(other)
+            link = (pd.Series(shared, dtype=object) + " shared with "
+                    + pd.Series(other, dtype=object))
         else:
-            link = ", which shares " + pd.Series(shared) + " with " + pd.Series(other)
+            link = (", which shares " + pd.Series(shared, dtype=object) + " with "
+                    + pd.Series(other, dtype=object))
         evidence[on] = evidence[on].to_numpy(dtype=object) + link.to_numpy(dtype=object)
     evidence = evidence + " (" + pd.Series(status, dtype=object) + ")"
     return evidence.to_numpy(dtype=object)

@@ -121,11 +121,12 @@ def _source_table(sanctions: pd.DataFrame, account_ids: pd.Index) -> pd.DataFram
     ranked["at"] = ranked["at"].where(ranked["at"] != np.iinfo(np.int64).min, _ALWAYS)
     ranked = ranked.sort_values(["code", "rank", "at"], ascending=[True, False, True],
                                 kind="stable").drop_duplicates("code")
-    status = ranked["action"].astype("str")
-    status = status.where(ranked["day"].isna(), status + " " + ranked["day"])
+    status = ranked["action"].astype(object)
+    day = ranked["day"].astype(object)
+    status = status.where(day.isna(), status + " " + day)
     return pd.DataFrame({
         "code": ranked["code"].to_numpy(np.int64),
-        "action": ranked["action"].astype("str").to_numpy(),
+        "action": ranked["action"].to_numpy(dtype=object),
         "blocked": ranked["action"].isin(s.BLOCKING_ACTIONS).to_numpy(),
         "status": status.to_numpy(),
     })
@@ -154,10 +155,32 @@ def _cleared_table(decisions: pd.DataFrame, account_ids: pd.Index) -> pd.DataFra
     other_at = rows[~rows["cleared"] & (rows["at"] != _ALWAYS)].groupby("code")["at"].max()
     later = cleared["code"].map(other_at)
     cleared = cleared[~(later > cleared["at"]).fillna(False).to_numpy(bool)]
-    on = "on " + cleared["day"]
+    on = "on " + cleared["day"].astype(object)
     on = on.where(cleared["day"].notna(), "on an unknown date")
     return pd.DataFrame({
         "code": cleared["code"].to_numpy(np.int64),
         "cleared_ns": cleared["at"].to_numpy(np.int64),
         "cleared_on": on.to_numpy(),
     })
+
+
+def _pair_rows(pairs: pd.DataFrame, account_ids: pd.Index,
+               pair_keys: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The ``pairs`` rows of the given account pairs, and each row's pair key.
+
+    A pair key is ``min(code) * n + max(code)``. Rows are found with two hash
+    probes against the few accounts involved, never by mapping every pair row.
+    """
+    n = len(account_ids)
+    involved = np.unique(np.concatenate([pair_keys // n, pair_keys % n]))
+    names = account_ids[involved]
+    a_at = _positions(pairs[s.ACCOUNT_A], names)
+    near = np.flatnonzero(a_at >= 0)
+    b_at = _positions(pairs[s.ACCOUNT_B].iloc[near], names)
+    both = b_at >= 0
+    at_rows = near[both]
+    a, b = involved[a_at[at_rows]], involved[b_at[both]]
+    row_key = np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b)
+    wanted = np.isin(row_key, pair_keys)
+    return pairs.iloc[at_rows[wanted]], row_key[wanted]
+

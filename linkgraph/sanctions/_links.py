@@ -1,8 +1,10 @@
 """The link graph the sanctions travel: integer codes, both directions, flags per link.
 
 Each link carries its tier after corroboration, whether its two accounts share
-a person / family cluster, and whether it is *stale* into a moderator-cleared
-account (every value it shares began before the clearing).
+a person / family cluster (a link the cluster stage cut carries nothing), and
+whether it is *stale* into a moderator-cleared account: every value it shares
+is one that account was already sharing (with anyone) before the decision, so
+a stranger moving into an address the moderator saw is not new evidence.
 """
 
 from __future__ import annotations
@@ -36,12 +38,19 @@ class _Links:
     tier: np.ndarray
     same_person: np.ndarray
     same_family: np.ndarray
-    stale_strong: np.ndarray  # into a cleared account, all person/household values older
-    stale_any: np.ndarray  # into a cleared account, every shared value older
+    stale_strong: np.ndarray  # into a cleared account: its person/household values all old
+    stale_any: np.ndarray  # into a cleared account: all its values old
+
+    def pair_key(self, position: np.ndarray) -> np.ndarray:
+        """The undirected pair key (``min * n + max``) of edges at CSR ``position``."""
+        tail, head = self.tail[position], self.graph.target[position]
+        return np.minimum(tail, head) * self.graph.n_nodes + np.maximum(tail, head)
 
 
 @dataclass(frozen=True)
 class _Channel:
+    """One rule of the policy: sources, the links it travels, how far, what it gives."""
+
     kind: str
     action: str
     sources: np.ndarray
@@ -51,8 +60,12 @@ class _Channel:
 
 
 def _link_graph(links: LinkSet, accounts: pd.DataFrame, account_ids: pd.Index,
-                is_cleared: np.ndarray, cleared_ns: np.ndarray) -> _Links:
-    """Integer-coded links in both directions, with tier, cluster and staleness flags."""
+                cleared_ns: np.ndarray) -> _Links:
+    """Integer-coded links in both directions, with tier, cluster and staleness flags.
+
+    ``cleared_ns``: per account, when a moderator cleared it (epoch ns; int64
+    min when never).
+    """
     n = len(account_ids)
     tiers = links.pair_tiers
     both = _positions(pd.concat([tiers[s.ACCOUNT_A], tiers[s.ACCOUNT_B]], ignore_index=True),
@@ -89,10 +102,11 @@ def _link_graph(links: LinkSet, accounts: pd.DataFrame, account_ids: pd.Index,
         equal = pc.equal(ids.take(pa.array(lo)), ids.take(pa.array(hi))).fill_null(True)
         return equal.to_numpy(zero_copy_only=False).astype(bool)
 
+    is_cleared = cleared_ns != _NEVER
     newest_strong, newest_any = _newest_evidence(links.pairs, account_ids, key, is_cleared)
     tail, head = np.concatenate([lo, hi]), np.concatenate([hi, lo])
-    stale_strong = is_cleared[head] & (np.tile(newest_strong, 2) < cleared_ns[head])
-    stale_any = is_cleared[head] & (np.tile(newest_any, 2) < cleared_ns[head])
+    stale_strong = is_cleared[head] & (newest_strong < cleared_ns[head])
+    stale_any = is_cleared[head] & (newest_any < cleared_ns[head])
     graph, order = _directed_graph(tail, head, np.tile(conf, 2), n)
     return _Links(
         graph=graph, tail=tail[order], tier=np.tile(tier, 2)[order],
@@ -104,11 +118,17 @@ def _link_graph(links: LinkSet, accounts: pd.DataFrame, account_ids: pd.Index,
 
 def _newest_evidence(pairs: pd.DataFrame, account_ids: pd.Index, key: np.ndarray,
                      is_cleared: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per link key: when its newest person/household value and its newest value
-    began to be shared (epoch ns; oldest possible when unknown). Only links that
-    touch a cleared account need it."""
-    newest_strong = np.full(len(key), _NEVER, dtype=np.int64)
-    newest_any = np.full(len(key), _NEVER, dtype=np.int64)
+    """When each link into a cleared account became evidence against it: the
+    newest of its values, each dated by when that account began sharing it with
+    anyone (person/household values only, and all values).
+
+    Returns:
+        ``(newest_strong, newest_any)``, epoch ns per directed link: first all
+        ``lo -> hi`` links of ``key`` (dated for ``hi``), then all ``hi -> lo``
+        (dated for ``lo``); oldest possible where unknown or not cleared.
+    """
+    newest_strong = np.full(2 * len(key), _NEVER, dtype=np.int64)
+    newest_any = np.full(2 * len(key), _NEVER, dtype=np.int64)
     if not is_cleared.any():
         return newest_strong, newest_any
     n = len(account_ids)
@@ -119,10 +139,24 @@ def _newest_evidence(pairs: pd.DataFrame, account_ids: pd.Index, key: np.ndarray
     rows = pairs.iloc[near]
     a = _positions(rows[s.ACCOUNT_A], account_ids)
     b = _positions(rows[s.ACCOUNT_B], account_ids)
-    at = pd.Index(key).get_indexer(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
-    began = _epoch_ns(rows[s.FIRST_SEEN])
-    on = (at >= 0) & (a >= 0) & (b >= 0)
-    np.maximum.at(newest_any, at[on], began[on])
-    strong = on & rows[s.TIER].isin((s.T_PERSON, s.T_HOUSEHOLD)).to_numpy(bool)
-    np.maximum.at(newest_strong, at[strong], began[strong])
+    known = (a >= 0) & (b >= 0)
+    lo, hi = np.minimum(a, b)[known], np.maximum(a, b)[known]
+    link = pd.Index(key).get_indexer(lo.astype(np.int64) * n + hi)
+    strong = rows[s.TIER].isin((s.T_PERSON, s.T_HOUSEHOLD)).to_numpy(bool)[known]
+    # one entry per (row, end): the holder, the link seen from it, the value
+    holder = np.concatenate([hi, lo])
+    entries = pd.DataFrame({
+        "holder": holder,
+        "slot": np.concatenate([link, np.where(link >= 0, link + len(key), -1)]),
+        "kind": np.tile(rows[s.KIND].to_numpy(dtype=object)[known], 2),
+        "value": np.tile(rows[s.VALUE].to_numpy(dtype=object)[known], 2),
+        "began": np.tile(_epoch_ns(rows[s.FIRST_SEEN])[known], 2),
+        "strong": np.tile(strong, 2),
+    })
+    entries = entries[is_cleared[holder] & (entries["slot"] >= 0).to_numpy()]
+    value_began = entries.groupby(["holder", "kind", "value"], sort=False)["began"].transform("min")
+    slot, began = entries["slot"].to_numpy(), value_began.to_numpy(np.int64)
+    np.maximum.at(newest_any, slot, began)
+    on = entries["strong"].to_numpy(bool)
+    np.maximum.at(newest_strong, slot[on], began[on])
     return newest_strong, newest_any

@@ -22,11 +22,12 @@ then the smaller source id. A link's confidence grows with the number of
 identifier kinds the two accounts share (person tier ``1 - 0.5 ** (1 + k)``,
 household tier ``1 - 0.5 ** max(k, 1)``, weak 0.25); a path's is the product.
 
-Moderators' clearings: a link into a cleared account whose newest shared value
-began before the decision is *stale* and is not followed into it; a cleared
-account is reached only on newer evidence, is capped at ``policy.cleared_cap``
-and passes nothing on (a moderator judged it innocent: its own links do not
-carry a sanction onwards).
+Moderators' clearings: a cleared account is reached but passes nothing on (a
+moderator judged it innocent: its own links do not carry a sanction onwards).
+An action on it is dropped when its link carries only values it was already
+sharing before the decision (``_links``), or when the same rule already joined
+it to the same blocked account through links older than the decision
+(``_cleared``); otherwise it is new evidence, capped at ``policy.cleared_cap``.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ from linkgraph.sanctions._actions import (
     _account_actions,
     _review_queue,
 )
+from linkgraph.sanctions._cleared import _seen_when_cleared
 from linkgraph.sanctions._inputs import _cleared_table, _require_columns, _source_table
-from linkgraph.sanctions._links import _NEVER, _Channel, _link_graph, _Links
+from linkgraph.sanctions._links import _Channel, _link_graph, _Links
 from linkgraph.sanctions._reach import _best_per_node, _reach
 
 logger = logging.getLogger(__name__)
@@ -88,7 +90,7 @@ def propagate(
         accounts: one row per account: ``account_id, cluster_id, person_cluster_id``.
         links: the graph stage's links; uses ``pair_tiers`` (account_a,
             account_b, tier, n_person_kinds, n_household_kinds) and ``pairs``
-            (account_a, account_b, kind, masked, tier, first_seen).
+            (account_a, account_b, kind, value, masked, tier, first_seen).
         sanctions: input sanctions (account_id, action, created_at).
         decisions: moderators' decisions (account_id, decision, created_at).
         policy: which links give which action, and how far.
@@ -124,7 +126,7 @@ def propagate(
     _require_columns(accounts, (s.ACCOUNT_ID, s.CLUSTER_ID, s.PERSON_CLUSTER_ID), "accounts")
     _require_columns(links.pair_tiers, (s.ACCOUNT_A, s.ACCOUNT_B, s.TIER, s.N_PERSON_KINDS,
                                         s.N_HOUSEHOLD_KINDS), "links.pair_tiers")
-    _require_columns(links.pairs, (s.ACCOUNT_A, s.ACCOUNT_B, s.KIND, s.MASKED, s.TIER,
+    _require_columns(links.pairs, (s.ACCOUNT_A, s.ACCOUNT_B, s.KIND, s.VALUE, s.MASKED, s.TIER,
                                    s.FIRST_SEEN), "links.pairs")
     _require_columns(sanctions, (s.ACCOUNT_ID, s.ACTION, s.CREATED_AT), "sanctions")
     _require_columns(decisions, (s.ACCOUNT_ID, s.DECISION, s.CREATED_AT), "decisions")
@@ -135,7 +137,8 @@ def propagate(
         repeated = accounts[s.ACCOUNT_ID].duplicated(keep=False)
         raise InputError(
             f"sanctions stage: accounts repeats {int(repeated.sum())} account ids "
-            f"(e.g. {accounts.loc[repeated, s.ACCOUNT_ID].iloc[0]!r}); expected one row per account.",
+            f"(e.g. {accounts.loc[repeated, s.ACCOUNT_ID].iloc[0]!r}); "
+            "expected one row per account.",
             rows=accounts[repeated],
         )
     accounts = accounts.reset_index(drop=True)
@@ -145,9 +148,9 @@ def propagate(
     cleared = _cleared_table(decisions, account_ids)
     is_cleared = np.zeros(n, dtype=bool)
     is_cleared[cleared["code"].to_numpy()] = True
-    cleared_ns = np.full(n, _NEVER, dtype=np.int64)
+    cleared_ns = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
     cleared_ns[cleared["code"].to_numpy()] = cleared["cleared_ns"].to_numpy()
-    link_graph = _link_graph(links, accounts, account_ids, is_cleared, cleared_ns)
+    link_graph = _link_graph(links, accounts, account_ids, cleared_ns)
     channels = _channels(policy, sources, link_graph)
     logger.info("sanctions: %d accounts, %d blocked sources, %d cleared, %d links",
                 n, int(sources["blocked"].sum()), len(cleared), len(link_graph.tail) // 2)
@@ -155,6 +158,8 @@ def propagate(
     blocked = np.zeros(n, dtype=bool)
     blocked[sources.loc[sources["blocked"], "code"].to_numpy()] = True
     candidates, preds = _candidates(link_graph, channels, is_cleared)
+    candidates["stale"] |= _seen_when_cleared(candidates, link_graph, channels, cleared_ns,
+                                              is_cleared, links.pairs, account_ids)
     winners = _choose(candidates, channels, blocked, is_cleared, policy)
     frame = _account_actions(winners, channels, preds, sources, cleared, account_ids, links.pairs)
     return Actions(accounts=frame, review_queue=_review_queue(frame, accounts))
@@ -185,8 +190,10 @@ def _channels(policy: PolicyConfig, sources: pd.DataFrame, links: _Links) -> lis
 
 def _candidates(links: _Links, channels: list[_Channel],
                 is_cleared: np.ndarray) -> tuple[pd.DataFrame, list[np.ndarray]]:
-    """Every channel's best path to every account it reaches, plus, for cleared
-    accounts, the best path it would have taken over stale links (``stale``)."""
+    """Every channel's best path to every account it reaches (cleared accounts are
+    reached, over links that are not stale into them, but not passed through);
+    for cleared accounts also the best path over stale links (``stale``, to say
+    why they get nothing); and each channel's predecessor array."""
     graph = links.graph
     frames, preds = [], []
     for index, channel in enumerate(channels):
@@ -202,6 +209,7 @@ def _candidates(links: _Links, channels: list[_Channel],
             "conf": reach.conf[node], "source": reach.source[node], "pred": reach.pred[node],
             "stale": False,
         }))
+        # the best path over stale links, to say why a cleared account gets nothing
         position = np.flatnonzero(channel.usable & stale)
         tail = links.tail[position]
         ok = (reach.hops[tail] >= 0) & (reach.hops[tail] < channel.max_hops) & expandable[tail]
@@ -225,7 +233,8 @@ def _candidates(links: _Links, channels: list[_Channel],
 def _choose(candidates: pd.DataFrame, channels: list[_Channel], blocked: np.ndarray,
             is_cleared: np.ndarray, policy: PolicyConfig) -> pd.DataFrame:
     """One candidate per account: strongest action, fewer hops, higher confidence,
-    smaller source. Cleared accounts are capped; stale paths only explain a ``none``."""
+    smaller source. Cleared accounts are capped; paths the moderator already saw
+    (``stale``) only explain a ``none``."""
     candidates = candidates[~blocked[candidates["node"].to_numpy()]]
     node = candidates["node"].to_numpy()
     stale = candidates["stale"].to_numpy(bool)

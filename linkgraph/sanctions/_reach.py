@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 #: confidences are compared at this many decimals, so that products taken in
 #: a different order do not break ties at random
@@ -50,13 +51,15 @@ class _Reach:
 
 def _directed_graph(tail: np.ndarray, head: np.ndarray, conf: np.ndarray,
                     n_nodes: int) -> tuple[_Graph, np.ndarray]:
-    """CSR adjacency of the directed edges ``tail -> head``, and the edge order it uses
-    (to carry per-edge attributes along)."""
-    order = np.argsort(tail, kind="stable")
-    indptr = np.zeros(n_nodes + 1, dtype=np.int64)
-    np.cumsum(np.bincount(tail, minlength=n_nodes), out=indptr[1:])
-    graph = _Graph(indptr=indptr, target=head[order].astype(np.int64),
-                   conf=conf[order].astype(np.float64))
+    """CSR adjacency of the distinct directed edges ``tail -> head``, and the edge
+    order it uses (to carry per-edge attributes along)."""
+    # scipy's COO -> CSR is a counting sort; the edge number rides along as data
+    # (edges are distinct, so nothing is summed)
+    adjacency = csr_matrix((np.arange(1, len(tail) + 1, dtype=np.int64), (tail, head)),
+                           shape=(n_nodes, n_nodes))
+    order = adjacency.data - 1
+    graph = _Graph(indptr=adjacency.indptr.astype(np.int64),
+                   target=adjacency.indices.astype(np.int64), conf=conf[order].astype(np.float64))
     return graph, order
 
 
@@ -70,15 +73,16 @@ def _best_per_node(node: np.ndarray, conf: np.ndarray, source: np.ndarray,
     return order[first]
 
 
-def _out_edges(graph: _Graph, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(tail, edge position) of every edge leaving ``nodes``, without a per-node loop."""
+def _out_edges(graph: _Graph, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(tail, edge position, index in ``nodes``) of every edge leaving ``nodes``
+    (repeats allowed), without a per-node loop."""
     starts = graph.indptr[nodes]
     counts = graph.indptr[nodes + 1] - starts
     total = int(counts.sum())
-    tail = np.repeat(nodes, counts)
+    origin = np.repeat(np.arange(len(nodes), dtype=np.int64), counts)
     first = np.repeat(np.cumsum(counts) - counts, counts)
     position = np.arange(total, dtype=np.int64) - first + np.repeat(starts, counts)
-    return tail, position
+    return nodes[origin], position, origin
 
 
 def _reach(graph: _Graph, sources: np.ndarray, *, max_hops: int,
@@ -114,7 +118,7 @@ def _reach(graph: _Graph, sources: np.ndarray, *, max_hops: int,
     conf[frontier] = 1.0
     for hop in range(1, max_hops + 1):
         frontier = frontier[expandable[frontier]]
-        tail, position = _out_edges(graph, frontier)
+        tail, position, _ = _out_edges(graph, frontier)
         if usable is not None:
             tail, position = tail[usable[position]], position[usable[position]]
         head = graph.target[position]

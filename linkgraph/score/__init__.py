@@ -25,14 +25,21 @@ SHARED_CARD_xN     N redeemers on the cluster's most shared card (fingerprint
 SHARED_DEVICE_xN   N redeemers on the most shared device
 SHARED_ADDRESS_xN  N redeemers at the most shared (non pickup) delivery address
 PICKUP_xN          N redeemers at the most shared pickup point
-BURST_xN           N redeemers created within ``burst_days`` of each other
+BURST_xN           N redeemers created within ``burst_days`` of each other;
+                   counted only when N >= lam + 4 sqrt(lam) + 2, lam the
+                   ``burst_expected`` of the cluster's redeemers spread evenly
+                   over the data's span (a burst by chance in a big cluster
+                   does not count)
 COUPON_ONLY_xN     N redeemers with at most ``coupon_only_max_orders`` orders,
                    all with a coupon, small (``small_order_amount`` or the
                    currency's ``small_order_quantile``), and silent for
-                   ``silence_days`` before the newest order of the data
+                   ``silence_days`` before the newest order of the data;
+                   counted only when N >= ``min_share`` of the redeemers
 NEAR_MIN_xN        N new-user orders within ``near_min_margin`` above their
                    coupon's minimum, inferred per (coupon_code, currency) as the
-                   ``near_min_quantile`` of its orders' amounts
+                   ``near_min_quantile`` of its orders' amounts (codes with at
+                   least ``near_min_min_orders`` orders); counted only when
+                   N >= ``min_share`` of the new-user orders
 DISPOSABLE_EMAIL_xN  N redeemers with a disposable mailbox
 COUPON_HUB_xN      the cluster's accounts are in a burst of N coupon-only
                    redeemers at one card/device/phone/address spread over
@@ -50,7 +57,18 @@ history of orders, earns at most the shared address and the odd order near a
 minimum; eight coupon-only accounts created in a burst on one card earn
 NEW_USER, SHARED_CARD, BURST and COUPON_ONLY points and reach 100.
 
-Person clusters are scored by the same rules (``Scores.persons``).
+Person clusters are scored by the same rules (``Scores.persons``). The
+feature columns (``schemas.SCORE_FEATURE_COLUMNS``) are output next to the
+score, so a moderator can check every number of every reason.
+
+Inputs are read defensively: only ``account_id`` (and orders' ``order_id``)
+and the clustering ids are required; a missing optional column (amounts,
+timestamps, masked, suppressed, n_accounts...) switches its reasons off
+rather than failing. ``links.profiles`` supplies ``disposable_email`` when
+the graph stage has it; otherwise a short built-in list of throwaway mailbox
+domains is used. Coupon-only, bursts and the rest are computed here from
+the tables, not taken from ``profiles``, so the explanation matches the data.
+
 """
 
 from linkgraph.score.clusters import Scores, score_clusters

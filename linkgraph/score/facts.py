@@ -19,7 +19,6 @@ from linkgraph.load import Tables
 #: identifier classes the "one card, device or address behind many redeemers"
 #: features count; card fingerprints and card digits are one class
 CARD, DEVICE, ADDRESS, PICKUP = 0, 1, 2, 3
-CLASS_NAMES = ("card", "device", "address", "pickup")
 _CLASS_OF_KIND = {s.K_CARD: CARD, s.K_CARD_DIGITS: CARD, s.K_DEVICE: DEVICE, s.K_ADDRESS: ADDRESS}
 _PICKUP = "pickup_point"
 
@@ -32,6 +31,9 @@ _DISPOSABLE_DOMAINS = frozenset({
     "mailnesia.com", "mintemail.com", "emailondeck.com", "moakt.com", "tempail.com",
 })
 
+#: kinds the score reads; weak kinds never speak for or against a person here
+_SCORED_KINDS = (s.K_EMAIL, s.K_PHONE, s.K_DEVICE, s.K_CARD, s.K_CARD_DIGITS, s.K_ADDRESS)
+
 DAY = pd.Timedelta(days=1)
 
 
@@ -41,23 +43,48 @@ def days(values: pd.Series) -> np.ndarray:
     return ((stamps - pd.Timestamp(0, tz="UTC")) / DAY).to_numpy(dtype="float64", na_value=np.nan)
 
 
-def positions(index: pd.Index, values: pd.Series | pd.Index) -> np.ndarray:
-    """The position of each value in ``index`` (-1 when absent).
+def positions(
+    index: pd.Index, *parts: tuple[pd.Series | pd.Index, np.ndarray | None]
+) -> list[np.ndarray]:
+    """For each ``(values, rows)``: the position in ``index`` of ``values[rows]``
+    (of every value when ``rows`` is None); -1 when absent.
 
-    Arrow's hash lookup is several times faster than ``Index.get_indexer`` on
-    millions of strings; other types fall back to pandas.
+    One Arrow hash lookup for all parts: building the lookup table of a
+    million ids once, and Arrow's hashing of strings, are several times faster
+    than ``Index.get_indexer`` per part. Non-Arrow types fall back to pandas.
     """
-    if len(values) == 0:
-        return np.zeros(0, dtype=np.int64)
     try:
-        needles = pa.array(values, from_pandas=True)
         haystack = pa.array(index, from_pandas=True)
-        if haystack.type != needles.type:
-            haystack = haystack.cast(needles.type)
-        found = pc.index_in(needles, value_set=haystack)
-        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        needles = []
+        for values, rows in parts:
+            array = pa.array(values, from_pandas=True)
+            if isinstance(array, pa.ChunkedArray):
+                array = array.combine_chunks()
+            if rows is not None:
+                array = array.take(pa.array(rows, pa.int64()))
+            needles.append(array.cast(haystack.type) if array.type != haystack.type else array)
+        found = pc.index_in(pa.concat_arrays(needles), value_set=haystack)
+        flat = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return np.split(flat, np.cumsum([len(a) for a in needles])[:-1])
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return index.get_indexer(values).astype(np.int64)
+        return [
+            index.get_indexer(values if rows is None else pd.Series(values).iloc[rows]).astype(
+                np.int64)
+            for values, rows in parts
+        ]
+
+
+def categories(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Codes (-1 for missing or blank) and the distinct values, trimmed.
+
+    Cleaning the few distinct values instead of every row keeps string work
+    off the millions of rows.
+    """
+    codes, uniques = pd.factorize(values)
+    cleaned = [str(u).strip() for u in uniques]
+    blank = np.array([c == "" for c in cleaned] + [True], dtype=bool)
+    codes = np.where(blank[codes], -1, codes).astype(np.int64)
+    return codes, cleaned
 
 
 def column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -67,21 +94,9 @@ def column(frame: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(pd.NA, index=frame.index, dtype="object")
 
 
-def arrow_text(values: pd.Series) -> pa.Array:
-    """A column as an Arrow string array, trimmed, with empty strings as nulls."""
-    array = pa.array(values, from_pandas=True)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if pa.types.is_null(array.type):
-        return pa.nulls(len(array), pa.string())
-    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
-        array = array.cast(pa.string())
-    array = pc.utf8_trim_whitespace(array)
-    return pc.if_else(pc.equal(array, ""), pa.scalar(None, array.type), array)
-
-
-def _flags(array: pa.Array) -> np.ndarray:
-    return np.asarray(array.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+def _lookup(codes: np.ndarray, table: list[bool]) -> np.ndarray:
+    """``table[code]`` per row; False for code -1."""
+    return np.array(table + [False], dtype=bool)[codes]
 
 
 def account_facts(
@@ -109,61 +124,73 @@ def account_facts(
     n = len(index)
     facts = pd.DataFrame(index=pd.RangeIndex(n))
 
+    incidence = links.incidence
+    kind_codes, kind_names = categories(incidence[s.KIND])
+    kind_of_code = np.array([s.KINDS.index(k) if k in s.KINDS else -1 for k in kind_names]
+                            + [-1], dtype=np.int64)
+    kind = kind_of_code[kind_codes]
+    # weak kinds (ip, name) say nothing here: drop their rows before the costly lookups
+    rows = np.flatnonzero(np.isin(kind, [s.KINDS.index(k) for k in _SCORED_KINDS]))
+    kind = kind[rows]
+
+    sanctions = tables.sanctions
+    blocking = (
+        np.flatnonzero(sanctions[s.ACTION].isin(s.BLOCKING_ACTIONS).to_numpy(dtype=bool))
+        if {s.ACCOUNT_ID, s.ACTION} <= set(sanctions.columns) else np.zeros(0, dtype=np.int64)
+    )
+    created_from = next(
+        (frame for frame in (tables.accounts, links.profiles)
+         if {s.ACCOUNT_ID, s.CREATED_AT} <= set(frame.columns)), pd.DataFrame({
+             s.ACCOUNT_ID: pd.Series([], dtype="str"), s.CREATED_AT: pd.Series([], dtype="str")})
+    )
+    orders = tables.orders if s.ACCOUNT_ID in tables.orders.columns else pd.DataFrame(
+        {s.ACCOUNT_ID: pd.Series([], dtype="str")})
+    incidence_pos, order_pos, created_pos, blocked_pos = positions(
+        index, (incidence[s.ACCOUNT_ID], rows), (orders[s.ACCOUNT_ID], None),
+        (created_from[s.ACCOUNT_ID], None),
+        (sanctions[s.ACCOUNT_ID] if len(blocking) else pd.Series([], dtype="str"), blocking),
+    )
+
     created = np.full(n, np.nan)
-    for source in (tables.accounts, links.profiles):
-        if {s.ACCOUNT_ID, s.CREATED_AT} <= set(source.columns) and np.isnan(created).all():
-            created = _per_account(index, source[s.ACCOUNT_ID], days(source[s.CREATED_AT]))
+    known = created_pos >= 0
+    created[created_pos[known]] = days(created_from[s.CREATED_AT])[known]
     facts["created"] = created
 
-    order_facts = _order_facts(tables.orders, index, config=config)
+    order_facts = _order_facts(orders, order_pos, n, config=config)
     facts = pd.concat([facts, order_facts], axis=1)
     redeemer = facts["n_new_user"].to_numpy() > 0
     facts["redeemer"] = redeemer
 
-    incidence = links.incidence
-    pos = positions(index, incidence[s.ACCOUNT_ID])
-    kind = np.full(len(incidence), -1, dtype=np.int64)
-    kinds = pa.array(incidence[s.KIND], from_pandas=True)
-    for code, name in enumerate(s.KINDS):
-        kind[_flags(pc.equal(kinds, name))] = code
-    suppressed = arrow_text(column(incidence, s.SUPPRESSED))
-    clean = _flags(pc.is_null(suppressed))
-    pickup = _flags(pc.equal(suppressed, _PICKUP))
+    pos = incidence_pos
+    suppressed_codes, reasons = categories(column(incidence, s.SUPPRESSED).take(rows))
+    clean = suppressed_codes < 0
+    pickup = _lookup(suppressed_codes, [r == _PICKUP for r in reasons])
 
-    facts["own_identity"] = _own_identity(incidence, pos, kind, clean, n)
-    facts["disposable"] = _disposable(links, pos, kind, index)
-    identifiers = _redeemer_identifiers(incidence, pos, kind, clean, pickup, redeemer)
+    facts["own_identity"] = _own_identity(incidence, rows, pos, kind, clean, n)
+    facts["disposable"] = _disposable(links, rows, pos, kind, index)
+    identifiers = _redeemer_identifiers(incidence, rows, pos, kind, clean, pickup, redeemer)
 
-    sanctions = tables.sanctions
     blocked = np.zeros(n, dtype=bool)
-    if {s.ACCOUNT_ID, s.ACTION} <= set(sanctions.columns) and len(sanctions):
-        hit = sanctions[s.ACTION].isin(s.BLOCKING_ACTIONS).to_numpy(dtype=bool)
-        blocked_pos = positions(index, sanctions.loc[hit, s.ACCOUNT_ID])
-        blocked[blocked_pos[blocked_pos >= 0]] = True
+    blocked[blocked_pos[blocked_pos >= 0]] = True
     facts["blocked"] = blocked
     return facts, identifiers
 
 
-def _order_facts(orders: pd.DataFrame, index: pd.Index, *, config: CouponConfig) -> pd.DataFrame:
+def _order_facts(
+    orders: pd.DataFrame, pos: np.ndarray, n: int, *, config: CouponConfig
+) -> pd.DataFrame:
     """n_orders, n_new_user, coupon_only, n_near_min per account position."""
-    n = len(index)
-    if s.ACCOUNT_ID not in orders.columns or orders.empty:
-        zeros = np.zeros(n, dtype=np.int64)
-        return pd.DataFrame({"n_orders": zeros, "n_new_user": zeros,
-                             "coupon_only": zeros.astype(bool), "n_near_min": zeros})
-    pos = positions(index, orders[s.ACCOUNT_ID])
     known = pos >= 0
     pos = pos[known]
 
-    coupon_type = pc.utf8_lower(arrow_text(column(orders, s.COUPON_TYPE)).filter(known))
-    coupon_code = arrow_text(column(orders, s.COUPON_CODE)).filter(known)
-    new_user = _flags(pc.is_in(coupon_type, value_set=pa.array(config.new_user_types,
-                                                                  coupon_type.type)))
-    has_coupon = _flags(pc.or_(pc.is_valid(coupon_type), pc.is_valid(coupon_code)))
+    type_codes, types = categories(column(orders, s.COUPON_TYPE))
+    code_codes, _ = categories(column(orders, s.COUPON_CODE))
+    type_codes, code_codes = type_codes[known], code_codes[known]
+    new_user = _lookup(type_codes, [t.lower() in config.new_user_types for t in types])
+    has_coupon = (type_codes >= 0) | (code_codes >= 0)
     amount = pd.to_numeric(column(orders, s.AMOUNT), errors="coerce").to_numpy(
         dtype="float64", na_value=np.nan)[known]
-    currency, _ = pd.factorize(arrow_text(column(orders, s.CURRENCY)).filter(known)
-                               .to_pandas(), use_na_sentinel=False)
+    currency = categories(column(orders, s.CURRENCY))[0][known] + 1  # 0: no currency
     when = days(column(orders, s.CREATED_AT))[known]
 
     n_orders = np.bincount(pos, minlength=n)
@@ -189,8 +216,9 @@ def _order_facts(orders: pd.DataFrame, index: pd.Index, *, config: CouponConfig)
         & (n_new_user >= 1) & (n_large == 0) & silent
     )
 
-    code = pc.coalesce(coupon_code, coupon_type)
-    near = new_user & _near_minimum(code, currency, amount, has_coupon, config=config)
+    # a coupon is its code, or its type when the code is missing
+    coupon = np.where(code_codes >= 0, code_codes, np.where(type_codes >= 0, -2 - type_codes, -1))
+    near = new_user & _near_minimum(coupon, currency, amount, config=config)
     n_near_min = np.bincount(pos, weights=near, minlength=n).astype(np.int64)
     return pd.DataFrame({
         "n_orders": n_orders, "n_new_user": n_new_user, "coupon_only": coupon_only,
@@ -199,20 +227,19 @@ def _order_facts(orders: pd.DataFrame, index: pd.Index, *, config: CouponConfig)
 
 
 def _near_minimum(
-    code: pa.Array, currency: np.ndarray, amount: np.ndarray, has_coupon: np.ndarray,
-    *, config: CouponConfig,
+    coupon: np.ndarray, currency: np.ndarray, amount: np.ndarray, *, config: CouponConfig
 ) -> np.ndarray:
-    """Orders at most ``margin`` above their coupon's minimum (inferred per code and currency).
+    """Orders at most ``margin`` above their coupon's minimum (inferred per coupon and currency).
 
     A coupon with a minimum spend shows a floor in its orders' amounts: the
-    low quantile of the amounts of the code's orders estimates it. Codes with
-    too few orders to see a floor flag nothing.
+    low quantile of the amounts of the coupon's orders estimates it. Coupons
+    with too few orders to see a floor flag nothing. ``coupon`` is -1 for
+    orders without one.
     """
-    usable = has_coupon & ~np.isnan(amount) & _flags(pc.is_valid(code))
+    usable = (coupon != -1) & ~np.isnan(amount)
     if not usable.any():
         return np.zeros(len(amount), dtype=bool)
-    code_codes, _ = pd.factorize(code.to_pandas(), use_na_sentinel=False)
-    key = code_codes.astype(np.int64) * (int(currency.max()) + 1) + currency
+    key = (coupon - int(coupon.min())) * (int(currency.max()) + 1) + currency
     sub = pd.Series(amount[usable]).groupby(key[usable])
     floor = sub.quantile(config.near_min_quantile).where(sub.size() >= config.near_min_min_orders)
     row_floor = floor.reindex(key).to_numpy(dtype="float64")
@@ -223,32 +250,33 @@ def _near_minimum(
 def _per_account(index: pd.Index, account_id: pd.Series, values: np.ndarray) -> np.ndarray:
     """``values`` (one per row of ``account_id``) placed at each account's position."""
     out = np.full(len(index), np.nan)
-    pos = positions(index, account_id)
+    (pos,) = positions(index, (account_id, None))
     out[pos[pos >= 0]] = values[pos >= 0]
     return out
 
 
 def _redeemer_identifiers(
-    incidence: pd.DataFrame, pos: np.ndarray, kind: np.ndarray, clean: np.ndarray,
-    pickup: np.ndarray, redeemer: np.ndarray,
+    incidence: pd.DataFrame, rows: np.ndarray, pos: np.ndarray, kind: np.ndarray,
+    clean: np.ndarray, pickup: np.ndarray, redeemer: np.ndarray,
 ) -> pd.DataFrame:
-    kinds = np.array([k in _CLASS_OF_KIND or k == s.K_PHONE for k in s.KINDS])
-    usable = (pos >= 0) & (kind >= 0) & (clean | pickup)
-    usable[usable] &= kinds[kind[usable]] & redeemer[pos[usable]]
-    rows = np.flatnonzero(usable)
+    wanted = np.array([k in _CLASS_OF_KIND or k == s.K_PHONE for k in s.KINDS])
+    usable = (pos >= 0) & (clean | pickup)
+    usable[usable] &= wanted[kind[usable]] & redeemer[pos[usable]]
+    keep = np.flatnonzero(usable)
     class_of = np.array([_CLASS_OF_KIND.get(k, -1) for k in s.KINDS])
-    cls = class_of[kind[rows]]
-    cls = np.where(pickup[rows] & (cls == ADDRESS), PICKUP, cls)
-    values = pa.array(incidence[s.VALUE], from_pandas=True).take(pa.array(rows))
+    cls = class_of[kind[keep]]
+    cls = np.where(pickup[keep] & (cls == ADDRESS), PICKUP, cls)
+    values = pa.array(incidence[s.VALUE], from_pandas=True).take(pa.array(rows[keep]))
     value_code, uniques = pd.factorize(values.to_pandas(), use_na_sentinel=False)
     return pd.DataFrame({
-        "pos": pos[rows], s.KIND: kind[rows], "cls": cls,
-        "vkey": kind[rows] * (len(uniques) + 1) + value_code, "row": rows,
+        "pos": pos[keep], s.KIND: kind[keep], "cls": cls,
+        "vkey": kind[keep] * (len(uniques) + 1) + value_code, "row": rows[keep],
     })
 
 
 def _own_identity(
-    incidence: pd.DataFrame, pos: np.ndarray, kind: np.ndarray, clean: np.ndarray, n: int
+    incidence: pd.DataFrame, rows: np.ndarray, pos: np.ndarray, kind: np.ndarray,
+    clean: np.ndarray, n: int,
 ) -> np.ndarray:
     """An unshared card AND an unshared device: evidence of a distinct person.
 
@@ -257,11 +285,10 @@ def _own_identity(
     """
     if s.N_ACCOUNTS in incidence.columns:
         shared_by = pd.to_numeric(incidence[s.N_ACCOUNTS], errors="coerce").to_numpy(
-            dtype="float64", na_value=np.nan)
+            dtype="float64", na_value=np.nan)[rows]
     else:
         shared_by = incidence.groupby([s.KIND, s.VALUE])[s.ACCOUNT_ID].transform("size").to_numpy(
-            dtype="float64"
-        )
+            dtype="float64")[rows]
     alone = (shared_by == 1) & clean & (pos >= 0)
     card = (kind == s.KINDS.index(s.K_CARD)) | (kind == s.KINDS.index(s.K_CARD_DIGITS))
     device = kind == s.KINDS.index(s.K_DEVICE)
@@ -270,13 +297,19 @@ def _own_identity(
     return has_card & has_device
 
 
-def _disposable(links: LinkSet, pos: np.ndarray, kind: np.ndarray, index: pd.Index) -> np.ndarray:
+def _disposable(
+    links: LinkSet, rows: np.ndarray, pos: np.ndarray, kind: np.ndarray, index: pd.Index
+) -> np.ndarray:
     profiles = links.profiles
     if "disposable_email" in profiles.columns and s.ACCOUNT_ID in profiles.columns:
         flag = profiles["disposable_email"].astype("boolean").fillna(False)
         return _per_account(index, profiles[s.ACCOUNT_ID], flag.to_numpy(dtype="float64")) == 1
-    rows = np.flatnonzero((kind == s.KINDS.index(s.K_EMAIL)) & (pos >= 0))
-    emails = arrow_text(links.incidence[s.VALUE]).take(pa.array(rows))
-    domain = pc.utf8_lower(pc.replace_substring_regex(emails, pattern="^.*@", replacement=""))
-    hit = _flags(pc.is_in(domain, value_set=pa.array(sorted(_DISPOSABLE_DOMAINS), domain.type)))
-    return np.bincount(pos[rows[hit]], minlength=len(index)) > 0
+    email = np.flatnonzero((kind == s.KINDS.index(s.K_EMAIL)) & (pos >= 0))
+    values = pa.array(links.incidence[s.VALUE], from_pandas=True).take(pa.array(rows[email]))
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        values = values.cast(pa.string())
+    domain = pc.utf8_lower(pc.utf8_trim_whitespace(
+        pc.replace_substring_regex(values, pattern="^.*@", replacement="")))
+    hit = pc.is_in(domain, value_set=pa.array(sorted(_DISPOSABLE_DOMAINS), domain.type))
+    hit = np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+    return np.bincount(pos[email[hit]], minlength=len(index)) > 0

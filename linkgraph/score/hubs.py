@@ -6,12 +6,15 @@ vary everything else), so the farm it serves is split into many small
 clusters. The hub is reported on its own row and each cluster whose accounts
 are in the hub's burst receives ``COUPON_HUB`` points (see ``linkgraph.score``).
 
-A busy parcel locker sees new users every day; it is a coupon hub only when
-its coupon-only redeemers bunch up: at least ``hub_min_burst`` created within
-``burst_days`` AND more than its own background rate explains. With ``n``
-coupon-only redeemers over a data span of ``T`` days, a window of ``w`` days
-expects ``lam = n * w / T``; the burst must reach ``lam + 4 * sqrt(lam) + 2``
-(a Poisson count that high is rare even over the ``T / w`` windows scanned).
+A busy parcel locker sees new users every day, and a marketing campaign
+brings many at once everywhere; a value is a coupon hub only when its
+coupon-only redeemers bunch up beyond both: at least ``hub_min_burst``
+created within ``burst_days`` AND more than chance explains. A window starting
+at ``t`` expects ``lam = share * G(t)`` of them, where ``share`` is the value's
+part of all coupon-only redeemers created outside the window and ``G(t)`` how
+many coupon-only redeemers were created anywhere in ``[t, t + burst_days]``; the window's
+count must reach ``lam + 4 * sqrt(lam) + 2`` (a Poisson count that high is
+rare even over every window scanned).
 """
 
 from __future__ import annotations
@@ -21,17 +24,14 @@ import pandas as pd
 
 from linkgraph import schemas as s
 from linkgraph.config import CouponConfig
-from linkgraph.score.windows import burst_members, largest_burst, sliding_windows
+from linkgraph.score.windows import burst_members, sliding_windows
 
-HUB_BURST = "burst_redeemers"
-N_REDEEMERS = "n_redeemers"
-N_CLUSTERS = "n_clusters"
-N_COUPON_ONLY = "n_coupon_only"
-EXPECTED = "expected_in_window"
-COUPON_HUB_COLUMNS = (
-    s.KIND, s.VALUE, s.MASKED, N_REDEEMERS, N_CLUSTERS, N_COUPON_ONLY, HUB_BURST, EXPECTED,
-    s.REASON,
-)
+HUB_BURST = s.BURST_REDEEMERS
+N_REDEEMERS = s.N_REDEEMERS
+N_CLUSTERS = s.N_CLUSTERS
+N_COUPON_ONLY = s.N_COUPON_ONLY
+EXPECTED = s.EXPECTED_IN_WINDOW
+COUPON_HUB_COLUMNS = s.COUPON_HUB_COLUMNS
 
 
 def find_coupon_hubs(
@@ -73,15 +73,25 @@ def find_coupon_hubs(
         return empty, hub_burst
 
     windows = sliding_windows(vcode[take], created[pos[take]], config.burst_days)
-    burst = largest_burst(windows, n_values)
-    span = np.nanmax(created) - np.nanmin(created)
-    lam = n_coupon_only * config.burst_days / max(span, config.burst_days, 1e-9)
-    threshold = np.maximum(config.hub_min_burst, lam + 4.0 * np.sqrt(lam) + 2.0)
-    hub = candidate & (burst >= threshold)
-    if not hub.any():
+    start = created[pos[take]][windows.order]
+    # campaign-aware background: the hub's share of all coupon-only redeemers
+    # times how many of them were created in the same window anywhere
+    everyone = np.sort(created[facts["coupon_only"].to_numpy(dtype=bool) & ~np.isnan(created)])
+    same_time = (np.searchsorted(everyone, start + config.burst_days, side="right")
+                 - np.searchsorted(everyone, start, side="left"))
+    # the share is measured outside the window, or a farm would explain itself
+    outside = np.maximum(len(everyone) - same_time, 1)
+    lam = (n_coupon_only[windows.group] - windows.count) / outside * same_time
+    qualifies = windows.count >= np.maximum(config.hub_min_burst, lam + 4.0 * np.sqrt(lam) + 2.0)
+    if not qualifies.any():
         return empty, hub_burst
+    burst = np.zeros(n_values, dtype=np.int64)
+    np.maximum.at(burst, windows.group[qualifies], windows.count[qualifies])
+    expected = np.zeros(n_values)
+    np.maximum.at(expected, windows.group[qualifies], lam[qualifies])
+    hub = burst > 0
 
-    member = burst_members(windows, np.where(hub, threshold, np.inf))
+    member = burst_members(windows, qualifies)
     member_pos = pos[take][windows.order[member]]
     np.maximum.at(hub_burst, member_pos, burst[windows.group[member]])
 
@@ -93,7 +103,7 @@ def find_coupon_hubs(
         s.KIND: picked[s.KIND].to_numpy(), s.VALUE: picked[s.VALUE].to_numpy(),
         s.MASKED: masked.to_numpy(), N_REDEEMERS: n_redeemers[chosen],
         N_CLUSTERS: n_clusters[chosen], N_COUPON_ONLY: n_coupon_only[chosen],
-        HUB_BURST: burst[chosen], EXPECTED: np.round(lam[chosen], 2),
+        HUB_BURST: burst[chosen], EXPECTED: np.round(expected[chosen], 2),
     })
     hubs[s.REASON] = (
         hubs[HUB_BURST].astype(str) + " coupon-only new-user accounts created within "

@@ -14,25 +14,22 @@ from linkgraph.config import CouponConfig
 from linkgraph.score.facts import ADDRESS, CARD, DEVICE, PICKUP
 from linkgraph.score.windows import largest_burst, sliding_windows
 
-N_NEW_USER_ORDERS = "n_new_user_orders"
-N_REDEEMERS = "n_redeemers"
-N_REDEEMER_PERSONS = "n_redeemer_persons"
-TOP_CARD = "top_card_redeemers"
-TOP_DEVICE = "top_device_redeemers"
-TOP_ADDRESS = "top_address_redeemers"
-TOP_PICKUP = "top_pickup_redeemers"
-BURST = "burst_redeemers"
-N_COUPON_ONLY = "n_coupon_only"
-N_NEAR_MIN = "n_near_min_orders"
-N_DISPOSABLE = "n_disposable_email"
-HUB_BURST = "hub_burst_redeemers"
-N_GROUP_ACCOUNTS = "n_group_accounts"
-N_GROUP_BLOCKED = "n_group_blocked"
-FEATURE_COLUMNS = (
-    N_NEW_USER_ORDERS, N_REDEEMERS, N_REDEEMER_PERSONS, TOP_CARD, TOP_DEVICE, TOP_ADDRESS,
-    TOP_PICKUP, BURST, N_COUPON_ONLY, N_NEAR_MIN, N_DISPOSABLE, HUB_BURST, N_GROUP_ACCOUNTS,
-    N_GROUP_BLOCKED,
-)
+N_NEW_USER_ORDERS = s.N_NEW_USER_ORDERS
+N_REDEEMERS = s.N_REDEEMERS
+N_REDEEMER_PERSONS = s.N_REDEEMER_PERSONS
+TOP_CARD = s.TOP_CARD_REDEEMERS
+TOP_DEVICE = s.TOP_DEVICE_REDEEMERS
+TOP_ADDRESS = s.TOP_ADDRESS_REDEEMERS
+TOP_PICKUP = s.TOP_PICKUP_REDEEMERS
+BURST = s.BURST_REDEEMERS
+BURST_EXPECTED = s.BURST_EXPECTED
+N_COUPON_ONLY = s.N_COUPON_ONLY
+N_NEAR_MIN = s.N_NEAR_MIN_ORDERS
+N_DISPOSABLE = s.N_DISPOSABLE_EMAIL
+HUB_BURST = s.HUB_BURST_REDEEMERS
+N_GROUP_ACCOUNTS = s.N_GROUP_ACCOUNTS
+N_GROUP_BLOCKED = s.N_GROUP_BLOCKED
+FEATURE_COLUMNS = s.SCORE_FEATURE_COLUMNS
 #: reason code -> the feature column holding its count, in the fixed report order
 REASON_UNITS = {
     "NEW_USER": N_NEW_USER_ORDERS, "SHARED_CARD": TOP_CARD, "SHARED_DEVICE": TOP_DEVICE,
@@ -45,7 +42,7 @@ _TOP_OF_CLASS = {CARD: TOP_CARD, DEVICE: TOP_DEVICE, ADDRESS: TOP_ADDRESS, PICKU
 
 def group_features(
     facts: pd.DataFrame, identifiers: pd.DataFrame, group: np.ndarray, person: np.ndarray,
-    hub_burst: np.ndarray, n_groups: int, *, config: CouponConfig,
+    hub_burst: np.ndarray, n_groups: int, *, span_days: float, config: CouponConfig,
 ) -> pd.DataFrame:
     """One row per group code ``0..n_groups-1`` with ``FEATURE_COLUMNS``.
 
@@ -53,6 +50,8 @@ def group_features(
     account position; the distinct persons among a group's redeemers are the
     larger of two counts: their person clusters, and their accounts with an
     identity of their own (an unshared card and device) plus one for the rest.
+    ``burst_expected`` is the largest burst the group's redeemers would show
+    by chance if created evenly over ``span_days`` (the data's span).
     """
     redeemer = facts["redeemer"].to_numpy(dtype=bool)
     features = pd.DataFrame(index=pd.RangeIndex(n_groups))
@@ -77,6 +76,9 @@ def group_features(
     windows = sliding_windows(group[redeemer], facts["created"].to_numpy()[redeemer],
                               config.burst_days)
     features[BURST] = largest_burst(windows, n_groups)
+    features[BURST_EXPECTED] = np.round(
+        features[N_REDEEMERS].to_numpy() * config.burst_days / max(span_days, config.burst_days,
+                                                                    1e-9), 3)
     features[N_COUPON_ONLY] = count(where=facts["coupon_only"].to_numpy(dtype=bool))
     features[N_NEAR_MIN] = count(facts["n_near_min"].to_numpy(dtype="float64"))
     features[N_DISPOSABLE] = count(where=redeemer & facts["disposable"].to_numpy(dtype=bool))
@@ -107,7 +109,9 @@ def reason_points(features: pd.DataFrame, *, config: CouponConfig) -> pd.DataFra
 
     A reason earns ``min(cap, weight * max(0, units - free))``; ``units`` is its
     feature count, except NEW_USER (redemptions minus distinct persons) and
-    BLOCKED (the blocked share of the group's accounts). Groups with fewer than
+    BLOCKED (the blocked share of the group's accounts); BURST counts only
+    above chance, COUPON_ONLY and NEAR_MIN only from ``min_share`` of the
+    redeemers (new-user orders) up. Groups with fewer than
     ``min_redemptions`` new-user redemptions and no coupon-hub burst are not
     eligible (no rows: 0 points).
     """
@@ -120,6 +124,16 @@ def reason_points(features: pd.DataFrame, *, config: CouponConfig) -> pd.DataFra
                             ) if len(sub) else np.zeros((0, len(REASON_UNITS)))
     codes = list(REASON_UNITS)
     units[:, codes.index("NEW_USER")] -= sub[N_REDEEMER_PERSONS].to_numpy()
+    # a big cluster of real people always has some bursts, churned users and
+    # orders at a minimum: these count only when they stand out
+    lam = sub[BURST_EXPECTED].to_numpy()
+    units[:, codes.index("BURST")] *= units[:, codes.index("BURST")] >= lam + 4 * np.sqrt(lam) + 2
+    redeemers = np.maximum(sub[N_REDEEMERS].to_numpy(), 1)
+    units[:, codes.index("COUPON_ONLY")] *= units[:, codes.index("COUPON_ONLY")] >= (
+        config.min_share * redeemers)
+    orders = np.maximum(sub[N_NEW_USER_ORDERS].to_numpy(), 1)
+    units[:, codes.index("NEAR_MIN")] *= units[:, codes.index("NEAR_MIN")] >= (
+        config.min_share * orders)
     units[:, codes.index("BLOCKED")] /= np.maximum(sub[N_GROUP_ACCOUNTS].to_numpy(), 1)
     weight = np.array([config.weights[c] for c in codes])
     free = np.array([config.free[c] for c in codes])

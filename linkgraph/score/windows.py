@@ -55,9 +55,9 @@ def largest_burst(windows: Windows, n_groups: int) -> np.ndarray:
     return burst
 
 
-def burst_members(windows: Windows, threshold: np.ndarray) -> np.ndarray:
-    """For each sorted row: does it lie in a window of at least ``threshold[group]`` rows?"""
+def burst_members(windows: Windows, starts: np.ndarray) -> np.ndarray:
+    """For each sorted row: does it lie in a window that starts at a row where ``starts``?"""
     n = len(windows.count)
-    starts = np.flatnonzero(windows.count >= threshold[windows.group])
-    cover = np.bincount(starts, minlength=n + 1) - np.bincount(windows.end[starts], minlength=n + 1)
+    first = np.flatnonzero(starts)
+    cover = np.bincount(first, minlength=n + 1) - np.bincount(windows.end[first], minlength=n + 1)
     return np.cumsum(cover)[:n] > 0

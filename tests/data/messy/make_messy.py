@@ -60,13 +60,14 @@ def accounts() -> None:
     rows[23][0] = " 00003"
     rows[24] = WRONG_FIELDS
     rows[40][2] = "=cmd|' /C calc'!A0"
+    rows[9][6] = rows[10][6] = "dev-shared"  # 00009 and 00010: one person (see payments)
     _write("accounts.csv", header, rows, bom=True)
 
 
 def logins() -> None:
     header = ["account_id", "ip", "device_id", "seen_at"]
     rows: dict[int, list[str] | str] = {
-        j: [VALID[j % len(VALID)], f"192.0.2.{j % 250}", f"dev-{j % 97:04d}",
+        j: [VALID[j % len(VALID)], f"192.0.2.{j % 250}", f"dev-{int(VALID[j % len(VALID)]):04d}",
             f"2024-04-{j % 28 + 1:02d}T{j % 24:02d}:{j % 60:02d}:00Z"]
         for j in range(1, 201)
     }
@@ -109,6 +110,8 @@ def payments() -> None:
     }
     rows[5][0] = ""
     rows[6][3] = ""
+    rows[8][0], rows[9][0] = "00009", "00010"
+    rows[8][3] = rows[9][3] = "fp-shared"
     rows[7][7] = "\u200fAli"
     _write("payments.csv", header, rows)
 
@@ -142,6 +145,7 @@ def sanctions() -> None:
     }
     rows[3][1] = "BANNED "
     rows[4][1] = "jailed"
+    rows[5][0] = "00009"  # banned; 00010 is the same person
     _write("sanctions.csv", header, rows)
 
 

@@ -1,0 +1,25 @@
+"""Load stage: input files -> typed DataFrames and rejects (reads files).
+
+The input contract is DESIGN.md's: one ``NAME.csv`` or ``NAME.parquet`` per
+table of ``schemas.INPUT_TABLES``, only ``accounts`` required. Contract
+problems (a missing table or column, an unreadable file) are collected over
+every table and raised once as :class:`~linkgraph.errors.InputError`. Bad rows
+never crash the run: each goes to ``Tables.rejects`` with its reason and the
+good rows go on, unless a table rejects more than ``max_reject_rate`` of its
+rows (:class:`~linkgraph.errors.RejectLimitError`).
+
+The heavy work runs in pyarrow (its CSV and Parquet readers, vectorised
+checks, two tables at a time); the slow parsers (pandas' ISO-8601,
+:mod:`ipaddress`) only see the distinct values arrow's fast paths reject.
+A dropped row has one reject, for the first check it fails.
+
+Modules: ``_read`` (files -> text tables, contract problems), ``_check``
+(parsing and the row checks), ``_tables`` (the stage itself, the summary,
+the reject limit), ``_previous`` (last night's run directory).
+"""
+
+from linkgraph.load._previous import PreviousRun, load_previous_run
+from linkgraph.load._tables import SourceFile, Tables, load_tables, summarize_tables
+
+__all__ = ["PreviousRun", "SourceFile", "Tables", "load_previous_run", "load_tables",
+           "summarize_tables"]

@@ -1,0 +1,296 @@
+"""Parsing and row checks: typed columns, and which rows fail which check."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from linkgraph import schemas as s
+from linkgraph.load._read import RawTable, read_table
+
+_ID_COLUMNS = (s.ACCOUNT_ID, s.ORDER_ID, s.ADDRESS_ID, s.PAYMENT_ID, s.DEVICE_ID)
+# Unicode whitespace plus the invisible format characters (zero-width, bidi
+# marks, BOM) that exports and copy-paste leave around ids.
+_TRIM_CHARS = (
+    " \t\n\v\f\r\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+    "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068"
+    "\u2069\ufeff"
+)
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = rf"^(?:{_OCTET}\.){{3}}{_OCTET}$"  # same rules as ipaddress: no leading zeros
+_TIMESTAMP = pa.timestamp("ns", tz="UTC")
+# datetime64[ns] bounds: later stages do arithmetic in ns
+_TS_MIN = pd.Timestamp("1677-09-22", tz="UTC")
+_TS_MAX = pd.Timestamp("2262-04-10", tz="UTC")
+KEPT = " (value ignored, row kept)"
+# What SQL and spreadsheet exports write for "no value": missing, not bad, in a
+# column of times, numbers or IPs (text columns keep them: NA is Namibia).
+_NULL_TOKENS = ("null", "none", "nan", "n/a", "na", "nil", "\\n")
+_ALLOWED = {"sanctions": (s.ACTION, s.SANCTION_ACTIONS), "decisions": (s.DECISION, s.DECISION_VALUES)}
+
+
+@dataclass(frozen=True)
+class ParsedTable:
+    """One table after the checks that need no other table (run in parallel per table).
+
+    ``checks`` are (bad rows, column, reason) in the order they are applied:
+    a row is rejected for the first one it fails. The unknown-account and
+    duplicate checks, which depend on other rows, come after them.
+    """
+
+    raw: RawTable
+    values: dict[str, pa.ChunkedArray]  # typed / trimmed columns replacing the raw ones
+    checks: tuple[tuple[np.ndarray, str, str], ...]
+    ignored: tuple[tuple[np.ndarray, str, str], ...]  # accounts: values set to missing
+    ids: pa.Array  # the distinct trimmed account ids of the table
+    id_codes: np.ndarray  # each row's index into ``ids`` (-1 = no id)
+    order_codes: np.ndarray | None  # orders: each row's order_id code, for duplicates
+
+
+def read_and_parse(name: str, path: Path) -> ParsedTable:
+    """Read and parse one table file (the unit of work of the thread pool)."""
+    return parse_table(read_table(name, path))
+
+
+def parse_table(raw: RawTable) -> ParsedTable:
+    """Trim ids, parse times, IPs and numbers, and find the rows they make bad."""
+    name, data = raw.table, raw.data
+    values = {column: _trimmed(data.column(column)) for column in _ID_COLUMNS
+              if column in data.column_names}
+    checks: list[tuple[np.ndarray, str, str]] = []
+    ignored: list[tuple[np.ndarray, str, str]] = []
+    if name == "orders":
+        checks.append((_mask(pc.is_null(values[s.ORDER_ID])), s.ORDER_ID, "empty order_id"))
+    checks.append((_mask(pc.is_null(values[s.ACCOUNT_ID])), s.ACCOUNT_ID, "empty account_id"))
+    for column in s.TIMESTAMP_COLUMNS.get(name, ()):
+        values[column], bad = _parse_timestamps(data.column(column))
+        if name == "accounts":
+            ignored.append((bad, column, "bad timestamp" + KEPT))
+        else:
+            checks.append((bad, column, "bad timestamp"))
+    for column in (s.IP, s.REGISTRATION_IP):
+        if column in s.INPUT_TABLES[name][1]:
+            values[column], bad = _parse_ips(data.column(column))
+            if name == "accounts":
+                ignored.append((bad, column, "bad IP address" + KEPT))
+            else:
+                checks.append((bad, column, "bad IP address"))
+    for column in s.NUMERIC_COLUMNS.get(name, ()):
+        values[column], bad, negative = _parse_numbers(data.column(column))
+        checks += [(bad, column, "not a number"), (negative, column, "negative number")]
+    if name in _ALLOWED:
+        column, allowed = _ALLOWED[name]
+        values[column] = pc.utf8_lower(_trimmed(data.column(column)))
+        checks.append((_mask(pc.is_null(values[column])), column, f"empty {column}"))
+        checks.append((~_mask(pc.is_in(values[column], value_set=pa.array(allowed))), column,
+                       f"unknown {column}"))
+    ids, id_codes = _encoded(values[s.ACCOUNT_ID])
+    order_codes = _encoded(values[s.ORDER_ID])[1] if name == "orders" else None
+    return ParsedTable(raw, values, tuple(checks), tuple(ignored), ids, id_codes, order_codes)
+
+
+def _encoded(values: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """The distinct values and each row's index into them (-1 for null)."""
+    encoded = pc.dictionary_encode(values).combine_chunks()
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    return encoded.dictionary, np.asarray(codes, dtype=np.int64)
+
+
+def account_codes(parsed: dict[str, ParsedTable]) -> tuple[dict[str, np.ndarray], int]:
+    """One code per distinct account id across all tables (-1 = no id), and how many.
+
+    Each table encoded its own ids in parallel; only the distinct ids are
+    hashed again here, so no table is hashed against the accounts twice.
+    """
+    distinct = pa.chunked_array([p.ids for p in parsed.values()], type=pa.string())
+    shared, global_codes = _encoded(distinct)
+    offsets = np.cumsum([0] + [len(p.ids) for p in parsed.values()])
+    codes = {}
+    for i, (name, p) in enumerate(parsed.items()):
+        remap = np.append(global_codes[offsets[i]:offsets[i + 1]], -1)  # index -1 -> -1
+        codes[name] = remap[p.id_codes]
+    return codes, len(shared)
+
+
+def judge_table(parsed: ParsedTable, codes: np.ndarray,
+           known: np.ndarray | None) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The typed frame of the good rows, the rejects, and the mask of rows kept.
+
+    ``codes`` are the rows' account codes (``account_codes``); ``known[code]``
+    is True for a valid account (None while judging the accounts themselves).
+    """
+    raw = parsed.raw
+    name, data = raw.table, raw.data
+    dropped = np.zeros(data.num_rows, dtype=bool)
+    # (rows, column, reason, values as found) per check that rejected something
+    parts: list[tuple[np.ndarray, str | None, str, np.ndarray]] = []
+    if raw.bad_lines:
+        parts.append((np.array([row for row, _ in raw.bad_lines], dtype=np.int64), None,
+                      "wrong number of fields",
+                      np.array([text for _, text in raw.bad_lines], dtype=object)))
+
+    def reject(bad: np.ndarray, column: str, reason: str, *, keep_row: bool = False) -> None:
+        new = bad & ~dropped
+        if new.any():
+            found = data.column(column).filter(pa.array(new))
+            if found.type != pa.string():
+                found = found.cast(pa.string())
+            parts.append((raw.rows[new], column, reason,
+                          np.asarray(found.to_numpy(zero_copy_only=False), dtype=object)))
+            if not keep_row:
+                np.logical_or(dropped, new, out=dropped)
+
+    for bad, column, reason in parsed.checks:
+        reject(bad, column, reason)
+    if known is not None:
+        reject(~known[codes], s.ACCOUNT_ID, "unknown account_id")
+    if name == "accounts":
+        reject(_duplicated(codes, ~dropped), s.ACCOUNT_ID, "duplicate account_id")
+    if parsed.order_codes is not None:
+        reject(_duplicated(parsed.order_codes, ~dropped), s.ORDER_ID, "duplicate order_id")
+    for bad, column, reason in parsed.ignored:
+        reject(bad, column, reason, keep_row=True)
+
+    for column, values in parsed.values.items():
+        data = data.set_column(data.column_names.index(column), column, values)
+    frame = (data.filter(pa.array(~dropped)) if dropped.any() else data).to_pandas()
+    sizes = [len(rows) for rows, *_ in parts]
+    rejects = pd.DataFrame({
+        s.TABLE: np.full(sum(sizes), name, dtype=object),
+        s.ROW: np.concatenate([rows for rows, *_ in parts]) if parts else np.zeros(0, np.int64),
+        s.COLUMN: np.repeat(np.array([c for _, c, _, _ in parts], dtype=object), sizes),
+        s.REASON: np.repeat(np.array([r for _, _, r, _ in parts], dtype=object), sizes),
+        s.VALUE: np.concatenate([v for *_, v in parts]) if parts else np.zeros(0, object),
+    })
+    return frame, rejects, ~dropped
+
+
+def _mask(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A boolean array as numpy, null = False."""
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _trimmed(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Strings without surrounding whitespace or invisible marks; blank -> null."""
+    trimmed = pc.utf8_trim(values, characters=_TRIM_CHARS)
+    blank = pc.equal(pc.binary_length(trimmed), 0)  # lengths only: no string compare
+    if not pc.any(blank).as_py():
+        return trimmed
+    return pc.if_else(blank, pa.scalar(None, pa.string()), trimmed)
+
+
+def _per_chunk(values: pa.ChunkedArray, fast: Callable[[pa.Array], pa.Array],
+               slow: Callable[[pd.Series], pd.Series],
+               out_type: pa.DataType) -> tuple[pa.ChunkedArray, np.ndarray]:
+    """Parse text with ``fast`` (vectorised, all-or-nothing) per chunk, as found, then trimmed;
+    with ``slow`` over the distinct values of a chunk it still fails on, so one bad value
+    never slows a whole file. Returns the values and the mask of non-blank unparseable ones."""
+    chunks, bad = [], []
+    for chunk in values.chunks:
+        try:
+            chunks.append(fast(chunk))
+            bad.append(np.zeros(len(chunk), dtype=bool))
+            continue
+        except pa.ArrowInvalid:
+            text = _trimmed(chunk)
+            text = pc.if_else(pc.is_in(pc.utf8_lower(text), value_set=pa.array(_NULL_TOKENS)),
+                              pa.scalar(None, pa.string()), text)
+        try:
+            parsed = fast(text)
+        except pa.ArrowInvalid:
+            encoded = pc.dictionary_encode(text)
+            distinct = slow(encoded.dictionary.to_pandas())
+            parsed = pa.array(distinct, type=out_type, from_pandas=True).take(encoded.indices)
+        chunks.append(parsed)
+        bad.append(_mask(pc.and_(pc.is_valid(text), pc.is_null(parsed))))
+    return (pa.chunked_array(chunks, type=out_type),
+            np.concatenate(bad) if bad else np.zeros(0, dtype=bool))
+
+
+def _parse_timestamps(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
+    """UTC timestamps (no offset = UTC) and the mask of non-empty unparseable values."""
+    if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
+        try:
+            if pa.types.is_date(values.type) or values.type.tz is None:
+                values = values.cast(pa.timestamp("ns")).cast(_TIMESTAMP)
+            return values.cast(_TIMESTAMP), np.zeros(len(values), dtype=bool)
+        except pa.ArrowInvalid:  # out of the ns range: judge it as text
+            values = values.cast(pa.string())
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.string())
+
+    def fast(chunk: pa.Array) -> pa.Array:
+        try:  # arrow's ISO-8601 cast wants every value with an offset, or none
+            return chunk.cast(_TIMESTAMP)
+        except pa.ArrowInvalid:
+            return chunk.cast(pa.timestamp("ns")).cast(_TIMESTAMP)
+
+    def slow(distinct: pd.Series) -> pd.Series:
+        parsed = pd.to_datetime(distinct, format="ISO8601", utc=True, errors="coerce")
+        return parsed.where((parsed >= _TS_MIN) & (parsed <= _TS_MAX)).astype("datetime64[ns, UTC]")
+
+    return _per_chunk(values, fast, slow, _TIMESTAMP)
+
+
+def _parse_ips(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
+    """Trimmed IPs (invalid -> null) and the mask of non-empty values that are not an IP.
+
+    A vectorised regex accepts plain IPv4; the rest (IPv6, padded or bad
+    values) goes through :mod:`ipaddress`, one distinct value at a time.
+    """
+    values = values.cast(pa.string())
+    ipv4 = pc.fill_null(pc.match_substring_regex(values, _IPV4), False)
+    rest = pc.and_(pc.is_valid(values), pc.invert(ipv4))
+    if not pc.any(rest).as_py():
+        return values, np.zeros(len(values), dtype=bool)
+    distinct = pc.unique(values.filter(rest))
+    stripped = [v.strip(_TRIM_CHARS) for v in distinct.to_pylist()]
+    cleaned = [v if v and _is_ip(v) else None for v in stripped]
+    wrong = [bool(v) and c is None and v.lower() not in _NULL_TOKENS
+             for v, c in zip(stripped, cleaned)]
+    position = pc.index_in(values, value_set=distinct)
+    bad = _mask(pa.array(wrong, type=pa.bool_()).take(position))
+    return pc.if_else(ipv4, values, pa.array(cleaned, type=pa.string()).take(position)), bad
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_numbers(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray, np.ndarray]:
+    """float64 values, the mask of non-empty non-numbers, and the mask of negatives."""
+    if (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)
+            or pa.types.is_decimal(values.type)):
+        values, unparsed = values.cast(pa.float64()), np.zeros(len(values), dtype=bool)
+    else:
+        values, unparsed = _per_chunk(
+            values.cast(pa.string()), lambda chunk: chunk.cast(pa.float64()),
+            lambda distinct: pd.to_numeric(distinct, errors="coerce"), pa.float64())
+    values = pc.if_else(pc.is_nan(values), pa.scalar(None, pa.float64()), values)
+    finite = pc.is_finite(values)  # null stays null: missing is not bad
+    bad = unparsed | _mask(pc.invert(finite))
+    negative = _mask(pc.less(values, 0.0))
+    return pc.if_else(pc.fill_null(finite, False), values, pa.scalar(None, pa.float64())), bad, \
+        negative
+
+
+def _duplicated(codes: np.ndarray, alive: np.ndarray) -> np.ndarray:
+    """True on every ``alive`` row whose code (>= 0) appeared on an earlier alive row."""
+    candidates = np.flatnonzero(alive & (codes >= 0))
+    _, first = np.unique(codes[candidates], return_index=True)
+    duplicated = np.zeros(len(codes), dtype=bool)
+    duplicated[candidates] = True
+    duplicated[candidates[first]] = False
+    return duplicated

@@ -1,0 +1,111 @@
+"""Moderators' clearings: was a cleared account already linked that way when cleared?
+
+An account a moderator cleared is not flagged again on evidence it already
+had. Links into it made only of values it already shared are dropped before
+(``_links``); here, for each remaining proposed action on a cleared account (a
+rule and a blocked source), the same rule is searched again from the cleared
+account over the links that existed at its clearing only: when it reaches the
+same blocked account, the moderator saw that connection and the action is
+dropped; when it does not, the evidence is new and the action is capped
+(``policy.cleared_cap``). So a new second account of the cleared person that
+leads back to a sibling already seen is not new evidence, while a new device
+shared with the blocked account is.
+
+When a link existed, by rule: a person link when every person-level value it
+shares had begun (one that became the same person later is new); a family or
+warning link when any person- or household-level value had; a weak link when
+any value had. A value of unknown age counts as old.
+
+A breadth-first search from all cleared accounts at once, each path labelled
+with its account (a loop per hop, not per account); it only looks at links
+within a few hops of cleared accounts, and only their ``pairs`` rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from linkgraph import schemas as s
+from linkgraph.sanctions._inputs import _epoch_ns, _pair_rows
+from linkgraph.sanctions._links import _Channel, _Links
+from linkgraph.sanctions._reach import _out_edges, _reach
+
+_NEVER = np.iinfo(np.int64).min
+_ALWAYS = np.iinfo(np.int64).max
+
+
+def _link_ages(pairs: pd.DataFrame, account_ids: pd.Index,
+               pair_keys: np.ndarray) -> dict[str, np.ndarray]:
+    """Per channel kind, when each link of ``pair_keys`` (sorted) began (epoch ns)."""
+    rows, row_key = _pair_rows(pairs, account_ids, pair_keys)
+    at = np.searchsorted(pair_keys, row_key)
+    began = _epoch_ns(rows[s.FIRST_SEEN])
+    person = rows[s.TIER].eq(s.T_PERSON).to_numpy(dtype=bool, na_value=False)
+    strong = person | rows[s.TIER].eq(s.T_HOUSEHOLD).to_numpy(dtype=bool, na_value=False)
+    newest_person = np.full(len(pair_keys), _NEVER, dtype=np.int64)
+    np.maximum.at(newest_person, at[person], began[person])
+    oldest_strong = np.full(len(pair_keys), _ALWAYS, dtype=np.int64)
+    np.minimum.at(oldest_strong, at[strong], began[strong])
+    oldest_any = np.full(len(pair_keys), _ALWAYS, dtype=np.int64)
+    np.minimum.at(oldest_any, at, began)
+    # no value of that tier on record: unknown age, old
+    oldest_strong[oldest_strong == _ALWAYS] = _NEVER
+    oldest_any[oldest_any == _ALWAYS] = _NEVER
+    return {"person": newest_person, "family": oldest_strong, "warning": oldest_strong,
+            "weak": oldest_any}
+
+
+def _seen_when_cleared(candidates: pd.DataFrame, links: _Links, channels: list[_Channel],
+                       cleared_ns: np.ndarray, is_cleared: np.ndarray, pairs: pd.DataFrame,
+                       account_ids: pd.Index) -> np.ndarray:
+    """Per candidate (node, channel, source): True when the node is cleared and
+    the channel already joined it to that source through links older than the
+    clearing."""
+    node = candidates["node"].to_numpy()
+    channel_of = candidates["channel"].to_numpy()
+    source_of = candidates["source"].to_numpy()
+    seen = np.zeros(len(candidates), dtype=bool)
+    on = np.flatnonzero(is_cleared[node])
+    if not len(on) or not channels:
+        return seen
+    graph = links.graph
+    # the links any search below can touch, and their ages
+    depth = max(c.max_hops for c in channels)
+    near = _reach(graph, np.unique(node[on]), max_hops=depth - 1,
+                  expandable=np.ones(graph.n_nodes, dtype=bool))
+    _, position, _ = _out_edges(graph, np.flatnonzero(near.hops >= 0))
+    pair_keys = np.unique(links.pair_key(position))
+    ages = _link_ages(pairs, account_ids, pair_keys)
+
+    for index, channel in enumerate(channels):
+        label_rows = on[channel_of[on] == index]
+        if not len(label_rows):
+            continue
+        is_source = np.zeros(graph.n_nodes, dtype=bool)
+        is_source[channel.sources] = True
+        began = ages[channel.kind]
+        n_labels = len(label_rows)
+        target, deadline = source_of[label_rows], cleared_ns[node[label_rows]]
+        frontier_node = node[label_rows]
+        frontier_label = np.arange(n_labels, dtype=np.int64)
+        visited = frontier_node * n_labels + frontier_label
+        for _hop in range(channel.max_hops):
+            if not len(frontier_node):
+                break
+            _, position, origin = _out_edges(graph, frontier_node)
+            label = frontier_label[origin]
+            key = links.pair_key(position)
+            at = np.minimum(np.searchsorted(pair_keys, key), len(pair_keys) - 1)
+            age = np.where(pair_keys[at] == key, began[at], _ALWAYS)
+            ok = channel.usable[position] & (age < deadline[label])
+            reached = np.unique(graph.target[position[ok]] * n_labels + label[ok])
+            reached = reached[~np.isin(reached, visited)]
+            visited = np.concatenate([visited, reached])
+            head, label = reached // n_labels, reached % n_labels
+            found = head == target[label]
+            seen[label_rows[label[found]]] = True
+            # paths run through neither other blocked accounts nor cleared ones
+            onward = ~is_source[head] & ~is_cleared[head]
+            frontier_node, frontier_label = head[onward], label[onward]
+    return seen

@@ -1,0 +1,163 @@
+"""The identifiers frame: every source, times, suppression, masks, order independence."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from linkgraph import schemas as S
+from linkgraph.config import NormalizeConfig
+from linkgraph.errors import InputError
+from linkgraph.load import Tables
+from linkgraph.normalize import normalize_identifiers
+
+
+def _tables(**frames: pd.DataFrame) -> Tables:
+    tables = {}
+    for name, (_, columns) in S.INPUT_TABLES.items():
+        frame = frames.get(name, pd.DataFrame(columns=list(columns)))
+        for column in columns:
+            if column not in frame:
+                frame = frame.assign(**{column: pd.Series(pd.NA, index=frame.index, dtype=object)})
+        for column in S.TIMESTAMP_COLUMNS.get(name, ()):
+            frame = frame.assign(**{column: pd.to_datetime(frame[column], utc=True)})
+        tables[name] = frame
+    return Tables(**tables, rejects=pd.DataFrame(columns=list(S.REJECT_COLUMNS)))
+
+
+def _family_and_pickup() -> Tables:
+    """Two accounts of one person (phone and email written differently), a stranger at a locker."""
+    accounts = pd.DataFrame({
+        "account_id": ["a1", "a2", "a3"],
+        "created_at": ["2026-01-01T10:00:00Z", "2026-02-01T10:00:00Z", "2026-03-01T10:00:00Z"],
+        "email": ["J.Doe+shop@gmail.com", "jdoe@googlemail.com", "test@test.com"],
+        "phone": ["8 912 345-67-89", "+7 (912) 345 67 89", "0000000000"],
+        "full_name": ["John Doe", "Doe John", "Ann"],
+        "registration_ip": ["81.2.69.160", "192.168.0.1", None],
+        "device_id": ["DEV-9F8E7D6C", None, "unknown"],
+        "country": ["RU", "DE", "RU"],
+    })
+    addresses = pd.DataFrame({
+        "account_id": ["a1", "a2", "a3"], "address_id": ["ad1", "ad2", "ad3"],
+        "recipient_name": ["John Doe", None, None],
+        "line1": ["12 Main St., apt. 4", "12 main street #4", "Packstation 101"],
+        "postal_code": ["12345", "12345", "10115"], "country": ["US", "US", "DE"],
+    })
+    payments = pd.DataFrame({
+        "account_id": ["a1", "a2", "a3"], "payment_id": ["p1", "p2", "p3"],
+        "fingerprint": ["fp_ABCDEF123456", None, None],
+        "card_bin": ["553691", "553691", None], "card_last4": ["0012", "0012", "1111"],
+        "card_expiry": ["01/27", "01/2027", "01/27"], "holder_name": [None, "JOHN DOE", None],
+    })
+    logins = pd.DataFrame({
+        "account_id": ["a1", "a1", "a2"],
+        "ip": ["2a02:6b8:0:1::1", "2a02:6b8:0:1::2", "2a02:6b8:0:1:5::9"],
+        "device_id": ["dev-9f8e7d6c", "dev-9f8e7d6c", "dev-9f8e7d6c"],
+        "seen_at": ["2026-01-05T00:00:00Z", "2026-01-09T00:00:00Z", "2026-02-03T00:00:00Z"],
+    })
+    orders = pd.DataFrame({
+        "order_id": ["o1", "o2", "o3"], "account_id": ["a1", "a1", "a2"],
+        "created_at": ["2026-01-10T00:00:00Z", "2026-01-20T00:00:00Z", "2026-02-10T00:00:00Z"],
+        "address_id": ["ad1", "ad1", "ad2"], "payment_id": ["p1", "p1", "p2"],
+    })
+    return _tables(accounts=accounts, addresses=addresses, payments=payments, logins=logins,
+                   orders=orders)
+
+
+def _row(identifiers: pd.DataFrame, account: str, kind: str) -> pd.DataFrame:
+    return identifiers[(identifiers["account_id"] == account) & (identifiers["kind"] == kind)]
+
+
+def test_same_person_written_differently_shares_canonical_values():
+    ids = normalize_identifiers(_family_and_pickup(), config=NormalizeConfig())
+    for kind in ("email", "phone", "address", "device", "ip", "name"):
+        a1 = set(_row(ids, "a1", kind)["value"])
+        a2 = set(_row(ids, "a2", kind)["value"])
+        assert a1 & a2, kind
+
+
+def test_identifiers_have_the_contract_columns_sorted_by_key():
+    ids = normalize_identifiers(_family_and_pickup(), config=NormalizeConfig())
+    assert tuple(ids.columns) == S.IDENTIFIER_COLUMNS
+    keys = ids[["account_id", "kind", "value"]]
+    assert not keys.duplicated().any()
+    pd.testing.assert_frame_equal(
+        ids, ids.sort_values(["account_id", "kind", "value"]).reset_index(drop=True)
+    )
+    assert str(ids["first_seen"].dt.tz) == "UTC"
+
+
+def test_junk_private_and_pickup_values_are_kept_but_suppressed():
+    ids = normalize_identifiers(_family_and_pickup(), config=NormalizeConfig())
+    suppressed = {(r.account_id, r.kind): r.suppressed for r in ids.itertuples()
+                  if not pd.isna(r.suppressed)}
+    assert suppressed[("a3", "email")] == "junk"
+    assert suppressed[("a3", "phone")] == "junk"
+    assert suppressed[("a3", "device")] == "junk"
+    assert suppressed[("a3", "address")] == "pickup_point"
+    assert suppressed[("a3", "name")] == "invalid"
+    assert suppressed[("a2", "ip")] == "private_ip"
+    assert ("a1", "email") not in suppressed
+
+
+def test_times_come_from_accounts_logins_and_orders():
+    ids = normalize_identifiers(_family_and_pickup(), config=NormalizeConfig())
+    device = _row(ids, "a1", "device").iloc[0]
+    # the account's own device_id (created 2026-01-01) and its sign-ins (01-05, 01-09)
+    assert device["first_seen"] == pd.Timestamp("2026-01-01T10:00:00Z")
+    assert device["last_seen"] == pd.Timestamp("2026-01-09T00:00:00Z")
+    assert device["source"] == "accounts.device_id"
+    address = _row(ids, "a1", "address").iloc[0]
+    assert address["first_seen"] == pd.Timestamp("2026-01-10T00:00:00Z")
+    assert address["last_seen"] == pd.Timestamp("2026-01-20T00:00:00Z")
+    pickup = _row(ids, "a3", "address").iloc[0]
+    assert pd.isna(pickup["first_seen"])  # no order used it
+
+
+def test_card_digits_only_when_no_fingerprint_and_card_mask_uses_last4():
+    ids = normalize_identifiers(_family_and_pickup(), config=NormalizeConfig())
+    assert _row(ids, "a1", "card_digits").empty
+    assert _row(ids, "a1", "card")["masked"].tolist() == ["card ****0012"]
+    assert _row(ids, "a2", "card_digits")["value"].tolist() == ["553691|0012|0127"]
+    assert _row(ids, "a3", "card_digits").empty  # no BIN
+
+
+def test_masked_values_hide_the_raw_identifiers():
+    ids = normalize_identifiers(_family_and_pickup(), config=NormalizeConfig())
+    masked = dict(zip(zip(ids["account_id"], ids["kind"], ids["value"]), ids["masked"],
+                      strict=True))
+    assert masked[("a1", "email", "jdoe@gmail.com")] == "j***@gmail.com"
+    assert masked[("a1", "phone", "+79123456789")] == "+7********89"
+    assert masked[("a1", "ip", "2a02:6b8:0:1::/64")] == "2a02:6b8:0:x::/64"
+
+
+def test_output_does_not_depend_on_input_row_order():
+    tables = _family_and_pickup()
+    ids = normalize_identifiers(tables, config=NormalizeConfig())
+    reversed_tables = Tables(**{
+        name: getattr(tables, name).iloc[::-1] for name in
+        ("accounts", "addresses", "payments", "logins", "orders", "sanctions", "decisions")
+    }, rejects=tables.rejects)
+    pd.testing.assert_frame_equal(normalize_identifiers(reversed_tables, config=NormalizeConfig()),
+                                  ids)
+
+
+def test_configured_junk_and_default_country_are_used():
+    accounts = pd.DataFrame({"account_id": ["a1"], "phone": ["8 912 345-67-89"]})
+    config = NormalizeConfig(default_country="RU", junk_values=("phone:+79123456789",))
+    ids = normalize_identifiers(_tables(accounts=accounts), config=config)
+    assert ids[["value", "suppressed"]].to_numpy().tolist() == [["+79123456789", "junk"]]
+
+
+def test_only_accounts_supplied_gives_account_identifiers():
+    accounts = pd.DataFrame({"account_id": ["a1"], "email": ["a@b.co"]})
+    ids = normalize_identifiers(_tables(accounts=accounts), config=NormalizeConfig())
+    assert ids["kind"].tolist() == ["email"]
+
+
+def test_missing_required_column_is_a_clear_error():
+    tables = _tables()
+    broken = Tables(**{**{n: getattr(tables, n) for n in S.TABLE_NAMES},
+                       "logins": pd.DataFrame({"account_id": []}), "rejects": tables.rejects})
+    with pytest.raises(InputError, match="logins.ip"):
+        normalize_identifiers(broken, config=NormalizeConfig())
