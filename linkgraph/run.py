@@ -35,7 +35,9 @@ class Run:
     accounts: one row per valid input account: ``account_id, cluster_id,
         person_cluster_id, action, action_reason, linked_blocked_account``,
         the evidence, the input ``sanction`` and ``blocked`` flag, the
-        cluster's ``coupon_abuse_score``.
+        coupon-abuse score of the account's person (``coupon_abuse_score``,
+        the ranking of accounts: a farmer's family sharing his home address
+        is not a farmer) and of its family cluster (``cluster_coupon_abuse_score``).
     clusters: one row per cluster (a singleton is its own cluster).
     links: one row per (account pair, kind, value) inside a cluster.
     review_queue, hubs, rejects, cluster_changes, cluster_alerts, coupon_hubs:
@@ -77,13 +79,19 @@ class Run:
             .merge(sanction, on=s.ACCOUNT_ID, how="left", validate="1:1")
             .merge(_last_cleared(tables.decisions), on=s.ACCOUNT_ID, how="left", validate="1:1")
             .merge(
-                scores.clusters[[s.CLUSTER_ID, s.COUPON_ABUSE_SCORE]],
+                scores.persons[[s.PERSON_CLUSTER_ID, s.COUPON_ABUSE_SCORE, s.COUPON_ABUSE_REASONS]],
+                on=s.PERSON_CLUSTER_ID, how="left", validate="m:1",
+            )
+            .merge(
+                scores.clusters[[s.CLUSTER_ID, s.COUPON_ABUSE_SCORE]].rename(
+                    columns={s.COUPON_ABUSE_SCORE: "cluster_coupon_abuse_score"}),
                 on=s.CLUSTER_ID, how="left", validate="m:1",
             )
         )
         accounts["blocked"] = accounts["sanction"].isin(s.BLOCKING_ACTIONS)
         accounts[s.ACTION] = accounts[s.ACTION].fillna("none")
-        accounts[s.COUPON_ABUSE_SCORE] = accounts[s.COUPON_ABUSE_SCORE].fillna(0.0)
+        for column in (s.COUPON_ABUSE_SCORE, "cluster_coupon_abuse_score"):
+            accounts[column] = accounts[column].fillna(0.0)
         accounts = accounts.sort_values(s.ACCOUNT_ID, kind="stable", ignore_index=True)
 
         cluster_frame = clusters.clusters.merge(

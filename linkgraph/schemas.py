@@ -272,3 +272,17 @@ IS_FARMER: Final = "is_farmer"  # truth: the account belongs to a coupon farmer
 SANCTION: Final = "sanction"  # run accounts: the strongest input sanction
 BLOCKED: Final = "blocked"  # run accounts: suspended or banned in the input
 CLEARED_AT: Final = "cleared_at"  # run accounts: when a moderator cleared it
+
+# --- graph: account profiles (added by the graph stage) --------------------------
+
+N_PERSON_IDS: Final = "n_person_ids"  # person-tier values the account has (not suppressed)
+N_OWN_PERSON_IDS: Final = "n_own_person_ids"  # ... of which no other account has
+HAS_OWN_IDENTITY: Final = "has_own_identity"  # an own phone, card or device
+DISPOSABLE_EMAIL: Final = "disposable_email"
+N_ORDERS: Final = "n_orders"
+COUPON_ONLY: Final = "coupon_only"  # every order used a coupon, at most 2 orders
+BURST_SIZE: Final = "burst_size"  # linked accounts created within burst_days, itself included
+PROFILE_COLUMNS: Final = (
+    ACCOUNT_ID, CREATED_AT, N_PERSON_IDS, N_OWN_PERSON_IDS, HAS_OWN_IDENTITY, DISPOSABLE_EMAIL,
+    N_ORDERS, N_NEW_USER_ORDERS, COUPON_ONLY, BURST_SIZE,
+)

@@ -263,9 +263,11 @@ def test_shared_ip_alone_is_weak_and_never_promotes() -> None:
 
 
 def test_home_address_gives_a_household_pair() -> None:
-    home = identifiers(("a", "address", "1 oak st 4"), ("b", "address", "1 oak st 4"))
+    home = identifiers(("a", "address", "1 oak st 4"), ("b", "address", "1 oak st 4"),
+                       ("a", "ip", "81.2.69.160"), ("b", "ip", "81.2.69.160"))
     row = links_of(home).pair_tiers.iloc[0]
     assert (row[s.TIER], row[s.N_HOUSEHOLD_KINDS]) == ("household", 1)
+    assert row[s.CORROBORATION] == "shared address: household (also ip)"
 
 
 # --- profiles -------------------------------------------------------------------------

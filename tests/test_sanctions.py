@@ -480,19 +480,22 @@ _KINDS = ("card", "device", "phone", "address", "ip")
 def marketplaces(draw: st.DrawFn) -> tuple[list[str], list[dict[str, object]], list, list]:
     n = draw(st.integers(2, 12))
     ids = [f"A{i:02d}" for i in range(n)]
+    days = st.sampled_from(["2026-01-01", "2026-05-01", "2026-09-01"])
     edges = draw(st.lists(
-        st.tuples(st.integers(0, n - 1), st.integers(0, n - 1), st.sampled_from(_KINDS)),
+        st.tuples(st.integers(0, n - 1), st.integers(0, n - 1), st.sampled_from(_KINDS), days),
         max_size=25))
     raw = {"card": CARD, "device": DEVICE, "phone": PHONE, "address": ADDRESS, "ip": IP}
     shares = {}
-    for a, b, kind in edges:
+    for a, b, kind, since in edges:
         if a != b:
             lo, hi = sorted((ids[a], ids[b]))
-            shares[(lo, hi, kind)] = share(lo, hi, raw[kind], kind)
+            shares[(lo, hi, kind)] = share(lo, hi, raw[kind], kind, since=since)
     actions = ("warning", "restricted", "suspended", "banned")
     sanctions = draw(st.lists(st.tuples(st.sampled_from(ids), st.sampled_from(actions)),
                               min_size=1, max_size=4))
-    return ids, list(shares.values()), [(a, act, "2026-10-01") for a, act in sanctions], []
+    cleared = draw(st.lists(st.tuples(st.sampled_from(ids), days), max_size=3))
+    return (ids, list(shares.values()), [(a, act, "2026-10-01") for a, act in sanctions],
+            [(a, "cleared", day) for a, day in cleared])
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -527,14 +530,31 @@ def test_no_sanction_without_a_person_tier_path_to_a_blocked_account(
 @settings(max_examples=10, deadline=None)
 @given(marketplaces(), st.randoms(use_true_random=False))
 def test_output_does_not_depend_on_input_row_order(market: tuple, rnd: object) -> None:
-    ids, shares, sanctions, _ = market
-    expected = run_policy(ids, shares, sanctions)
+    ids, shares, sanctions, decisions = market
+    expected = run_policy(ids, shares, sanctions, decisions)
     shuffled_ids, shuffled_shares = list(ids), list(shares)
     rnd.shuffle(shuffled_ids)  # type: ignore[attr-defined]
     rnd.shuffle(shuffled_shares)  # type: ignore[attr-defined]
-    actual = run_policy(shuffled_ids, shuffled_shares, list(reversed(sanctions)))
+    actual = run_policy(shuffled_ids, shuffled_shares, list(reversed(sanctions)),
+                        list(reversed(decisions)))
     pd.testing.assert_frame_equal(actual.accounts, expected.accounts)
     pd.testing.assert_frame_equal(actual.review_queue, expected.review_queue)
+
+
+@settings(max_examples=15, deadline=None)
+@given(marketplaces())
+def test_cleared_account_with_only_older_links_is_never_flagged(market: tuple) -> None:
+    ids, shares, sanctions, decisions = market
+    actions = run_policy(ids, shares, sanctions, decisions)
+    cleared_on: dict[str, pd.Timestamp] = {}
+    for account, _, day in decisions:
+        cleared_on[account] = max(cleared_on.get(account, pd.Timestamp(day, tz="UTC")),
+                                  pd.Timestamp(day, tz="UTC"))
+    blocked = {a for a, act, _ in sanctions if act in ("suspended", "banned")}
+    for account, on in cleared_on.items():
+        links = [x for x in shares if account in (x[s.ACCOUNT_A], x[s.ACCOUNT_B])]
+        if account not in blocked and all(x[s.FIRST_SEEN] < on for x in links):
+            assert row(actions, account)[s.ACTION] == "none"
 
 
 def test_confidence_is_between_zero_and_one_for_every_flagged_account() -> None:

@@ -139,6 +139,20 @@ def test_burst_of_eight_coupon_only_accounts_on_one_card_scores_high() -> None:
     assert person["coupon_abuse_score"] == farm["coupon_abuse_score"]
 
 
+def test_farmers_family_scores_high_as_a_cluster_but_low_as_persons() -> None:
+    # The farm lives at the family home: the family-level cluster farms
+    # coupons, the relatives (their own persons, with histories) do not.
+    farm_accounts, farm_orders, farm_ids = burst_of_eight_coupon_only_on_one_card()
+    fam_accounts, fam_orders, fam_ids = family_of_four_each_with_one_coupon()
+    fam_accounts = [(a, "farm", p, t) for a, c, p, t in fam_accounts if c == "fam"]
+    farm_ids += [(f"f{i}", "address", "home_12_main") for i in range(8)]
+    scores = _score(farm_accounts + fam_accounts, farm_orders + fam_orders, farm_ids + fam_ids)
+    assert _row(scores, "farm")["coupon_abuse_score"] == 100
+    persons = scores.persons.set_index("person_cluster_id")["coupon_abuse_score"]
+    assert persons["p_farm"] == 100
+    assert persons[["p_mum", "p_dad", "p_ann", "p_bob"]].tolist() == [0, 0, 0, 0]
+
+
 def test_farm_split_into_eight_persons_still_scores_high() -> None:
     # Without corroboration the cluster stage may keep them apart as persons:
     # the shared card, the burst and the silence still speak.

@@ -32,12 +32,12 @@ from linkgraph.graph.incidence import (
     tier_codes,
 )
 from linkgraph.graph.pairs import pair_frame, pair_rows
-from linkgraph.graph.profiles import PROFILE_COLUMNS, account_profiles
+from linkgraph.graph.profiles import account_profiles
 from linkgraph.load import Tables
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PROFILE_COLUMNS", "LinkSet", "build_links"]
+__all__ = ["LinkSet", "build_links"]
 
 
 @dataclass(frozen=True)

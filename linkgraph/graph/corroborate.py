@@ -22,7 +22,6 @@ import pandas as pd
 
 from linkgraph import schemas as s
 from linkgraph.config import GraphConfig
-from linkgraph.graph import profiles as p
 from linkgraph.graph.incidence import TIER_CODES, CodedIncidence, labels, positions, take
 from linkgraph.graph.pairs import PairRows
 
@@ -90,11 +89,11 @@ def pair_tier_frame(
     own = np.ones(len(coded.accounts), dtype=bool)
     in_burst = np.zeros(len(coded.accounts), dtype=bool)
     farmed = np.zeros(len(coded.accounts), dtype=bool)
-    own[code[present]] = profiles[p.HAS_OWN_IDENTITY].to_numpy(dtype=bool)[present]
-    in_burst[code[present]] = (profiles[p.BURST_SIZE].to_numpy()
+    own[code[present]] = profiles[s.HAS_OWN_IDENTITY].to_numpy(dtype=bool)[present]
+    in_burst[code[present]] = (profiles[s.BURST_SIZE].to_numpy()
                                >= config.burst_min_accounts)[present]
-    farmed[code[present]] = (profiles[p.COUPON_ONLY].to_numpy(dtype=bool)
-                             | profiles[p.DISPOSABLE_EMAIL].to_numpy(dtype=bool))[present]
+    farmed[code[present]] = (profiles[s.COUPON_ONLY].to_numpy(dtype=bool)
+                             | profiles[s.DISPOSABLE_EMAIL].to_numpy(dtype=bool))[present]
     a, b, mask = summary.a, summary.b, summary.mask
 
     n_person = _popcount(mask & _PERSON_BITS)
@@ -147,6 +146,6 @@ def _words(mask: int, reason: int) -> str:
         text = "shared address: household"
     else:
         return f"shared {'+'.join(weak)} only: weak"
-    also = [c for c in strong if c not in person] if reason != _MULTI else []
+    also = [c for c in strong if c not in person] if reason in (_NO_OWN, _BURST, _SINGLE) else []
     also += weak
     return f"{text} (also {'+'.join(also)})" if also else text

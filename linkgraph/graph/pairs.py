@@ -81,7 +81,7 @@ def pair_rows(coded: CodedIncidence, flags: ValueFlags, *, config: GraphConfig) 
 def pair_frame(coded: CodedIncidence, pairs: PairRows) -> pd.DataFrame:
     """The ``pairs`` frame: schemas.PAIR_COLUMNS, sorted by account_a, account_b, kind, value."""
     frame = coded.frame
-    return pd.DataFrame({
+    pairs_frame = pd.DataFrame({
         s.ACCOUNT_A: take(coded.accounts, coded.account[pairs.row_a]),
         s.ACCOUNT_B: take(coded.accounts, coded.account[pairs.row_b]),
         s.KIND: labels(coded.kind[pairs.row_a], coded.kinds),
@@ -93,6 +93,10 @@ def pair_frame(coded: CodedIncidence, pairs: PairRows) -> pd.DataFrame:
         s.LAST_SEEN: from_ns(pairs.last_ns),
         s.GAP_DAYS: pairs.gap_days,
     })
+    for column in (s.FIRST_SEEN, s.LAST_SEEN):  # the identifiers' own time resolution
+        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+            pairs_frame[column] = pairs_frame[column].astype(frame[column].dtype)
+    return pairs_frame
 
 
 def _group_runs(group: np.ndarray, chosen_groups: np.ndarray) -> tuple[np.ndarray, np.ndarray,

@@ -12,19 +12,6 @@ from linkgraph.config import GraphConfig
 from linkgraph.graph.incidence import NAT, TIER_CODES, CodedIncidence, positions, tier_codes, to_ns
 from linkgraph.normalize import disposable_email
 
-N_PERSON_IDS = "n_person_ids"
-N_OWN_PERSON_IDS = "n_own_person_ids"
-HAS_OWN_IDENTITY = "has_own_identity"
-DISPOSABLE_EMAIL = "disposable_email"
-N_ORDERS = "n_orders"
-N_NEW_USER_ORDERS = "n_new_user_orders"
-COUPON_ONLY = "coupon_only"
-BURST_SIZE = "burst_size"
-PROFILE_COLUMNS = (
-    s.ACCOUNT_ID, s.CREATED_AT, N_PERSON_IDS, N_OWN_PERSON_IDS, HAS_OWN_IDENTITY,
-    DISPOSABLE_EMAIL, N_ORDERS, N_NEW_USER_ORDERS, COUPON_ONLY, BURST_SIZE,
-)
-
 #: kinds that make an identity of one's own when nobody else has them (a
 #: mailbox does not: it costs nothing to make)
 _IDENTITY_KINDS = (s.K_PHONE, s.K_CARD, s.K_CARD_DIGITS, s.K_DEVICE)
@@ -41,7 +28,7 @@ def account_profiles(
     *,
     config: GraphConfig,
 ) -> pd.DataFrame:
-    """One row per account of ``accounts`` (sorted by account_id): PROFILE_COLUMNS.
+    """One row per account of ``accounts`` (sorted by account_id): s.PROFILE_COLUMNS.
 
     ``suppressed`` and ``n_accounts`` are per incidence row; ``linked`` holds
     the account codes (a, b) of pairs sharing a linking value, for bursts.
@@ -62,10 +49,10 @@ def account_profiles(
     identity_kind = np.array([k in _IDENTITY_KINDS for k in coded.kinds] or [False])
     own_identity = own & identity_kind[coded.kind]
     per_code = {
-        N_PERSON_IDS: np.bincount(coded.account[person], minlength=n_codes),
-        N_OWN_PERSON_IDS: np.bincount(coded.account[own], minlength=n_codes),
-        HAS_OWN_IDENTITY: np.bincount(coded.account[own_identity], minlength=n_codes) > 0,
-        DISPOSABLE_EMAIL: _disposable_by_code(coded),
+        s.N_PERSON_IDS: np.bincount(coded.account[person], minlength=n_codes),
+        s.N_OWN_PERSON_IDS: np.bincount(coded.account[own], minlength=n_codes),
+        s.HAS_OWN_IDENTITY: np.bincount(coded.account[own_identity], minlength=n_codes) > 0,
+        s.DISPOSABLE_EMAIL: _disposable_by_code(coded),
     }
     code = positions(ids, coded.accounts)
     present = code >= 0
@@ -75,8 +62,8 @@ def account_profiles(
         profiles[column] = out
 
     profiles = _order_facts(profiles, orders, ids)
-    profiles[BURST_SIZE] = _burst_sizes(profiles, coded, code, linked, config=config)
-    return profiles.loc[:, list(PROFILE_COLUMNS)]
+    profiles[s.BURST_SIZE] = _burst_sizes(profiles, coded, code, linked, config=config)
+    return profiles.loc[:, list(s.PROFILE_COLUMNS)]
 
 
 def _disposable_by_code(coded: CodedIncidence) -> np.ndarray:
@@ -105,8 +92,8 @@ def _order_facts(profiles: pd.DataFrame, orders: pd.DataFrame, ids: pd.Index) ->
     """n_orders, n_new_user_orders, coupon_only (every order used a coupon, at most 2)."""
     if s.ACCOUNT_ID not in orders.columns or orders.empty:
         zero = np.zeros(len(ids), dtype=np.int64)
-        return profiles.assign(**{N_ORDERS: zero, N_NEW_USER_ORDERS: zero,
-                                  COUPON_ONLY: np.zeros(len(ids), dtype=bool)})
+        return profiles.assign(**{s.N_ORDERS: zero, s.N_NEW_USER_ORDERS: zero,
+                                  s.COUPON_ONLY: np.zeros(len(ids), dtype=bool)})
     used_coupon = np.zeros(len(orders), dtype=bool)
     for column in (s.COUPON_CODE, s.COUPON_TYPE):
         if column in orders.columns:
@@ -121,10 +108,10 @@ def _order_facts(profiles: pd.DataFrame, orders: pd.DataFrame, ids: pd.Index) ->
     n_orders = np.bincount(account[known], minlength=len(ids))
     n_coupon = np.bincount(account[known & used_coupon], minlength=len(ids))
     return profiles.assign(**{
-        N_ORDERS: n_orders.astype(np.int64),
-        N_NEW_USER_ORDERS: np.bincount(account[known & new_user], minlength=len(ids)).astype(
+        s.N_ORDERS: n_orders.astype(np.int64),
+        s.N_NEW_USER_ORDERS: np.bincount(account[known & new_user], minlength=len(ids)).astype(
             np.int64),
-        COUPON_ONLY: (n_orders >= 1) & (n_orders <= _COUPON_ONLY_MAX_ORDERS)
+        s.COUPON_ONLY: (n_orders >= 1) & (n_orders <= _COUPON_ONLY_MAX_ORDERS)
         & (n_coupon == n_orders),
     })
 

@@ -116,8 +116,7 @@ def normalize_identifiers(tables: Tables, *, config: NormalizeConfig) -> pd.Data
     rows = rows[np.array(rows[S.VALUE].notna() & rows[S.ACCOUNT_ID].notna(), dtype=bool)]
     rows = _normalize_deferred(rows.reset_index(drop=True))
     rows = rows[np.array(rows[S.VALUE].notna(), dtype=bool)]
-    rows = _mark_junk(rows, config)
-    identifiers = _aggregate(rows)
+    identifiers = _aggregate(rows, config)
     logger.info("normalize: %d identifiers of %d accounts", len(identifiers),
                 identifiers[S.ACCOUNT_ID].nunique())
     return identifiers
@@ -215,7 +214,8 @@ def _with_order_times(table: pd.DataFrame, orders: pd.DataFrame, key: str) -> pd
     keys = pd.DataFrame({S.ACCOUNT_ID: as_text(table[S.ACCOUNT_ID]).to_numpy(),
                          key: as_text(table[key]).to_numpy()}).astype(TEXT)
     found = keys.merge(times, on=[S.ACCOUNT_ID, key], how="left", sort=False)
-    return table.assign(_first=found["_first"].to_numpy(), _last=found["_last"].to_numpy())
+    # .array keeps the UTC dtype (to_numpy would make Timestamp objects)
+    return table.assign(_first=found["_first"].array, _last=found["_last"].array)
 
 
 def _address_rows(
@@ -279,52 +279,38 @@ def _raw(values: pd.Series) -> pd.DataFrame:
 
 
 def _normalize_deferred(rows: pd.DataFrame) -> pd.DataFrame:
-    value = rows[S.VALUE].copy()
-    suppressed = rows[S.SUPPRESSED].copy()
     kinds = rows[S.KIND].to_numpy(dtype=object)
+    deferred = np.isin(kinds, list(_DEFERRED))
+    parts = [rows[~deferred]]
     for kind, normalizer in _DEFERRED.items():
-        sel = np.flatnonzero(kinds == kind)
-        if len(sel):
-            normalized = normalizer(rows[S.VALUE].iloc[sel])
-            value.iloc[sel] = normalized["value"].to_numpy(dtype=object)
-            suppressed.iloc[sel] = normalized["suppressed"].to_numpy(dtype=object)
-    return rows.assign(**{S.VALUE: value, S.SUPPRESSED: suppressed})
+        of_kind = rows[kinds == kind]
+        if len(of_kind):
+            normalized = normalizer(of_kind[S.VALUE])
+            parts.append(of_kind.assign(**{S.VALUE: normalized["value"],
+                                           S.SUPPRESSED: normalized["suppressed"]}))
+    return pd.concat(parts, ignore_index=True)
 
 
-def _mark_junk(rows: pd.DataFrame, config: NormalizeConfig) -> pd.DataFrame:
-    """``suppressed = "junk"`` for placeholder values (junk outranks the normalisers' reasons)."""
-    junk = np.zeros(len(rows), dtype=bool)
-    kinds = rows[S.KIND].to_numpy(dtype=object)
-    for kind in pd.unique(kinds):
-        sel = kinds == kind
-        codes, distinct = pd.factorize(rows[S.VALUE][sel])
-        flags = junk_values(
-            str(kind), pd.Series(np.asarray(distinct, dtype=object), dtype=TEXT),
-            extra=config.junk_values, min_device_length=config.min_device_length,
-        ).to_numpy()
-        junk[sel] = flags[codes]
-    return rows.assign(**{S.SUPPRESSED: rows[S.SUPPRESSED].mask(junk, JUNK)})
-
-
-def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """Integer codes in sorted order of the values (NA last) and the sorted distinct values."""
     codes, uniques = pd.factorize(values, sort=True)
-    uniques = np.asarray(uniques, dtype=object)
-    return np.where(codes < 0, len(uniques), codes).astype(np.int64), uniques
+    distinct = pd.Series(uniques, dtype=TEXT)
+    padded = pd.concat([distinct, pd.Series([pd.NA], dtype=TEXT)], ignore_index=True)
+    return np.where(codes < 0, len(distinct), codes).astype(np.int64), padded
 
 
-def _decode(codes: np.ndarray, uniques: np.ndarray) -> pd.Series:
-    padded = np.append(uniques, None)
-    return pd.Series(padded[codes], dtype=TEXT)
+def _decode(codes: np.ndarray, padded: pd.Series) -> pd.Series:
+    """Codes back to text (an Arrow ``take``, no Python objects)."""
+    return padded.take(codes).reset_index(drop=True)
 
 
-def _aggregate(rows: pd.DataFrame) -> pd.DataFrame:
+def _aggregate(rows: pd.DataFrame, config: NormalizeConfig) -> pd.DataFrame:
     """One row per (account_id, kind, value), sorted; grouping runs on integer codes."""
     account, accounts = _codes(rows[S.ACCOUNT_ID])
     kind, kinds = _codes(rows[S.KIND])
     value, values = _codes(rows[S.VALUE])
     # codes are in sorted order, so the combined key sorts like (account_id, kind, value)
-    key = (account * (len(kinds) + 1) + kind) * (len(values) + 1) + value
+    key = (account * len(kinds) + kind) * len(values) + value
     source, sources = _codes(rows[S.SOURCE])
     suppressed, reasons = _codes(rows[S.SUPPRESSED])
     last4, last4s = _codes(rows[_LAST4])
@@ -347,29 +333,38 @@ def _aggregate(rows: pd.DataFrame) -> pd.DataFrame:
         S.SOURCE: _decode(grouped["source"].to_numpy(), sources),
         S.SUPPRESSED: _decode(grouped["suppressed"].to_numpy(), reasons),
     })
-    identifiers[S.MASKED] = _masks(grouped, kinds, values, last4s)
+    masked, junk = _masks_and_junk(grouped, kinds, values, last4s, config)
+    identifiers[S.MASKED] = masked
+    # junk outranks the normalisers' reasons: "n/a" is a placeholder before it is invalid
+    identifiers[S.SUPPRESSED] = identifiers[S.SUPPRESSED].mask(junk, JUNK)
     out = identifiers[list(S.IDENTIFIER_COLUMNS)]
     text_dtype = pd.Series(["x"]).dtype  # the installed pandas' default text dtype
     return out.astype({c: text_dtype for c in (S.ACCOUNT_ID, S.KIND, S.VALUE, S.MASKED, S.SOURCE,
                                                S.SUPPRESSED)})
 
 
-def _masks(
-    grouped: pd.DataFrame, kinds: np.ndarray, values: np.ndarray, last4s: np.ndarray
-) -> pd.Series:
-    """The masked display per (kind, value), computed once per distinct value code."""
+def _masks_and_junk(
+    grouped: pd.DataFrame, kinds: pd.Series, values: pd.Series, last4s: pd.Series,
+    config: NormalizeConfig,
+) -> tuple[pd.Series, np.ndarray]:
+    """The masked display and the junk flag, judged once per distinct (kind, value)."""
     kind_codes = grouped["kind"].to_numpy()
     value_codes = grouped["value"].to_numpy()
     masked = np.full(len(grouped), None, dtype=object)
+    junk = np.zeros(len(grouped), dtype=bool)
     for code in np.unique(kind_codes):
         sel = kind_codes == code
         distinct, inverse = np.unique(value_codes[sel], return_inverse=True)
         kind = str(kinds[code])
+        text = _decode(distinct, values)
         card_last4 = None
         if kind == S.K_CARD:
             # one display per card: the smallest last4 any account gave for it
             smallest = pd.Series(grouped["last4"].to_numpy()[sel]).groupby(inverse).min()
             card_last4 = _decode(smallest.to_numpy(), last4s)
-        shown = mask_values(kind, _decode(distinct, values), last4=card_last4)
+        shown = mask_values(kind, text, last4=card_last4)
         masked[sel] = shown.to_numpy(dtype=object)[inverse]
-    return pd.Series(masked, dtype=TEXT)
+        flags = junk_values(kind, text, extra=config.junk_values,
+                            min_device_length=config.min_device_length).to_numpy()
+        junk[sel] = flags[inverse]
+    return pd.Series(masked, dtype=TEXT), junk

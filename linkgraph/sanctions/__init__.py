@@ -9,9 +9,11 @@ account a moderator cleared is not flagged again on evidence older than the
 decision. Every proposed action names its blocked account and the path of
 shared identifiers to it, masked.
 
-Modules: ``_inputs`` (sources, moderators' decisions), ``_reach`` (bounded
-multi-source shortest paths over integer codes), ``_evidence`` (the path in
-words), ``_propagation`` (the stage itself and the review queue).
+Modules: ``_propagation`` (the stage: the policy as channels, the choice of
+the strongest action), ``_inputs`` (sources, moderators' decisions, id
+lookups), ``_links`` (the coded link graph), ``_reach`` (bounded multi-source
+shortest paths), ``_cleared`` (what a moderator already saw), ``_evidence``
+(the path in words, masked), ``_actions`` (the output frames, review queue).
 """
 
 from linkgraph.sanctions._inputs import blocked_accounts

@@ -54,9 +54,9 @@ def _edge_texts(pairs: pd.DataFrame, account_ids: pd.Index, keys: np.ndarray) ->
     Args:
         pairs: the ``LinkSet.pairs`` frame (account_a, account_b, kind, masked, tier).
         account_ids: sorted account ids (position = code).
-        keys: unique edge keys from :func:`_edge_key`; a weak key lists every
-            shared value, a strong one only person- and household-tier values
-            (all values when it has none).
+        keys: edge keys from :func:`_edge_key`; a weak key lists the weak
+            values (IP, name), a strong one the person- and household-tier
+            values (every value when it has none of its own).
     """
     keys = np.unique(keys)
     rows, row_pair = _pair_rows(pairs, account_ids, np.unique(keys // 2))
@@ -73,8 +73,12 @@ def _edge_texts(pairs: pd.DataFrame, account_ids: pd.Index, keys: np.ndarray) ->
             "weak_edge": bool(flag),
         }))
     items = pd.concat(joined, ignore_index=True)
-    strong_rows = (~items["weak_row"]).groupby(items["edge"]).transform("sum")
-    keep = items["weak_edge"] | ~items["weak_row"] | strong_rows.eq(0)
+    # a weak link names its weak values, a strong one its person/household
+    # values; either falls back to every value when it has none of its own
+    weak_row, weak_edge = items["weak_row"], items["weak_edge"]
+    own = weak_row == weak_edge
+    n_own = own.groupby(items["edge"]).transform("sum")
+    keep = own | n_own.eq(0)
     items = items[keep.to_numpy(bool)]
     items = items.assign(
         order=items["kind"].map(_KIND_ORDER).fillna(len(_KIND_ORDER)),
@@ -86,9 +90,9 @@ def _edge_texts(pairs: pd.DataFrame, account_ids: pd.Index, keys: np.ndarray) ->
     label = items["label"].to_numpy(dtype=object)
     for name in pd.unique(label):
         # some masks already name their kind (``card ****4242``)
-        rows = np.flatnonzero(label == name)
-        named = masked.iloc[rows].astype("str").str.startswith(f"{name} ").to_numpy(bool)
-        words[rows[named]] = masked.to_numpy(dtype=object)[rows[named]]
+        of_kind = np.flatnonzero(label == name)
+        named = masked.iloc[of_kind].astype("str").str.startswith(f"{name} ").to_numpy(bool)
+        words[of_kind[named]] = masked.to_numpy(dtype=object)[of_kind[named]]
     words = pd.Series(words, index=items.index, dtype=object)
     edge = items["edge"].to_numpy()
     position = items.groupby("edge").cumcount().to_numpy()
@@ -105,7 +109,7 @@ def _path_texts(paths: np.ndarray, hops: np.ndarray, weak: np.ndarray, status: n
         paths: (n_paths, max_hops + 1) account codes, column 0 the flagged
             account, column ``hops`` the source; -1 past the end.
         hops: links per path (>= 1).
-        weak: per path, whether its links are weak evidence (list every value).
+        weak: per path, whether its links are weak evidence (list weak values).
         status: per path, the source's status (``banned 2026-10-02``).
     """
     n = len(account_ids)

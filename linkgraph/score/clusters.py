@@ -111,14 +111,15 @@ def score_clusters(
 
     by_cluster = _scored(facts, identifiers, cluster, person, hub_burst, len(cluster_ids),
                          config=config)
-    by_cluster.insert(0, s.CLUSTER_ID, cluster_ids.to_numpy())
+    by_cluster.insert(0, s.CLUSTER_ID, cluster_ids.array)
 
     by_person = _scored(facts, identifiers, person, person, hub_burst, len(person_ids),
                         config=config)
     cluster_of_person = np.zeros(len(person_ids), dtype=np.int64)
-    cluster_of_person[person] = cluster  # a person cluster lies inside one cluster
-    by_person.insert(0, s.CLUSTER_ID, cluster_ids.to_numpy()[cluster_of_person])
-    by_person.insert(0, s.PERSON_CLUSTER_ID, person_ids.to_numpy())
+    # a person cluster lies inside one cluster; max() keeps bad input deterministic
+    np.maximum.at(cluster_of_person, person, cluster)
+    by_person.insert(0, s.CLUSTER_ID, cluster_ids.array.take(cluster_of_person))
+    by_person.insert(0, s.PERSON_CLUSTER_ID, person_ids.array)
 
     logger.info(
         "coupon scores: %d of %d clusters score > 0, %d coupon hubs",
