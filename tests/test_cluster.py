@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkgraph.cluster import Clustering, assign_clusters
+from linkgraph.cluster import Clustering, assign_clusters, components
+from linkgraph.cluster.alerts import bridge_sides
 from linkgraph.config import ClusterConfig
 from linkgraph.errors import InputError
 from linkgraph.graph import LinkSet
@@ -246,3 +247,24 @@ def test_components_of_300_accounts_with_random_addresses_match_networkx() -> No
     edges = [(ids[i], ids[j], "household", "address") for i, j in pairs if i != j]
     result = cluster(ids, edges)
     assert partition(result.accounts, "cluster_id") == nx_partition(ids, [(a, b) for a, b, _, _ in edges])
+
+
+@settings(max_examples=40, deadline=None)
+@given(random_graphs())
+def test_bridges_and_their_sides_equal_networkx(graph) -> None:
+    ids, edges = graph
+    code = {a: i for i, a in enumerate(ids)}
+    pairs = np.array(sorted({(code[a], code[b]) for a, b, _, _ in edges}), dtype=np.int64).reshape(-1, 2)
+    family = components(len(ids), pairs[:, 0], pairs[:, 1])
+    found = bridge_sides(family, pairs)
+
+    graph_nx = nx.Graph()
+    graph_nx.add_nodes_from(range(len(ids)))
+    graph_nx.add_edges_from(pairs.tolist())
+    expected = []
+    for a, b in sorted(tuple(sorted(e)) for e in nx.bridges(graph_nx)):
+        cut = graph_nx.copy()
+        cut.remove_edge(a, b)
+        expected.append([int(family[a]), a, b, len(nx.node_connected_component(cut, a)),
+                         len(nx.node_connected_component(cut, b))])
+    assert found.values.tolist() == expected

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_cluster import make_accounts, make_links, random_graphs
 
 from linkgraph.cluster import Clustering, assign_clusters
 from linkgraph.cluster.stable import Overlap, match
 from linkgraph.config import ClusterConfig
 from linkgraph.load import PreviousRun
-from test_cluster import make_accounts, make_links, random_graphs
 
 Edges = list[tuple[str, str, str, str]]
 

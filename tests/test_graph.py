@@ -190,6 +190,25 @@ def test_recycled_phone_years_apart_does_not_link() -> None:
     assert links.pair_tiers.empty
 
 
+def test_phone_on_file_of_an_account_still_active_is_not_recycled() -> None:
+    kept_phone = identifiers(
+        ("old", "phone", "+79001234567", None, 0, 0), ("old", "ip", "81.2.69.160", None, 850, 880),
+        ("new", "phone", "+79001234567", None, 900, 900),
+    )
+    pair = links_of(kept_phone).pairs.query("kind == 'phone'").iloc[0]
+    assert pair[s.GAP_DAYS] == 20.0
+    assert len(links_of(kept_phone).pair_tiers) == 1
+
+
+def test_phone_on_file_of_an_account_quiet_for_years_is_recycled() -> None:
+    recycled = identifiers(
+        ("old", "phone", "+79001234567", None, 0, 0), ("old", "ip", "81.2.69.160", None, 10, 40),
+        ("new", "phone", "+79001234567", None, 900, 900),
+    )
+    assert links_of(recycled).pairs[s.GAP_DAYS].iloc[0] == 860.0
+    assert links_of(recycled).pair_tiers.empty
+
+
 def test_phone_shared_at_the_same_time_keeps_its_full_weight() -> None:
     same_time = identifiers(("a", "phone", "+79001234567", None, 0, 100),
                             ("b", "phone", "+79001234567", None, 50, 150))

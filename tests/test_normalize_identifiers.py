@@ -161,3 +161,9 @@ def test_missing_required_column_is_a_clear_error():
                        "logins": pd.DataFrame({"account_id": []}), "rejects": tables.rejects})
     with pytest.raises(InputError, match="logins.ip"):
         normalize_identifiers(broken, config=NormalizeConfig())
+
+
+def test_no_accounts_gives_an_empty_frame_with_the_contract_columns():
+    ids = normalize_identifiers(_tables(), config=NormalizeConfig())
+    assert ids.empty and tuple(ids.columns) == S.IDENTIFIER_COLUMNS
+    assert str(ids["first_seen"].dtype).endswith("UTC]")

@@ -2,17 +2,17 @@
 
 Either is the usual sign of a missed hub (a shared value that should have
 stopped linking) or of a family card that joined two families. Bridges are
-found with networkx one cluster at a time, only in clusters big enough to
-split into two large parts, which are few.
+searched only in clusters big enough to split into two large parts, all at
+once with scipy (no per-cluster loop): in a missed-hub night such clusters
+are many, and networkx on each of them cost more than the rest of the stage.
 """
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import breadth_first_order
 
 from linkgraph import schemas as s
 from linkgraph.config import ClusterConfig
@@ -82,69 +82,97 @@ def find_alerts(
 def _bridges(family: np.ndarray, size: np.ndarray, edges: np.ndarray, config: ClusterConfig) -> pd.DataFrame:
     """The most balanced qualifying bridge per cluster: label, a, b, side_a, side_b.
 
-    networkx finds the bridges of every searched cluster in one graph; side
-    sizes come from the bridge forest (2-edge-connected blocks joined by the
-    bridges: Tarjan 1974), so all bridges are sized in one pass. A tie
-    between equally balanced bridges goes to the smallest account pair.
+    A tie between equally balanced bridges goes to the smallest account pair.
     """
-    empty = pd.DataFrame({c: pd.Series(dtype="int64") for c in ("label", "a", "b", "side_a", "side_b")})
     searched = (size >= 2 * config.bridge_min_part) & (size <= config.bridge_max_size)
-    if not len(edges):
-        return empty
-    edges = edges[searched[family[edges[:, 0]]]]
-    if not len(edges):
-        return empty
-    graph = nx.Graph()
-    graph.add_edges_from(edges.tolist())
-    found = np.array(sorted(tuple(sorted(e)) for e in nx.bridges(graph)), dtype=np.int64).reshape(-1, 2)
-    if not len(found):
-        return empty
-    n = len(family)
-    key = edges[:, 0] * n + edges[:, 1]
-    rest = edges[~np.isin(key, found[:, 0] * n + found[:, 1])]
-    ones = np.ones(len(rest), dtype=np.int8)
-    block = connected_components(
-        coo_matrix((ones, (rest[:, 0], rest[:, 1])), shape=(n, n)).tocsr(), directed=False
-    )[1]
-    weight = np.bincount(block)
-    below = _subtree_sizes(block[found[:, 0]], block[found[:, 1]], weight)
-    # below[i]: accounts on the child side of bridge i in the bridge forest.
-    label = family[found[:, 0]]
-    child_is_b = below[:, 1]
-    side_child = below[:, 0]
-    side_b = np.where(child_is_b, side_child, size[label] - side_child)
-    side_a = size[label] - side_b
-    balance = np.minimum(side_a, side_b)
-    ok = balance >= config.bridge_min_part
-    frame = pd.DataFrame({
-        "label": label[ok], "a": found[ok, 0], "b": found[ok, 1],
-        "side_a": side_a[ok], "side_b": side_b[ok], "_balance": balance[ok],
-    })
-    frame = frame.sort_values(["label", "_balance", "a", "b"], ascending=[True, False, True, True])
-    return frame.drop_duplicates("label").drop(columns="_balance").reset_index(drop=True)
+    found = bridge_sides(family, edges[searched[family[edges[:, 0]]]] if len(edges) else edges)
+    found = found.assign(_balance=np.minimum(found["side_a"], found["side_b"]))
+    found = found[found["_balance"] >= config.bridge_min_part]
+    found = found.sort_values(["label", "_balance", "a", "b"], ascending=[True, False, True, True])
+    return found.drop_duplicates("label").drop(columns="_balance").reset_index(drop=True)
 
 
-def _subtree_sizes(block_a: np.ndarray, block_b: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Per bridge: (accounts below it when each tree is rooted anywhere, 1 if b's side is below).
+def bridge_sides(family: np.ndarray, edges: np.ndarray) -> pd.DataFrame:
+    """Every bridge of the graph ``edges`` with the accounts on each side.
 
-    The loop runs over the blocks of the searched clusters only (bounded).
+    Vectorised over all clusters at once: a BFS spanning forest (scipy), a
+    random 64-bit tag per non-tree edge XOR-ed into both ends, and subtree
+    sums level by level; a tree edge is a bridge exactly when no non-tree
+    edge leaves the subtree below it, i.e. when the subtree's XOR is zero
+    (the XOR-hashing bridge test; a false positive has probability 2^-64 per
+    edge and the tags are seeded, so the result is deterministic).
+
+    Args:
+        family: per account code, its cluster label (sides are cluster sizes).
+        edges: (m, 2) distinct account-code pairs, smaller code first.
+
+    Returns:
+        label, a, b (a < b), side_a, side_b: one row per bridge, sorted by (a, b).
+
+    >>> edges = np.array([[0, 1], [1, 2], [0, 2], [2, 3]])
+    >>> bridge_sides(np.zeros(4, dtype=np.int64), edges).values.tolist()
+    [[0, 2, 3, 3, 1]]
     """
-    tree = nx.Graph()
-    tree.add_edges_from(zip(block_a.tolist(), block_b.tolist(), strict=True))
-    parent: dict[int, int] = {}
-    below = {node: int(weight[node]) for node in tree.nodes}
-    for root in sorted(min(c) for c in nx.connected_components(tree)):
-        order = [root]
-        for u, v in nx.bfs_edges(tree, root):
-            parent[v] = u
-            order.append(v)
-        for node in reversed(order[1:]):
-            below[parent[node]] += below[node]
-    out = np.empty((len(block_a), 2), dtype=np.int64)
-    for i, (u, v) in enumerate(zip(block_a.tolist(), block_b.tolist(), strict=True)):
-        child_is_b = parent.get(v) == u
-        out[i] = (below[v] if child_is_b else below[u], int(child_is_b))
-    return out
+    columns = ("label", "a", "b", "side_a", "side_b")
+    if not len(edges):
+        return pd.DataFrame({c: pd.Series(dtype="int64") for c in columns})
+    n = len(family)
+    root = n  # a virtual root joined to one account per cluster makes the forest one tree
+    label = family[edges[:, 0]]
+    first = np.full(int(family.max()) + 1, n, dtype=np.int64)
+    np.minimum.at(first, label, edges[:, 0])
+    starts = first[first < n]
+    rows = np.concatenate([edges[:, 0], np.full(len(starts), root)])
+    cols = np.concatenate([edges[:, 1], starts])
+    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n + 1, n + 1)).tocsr()
+    order, pred = breadth_first_order(graph, root, directed=False, return_predecessors=True)
+    pred = np.where(pred >= 0, pred, -1)
+
+    u, v = edges[:, 0], edges[:, 1]
+    tree = (pred[v] == u) | (pred[u] == v)
+    tags = np.random.default_rng(20141).integers(0, 2**63, size=int((~tree).sum()), dtype=np.uint64)
+    xor = np.zeros(n + 1, dtype=np.uint64)
+    np.bitwise_xor.at(xor, u[~tree], tags)
+    np.bitwise_xor.at(xor, v[~tree], tags)
+    below = np.zeros(n + 1, dtype=np.int64)
+    below[order] = 1
+    below[root] = 0
+
+    depth = _depths(pred)
+    reached = order[order != root]
+    by_depth = reached[np.argsort(-depth[reached], kind="stable")]
+    bounds = np.flatnonzero(np.diff(depth[by_depth])) + 1
+    for level in np.split(by_depth, bounds):  # deepest first; one step per BFS level
+        np.add.at(below, pred[level], below[level])
+        np.bitwise_xor.at(xor, pred[level], xor[level])
+
+    child = np.where(pred[v] == u, v, u)[tree]
+    is_bridge = xor[child] == 0
+    child = child[is_bridge]
+    parent = pred[child]
+    total = np.bincount(family)[family[child]]
+    a, b = np.minimum(child, parent), np.maximum(child, parent)
+    side_child = below[child]
+    frame = pd.DataFrame({
+        "label": family[child], "a": a, "b": b,
+        "side_a": np.where(a == child, side_child, total - side_child),
+        "side_b": np.where(b == child, side_child, total - side_child),
+    })
+    return frame.sort_values(["a", "b"], ignore_index=True).astype("int64")
+
+
+def _depths(pred: np.ndarray) -> np.ndarray:
+    """Depth of every node in a forest given by parent pointers (-1: root), by pointer jumping."""
+    ancestor = pred.copy()
+    depth = (ancestor >= 0).astype(np.int64)
+    while (ancestor >= 0).any():
+        up = ancestor >= 0
+        step = np.zeros_like(depth)
+        step[up] = depth[ancestor[up]]
+        jump = np.full_like(ancestor, -1)
+        jump[up] = ancestor[ancestor[up]]
+        depth, ancestor = depth + step, jump
+    return depth
 
 
 def _evidence(bridges: pd.DataFrame, pair_rows: pd.DataFrame) -> pd.DataFrame:

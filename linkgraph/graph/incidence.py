@@ -93,7 +93,9 @@ def code_identifiers(identifiers: pd.DataFrame) -> CodedIncidence:
     the values; any other order is sorted first, so codes never depend on it.
     """
     frame = identifiers.loc[:, list(s.IDENTIFIER_COLUMNS)]
-    incomplete = frame[[s.ACCOUNT_ID, s.KIND, s.VALUE]].isna().any(axis=1)
+    incomplete = np.zeros(len(frame), dtype=bool)
+    for column in (s.ACCOUNT_ID, s.KIND, s.VALUE):
+        incomplete |= frame[column].isna().to_numpy()
     if incomplete.any():
         logger.warning("graph: ignoring %d identifier rows with no account, kind or value",
                        int(incomplete.sum()))
@@ -118,10 +120,31 @@ def code_identifiers(identifiers: pd.DataFrame) -> CodedIncidence:
     # a value seen once has one time: use it for both ends of its interval
     first_ns = np.where(first_ns == NAT, last_ns, first_ns)
     last_ns = np.where(last_ns == NAT, first_ns, last_ns)
+    last_ns = _held_while_active(account, first_ns, last_ns)
     return CodedIncidence(
         frame=frame, account=account, accounts=accounts, kind=kind, kinds=kinds,
         group=group, n_groups=n_groups, first_ns=first_ns, last_ns=last_ns,
     )
+
+
+def _held_while_active(
+    account: np.ndarray, first_ns: np.ndarray, last_ns: np.ndarray
+) -> np.ndarray:
+    """Last seen, with values on file held for as long as their account is active.
+
+    A value seen at one instant (the phone given at sign-up) stays the
+    account's until its last activity (the latest last seen of any of its
+    values): else a phone kept for years would look recycled between two
+    accounts of one person; a number really recycled belongs to an old account
+    that went quiet before the new one appeared.
+    """
+    if len(account) == 0:
+        return last_ns
+    new_account = np.r_[True, account[1:] != account[:-1]]
+    active_until = np.maximum.reduceat(last_ns, np.flatnonzero(new_account))
+    active_until = active_until[np.cumsum(new_account) - 1]
+    on_file = (first_ns == last_ns) & (first_ns != NAT)
+    return np.where(on_file, np.maximum(last_ns, active_until), last_ns)
 
 
 def _kind_codes(kinds: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:

@@ -48,7 +48,7 @@ from linkgraph.normalize.junk import JUNK, junk_values
 from linkgraph.normalize.name import normalize_names
 from linkgraph.normalize.payment import card_digits, normalize_fingerprints
 from linkgraph.normalize.phone import normalize_phones
-from linkgraph.normalize.text import TEXT, as_text
+from linkgraph.normalize.text import TEXT, as_text, constant
 
 logger = logging.getLogger(__name__)
 
@@ -164,19 +164,20 @@ def _rows(
     def column(values: pd.Series) -> pd.Series:
         return values.reset_index(drop=True)
 
-    def constant(text: str) -> pd.Series:
-        return pd.Series([text] * n, dtype=TEXT)
-
     return pd.DataFrame({
         S.ACCOUNT_ID: column(as_text(account_ids)),
-        S.KIND: constant(kind),
+        S.KIND: constant(kind, n),
         S.VALUE: column(normalized["value"].astype(TEXT)),
         S.SUPPRESSED: column(normalized["suppressed"].astype(TEXT)),
         S.FIRST_SEEN: column(_utc(first)),
         S.LAST_SEEN: column(_utc(last)),
-        S.SOURCE: constant(source),
-        _LAST4: column(as_text(last4)) if last4 is not None else pd.Series([pd.NA] * n, dtype=TEXT),
+        S.SOURCE: constant(source, n),
+        _LAST4: column(as_text(last4)) if last4 is not None else _missing(n),
     })
+
+
+def _missing(n: int) -> pd.Series:
+    return constant("", n).where(np.zeros(n, dtype=bool))
 
 
 def _account_rows(accounts: pd.DataFrame, config: NormalizeConfig) -> list[pd.DataFrame]:
@@ -254,15 +255,22 @@ def _payment_rows(payments: pd.DataFrame, orders: pd.DataFrame) -> list[pd.DataF
 def _login_rows(logins: pd.DataFrame) -> list[pd.DataFrame]:
     if not len(logins):
         return []
-    seen = logins[[S.ACCOUNT_ID, S.IP, S.DEVICE_ID]].astype(TEXT).assign(_at=_utc(logins[S.SEEN_AT]))
+    at = _utc(logins[S.SEEN_AT]).reset_index(drop=True)
+    account, accounts = pd.factorize(as_text(logins[S.ACCOUNT_ID]))
     out = []
     for column, kind in ((S.IP, S.K_IP), (S.DEVICE_ID, S.K_DEVICE)):
-        # many sign-ins per (account, value): collapse before normalising
-        used = seen[[S.ACCOUNT_ID, column, "_at"]].dropna(subset=[S.ACCOUNT_ID, column])
-        spans = used.groupby([S.ACCOUNT_ID, column], sort=False)["_at"].agg(["min", "max"])
-        spans = spans.reset_index()
-        out.append(_rows(spans[S.ACCOUNT_ID], kind, _raw(spans[column]), spans["min"],
-                         spans["max"], f"logins.{column}"))
+        # many sign-ins per (account, value): collapse on integer codes before normalising
+        value, values = pd.factorize(as_text(logins[column]))
+        used = (account >= 0) & (value >= 0)
+        pair = account[used].astype(np.int64) * max(len(values), 1) + value[used]
+        spans = at[used].groupby(pair, sort=False).agg(["min", "max"])
+        first_account = (spans.index.to_numpy() // max(len(values), 1)).astype(np.int64)
+        first_value = (spans.index.to_numpy() % max(len(values), 1)).astype(np.int64)
+        out.append(_rows(
+            pd.Series(accounts, dtype=TEXT).take(first_account), kind,
+            _raw(pd.Series(values, dtype=TEXT).take(first_value)),
+            spans["min"], spans["max"], f"logins.{column}",
+        ))
     return out
 
 

@@ -76,7 +76,8 @@ def map_distinct(
     ['A', 'B', 'A']
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    distinct = pd.Series(np.asarray(uniques, dtype=object), dtype=TEXT)
+    distinct = pd.Series(uniques if uniques.dtype == TEXT else np.asarray(uniques, dtype=object),
+                         dtype=TEXT)
     result = func(distinct)
     # -1 (NA) indexes the appended all-NA row
     if isinstance(result, pd.DataFrame):
@@ -135,4 +136,14 @@ def reasons(flags: np.ndarray, reason: str) -> pd.Series:
     >>> reasons(np.array([True, False]), "invalid").tolist()
     ['invalid', <NA>]
     """
-    return pd.Series(reason, index=pd.RangeIndex(len(flags)), dtype=TEXT).where(flags)
+    return constant(reason, len(flags)).where(flags)
+
+
+def constant(text: str, n: int) -> pd.Series:
+    """``n`` copies of ``text`` as Arrow strings, built in Arrow (no Python list of n items).
+
+    >>> constant("x", 3).tolist()
+    ['x', 'x', 'x']
+    """
+    array = pc.take(pa.array([text], type=pa.large_string()), pa.array(np.zeros(n, dtype=np.int64)))
+    return pd.Series(TEXT.__from_arrow__(array))
