@@ -30,6 +30,7 @@ def normalize_devices(values: pd.Series) -> pd.DataFrame:
 
     def _normalize(raw: pd.Series) -> pd.DataFrame:
         value = raw.str.strip().str.lower().str.replace(r"[ \t\r\n]+", "", regex=True)
+        value = value.mask(value.str.len() == 0)
         return pd.DataFrame({
             "value": value,
             "suppressed": pd.Series(np.full(len(raw), None), dtype=TEXT),

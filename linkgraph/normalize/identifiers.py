@@ -255,22 +255,15 @@ def _payment_rows(payments: pd.DataFrame, orders: pd.DataFrame) -> list[pd.DataF
 def _login_rows(logins: pd.DataFrame) -> list[pd.DataFrame]:
     if not len(logins):
         return []
-    at = _utc(logins[S.SEEN_AT]).reset_index(drop=True)
-    account, accounts = pd.factorize(as_text(logins[S.ACCOUNT_ID]))
+    seen = logins[[S.ACCOUNT_ID, S.IP, S.DEVICE_ID]].astype(TEXT).assign(_at=_utc(logins[S.SEEN_AT]))
     out = []
     for column, kind in ((S.IP, S.K_IP), (S.DEVICE_ID, S.K_DEVICE)):
-        # many sign-ins per (account, value): collapse on integer codes before normalising
-        value, values = pd.factorize(as_text(logins[column]))
-        used = (account >= 0) & (value >= 0)
-        pair = account[used].astype(np.int64) * max(len(values), 1) + value[used]
-        spans = at[used].groupby(pair, sort=False).agg(["min", "max"])
-        first_account = (spans.index.to_numpy() // max(len(values), 1)).astype(np.int64)
-        first_value = (spans.index.to_numpy() % max(len(values), 1)).astype(np.int64)
-        out.append(_rows(
-            pd.Series(accounts, dtype=TEXT).take(first_account), kind,
-            _raw(pd.Series(values, dtype=TEXT).take(first_value)),
-            spans["min"], spans["max"], f"logins.{column}",
-        ))
+        # many sign-ins per (account, value): collapse before normalising
+        used = seen[[S.ACCOUNT_ID, column, "_at"]].dropna(subset=[S.ACCOUNT_ID, column])
+        spans = used.groupby([S.ACCOUNT_ID, column], sort=False)["_at"].agg(["min", "max"])
+        spans = spans.reset_index()
+        out.append(_rows(spans[S.ACCOUNT_ID], kind, _raw(spans[column]), spans["min"],
+                         spans["max"], f"logins.{column}"))
     return out
 
 

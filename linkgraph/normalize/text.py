@@ -24,6 +24,9 @@ TEXT = pd.StringDtype("pyarrow")
 #: whitespace, spelt out (``\\s`` sends pandas to the slow Python engine)
 SPACES = "[ \t\r\n\f\v\u00a0\u2000-\u200b\u3000]+"
 
+# a first character that str.strip may remove: controls, spaces, Unicode separators
+_BLANK_START = "[\x00-\x20\x7f-\xa0\u1680\u180e\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]"
+
 # combining marks left behind by NFKD decomposition (accents, diaereses...)
 _COMBINING = "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
 
@@ -38,7 +41,7 @@ def as_text(values: pd.Series) -> pd.Series:
     # a blank cell is one with nothing but whitespace: all-space strings are rare,
     # so test the cheap "empty or starts with a space" first
     suspect = np.flatnonzero(np.array(
-        ((text.str.len() == 0) | text.str.match("[ \t\r\n\f\v\u00a0]")).fillna(False),
+        ((text.str.len() == 0) | text.str.match(_BLANK_START)).fillna(False),
         dtype=bool,
     ))
     if not len(suspect):
