@@ -8,6 +8,7 @@ manifest. It comes from :func:`linkgraph.pipeline.run` (in memory) or from
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,12 +18,23 @@ import pandas as pd
 from linkgraph import schemas as s
 
 if TYPE_CHECKING:
+    import networkx as nx
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from linkgraph.analysis import ClusterView, Comparison, PolicyWhatIf
     from linkgraph.cluster import Clustering
-    from linkgraph.config import Config
+    from linkgraph.config import Config, PolicyConfig
+    from linkgraph.explain import Explanation
     from linkgraph.graph import LinkSet
     from linkgraph.load import Tables
     from linkgraph.sanctions import Actions
     from linkgraph.score import Scores
+
+logger = logging.getLogger(__name__)
+
+#: the columns of ``Run.pairs`` (``value`` becomes ``value_code``): what propagation reads
+_CODED_PAIR_COLUMNS = (s.ACCOUNT_A, s.ACCOUNT_B, s.KIND, s.MASKED, s.TIER, s.WEIGHT, s.FIRST_SEEN)
 
 #: strongest input sanction first, for the ``sanction`` column of accounts
 _SANCTION_ORDER = {a: i for i, a in enumerate(s.SANCTION_ACTIONS)}
@@ -45,6 +57,24 @@ class Run:
     identifiers: one row per (account, kind, value), masked, with its tier,
         sharing count and why it was suppressed, for explanations.
     issued_ids: every cluster id ever issued, carried to the next run.
+    pairs: every linked pair of accounts, inside clusters or not, weak tiers
+        included: ``account_a, account_b, kind, value_code, masked, tier,
+        weight, first_seen``; ``value_code`` stands in for the raw value (equal
+        codes = equal values within this run), so what-if sanctions can be
+        recomputed from a run directory without raw identifiers.
+    pair_tiers: one row per linked pair with its tier after corroboration.
+    sanctions, decisions: the input sanctions and moderators' decisions.
+    config: the settings the run used (``None`` when unknown).
+
+    The methods are for analysts in Jupyter: :meth:`cluster`, :meth:`explain`,
+    :meth:`to_networkx`, :meth:`draw`, :meth:`compare`, :meth:`with_policy`.
+
+    >>> import linkgraph as lg
+    >>> run = lg.run(lg.analysis.example_data())
+    >>> run
+    Run(4 accounts, 2 clusters, 3 links, 2 in the review queue, in memory)
+    >>> run.accounts[["account_id", "action"]].to_numpy().tolist()
+    [['A1', 'none'], ['A2', 'ban'], ['A3', 'review'], ['A4', 'none']]
     """
 
     accounts: pd.DataFrame
@@ -60,6 +90,11 @@ class Run:
     issued_ids: pd.DataFrame
     manifest: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    pairs: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    pair_tiers: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    sanctions: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    decisions: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    config: Config | None = field(default=None, repr=False)
 
     @classmethod
     def from_stages(
@@ -122,7 +157,221 @@ class Run:
             identifiers=links.incidence,
             issued_ids=clusters.issued_ids,
             manifest={"inputs": [dataclasses.asdict(source) for source in tables.sources]},
+            pairs=coded_pairs(links.pairs),
+            pair_tiers=links.pair_tiers,
+            sanctions=tables.sanctions,
+            decisions=tables.decisions,
+            config=config,
         )
+
+    # --- for analysts (the work is done in linkgraph.analysis) -----------------
+
+    @property
+    def policy(self) -> PolicyConfig:
+        """The sanction policy this run used (the default policy when unknown)."""
+        from linkgraph.config import PolicyConfig
+
+        return self.config.policy if self.config is not None else PolicyConfig()
+
+    def cluster(self, cluster_id: str) -> ClusterView:
+        """One cluster: its accounts, links, proposed actions, score and reasons.
+
+        Args:
+            cluster_id: a cluster id, or an account id (its cluster is shown).
+
+        Returns:
+            A :class:`~linkgraph.analysis.ClusterView` (shown as tables in Jupyter).
+
+        Raises:
+            LinkgraphError: no cluster and no account has that id.
+
+        >>> import linkgraph as lg
+        >>> run = lg.run(lg.analysis.example_data())
+        >>> view = run.cluster("A2")
+        >>> view.accounts["account_id"].tolist(), len(view.links), view.n_accounts
+        (['A1', 'A2', 'A3'], 3, 3)
+        """
+        from linkgraph.analysis import cluster_view
+
+        return cluster_view(self, cluster_id)
+
+    def explain(self, account_id: str) -> Explanation:
+        """Why an account is in its cluster and why it has its action.
+
+        Args:
+            account_id: an account of this run.
+
+        Returns:
+            An :class:`~linkgraph.explain.Explanation` (``.to_text()``, ``.to_dict()``).
+
+        Raises:
+            LinkgraphError: the account is not in this run.
+        """
+        from linkgraph.explain import explain_account
+
+        return explain_account(self, account_id)
+
+    def to_networkx(self, cluster_id: str) -> nx.Graph:
+        """The graph of one cluster: accounts and the identifiers they share.
+
+        Account nodes carry ``type="account"`` and the account's row
+        (``action``, ``person_cluster_id``...); identifier nodes are keyed
+        ``"kind:masked"`` and carry ``type="identifier"``, ``kind``, ``masked``,
+        ``tier`` and ``n_accounts``; edges carry ``kind``, ``tier`` and
+        ``weight``. Hubs and junk values link nothing and are left out; no raw
+        identifier appears.
+
+        Args:
+            cluster_id: a cluster id, or an account id (its cluster).
+
+        Returns:
+            A ``networkx.Graph``.
+
+        Raises:
+            LinkgraphError: no such cluster or account.
+
+        >>> import linkgraph as lg
+        >>> graph = lg.run(lg.analysis.example_data()).to_networkx("A2")
+        >>> sorted(n for n, kind in graph.nodes(data="type") if kind == "identifier")
+        ['address:*** main street, 12345, US', 'device:***9c21', 'phone:+1********01']
+        >>> graph.edges["A2", "device:***9c21"]["tier"]
+        'person'
+        """
+        return self.cluster(cluster_id).to_networkx()
+
+    def draw(self, cluster_id: str, ax: Axes | None = None) -> Figure:
+        """Draw one cluster: node colour by action, edge style by link kind, masked labels.
+
+        Works without a display (the figure is not registered with pyplot, so
+        nothing opens a window); in Jupyter the returned figure is shown.
+
+        Args:
+            cluster_id: a cluster id, or an account id (its cluster).
+            ax: matplotlib axes to draw into; a new figure when ``None``.
+
+        Returns:
+            The ``matplotlib.figure.Figure`` drawn into.
+
+        Raises:
+            LinkgraphError: no such cluster or account.
+
+        >>> import linkgraph as lg
+        >>> figure = lg.run(lg.analysis.example_data()).draw("A4")
+        >>> type(figure).__name__, len(figure.axes)
+        ('Figure', 1)
+        """
+        return self.cluster(cluster_id).draw(ax=ax)
+
+    def compare(self, other: Run) -> Comparison:
+        """What changed since ``other`` (an earlier night): ``tonight.compare(last_night)``.
+
+        Args:
+            other: the earlier run.
+
+        Returns:
+            A :class:`~linkgraph.analysis.Comparison`: accounts added and
+            removed, clusters by kind of change, actions that changed, and a
+            ``summary`` frame.
+
+        >>> import linkgraph as lg
+        >>> run = lg.run(lg.analysis.example_data())
+        >>> run.compare(run).summary["n"].sum()
+        0
+        """
+        from linkgraph.analysis import compare_runs
+
+        return compare_runs(self, other)
+
+    def with_policy(self, policy: PolicyConfig | None = None, **changes: Any) -> PolicyWhatIf:
+        """Recompute the proposed actions under another sanction policy (what-if).
+
+        Args:
+            policy: the policy to try; this run's policy when ``None``.
+            **changes: fields of :class:`~linkgraph.config.PolicyConfig` to
+                change, e.g. ``family_action="watch"``.
+
+        Returns:
+            A :class:`~linkgraph.analysis.PolicyWhatIf`: the new actions, the
+            accounts whose action changes, and how many go from which action to which.
+
+        Raises:
+            ConfigError: a field name or value is not valid.
+            LinkgraphError: the run holds no pairs (written by an older version).
+
+        >>> import linkgraph as lg
+        >>> run = lg.run(lg.analysis.example_data())
+        >>> run.with_policy(family_action="watch").transitions.to_numpy().tolist()
+        [['review', 'watch', 1]]
+        """
+        from linkgraph.analysis import policy_what_if
+
+        return policy_what_if(self, policy, **changes)
+
+    def _repr_html_(self) -> str:
+        from linkgraph.analysis import run_html
+
+        return run_html(self)
+
+    def __repr__(self) -> str:
+        where = str(self.path) if self.path is not None else "in memory"
+        return (f"Run({len(self.accounts):,} accounts, {len(self.clusters):,} clusters, "
+                f"{len(self.links):,} links, {len(self.review_queue):,} in the review queue, "
+                f"{where})")
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Read a run directory written by ``linkgraph run --out`` (or ``lg.run(..., out=...)``).
+
+    The frames come back typed as they were written: ids and text as strings,
+    timestamps as UTC ``datetime64``, scores and weights as ``float64``.
+
+    Args:
+        run_dir: the run directory.
+
+    Returns:
+        The :class:`Run`, with ``path`` set and ``config`` read from the manifest.
+
+    Raises:
+        RunDirectoryError: not a run directory, or a file is missing.
+
+    >>> import tempfile, linkgraph as lg
+    >>> out = Path(tempfile.mkdtemp()) / "tonight"
+    >>> _ = lg.run(lg.analysis.example_data(), out=out)
+    >>> run = lg.load_run(out)
+    >>> run.path == out, str(run.accounts["account_id"].dtype), run.policy.family_action
+    (True, 'str', 'review')
+    """
+    from linkgraph.config import config_from_dict
+    from linkgraph.errors import ConfigError
+    from linkgraph.report import read_run
+
+    run = read_run(run_dir)
+    try:
+        config = config_from_dict(run.manifest["config"]) if "config" in run.manifest else None
+    except ConfigError as e:
+        logger.warning("run %s: manifest config not readable (%s); using the defaults", run_dir, e)
+        config = None
+    return dataclasses.replace(run, config=config)
+
+
+def coded_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The pairs frame with each raw value replaced by a code (equal values, equal codes).
+
+    What-if sanctions need only to know which pairs share a value, never the
+    value itself, so the run directory can hold every pair without a raw identifier.
+
+    >>> pairs = pd.DataFrame({"account_a": ["A1", "A1", "A2"], "account_b": ["A2", "A3", "A3"],
+    ...     "kind": ["card", "card", "ip"], "value": ["tok_1", "tok_1", "10.0.0.1"]})
+    >>> coded_pairs(pairs)[["kind", "value_code"]].to_numpy().tolist()
+    [['card', 0], ['card', 0], ['ip', 1]]
+    """
+    if s.VALUE not in pairs.columns:
+        return pairs
+    code = pairs.groupby([s.KIND, s.VALUE], sort=False, dropna=False).ngroup().astype("int64")
+    kept = [c for c in _CODED_PAIR_COLUMNS if c in pairs.columns]
+    coded = pairs[kept].copy()
+    coded.insert(kept.index(s.KIND) + 1 if s.KIND in kept else 0, "value_code", code.to_numpy())
+    return coded
 
 
 def _last_cleared(decisions: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,93 @@
+"""Engines: where the heavy steps of a run execute (in process, or on Spark).
+
+The boundary is deliberately narrow: three operations over plain arrays and
+frames, each with one meaning that every engine must give exactly.
+
+- :meth:`Engine.connected_components` -- component label per node of an
+  undirected edge list; labels ``0..k-1`` numbered by each component's
+  smallest node (the order scipy gives), so both engines return equal arrays.
+- :meth:`Engine.count_keys` -- rows per integer key (the sharing count of each
+  (kind, value) of the account-identifier incidence, behind hub detection).
+- :meth:`Engine.map_rows` -- apply a pure row-wise rule (a normaliser) to a
+  frame; the rule is the stage's own function, so a rule has one definition
+  whichever engine runs it.
+
+Stages take ``engine=`` (default :data:`LOCAL`) and never import an engine
+implementation; :func:`linkgraph.pipeline.run` picks one with
+:func:`get_engine` from ``Config.engine``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from linkgraph.engine.local import LocalEngine
+
+__all__ = ["LOCAL", "Engine", "LocalEngine", "RowRule", "get_engine"]
+
+#: a pure rule over rows: a frame in, a frame aligned with it out (same length,
+#: same order); a row's result may depend on that row alone
+RowRule = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What a stage may ask of an engine (see the module docstring)."""
+
+    name: str
+
+    def connected_components(self, n_nodes: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Component label per node ``0..n_nodes-1``, numbered by smallest member."""
+        ...
+
+    def count_keys(self, keys: np.ndarray, n_keys: int) -> np.ndarray:
+        """Rows per key ``0..n_keys-1`` (``np.bincount`` with ``minlength``), int64."""
+        ...
+
+    def map_rows(self, rule: RowRule, rows: pd.DataFrame) -> pd.DataFrame:
+        """``rule(rows)`` with ``rows``' index, the rule run once per distinct row."""
+        ...
+
+
+#: the default, in-process engine (stateless, shared)
+LOCAL = LocalEngine()
+
+
+def get_engine(name: str = "local", *, master: str | None = None) -> Engine:
+    """The engine called ``name``: ``local`` (in process) or ``spark``.
+
+    Args:
+        name: ``local`` or ``spark``.
+        master: Spark master URL (``local[2]``, ``spark://host:7077``, ``yarn``);
+            ``None`` uses an active session or the ``spark-submit`` setting.
+
+    Returns:
+        An :class:`Engine`. The Spark engine starts (or joins) its session on
+        first use, not here.
+
+    Raises:
+        ConfigError: an unknown engine name, or ``spark`` without pyspark.
+
+    >>> get_engine("local").name
+    'local'
+    >>> get_engine("local").connected_components(4, np.array([0, 2]), np.array([1, 1])).tolist()
+    [0, 0, 0, 1]
+    """
+    from linkgraph.errors import ConfigError
+
+    if name == "local":
+        return LOCAL
+    if name == "spark":
+        try:
+            from linkgraph.engine.spark import SparkEngine
+        except ImportError as e:
+            raise ConfigError(
+                f"engine 'spark' needs pyspark, which cannot be imported ({e}). "
+                'Install it with: pip install -e ".[spark]" (and Java 17).'
+            ) from e
+        return SparkEngine(master=master)
+    raise ConfigError(f"unknown engine {name!r}: use 'local' or 'spark'")
