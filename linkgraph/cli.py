@@ -57,25 +57,39 @@ def _default_out() -> Path:
 
 
 class _Progress:
-    """Stage progress: a bar on a terminal, quiet log lines otherwise."""
+    """Stage progress: a bar on a terminal, quiet log lines with timings otherwise.
+
+    With ``-v`` the INFO lines (one per finished stage, with its seconds) are
+    the progress, so the bar is left out rather than torn by log lines.
+    """
 
     def __init__(self, stages: list[str]) -> None:
         self._bar: Any = None
         self._stages = stages
-        if sys.stderr.isatty():
+        self._current: str | None = None
+        self._started = 0.0
+        self._logger = logging.getLogger("linkgraph.cli")
+        if sys.stderr.isatty() and not self._logger.isEnabledFor(logging.INFO):
             from tqdm import tqdm
 
             self._bar = tqdm(total=len(stages), unit="stage", leave=False, file=sys.stderr)
 
     def __call__(self, stage: str) -> None:
+        self._finish()
+        self._current, self._started = stage, time.perf_counter()
         if self._bar is not None:
             if self._bar.n or stage != self._stages[0]:
                 self._bar.update(1)
             self._bar.set_description(stage)
-        else:
-            logging.getLogger("linkgraph").info("stage %s", stage)
+
+    def _finish(self) -> None:
+        if self._current is not None:
+            self._logger.info("stage %s done in %.2f s", self._current,
+                              time.perf_counter() - self._started)
+            self._current = None
 
     def close(self) -> None:
+        self._finish()
         if self._bar is not None:
             self._bar.close()
 
@@ -91,8 +105,28 @@ def main(verbose: int) -> None:
       linkgraph run                      # the bundled sample, into runs/
       linkgraph run data/2026-11-27 --out runs/2026-11-27 --previous runs/2026-11-26
     """
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_to_stderr(max(logging.WARNING - 10 * verbose, logging.DEBUG))
+
+
+def _log_to_stderr(level: int) -> None:
+    """linkgraph's log on stderr at ``level`` for this command (stdout is for results).
+
+    Only linkgraph's own logger: -vv must not open other libraries' debug
+    chatter. The handler and level are undone when the command ends, so
+    commands invoked in one process (tests, notebooks) do not pile handlers up.
+    """
+    log = logging.getLogger("linkgraph")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    previous = log.level
+    log.addHandler(handler)
+    log.setLevel(level)
+
+    def restore() -> None:
+        log.removeHandler(handler)
+        log.setLevel(previous)
+
+    click.get_current_context().call_on_close(restore)
 
 
 @main.command()
@@ -152,7 +186,7 @@ def _build_config(
     config_file: Path | None, policy_file: Path | None, *, keep_raw: bool = False,
     excel_bom: bool = False, **overrides: Any,
 ) -> Any:
-    from linkgraph.config import load_config, load_policy
+    from linkgraph.config import config_to_dict, load_config, load_policy
 
     config = load_config(config_file, **overrides)
     if policy_file is not None:
@@ -163,7 +197,11 @@ def _build_config(
         keep_raw=keep_raw or config.report.keep_raw,
         excel_bom=excel_bom or config.report.excel_bom,
     )
-    return dataclasses.replace(config, report=report)
+    config = dataclasses.replace(config, report=report)
+    logging.getLogger("linkgraph.cli").debug(
+        "effective config (no secrets): %s",
+        json.dumps(config_to_dict(config), sort_keys=True, default=str))
+    return config
 
 
 @main.command()
@@ -233,3 +271,65 @@ def evaluate(run_dir: Path, truth: Path, previous: Path | None, as_json: bool) -
         click.echo(json.dumps(scorecard.to_dict(), indent=2, sort_keys=True, default=str))
     else:
         click.echo(scorecard.to_text())
+
+
+@main.command()
+@click.argument("account_id")
+@click.option("--run", "run_dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The run directory (written by `linkgraph run --out`).")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@_fail_cleanly
+def explain(account_id: str, run_dir: Path, as_json: bool) -> None:
+    """Explain ACCOUNT_ID: its clusters, links, the path to the blocked account, ignored hubs.
+
+    \b
+    Example:
+      linkgraph explain u00000014 --run runs/tonight
+      linkgraph explain u00000014 --run runs/tonight --json | jq .path
+    """
+    from linkgraph.explain import explain_account
+    from linkgraph.report import read_run
+
+    explanation = explain_account(read_run(run_dir), account_id)
+    if as_json:
+        click.echo(json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(explanation.to_text())
+
+
+@main.command()
+@click.argument("cluster_id", required=False)
+@click.option("--run", "run_dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The run directory (written by `linkgraph run --out`).")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The HTML file to write for CLUSTER_ID.")
+@click.option("--top", type=click.IntRange(min=1), default=None,
+              help="Write pages for the first N clusters of the review queue.")
+@click.option("--html-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The directory for the --top pages (<cluster_id>.html).")
+@_fail_cleanly
+def report(cluster_id: str | None, run_dir: Path, html_file: Path | None, top: int | None,
+           html_dir: Path | None) -> None:
+    """Write self-contained HTML case pages: CLUSTER_ID to --html, or the top N to --html-dir.
+
+    \b
+    Example:
+      linkgraph report C3rsmnzxf --run runs/tonight --html case.html
+      linkgraph report --run runs/tonight --top 20 --html-dir cases/
+    """
+    from linkgraph.casepage import write_case_page, write_case_pages
+    from linkgraph.report import read_run
+
+    if cluster_id is not None and html_file is not None and top is None and html_dir is None:
+        click.echo(f"wrote {write_case_page(read_run(run_dir), cluster_id, html_file)}")
+    elif cluster_id is None and html_file is None and top is not None and html_dir is not None:
+        pages = write_case_pages(read_run(run_dir), html_dir, top=top)
+        for page in pages:
+            click.echo(str(page))
+        click.echo(f"wrote {len(pages)} case page{'s' if len(pages) != 1 else ''} to {html_dir}"
+                   + (" (the review queue spans fewer clusters)" if len(pages) < top else ""))
+    else:
+        raise click.UsageError(
+            "give either CLUSTER_ID with --html FILE, or --top N with --html-dir DIR")

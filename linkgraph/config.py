@@ -117,6 +117,17 @@ class GraphConfig:
     numbers, IPs); for them a time gap between two accounts' use weakens the
     link (halved every ``gap_half_life_days``) and a gap over
     ``recycle_gap_days`` is a recycled value, not a link.
+    ``max_persons_per_household``: a household-tier value (a home address)
+    shared by the accounts of more distinct persons than this is a hub
+    (``shared by N persons``): persons are the components of the
+    person-tier pairs, so one person's twenty accounts count once and an
+    office of fourteen colleagues counts fourteen.
+    ``business_address_words``: words (matched whole, in the canonical
+    address key) that mark an office or company address; such an address is
+    shared by colleagues, never a household link (``business_address``).
+    ``personal_kinds``: person-level kinds one person holds and a family
+    rarely shares (a phone number, a mailbox): one such value in common makes
+    two accounts the same person unless their registered names conflict.
     """
 
     _DEFAULT_CAPS: typing.ClassVar[dict[str, int]] = {
@@ -142,6 +153,13 @@ class GraphConfig:
     recyclable_kinds: tuple[str, ...] = ("phone", "ip")
     recycle_gap_days: int = 365
     gap_half_life_days: float = 180.0
+    max_persons_per_household: int = 8
+    business_address_words: tuple[str, ...] = (
+        "gmbh", "llc", "inc", "ltd", "limited", "plc", "corp", "corporation", "ooo", "zao",
+        "oao", "pao", "office", "suite", "business centre", "business center", "business park",
+        "headquarters", "бизнес центр", "офис",
+    )
+    personal_kinds: tuple[str, ...] = ("phone", "email")
 
     def __post_init__(self) -> None:
         from linkgraph.schemas import KINDS
@@ -174,6 +192,13 @@ class GraphConfig:
                 check_kind(name, kind)
         for kind in self.recyclable_kinds:
             check_kind("recyclable_kinds", kind)
+        for kind in self.personal_kinds:
+            check_kind("personal_kinds", kind)
+        for word in self.business_address_words:
+            if not word.strip():
+                raise ConfigError("config value graph.business_address_words has an empty word")
+        _check_range("graph.max_persons_per_household", self.max_persons_per_household, 1,
+                     1_000_000)
         _check_range("graph.hub_outlier_z", self.hub_outlier_z, 0.0, 100.0)
         _check_range("graph.burst_days", self.burst_days, 0, 3650)
         _check_range("graph.burst_min_accounts", self.burst_min_accounts, 2, 1_000_000)

@@ -51,6 +51,11 @@ _PARQUET_FILES = {
     **_CSV_FILES,
     "identifiers": "identifiers",
     "issued_ids": "issued_ids",
+    # what-if sanctions on a run read back (Run.with_policy): values coded, never raw
+    "pairs": "pairs",
+    "pair_tiers": "pair_tiers",
+    "sanctions": "input_sanctions",
+    "decisions": "input_decisions",
 }
 #: frames whose ``value`` column is a raw identifier, never written to moderator files
 #: (``rejects.value`` is the offending cell as found, which the contract requires)

@@ -70,7 +70,7 @@ class Run:
     :meth:`to_networkx`, :meth:`draw`, :meth:`compare`, :meth:`with_policy`.
 
     >>> import linkgraph as lg
-    >>> run = lg.run(lg.analysis.example_data())
+    >>> run = lg.analysis.example_run()  # the run of a four-account example input
     >>> run
     Run(4 accounts, 2 clusters, 3 links, 2 in the review queue, in memory)
     >>> run.accounts[["account_id", "action"]].to_numpy().tolist()
@@ -186,7 +186,7 @@ class Run:
             LinkgraphError: no cluster and no account has that id.
 
         >>> import linkgraph as lg
-        >>> run = lg.run(lg.analysis.example_data())
+        >>> run = lg.analysis.example_run()
         >>> view = run.cluster("A2")
         >>> view.accounts["account_id"].tolist(), len(view.links), view.n_accounts
         (['A1', 'A2', 'A3'], 3, 3)
@@ -231,7 +231,7 @@ class Run:
             LinkgraphError: no such cluster or account.
 
         >>> import linkgraph as lg
-        >>> graph = lg.run(lg.analysis.example_data()).to_networkx("A2")
+        >>> graph = lg.analysis.example_run().to_networkx("A2")
         >>> sorted(n for n, kind in graph.nodes(data="type") if kind == "identifier")
         ['address:*** main street, 12345, US', 'device:***9c21', 'phone:+1********01']
         >>> graph.edges["A2", "device:***9c21"]["tier"]
@@ -256,7 +256,7 @@ class Run:
             LinkgraphError: no such cluster or account.
 
         >>> import linkgraph as lg
-        >>> figure = lg.run(lg.analysis.example_data()).draw("A4")
+        >>> figure = lg.analysis.example_run().draw("A4")
         >>> type(figure).__name__, len(figure.axes)
         ('Figure', 1)
         """
@@ -274,8 +274,8 @@ class Run:
             ``summary`` frame.
 
         >>> import linkgraph as lg
-        >>> run = lg.run(lg.analysis.example_data())
-        >>> run.compare(run).summary["n"].sum()
+        >>> run = lg.analysis.example_run()
+        >>> int(run.compare(run).summary["n"].sum())
         0
         """
         from linkgraph.analysis import compare_runs
@@ -299,7 +299,7 @@ class Run:
             LinkgraphError: the run holds no pairs (written by an older version).
 
         >>> import linkgraph as lg
-        >>> run = lg.run(lg.analysis.example_data())
+        >>> run = lg.analysis.example_run()
         >>> run.with_policy(family_action="watch").transitions.to_numpy().tolist()
         [['review', 'watch', 1]]
         """

@@ -8,20 +8,23 @@ Modules: ``view`` (:class:`ClusterView`, the HTML of a run and of a cluster),
 ``network`` (the graph of one cluster, its drawing), ``compare`` (two nights),
 ``whatif`` (sanctions recomputed under another policy).
 
->>> import linkgraph as lg
->>> run = lg.run(example_data())
->>> run.cluster("A1").actions["action"].tolist()
+>>> example_run().cluster("A1").actions["action"].tolist()
 ['ban', 'review']
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from linkgraph.analysis.compare import Comparison, compare_runs
 from linkgraph.analysis.network import cluster_networkx, draw_cluster
 from linkgraph.analysis.view import ClusterView, cluster_view, run_html
 from linkgraph.analysis.whatif import PolicyWhatIf, policy_what_if
+
+if TYPE_CHECKING:
+    from linkgraph.run import Run
 
 __all__ = [
     "ClusterView",
@@ -32,6 +35,7 @@ __all__ = [
     "compare_runs",
     "draw_cluster",
     "example_data",
+    "example_run",
     "policy_what_if",
     "run_html",
 ]
@@ -47,3 +51,15 @@ def example_data() -> Path:
     ['accounts.csv', 'addresses.csv', 'sanctions.csv']
     """
     return Path(__file__).resolve().parent.parent / "data" / "example"
+
+
+@cache
+def example_run() -> Run:
+    """The run of :func:`example_data`, computed once per process (a Run is immutable).
+
+    >>> example_run().accounts["action"].tolist()
+    ['none', 'ban', 'review', 'none']
+    """
+    from linkgraph.pipeline import run
+
+    return run(example_data())

@@ -16,12 +16,22 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from linkgraph import schemas as s
 from linkgraph.config import GraphConfig
 from linkgraph.errors import InputError
-from linkgraph.graph.corroborate import pair_tier_frame, summarize_pairs
-from linkgraph.graph.hubs import ValueFlags, flag_values, hub_frame
+from linkgraph.graph.corroborate import (
+    PERSON_TIER_CODE,
+    PairSummary,
+    account_facts,
+    pair_reasons,
+    pair_tier_codes,
+    pair_tier_frame,
+    summarize_pairs,
+)
+from linkgraph.graph.hubs import HUB, ValueFlags, flag_values, household_hubs, hub_frame
 from linkgraph.graph.incidence import (
     TIER_CODES,
     CodedIncidence,
@@ -31,8 +41,9 @@ from linkgraph.graph.incidence import (
     rarity_weight,
     tier_codes,
 )
+from linkgraph.graph.names import name_agreement, registered_names
 from linkgraph.graph.pairs import pair_frame, pair_rows
-from linkgraph.graph.profiles import account_profiles
+from linkgraph.graph.profiles import account_profiles, with_burst_sizes
 from linkgraph.load import Tables
 
 logger = logging.getLogger(__name__)
@@ -115,20 +126,35 @@ def build_links(identifiers: pd.DataFrame, tables: Tables, *, config: GraphConfi
         )
     coded = code_identifiers(identifiers)
     flags = flag_values(coded, config=config)
-    row_suppressed = flags.suppressed[coded.group]
     row_n = flags.n_accounts[coded.group]
     tier = tier_codes(coded)
+    # a common name is no hub for telling one person from a family (see names.py)
+    names = registered_names(coded, (flags.reason == 0) | (flags.reason == flags.reasons.index(HUB)))
+    own_phone = _own_values(coded, flags, s.K_PHONE)
 
     pairs = pair_rows(coded, flags, config=config)
     summary = summarize_pairs(coded, pairs)
     profiles = account_profiles(
-        tables.accounts, tables.orders, coded, row_suppressed, row_n, summary.linking(),
-        config=config,
+        tables.accounts, tables.orders, coded, flags.suppressed[coded.group], row_n,
+        summary.linking(), config=config,
     )
+    reasons = _reasons(coded, flags, summary, profiles, names, own_phone, config=config)
+
+    # home addresses shared by more persons than a family has stop linking; persons
+    # come from the person-tier pairs, which addresses never decide (bursts aside)
+    household_flags = household_hubs(
+        coded, flags, _person_labels(coded, summary, reasons), config=config)
+    if household_flags is not flags:
+        pairs = pairs.without_groups(coded, household_flags.suppressed & ~flags.suppressed)
+        flags = household_flags
+        summary = summarize_pairs(coded, pairs)
+        profiles = with_burst_sizes(profiles, coded, summary.linking(), config=config)
+        reasons = _reasons(coded, flags, summary, profiles, names, own_phone, config=config)
+
     links = LinkSet(
         incidence=_incidence_frame(coded, flags, row_n, tier),
         pairs=pair_frame(coded, pairs),
-        pair_tiers=pair_tier_frame(coded, summary, profiles, config=config),
+        pair_tiers=pair_tier_frame(coded, summary, reasons),
         hubs=hub_frame(coded, flags),
         profiles=profiles,
     )
@@ -137,6 +163,36 @@ def build_links(identifiers: pd.DataFrame, tables: Tables, *, config: GraphConfi
         len(links.incidence), len(links.hubs), len(links.pairs), len(links.pair_tiers),
     )
     return links
+
+
+def _reasons(
+    coded: CodedIncidence, flags: ValueFlags, summary: PairSummary, profiles: pd.DataFrame,
+    names: np.ndarray, own_phone: np.ndarray, *, config: GraphConfig,
+) -> np.ndarray:
+    """Each pair's corroboration rule (``corroborate.pair_reasons``)."""
+    facts = account_facts(coded, profiles, own_phone, config=config)
+    agreement = name_agreement(coded, flags.first_row, names, summary.a, summary.b)
+    return pair_reasons(coded, summary, facts, agreement, config=config)
+
+
+def _person_labels(coded: CodedIncidence, summary: PairSummary, reasons: np.ndarray) -> np.ndarray:
+    """Per account code, its person: components of the person-tier pairs."""
+    n = len(coded.accounts)
+    person = pair_tier_codes(reasons) == PERSON_TIER_CODE
+    graph = coo_matrix((np.ones(int(person.sum()), dtype=np.int8),
+                        (summary.a[person], summary.b[person])), shape=(n, n))
+    return connected_components(graph.tocsr(), directed=False)[1].astype(np.int64)
+
+
+def _own_values(coded: CodedIncidence, flags: ValueFlags, kind: str) -> np.ndarray:
+    """Per account code: it has a value of ``kind`` that links and no other account has."""
+    own = np.zeros(len(coded.accounts), dtype=bool)
+    if kind in coded.kinds:
+        group = coded.group
+        rows = (coded.kind == coded.kinds.index(kind)) & ~flags.suppressed[group] \
+            & (flags.n_accounts[group] == 1)
+        own[coded.account[rows]] = True
+    return own
 
 
 def _incidence_frame(

@@ -1,14 +1,31 @@
 """The tier of an account pair, after corroboration (DESIGN.md, "one shared card").
 
-- ``person``: two or more person-level kinds in common (email, phone, device,
-  card; card fingerprint and card digits count once together), or one
-  person-level value and corroboration: one of the two accounts has no
-  identity of its own (no own phone, card or device), or both were created in
-  a burst and both have coupon-only or disposable-mailbox histories;
-- ``household``: a single person-level value nothing corroborates (a family
-  card, a family tablet), or a home address;
-- ``weak``: IPs and names alone. An IP never promotes a pair: a shared home IP
-  must not make a family tablet "the same person".
+A pair sharing person-level values (card, device, phone, mailbox; a card's
+fingerprint and its digits count once together) is the same person or two
+members of one family; the evidence decides, in this order:
+
+1. ``person``, *burst*: both accounts were created in a burst of linked
+   accounts and both have coupon-only or disposable-mailbox histories (a
+   farmer's accounts carry made-up names, so names are not asked);
+2. registered names that conflict (both accounts registered a valid full
+   name and the names differ by more than an initial) are two people:
+   ``household`` (a family card or tablet, a parent's phone on a child's
+   account), or ``weak`` when the only person-level value is a phone the two
+   never held at the same time (a recycled number);
+3. ``person``, *several kinds*: two or more person-level kinds in common;
+4. ``person``, *same name*: one person-level value and the same registered
+   name (only ``accounts.full_name``: a family card carries its holder's
+   name to every member, see :mod:`~linkgraph.graph.names`);
+5. ``person``, *no own identity*: one of the two has no phone, card or
+   device that nobody else has;
+6. ``person``, *personal identifier*: the shared value is a phone number or
+   mailbox (``GraphConfig.personal_kinds``: one person's, rarely a family's),
+   unless both accounts also have an own phone of their own (two people who
+   share a family mailbox);
+7. ``household``: a single card or device nothing corroborates;
+8. ``household``: a home address; ``weak``: IPs and names alone. An IP never
+   promotes a pair: a shared home IP must not make a family tablet "the same
+   person".
 
 Recycled values (a phone or IP reused after the gap limit) are not evidence.
 """
@@ -23,6 +40,7 @@ import pandas as pd
 from linkgraph import schemas as s
 from linkgraph.config import GraphConfig
 from linkgraph.graph.incidence import TIER_CODES, CodedIncidence, labels, positions, take
+from linkgraph.graph.names import NameAgreement
 from linkgraph.graph.pairs import PairRows
 
 #: evidence classes in the order the words list them (strongest first)
@@ -34,9 +52,14 @@ _PERSON_BITS = 0b1111
 _HOUSEHOLD_BITS = 0b10000
 _WEAK_BITS = 0b11100000
 
-_MULTI, _NO_OWN, _BURST, _SINGLE, _HOME, _WEAK = range(6)
+(_BURST, _CONFLICT, _RECYCLED, _MULTI, _NAME, _NO_OWN, _PERSONAL, _SINGLE, _HOME,
+ _WEAK, _ELSEWHERE) = range(11)
+_N_REASONS = 16
 _TIER_CODE_OF_REASON = tuple(TIER_CODES.index(t) for t in (
-    s.T_PERSON, s.T_PERSON, s.T_PERSON, s.T_HOUSEHOLD, s.T_HOUSEHOLD, s.T_WEAK))
+    s.T_PERSON, s.T_HOUSEHOLD, s.T_WEAK, s.T_PERSON, s.T_PERSON, s.T_PERSON, s.T_PERSON,
+    s.T_HOUSEHOLD, s.T_HOUSEHOLD, s.T_WEAK, s.T_WEAK))
+_IP_BIT = 1 << _CLASSES.index("ip")
+PERSON_TIER_CODE = TIER_CODES.index(s.T_PERSON)
 
 
 @dataclass(frozen=True)
@@ -44,17 +67,30 @@ class PairSummary:
     """One entry per account pair with non-recycled evidence, sorted by (a, b).
 
     a / b: account codes; mask: bit per evidence class (``_CLASSES``); weight: sum.
+    held_together: bits of the classes with a value both accounts held at the
+    same time (every non-recyclable value; a phone or IP only without a gap).
     """
 
     a: np.ndarray
     b: np.ndarray
     mask: np.ndarray
     weight: np.ndarray
+    held_together: np.ndarray
 
     def linking(self) -> tuple[np.ndarray, np.ndarray]:
         """(a, b) of pairs sharing a person- or household-level value."""
         chosen = (self.mask & (_PERSON_BITS | _HOUSEHOLD_BITS)) != 0
         return self.a[chosen], self.b[chosen]
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """Per account code, the facts corroboration asks (see :func:`account_facts`)."""
+
+    own_identity: np.ndarray
+    own_phone: np.ndarray
+    in_burst: np.ndarray
+    farmed: np.ndarray
 
 
 def summarize_pairs(coded: CodedIncidence, pairs: PairRows) -> PairSummary:
@@ -68,7 +104,7 @@ def summarize_pairs(coded: CodedIncidence, pairs: PairRows) -> PairSummary:
     weight = pairs.weight[keep]
     if len(a) == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return PairSummary(a=empty, b=empty, mask=empty, weight=np.zeros(0))
+        return PairSummary(a=empty, b=empty, mask=empty, weight=np.zeros(0), held_together=empty)
     start = np.ones(len(a), dtype=bool)
     start[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
     starts = np.flatnonzero(start)
@@ -76,14 +112,19 @@ def summarize_pairs(coded: CodedIncidence, pairs: PairRows) -> PairSummary:
         a=a[starts], b=b[starts],
         mask=np.bitwise_or.reduceat(bits, starts),
         weight=np.add.reduceat(weight, starts),
+        held_together=np.bitwise_or.reduceat(np.where(pairs.gapped[keep], 0, bits), starts),
     )
 
 
-def pair_tier_frame(
-    coded: CodedIncidence, summary: PairSummary, profiles: pd.DataFrame, *, config: GraphConfig
-) -> pd.DataFrame:
-    """One row per pair with evidence: schemas.PAIR_TIER_COLUMNS, sorted by account_a, account_b."""
-    # an account missing from the accounts table gets no corroboration from its facts
+def account_facts(
+    coded: CodedIncidence, profiles: pd.DataFrame, own_phone: np.ndarray, *, config: GraphConfig
+) -> AccountFacts:
+    """The per-account facts of ``profiles`` as arrays over account codes.
+
+    ``own_phone`` is per account code already. An account missing from the
+    accounts table gets no corroboration from its facts (it counts as having an
+    identity, as outside any burst).
+    """
     code = positions(profiles[s.ACCOUNT_ID], coded.accounts)
     present = code >= 0
     own = np.ones(len(coded.accounts), dtype=bool)
@@ -94,26 +135,68 @@ def pair_tier_frame(
                                >= config.burst_min_accounts)[present]
     farmed[code[present]] = (profiles[s.COUPON_ONLY].to_numpy(dtype=bool)
                              | profiles[s.DISPOSABLE_EMAIL].to_numpy(dtype=bool))[present]
-    a, b, mask = summary.a, summary.b, summary.mask
+    return AccountFacts(own_identity=own, own_phone=own_phone, in_burst=in_burst, farmed=farmed)
 
-    n_person = _popcount(mask & _PERSON_BITS)
+
+def pair_reasons(
+    coded: CodedIncidence, summary: PairSummary, facts: AccountFacts, names: NameAgreement,
+    *, config: GraphConfig,
+) -> np.ndarray:
+    """Per pair of ``summary``, the code of the rule that decides its tier (module docstring)."""
+    a, b, mask = summary.a, summary.b, summary.mask
+    person_mask = mask & _PERSON_BITS
+    n_person = _popcount(person_mask)
     n_household = _popcount(mask & _HOUSEHOLD_BITS)
-    reason = np.select(
-        [n_person >= 2,
-         (n_person == 1) & ~(own[a] & own[b]),
-         (n_person == 1) & in_burst[a] & in_burst[b] & farmed[a] & farmed[b],
+    personal_bits = 0
+    for kind in config.personal_kinds:
+        if kind in _CLASS_OF_KIND:
+            personal_bits |= 1 << _CLASSES.index(_CLASS_OF_KIND[kind])
+    burst = facts.in_burst[a] & facts.in_burst[b] & facts.farmed[a] & facts.farmed[b]
+    # a phone two differently named accounts never held at the same time changed hands
+    recycled = (person_mask & summary.held_together) == 0
+    shares_personal = (person_mask & personal_bits) != 0
+    family_mailbox = facts.own_phone[a] & facts.own_phone[b]
+    # two people sharing only a phone number or mailbox and no home (address, home IP) are
+    # no family on the evidence: a mistyped or borrowed contact, not a household
+    elsewhere = ((person_mask & ~personal_bits) == 0) & ((mask & (_HOUSEHOLD_BITS | _IP_BIT)) == 0)
+    return np.select(
+        [(n_person >= 1) & burst,
+         (n_person >= 1) & names.conflict & elsewhere,
+         (n_person >= 1) & names.conflict & ~recycled,
+         (n_person >= 1) & names.conflict & (n_household >= 1),
+         (n_person >= 1) & names.conflict,
+         n_person >= 2,
+         (n_person == 1) & names.agree,
+         (n_person == 1) & ~(facts.own_identity[a] & facts.own_identity[b]),
+         (n_person == 1) & shares_personal & ~family_mailbox,
          n_person == 1,
          n_household >= 1],
-        [_MULTI, _NO_OWN, _BURST, _SINGLE, _HOME],
+        [_BURST, _ELSEWHERE, _CONFLICT, _HOME, _RECYCLED, _MULTI, _NAME, _NO_OWN, _PERSONAL, _SINGLE,
+         _HOME],
         default=_WEAK,
     )
-    combo = mask * 8 + reason  # the words depend on these alone: built once per combination
+
+
+def pair_tier_codes(reasons: np.ndarray) -> np.ndarray:
+    """Tier code (index into ``TIER_CODES``) per pair, from :func:`pair_reasons`."""
+    return np.asarray(_TIER_CODE_OF_REASON, dtype=np.int64)[reasons]
+
+
+def pair_tier_frame(
+    coded: CodedIncidence, summary: PairSummary, reasons: np.ndarray
+) -> pd.DataFrame:
+    """One row per pair with evidence: schemas.PAIR_TIER_COLUMNS, sorted by account_a, account_b."""
+    a, b, mask = summary.a, summary.b, summary.mask
+    n_person = _popcount(mask & _PERSON_BITS)
+    n_household = _popcount(mask & _HOUSEHOLD_BITS)
+    # the words depend on (mask, reason) alone: built once per combination
+    combo = mask * _N_REASONS + reasons
     distinct, inverse = np.unique(combo, return_inverse=True)
-    words = [_words(int(c) // 8, int(c) % 8) for c in distinct]
+    words = [_words(int(c) // _N_REASONS, int(c) % _N_REASONS) for c in distinct]
     return pd.DataFrame({
         s.ACCOUNT_A: take(coded.accounts, a),
         s.ACCOUNT_B: take(coded.accounts, b),
-        s.TIER: labels(np.asarray(_TIER_CODE_OF_REASON)[reason], TIER_CODES),
+        s.TIER: labels(pair_tier_codes(reasons), TIER_CODES),
         s.WEIGHT: summary.weight.astype(np.float64),
         s.N_PERSON_KINDS: n_person.astype(np.int64),
         s.N_HOUSEHOLD_KINDS: n_household.astype(np.int64),
@@ -134,18 +217,34 @@ def _words(mask: int, reason: int) -> str:
     person = [c for c in names if (1 << _CLASSES.index(c)) & _PERSON_BITS]
     strong = [c for c in names if (1 << _CLASSES.index(c)) & (_PERSON_BITS | _HOUSEHOLD_BITS)]
     weak = [c for c in names if (1 << _CLASSES.index(c)) & _WEAK_BITS]
+    shared = "+".join(person)
     if reason == _MULTI:
         text = "+".join(strong)
-    elif reason == _NO_OWN:
-        text = f"shared {person[0]}; account has no own identity"
     elif reason == _BURST:
-        text = f"shared {person[0]}; burst of coupon-only or disposable-mailbox accounts"
+        text = f"shared {shared}; burst of coupon-only or disposable-mailbox accounts"
+    elif reason == _CONFLICT:
+        text = f"shared {shared}; registered names differ: family"
+    elif reason == _RECYCLED:
+        text = f"shared {shared} never held at the same time by differently named accounts: " \
+               "recycled, weak"
+    elif reason == _ELSEWHERE:
+        text = f"shared {shared} only, registered names differ, no home in common: weak"
+    elif reason == _NAME:
+        text = f"shared {shared}; same registered name"
+    elif reason == _NO_OWN:
+        text = f"shared {shared}; account has no own identity"
+    elif reason == _PERSONAL:
+        text = f"shared {shared}; one person's identifier"
     elif reason == _SINGLE:
-        text = f"single shared {person[0]}: family or same person"
+        text = f"single shared {shared}: family or same person"
     elif reason == _HOME:
         text = "shared address: household"
     else:
         return f"shared {'+'.join(weak)} only: weak"
-    also = [c for c in strong if c not in person] if reason in (_NO_OWN, _BURST, _SINGLE) else []
-    also += weak
+    if reason == _MULTI:
+        also = weak
+    elif reason == _HOME:
+        also = person + weak
+    else:
+        also = [c for c in strong if c not in person] + weak
     return f"{text} (also {'+'.join(also)})" if also else text

@@ -6,24 +6,36 @@ Leys et al. 2013, "Detecting outliers: do not use standard deviation around the
 mean, use absolute deviation around the median"), kept between a per-kind floor
 (counts always plausible for one person or family) and a per-kind cap (hard
 ceiling), and overridden by the allow and deny lists.
+
+Two rules look past the account count. An address whose canonical key holds a
+business word (``gmbh``, ``llc``, ``office``... ``GraphConfig.business_address_words``)
+is an office, shared by colleagues: ``business_address``. And a household-tier
+value (a home address) is a hub when the accounts sharing it belong to more
+distinct *persons* than a family has (:func:`household_hubs`): counting persons
+rather than accounts tells a big family with several accounts each from an
+office of strangers with one each.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from linkgraph import schemas as s
 from linkgraph.config import GraphConfig
-from linkgraph.graph.incidence import CodedIncidence, labels, take
+from linkgraph.graph.incidence import TIER_OF_KIND, CodedIncidence, labels, take
 
 logger = logging.getLogger(__name__)
 
 HUB: str = "hub"
 DENY_LIST: str = "deny_list"
+BUSINESS_ADDRESS: str = "business_address"
 _MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its sigma
 
 
@@ -96,6 +108,11 @@ def flag_values(coded: CodedIncidence, *, config: GraphConfig) -> ValueFlags:
     normalize_suppressed = reason > 0
 
     allowed, denied = _listed(coded, representative, config)
+    business = _business_addresses(coded, representative, config) & ~normalize_suppressed & ~allowed
+    if business.any():
+        reasons.append(BUSINESS_ADDRESS)
+        reason[business] = len(reasons) - 1
+        normalize_suppressed = normalize_suppressed | business
     limit: dict[str, int] = {}
     cap_of_group = np.zeros(coded.n_groups, dtype=np.int64)
     hub = np.zeros(coded.n_groups, dtype=bool)
@@ -116,6 +133,58 @@ def flag_values(coded: CodedIncidence, *, config: GraphConfig) -> ValueFlags:
     star = allowed & ~suppressed & (n_accounts > cap_of_group)
     return ValueFlags(n_accounts=n_accounts, first_row=representative, reason=reason, reasons=tuple(reasons),
                       suppressed=suppressed, star=star, limit=limit)
+
+
+def household_hubs(
+    coded: CodedIncidence, flags: ValueFlags, person: np.ndarray, *, config: GraphConfig
+) -> ValueFlags:
+    """``flags`` plus household-tier values shared by more persons than one family has.
+
+    A home address is plausible for one family when the accounts sharing it
+    belong to few *persons*, whatever their number of accounts: a family of
+    five with three accounts each is one household, an office of fourteen
+    colleagues with one account each is not. ``person`` labels each account
+    code with its person (the components of the person-tier pairs); a value
+    whose accounts carry more than ``max_persons_per_household`` labels stops
+    linking, with the reason ``shared by N persons``. Allowed values keep linking.
+
+    >>> from linkgraph.graph.incidence import code_identifiers
+    >>> coded = code_identifiers(pd.DataFrame({
+    ...     "account_id": ["a", "b", "c"], "kind": "address", "value": "1 main st",
+    ...     "masked": "*", "first_seen": pd.NaT, "last_seen": pd.NaT, "source": "t",
+    ...     "suppressed": None}))
+    >>> flags = flag_values(coded, config=GraphConfig())
+    >>> config = GraphConfig(max_persons_per_household=2)
+    >>> household_hubs(coded, flags, np.array([0, 0, 1]), config=config).reason_labels(
+    ...     np.array([0])).tolist()  # two persons: a household
+    [nan]
+    >>> household_hubs(coded, flags, np.array([0, 1, 2]), config=config).reason_labels(
+    ...     np.array([0])).tolist()
+    ['shared by 3 persons']
+    """
+    household_kinds = np.array([TIER_OF_KIND.get(k) == s.T_HOUSEHOLD for k in coded.kinds]
+                               or [False])
+    limit = config.max_persons_per_household
+    allowed, _ = _listed(coded, flags.first_row, config)
+    candidate = (~flags.suppressed & ~allowed & (flags.n_accounts > limit)
+                 & household_kinds[coded.kind[flags.first_row]])
+    if not candidate.any():
+        return flags
+    rows = np.flatnonzero(candidate[coded.group])
+    n_labels = int(person.max()) + 1
+    distinct = np.unique(coded.group[rows] * n_labels + person[coded.account[rows]])
+    n_persons = np.bincount(distinct // n_labels, minlength=coded.n_groups)
+    hub = candidate & (n_persons > limit)
+    if not hub.any():
+        return flags
+    reason, reasons = flags.reason.copy(), list(flags.reasons)
+    counts, inverse = np.unique(n_persons[hub], return_inverse=True)
+    reason[hub] = len(reasons) + inverse.ravel()
+    reasons += [f"shared by {n} persons" for n in counts]
+    logger.info("graph: %d household-tier values shared by more than %d persons are hubs",
+                int(hub.sum()), limit)
+    return replace(flags, reason=reason, reasons=tuple(reasons), suppressed=reason > 0,
+                   star=flags.star & ~hub)
 
 
 def hub_frame(coded: CodedIncidence, flags: ValueFlags) -> pd.DataFrame:
@@ -139,6 +208,24 @@ def _first_row_per_group(coded: CodedIncidence) -> np.ndarray:
     rows = np.arange(len(coded.group) - 1, -1, -1)
     first[coded.group[rows]] = rows
     return first
+
+
+def _business_addresses(
+    coded: CodedIncidence, representative: np.ndarray, config: GraphConfig
+) -> np.ndarray:
+    """Address groups whose canonical key holds a business word (whole word, any case)."""
+    business = np.zeros(coded.n_groups, dtype=bool)
+    if not config.business_address_words or s.K_ADDRESS not in coded.kinds or not coded.n_groups:
+        return business
+    groups = np.flatnonzero(coded.kind[representative] == coded.kinds.index(s.K_ADDRESS))
+    groups = groups[np.bincount(coded.group, minlength=coded.n_groups)[groups] > 0]
+    words = "|".join(re.escape(w.strip().lower()) for w in config.business_address_words)
+    pattern = rf"(?:^|[^\pL\pN])(?:{words})(?:$|[^\pL\pN])"
+    values = pa.array(coded.frame[s.VALUE].take(representative[groups]).astype(object),
+                      type=pa.large_string(), from_pandas=True)
+    hit = pc.match_substring_regex(pc.utf8_lower(values), pattern=pattern).fill_null(False)
+    business[groups] = hit.to_numpy(zero_copy_only=False)
+    return business
 
 
 def _listed(

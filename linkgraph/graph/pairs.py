@@ -7,7 +7,7 @@ Python loop runs over at most ``cap`` sizes whatever the number of values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,8 @@ class PairRows:
     weight: rarity weight, lowered by the time gap for recyclable kinds.
     gap_days: days between the two accounts' use (0 overlapping, NaN unknown).
     recycled: a recyclable kind with a gap over the limit: not a link.
+    gapped: a recyclable kind the two accounts never held at the same time
+        (a gap of more than a day): a number that may have changed hands.
     """
 
     row_a: np.ndarray
@@ -47,6 +49,12 @@ class PairRows:
     last_ns: np.ndarray
     gap_days: np.ndarray
     recycled: np.ndarray
+    gapped: np.ndarray
+
+    def without_groups(self, coded: CodedIncidence, dropped: np.ndarray) -> PairRows:
+        """These pairs less those through the groups where ``dropped`` (per group) is True."""
+        keep = ~dropped[coded.group[self.row_a]]
+        return PairRows(**{f.name: getattr(self, f.name)[keep] for f in fields(self)})
 
 
 def pair_rows(coded: CodedIncidence, flags: ValueFlags, *, config: GraphConfig) -> PairRows:
@@ -70,11 +78,13 @@ def pair_rows(coded: CodedIncidence, flags: ValueFlags, *, config: GraphConfig) 
     weight = rarity_weight(base_weights(coded, kind_a), flags.n_accounts[coded.group[row_a]])
     weight = weight * np.exp2(-gap / config.gap_half_life_days)
     recycled = gap > config.recycle_gap_days
+    gapped = gap > 1.0
 
     order = _pair_order(coded, row_a, row_b)
     return PairRows(
         row_a=row_a[order], row_b=row_b[order], weight=weight[order], first_ns=first_ns[order],
         last_ns=last_ns[order], gap_days=gap_days[order], recycled=recycled[order],
+        gapped=gapped[order],
     )
 
 

@@ -66,6 +66,23 @@ def account_profiles(
     return profiles.loc[:, list(s.PROFILE_COLUMNS)]
 
 
+def with_burst_sizes(
+    profiles: pd.DataFrame,
+    coded: CodedIncidence,
+    linked: tuple[np.ndarray, np.ndarray],
+    *,
+    config: GraphConfig,
+) -> pd.DataFrame:
+    """``profiles`` with ``burst_size`` counted again over the pairs ``linked``.
+
+    The other facts do not depend on which values link, so a change of hubs
+    recounts only the bursts.
+    """
+    code = positions(profiles[s.ACCOUNT_ID], coded.accounts)
+    sizes = _burst_sizes(profiles, coded, code, linked, config=config)
+    return profiles.assign(**{s.BURST_SIZE: sizes})
+
+
 def _disposable_by_code(coded: CodedIncidence) -> np.ndarray:
     flags = np.zeros(len(coded.accounts), dtype=bool)
     if s.K_EMAIL not in coded.kinds:

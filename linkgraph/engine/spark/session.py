@@ -1,0 +1,69 @@
+"""The SparkSession an engine runs on: joined when one is active, else started.
+
+Nothing here downloads a JVM package (no ``spark.jars.packages``): the
+engine uses Spark SQL and pandas UDFs only, which ship with pyspark.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pyspark.sql import SparkSession
+
+logger = logging.getLogger(__name__)
+
+#: pyspark warns on every pandas conversion under pandas 3; the conversions
+#: the engine uses (Arrow, string and int64 columns) are exercised by its tests
+_PANDAS_WARNING = "PySpark does not yet fully support pandas"
+
+
+@contextmanager
+def quiet_pandas_warning() -> Iterator[None]:
+    """Silence pyspark's pandas-version FutureWarning around one conversion."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_PANDAS_WARNING, category=FutureWarning)
+        yield
+
+
+def spark_session(master: str | None = None) -> SparkSession:
+    """The active SparkSession, or a new one on ``master`` tuned for linkgraph.
+
+    A session that already runs (a notebook's, ``spark-submit``'s, a test
+    fixture's) is used as it is: its master and settings win over ``master``.
+    A new one gets Arrow conversions, adaptive query execution (it coalesces
+    small shuffles and splits skewed join partitions) and, on a ``local[n]``
+    master, ``2 n`` shuffle partitions instead of 200 and no web UI.
+    A checkpoint directory is set when the session has none (a temporary
+    directory; on a cluster set ``spark.checkpoint.dir`` to shared storage).
+    """
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        session = active
+    else:
+        builder = SparkSession.builder.appName("linkgraph")
+        if master:
+            builder = builder.master(master)
+        builder = (
+            builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.sql.adaptive.enabled", "true")
+            .config("spark.sql.adaptive.skewJoin.enabled", "true")
+        )
+        local = re.fullmatch(r"local\[(\d+|\*)\]|local", master or "")
+        if local:
+            cores = local.group(1)
+            partitions = 2 * int(cores) if cores and cores.isdigit() else 8
+            builder = (builder.config("spark.sql.shuffle.partitions", str(partitions))
+                       .config("spark.ui.enabled", "false"))
+        logger.info("starting a Spark session on %s", master or "the default master")
+        session = builder.getOrCreate()
+    context = session.sparkContext
+    if context.getCheckpointDir() is None:
+        directory = session.conf.get("spark.checkpoint.dir", None) or tempfile.mkdtemp(
+            prefix="linkgraph-checkpoints-")
+        context.setCheckpointDir(directory)
+    return session

@@ -1,0 +1,118 @@
+"""Registered names: do two accounts name the same person, another person, or nobody?
+
+Only ``accounts.full_name`` counts (the name the account holder registered).
+A card's holder name and a parcel's recipient name do not: a family card
+carries the card holder's name to every member who pays with it, and a parcel
+is addressed to whoever receives it.
+
+Two registered names *agree* when their normalised keys are equal or differ
+only by an initial (``a petrova`` = ``anna petrova``: the name normaliser
+already folds case, accents, titles and word order). They *conflict* when both
+are valid names that do not agree. A missing or invalid name (one token,
+junk) neither agrees nor conflicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from linkgraph import schemas as s
+from linkgraph.graph.incidence import CodedIncidence, take
+
+#: the identifiers frame's ``source`` of a registered name
+REGISTERED_NAME_SOURCE = f"accounts.{s.FULL_NAME}"
+
+
+@dataclass(frozen=True)
+class NameAgreement:
+    """Per account pair: ``agree`` (same person's name), ``conflict`` (two persons' names)."""
+
+    agree: np.ndarray
+    conflict: np.ndarray
+
+
+def registered_names(coded: CodedIncidence, usable: np.ndarray) -> np.ndarray:
+    """Per account code, the group code of its registered name; -1 when it has none usable.
+
+    ``usable`` is per group: False for values normalize suppressed (one-token,
+    junk) or that are on the deny list. Being shared by many accounts does not
+    make a name unusable: a common name is common in families and outside them
+    alike, and the pairs compared here already share a person-level value.
+    """
+    names = np.full(len(coded.accounts), -1, dtype=np.int64)
+    if s.K_NAME not in coded.kinds:
+        return names
+    rows = np.flatnonzero(coded.kind == coded.kinds.index(s.K_NAME))
+    # the identifiers' source is the first of the value's sources in sorted order, and
+    # accounts.* sorts before addresses.* and payments.*: a registered name keeps its source
+    registered = (coded.frame[s.SOURCE].take(rows) == REGISTERED_NAME_SOURCE).to_numpy(
+        dtype=bool, na_value=False)
+    rows = rows[registered & usable[coded.group[rows]]]
+    # one registered name per account; should a table carry two, the smaller key wins
+    names[coded.account[rows[::-1]]] = coded.group[rows[::-1]]
+    return names
+
+
+def name_agreement(
+    coded: CodedIncidence, first_row: np.ndarray, names: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> NameAgreement:
+    """Whether the registered names of accounts ``a[i]`` and ``b[i]`` agree or conflict.
+
+    Args:
+        coded: the coded incidence (for the name strings).
+        first_row: per group, one of its incidence rows.
+        names: per account code, its registered name's group (-1 none), from
+            :func:`registered_names`.
+        a, b: account codes of the pairs.
+
+    >>> names_agree("anna petrova", "a petrova"), names_agree("anna petrova", "ivan petrov")
+    (True, False)
+    """
+    name_a, name_b = names[a], names[b]
+    both = (name_a >= 0) & (name_b >= 0)
+    agree = both & (name_a == name_b)
+    differ = np.flatnonzero(both & (name_a != name_b))
+    if len(differ):
+        # the few distinct pairs of different names are compared as strings
+        n_groups = int(max(name_a.max(), name_b.max())) + 1
+        distinct, inverse = np.unique(name_a[differ] * n_groups + name_b[differ],
+                                      return_inverse=True)
+        values = coded.frame[s.VALUE]
+        left = take(values, first_row[distinct // n_groups]).tolist()
+        right = take(values, first_row[distinct % n_groups]).tolist()
+        same = np.array([names_agree(x, y) for x, y in zip(left, right, strict=True)],
+                        dtype=bool)
+        agree[differ] = same[inverse.ravel()]
+    return NameAgreement(agree=agree, conflict=both & ~agree)
+
+
+def names_agree(left: str, right: str) -> bool:
+    """True when two normalised names are equal or differ by one initial.
+
+    Keys are sorted tokens (``anna petrova``); ``A. Petrova`` is ``a petrova``.
+
+    >>> names_agree("anna petrova", "anna petrova")
+    True
+    >>> names_agree("a petrova", "anna petrova"), names_agree("a petrova", "ivan petrova")
+    (True, False)
+    >>> names_agree("anna petrova", "anna ivanova"), names_agree("b petrova", "anna petrova")
+    (False, False)
+    """
+    if left == right:
+        return True
+    left_tokens, right_tokens = left.split(), right.split()
+    if len(left_tokens) != len(right_tokens):
+        return False
+    only_left = list(left_tokens)
+    only_right = []
+    for token in right_tokens:
+        if token in only_left:
+            only_left.remove(token)
+        else:
+            only_right.append(token)
+    if len(only_left) != 1 or len(only_right) != 1:
+        return False
+    short, long = sorted((only_left[0], only_right[0]), key=len)
+    return len(short) == 1 and len(long) > 1 and long.startswith(short)
