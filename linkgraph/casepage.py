@@ -174,8 +174,9 @@ def render_case_page(run: Run, cluster_id: str) -> str:
         f"<title>Cluster {_e(cluster_id)} - linkgraph case page</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<header><h1>Cluster <code>{_e(cluster_id)}</code></h1>",
-        f'<p class="meta">run {_e(run_name)}{" finished " + _e(finished) if finished else ""}; '
-        "identifiers are masked</p></header>",
+        f'<p class="meta">run directory {_e(run_name)}'
+        f'{", finished " + _e(finished) if finished else ""}; identifiers are masked</p></header>',
+
         "<main>", *sections, "</main>",
         f"<footer>linkgraph {_e(__version__)}. A proposed action is a proposal: the evidence "
         "above is what it rests on.</footer>",

@@ -428,9 +428,17 @@ def seen_words(link: Link) -> str:
         return ""
     if link.first_seen <= link.last_seen:
         return f"both used it {link.first_seen[:10]} .. {link.last_seen[:10]}"
-    days = f"{link.gap_days:.0f} days" if link.gap_days is not None else "some time"
-    return (f"used {days} apart (one until {link.last_seen[:10]}, "
+    return (f"used {_gap_words(link.gap_days)} apart (one until {link.last_seen[:10]}, "
             f"the other from {link.first_seen[:10]})")
+
+
+def _gap_words(days: float | None) -> str:
+    if days is None:
+        return "some time"
+    if days < 1:
+        hours = max(round(days * 24), 1)
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{days:.0f} day{'s' if round(days) != 1 else ''}"
 
 
 def _link_words(link: Link) -> str:

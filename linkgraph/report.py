@@ -64,9 +64,16 @@ _MANIFEST = "manifest.json"
 
 # A leading =, +, -, @, tab or CR makes Excel/LibreOffice/Sheets evaluate a cell (OWASP CSV injection).
 _FORMULA_START = re.compile(r"^[=+\-@\t\r]")
-# Line breaks and other control characters break rows in naive readers; bidi
-# controls (U+202A-202E, U+2066-2069, U+200E/F, U+061C) disguise text.
-_UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
+# ... also after leading blanks (Sheets and LibreOffice can trim them on import),
+# and in the full-width forms some spreadsheets read as the ASCII ones
+_FORMULA_AFTER_BLANKS = re.compile("^\\s*[=+\\-@\uff1d\uff0b\uff0d\uff20]")
+# Line breaks and other control characters (C0, C1 with NEL, U+2028/2029) break
+# rows in naive readers; bidi controls (U+202A-202E, U+2066-2069, U+200E/F,
+# U+061C) and zero-width characters (U+200B-200D, U+2060, U+FEFF) disguise text.
+_UNSAFE_CHARS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u061c\u2028\u2029\u202a-\u202e\u2060"
+    "\u2066-\u2069\ufeff]"
+)
 
 
 def safe_text(values: pd.Series) -> pd.Series:
@@ -77,7 +84,8 @@ def safe_text(values: pd.Series) -> pd.Series:
     """
     text = values.astype("string")
     cleaned = text.str.replace(_UNSAFE_CHARS, " ", regex=True)
-    risky = text.str.contains(_FORMULA_START, regex=True, na=False)
+    risky = text.str.contains(_FORMULA_START, regex=True, na=False) | cleaned.str.contains(
+        _FORMULA_AFTER_BLANKS, regex=True, na=False)
     cleaned = cleaned.where(~risky, "'" + cleaned)
     return cleaned.astype(object).where(text.notna(), None)
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from linkgraph import schemas as s
 
@@ -367,11 +369,21 @@ def coded_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
     """
     if s.VALUE not in pairs.columns:
         return pairs
-    code = pairs.groupby([s.KIND, s.VALUE], sort=False, dropna=False).ngroup().astype("int64")
     kept = [c for c in _CODED_PAIR_COLUMNS if c in pairs.columns]
     coded = pairs[kept].copy()
-    coded.insert(kept.index(s.KIND) + 1 if s.KIND in kept else 0, "value_code", code.to_numpy())
+    coded.insert(kept.index(s.KIND) + 1 if s.KIND in kept else 0, "value_code",
+                 _value_codes(pairs[s.VALUE]))
     return coded
+
+
+def _value_codes(values: pd.Series) -> np.ndarray:
+    """Codes in order of first appearance, -1 for a missing value. The value alone is
+    coded, not (kind, value): every consumer keys on kind and value together."""
+    try:
+        encoded = pa.array(values, from_pandas=True).dictionary_encode()  # Arrow strings: no copy
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed objects: pandas hashes them
+        return pd.factorize(values)[0].astype(np.int64)
+    return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _last_cleared(decisions: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from linkgraph.cluster import cluster_graph
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.typing import LineStyleType
 
     from linkgraph.analysis.view import ClusterView
 
@@ -23,13 +24,13 @@ ACTION_COLOURS = {
 }
 #: edge colour and line style per identifier kind: person kinds solid, household
 #: dashed, weak dotted (the tier decides what a link may do)
-KIND_STYLES = {
+KIND_STYLES: dict[str, tuple[str, LineStyleType]] = {
     s.K_CARD: ("#1f77b4", "solid"), s.K_CARD_DIGITS: ("#17becf", "solid"),
     s.K_DEVICE: ("#2ca02c", "solid"), s.K_PHONE: ("#9467bd", "solid"),
     s.K_EMAIL: ("#8c564b", "solid"), s.K_ADDRESS: ("#ff7f0e", "dashed"),
     s.K_IP: ("#7f7f7f", "dotted"), s.K_NAME: ("#bcbd22", "dotted"),
 }
-_OTHER_STYLE = ("#333333", "dashdot")
+_OTHER_STYLE: tuple[str, LineStyleType] = ("#333333", "dashdot")
 #: above this many nodes the identifier labels are left out (they would cover the drawing)
 _MAX_LABELLED_NODES = 80
 
@@ -79,7 +80,7 @@ def draw_cluster(view: ClusterView, *, ax: Axes | None = None) -> Figure:
     accounts = [n for n, kind in graph.nodes(data="type") if kind == "account"]
     values = [n for n, kind in graph.nodes(data="type") if kind == "identifier"]
 
-    kinds_drawn: dict[str, tuple[str, str]] = {}
+    kinds_drawn: dict[str, tuple[str, LineStyleType]] = {}
     for kind in sorted({k for _, _, k in graph.edges(data="kind")}):
         colour, style = KIND_STYLES.get(kind, _OTHER_STYLE)
         kinds_drawn[kind] = (colour, style)

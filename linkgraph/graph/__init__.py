@@ -29,6 +29,7 @@ from linkgraph.graph.corroborate import (
     pair_reasons,
     pair_tier_codes,
     pair_tier_frame,
+    resolve_recycled,
     summarize_pairs,
 )
 from linkgraph.graph.hubs import HUB, ValueFlags, flag_values, household_hubs, hub_frame
@@ -41,8 +42,8 @@ from linkgraph.graph.incidence import (
     rarity_weight,
     tier_codes,
 )
-from linkgraph.graph.names import name_agreement, registered_names
-from linkgraph.graph.pairs import pair_frame, pair_rows
+from linkgraph.graph.names import NameAgreement, name_agreement, registered_names
+from linkgraph.graph.pairs import PairRows, pair_frame, pair_rows
 from linkgraph.graph.profiles import account_profiles, with_burst_sizes
 from linkgraph.load import Tables
 
@@ -133,12 +134,12 @@ def build_links(identifiers: pd.DataFrame, tables: Tables, *, config: GraphConfi
     own_phone = _own_values(coded, flags, s.K_PHONE)
 
     pairs = pair_rows(coded, flags, config=config)
-    summary = summarize_pairs(coded, pairs)
+    summary, agreement = _summary(coded, flags, pairs, names)
     profiles = account_profiles(
         tables.accounts, tables.orders, coded, flags.suppressed[coded.group], row_n,
         summary.linking(), config=config,
     )
-    reasons = _reasons(coded, flags, summary, profiles, names, own_phone, config=config)
+    reasons = _reasons(coded, summary, agreement, profiles, own_phone, config=config)
 
     # home addresses shared by more persons than a family has stop linking; persons
     # come from the person-tier pairs, which addresses never decide (bursts aside)
@@ -147,9 +148,9 @@ def build_links(identifiers: pd.DataFrame, tables: Tables, *, config: GraphConfi
     if household_flags is not flags:
         pairs = pairs.without_groups(coded, household_flags.suppressed & ~flags.suppressed)
         flags = household_flags
-        summary = summarize_pairs(coded, pairs)
+        summary, agreement = _summary(coded, flags, pairs, names)
         profiles = with_burst_sizes(profiles, coded, summary.linking(), config=config)
-        reasons = _reasons(coded, flags, summary, profiles, names, own_phone, config=config)
+        reasons = _reasons(coded, summary, agreement, profiles, own_phone, config=config)
 
     links = LinkSet(
         incidence=_incidence_frame(coded, flags, row_n, tier),
@@ -165,13 +166,21 @@ def build_links(identifiers: pd.DataFrame, tables: Tables, *, config: GraphConfi
     return links
 
 
+def _summary(
+    coded: CodedIncidence, flags: ValueFlags, pairs: PairRows, names: np.ndarray
+) -> tuple[PairSummary, NameAgreement]:
+    """One entry per pair, recycled values judged, with the pairs' name agreement."""
+    summary = summarize_pairs(coded, pairs)
+    agreement = name_agreement(coded, flags.first_row, names, summary.a, summary.b)
+    return resolve_recycled(summary, agreement)
+
+
 def _reasons(
-    coded: CodedIncidence, flags: ValueFlags, summary: PairSummary, profiles: pd.DataFrame,
-    names: np.ndarray, own_phone: np.ndarray, *, config: GraphConfig,
+    coded: CodedIncidence, summary: PairSummary, agreement: NameAgreement,
+    profiles: pd.DataFrame, own_phone: np.ndarray, *, config: GraphConfig,
 ) -> np.ndarray:
     """Each pair's corroboration rule (``corroborate.pair_reasons``)."""
     facts = account_facts(coded, profiles, own_phone, config=config)
-    agreement = name_agreement(coded, flags.first_row, names, summary.a, summary.b)
     return pair_reasons(coded, summary, facts, agreement, config=config)
 
 

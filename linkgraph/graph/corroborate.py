@@ -32,7 +32,7 @@ Recycled values (a phone or IP reused after the gap limit) are not evidence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -64,11 +64,13 @@ PERSON_TIER_CODE = TIER_CODES.index(s.T_PERSON)
 
 @dataclass(frozen=True)
 class PairSummary:
-    """One entry per account pair with non-recycled evidence, sorted by (a, b).
+    """One entry per account pair sharing a value, sorted by (a, b).
 
     a / b: account codes; mask: bit per evidence class (``_CLASSES``); weight: sum.
     held_together: bits of the classes with a value both accounts held at the
     same time (every non-recyclable value; a phone or IP only without a gap).
+    stale: bits of the classes the pair shares only through values used
+    further apart than the recycling limit (see :func:`resolve_recycled`).
     """
 
     a: np.ndarray
@@ -76,11 +78,19 @@ class PairSummary:
     mask: np.ndarray
     weight: np.ndarray
     held_together: np.ndarray
+    stale: np.ndarray
 
     def linking(self) -> tuple[np.ndarray, np.ndarray]:
         """(a, b) of pairs sharing a person- or household-level value."""
         chosen = (self.mask & (_PERSON_BITS | _HOUSEHOLD_BITS)) != 0
         return self.a[chosen], self.b[chosen]
+
+    def take(self, entries: np.ndarray) -> PairSummary:
+        """The summary of the pairs at ``entries`` (positions, ascending)."""
+        return PairSummary(a=self.a[entries], b=self.b[entries], mask=self.mask[entries],
+                           weight=self.weight[entries],
+                           held_together=self.held_together[entries],
+                           stale=self.stale[entries])
 
 
 @dataclass(frozen=True)
@@ -94,26 +104,50 @@ class AccountFacts:
 
 
 def summarize_pairs(coded: CodedIncidence, pairs: PairRows) -> PairSummary:
-    """Collapse pair rows (sorted by a, b) into one entry per pair; recycled rows dropped."""
-    keep = ~pairs.recycled
-    a = coded.account[pairs.row_a[keep]]
-    b = coded.account[pairs.row_b[keep]]
+    """Collapse pair rows (sorted by a, b) into one entry per pair.
+
+    Values past the recycling limit are kept apart in ``stale`` and weigh
+    nothing: :func:`resolve_recycled` decides whether they are evidence.
+    """
+    a = coded.account[pairs.row_a]
+    b = coded.account[pairs.row_b]
     class_bit = np.array([1 << _CLASSES.index(_CLASS_OF_KIND.get(k, "other"))
                           for k in coded.kinds] or [0], dtype=np.int64)
-    bits = class_bit[coded.kind[pairs.row_a[keep]]]
-    weight = pairs.weight[keep]
+    bits = class_bit[coded.kind[pairs.row_a]]
     if len(a) == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return PairSummary(a=empty, b=empty, mask=empty, weight=np.zeros(0), held_together=empty)
+        return PairSummary(a=empty, b=empty, mask=empty, weight=np.zeros(0), held_together=empty,
+                           stale=empty)
     start = np.ones(len(a), dtype=bool)
     start[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
     starts = np.flatnonzero(start)
+    fresh = np.bitwise_or.reduceat(np.where(pairs.recycled, 0, bits), starts)
+    mask = np.bitwise_or.reduceat(bits, starts)
     return PairSummary(
-        a=a[starts], b=b[starts],
-        mask=np.bitwise_or.reduceat(bits, starts),
-        weight=np.add.reduceat(weight, starts),
-        held_together=np.bitwise_or.reduceat(np.where(pairs.gapped[keep], 0, bits), starts),
+        a=a[starts], b=b[starts], mask=mask,
+        weight=np.add.reduceat(np.where(pairs.recycled, 0.0, pairs.weight), starts),
+        held_together=np.bitwise_or.reduceat(np.where(pairs.gapped, 0, bits), starts),
+        stale=mask & ~fresh,
     )
+
+
+def resolve_recycled(
+    summary: PairSummary, names: NameAgreement
+) -> tuple[PairSummary, NameAgreement]:
+    """The pairs and their evidence once values used years apart are judged.
+
+    A phone number used by two accounts further apart than the recycling
+    limit changed hands, unless both accounts registered the same name: a
+    number changes owner, not its owner's name. Such a value is dropped from
+    the other pairs' evidence, and a pair it was the only evidence of is left
+    out (with its entry of ``names``).
+    """
+    dropped = np.where(names.agree, 0, summary.stale)
+    kept = np.flatnonzero((summary.mask & ~dropped) != 0)
+    resolved = summary.take(kept)
+    resolved = replace(resolved, mask=resolved.mask & ~dropped[kept],
+                       stale=np.zeros_like(resolved.stale))
+    return resolved, names.take(kept)
 
 
 def account_facts(

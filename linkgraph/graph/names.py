@@ -32,6 +32,10 @@ class NameAgreement:
     agree: np.ndarray
     conflict: np.ndarray
 
+    def take(self, entries: np.ndarray) -> NameAgreement:
+        """The agreement of the pairs at ``entries``."""
+        return NameAgreement(agree=self.agree[entries], conflict=self.conflict[entries])
+
 
 def registered_names(coded: CodedIncidence, usable: np.ndarray) -> np.ndarray:
     """Per account code, the group code of its registered name; -1 when it has none usable.

@@ -27,16 +27,19 @@ address or payment method (``address_id``/``payment_id``); NaT when unknown.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from linkgraph import schemas as S
 from linkgraph.config import NormalizeConfig
+from linkgraph.engine import LOCAL, Engine
 from linkgraph.errors import InputError
 from linkgraph.load import Tables
 from linkgraph.mask import mask_values
-from linkgraph.normalize.address import normalize_addresses
+from linkgraph.normalize.address import ADDRESS_FIELDS, normalize_addresses
 from linkgraph.normalize.device import normalize_devices
 from linkgraph.normalize.email import (
     DEFAULT_HYPHEN_TAG_DOMAINS,
@@ -68,7 +71,9 @@ _USED_COLUMNS = {
 }
 
 
-def normalize_identifiers(tables: Tables, *, config: NormalizeConfig) -> pd.DataFrame:
+def normalize_identifiers(
+    tables: Tables, *, config: NormalizeConfig, engine: Engine = LOCAL
+) -> pd.DataFrame:
     """Tables -> the identifiers frame, one row per (account_id, kind, value).
 
     Reads accounts (email, phone, country, device_id, registration_ip,
@@ -79,6 +84,7 @@ def normalize_identifiers(tables: Tables, *, config: NormalizeConfig) -> pd.Data
     Args:
         tables: the loaded input tables.
         config: normalisation settings (junk lists, default phone region...).
+        engine: where the per-value normalisers run (``linkgraph.engine``).
 
     Returns:
         ``schemas.IDENTIFIER_COLUMNS``: ``account_id, kind, value`` (the
@@ -107,14 +113,14 @@ def normalize_identifiers(tables: Tables, *, config: NormalizeConfig) -> pd.Data
     """
     frames = _complete(tables)
     parts = [
-        *_account_rows(frames["accounts"], config),
-        *_address_rows(frames["addresses"], frames["orders"], config),
+        *_account_rows(frames["accounts"], config, engine),
+        *_address_rows(frames["addresses"], frames["orders"], config, engine),
         *_payment_rows(frames["payments"], frames["orders"]),
         *_login_rows(frames["logins"]),
     ]
     rows = pd.concat([p for p in parts if len(p)] or [_empty_rows()], ignore_index=True)
     rows = rows[np.array(rows[S.VALUE].notna() & rows[S.ACCOUNT_ID].notna(), dtype=bool)]
-    rows = _normalize_deferred(rows.reset_index(drop=True))
+    rows = _normalize_deferred(rows.reset_index(drop=True), engine)
     rows = rows[np.array(rows[S.VALUE].notna(), dtype=bool)]
     identifiers = _aggregate(rows, config)
     logger.info("normalize: %d identifiers of %d accounts", len(identifiers),
@@ -180,15 +186,16 @@ def _missing(n: int) -> pd.Series:
     return constant("", n).where(np.zeros(n, dtype=bool))
 
 
-def _account_rows(accounts: pd.DataFrame, config: NormalizeConfig) -> list[pd.DataFrame]:
+def _account_rows(
+    accounts: pd.DataFrame, config: NormalizeConfig, engine: Engine
+) -> list[pd.DataFrame]:
     ids, created = accounts[S.ACCOUNT_ID], accounts[S.CREATED_AT]
-    emails = normalize_emails(
-        accounts[S.EMAIL],
-        plus_tag_domains=DEFAULT_PLUS_TAG_DOMAINS + config.email_plus_tag_domains,
-        hyphen_tag_domains=DEFAULT_HYPHEN_TAG_DOMAINS + config.email_hyphen_tag_domains,
-    )
-    phones = normalize_phones(accounts[S.PHONE], accounts[S.COUNTRY],
-                              default_region=config.default_country)
+    emails = engine.map_rows(partial(
+        _emails, plus=DEFAULT_PLUS_TAG_DOMAINS + config.email_plus_tag_domains,
+        hyphen=DEFAULT_HYPHEN_TAG_DOMAINS + config.email_hyphen_tag_domains,
+    ), accounts[[S.EMAIL]])
+    phones = engine.map_rows(partial(_phones, default_region=config.default_country),
+                             accounts[[S.PHONE, S.COUNTRY]])
     return [
         _rows(ids, S.K_EMAIL, emails, created, created, "accounts.email"),
         _rows(ids, S.K_PHONE, phones, created, created, "accounts.phone"),
@@ -220,13 +227,14 @@ def _with_order_times(table: pd.DataFrame, orders: pd.DataFrame, key: str) -> pd
 
 
 def _address_rows(
-    addresses: pd.DataFrame, orders: pd.DataFrame, config: NormalizeConfig
+    addresses: pd.DataFrame, orders: pd.DataFrame, config: NormalizeConfig, engine: Engine
 ) -> list[pd.DataFrame]:
     if not len(addresses):
         return []
     addresses = _with_order_times(addresses, orders, S.ADDRESS_ID)
     ids, first, last = addresses[S.ACCOUNT_ID], addresses["_first"], addresses["_last"]
-    keys = normalize_addresses(addresses, pickup_keywords=config.pickup_keywords)
+    keys = engine.map_rows(partial(normalize_addresses, pickup_keywords=config.pickup_keywords),
+                           addresses[[c for c in ADDRESS_FIELDS if c in addresses.columns]])
     return [
         _rows(ids, S.K_ADDRESS, keys, first, last, "addresses"),
         _rows(ids, S.K_NAME, _raw(addresses[S.RECIPIENT_NAME]), first, last,
@@ -279,17 +287,33 @@ def _raw(values: pd.Series) -> pd.DataFrame:
                                                                 dtype=TEXT)})
 
 
-def _normalize_deferred(rows: pd.DataFrame) -> pd.DataFrame:
+def _normalize_deferred(rows: pd.DataFrame, engine: Engine) -> pd.DataFrame:
     kinds = rows[S.KIND].to_numpy(dtype=object)
     deferred = np.isin(kinds, list(_DEFERRED))
     parts = [rows[~deferred]]
     for kind, normalizer in _DEFERRED.items():
         of_kind = rows[kinds == kind]
         if len(of_kind):
-            normalized = normalizer(of_kind[S.VALUE])
+            normalized = engine.map_rows(partial(_one_column, normalizer=normalizer),
+                                         of_kind[[S.VALUE]])
             parts.append(of_kind.assign(**{S.VALUE: normalized["value"],
                                            S.SUPPRESSED: normalized["suppressed"]}))
     return pd.concat(parts, ignore_index=True)
+
+
+# Row rules for Engine.map_rows: the normalisers themselves, given their columns
+# by name, so that every engine runs the one definition of each rule.
+def _emails(rows: pd.DataFrame, *, plus: tuple[str, ...], hyphen: tuple[str, ...]) -> pd.DataFrame:
+    return normalize_emails(rows[S.EMAIL], plus_tag_domains=plus, hyphen_tag_domains=hyphen)
+
+
+def _phones(rows: pd.DataFrame, *, default_region: str | None) -> pd.DataFrame:
+    return normalize_phones(rows[S.PHONE], rows[S.COUNTRY], default_region=default_region)
+
+
+def _one_column(rows: pd.DataFrame, *, normalizer: Callable[[pd.Series], pd.DataFrame]
+                ) -> pd.DataFrame:
+    return normalizer(rows[S.VALUE])
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Series]:

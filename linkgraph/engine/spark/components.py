@@ -1,8 +1,8 @@
 """Connected components on Spark DataFrames: alternating large-star / small-star.
 
 Kiveris, Lattanzi, Mirrokni, Rastogi, Vassilvitskii, "Connected Components in
-MapReduce and Beyond" (SoCC 2014). Every round is two group-bys and two joins
-over the edge list; the edges converge to one star per component whose centre
+MapReduce and Beyond" (SoCC 2014). Every round is two windowed minimums and two
+distincts over the edge list (four shuffles); the edges converge to one star per component whose centre
 is the component's smallest node. Lineage grows with every round, so the edge
 frame is checkpointed every few rounds (reliable checkpoint, to the session's
 checkpoint directory).
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.window import Window
 
 from linkgraph.engine.spark.session import quiet_pandas_warning
 
@@ -27,8 +28,9 @@ _U, _V, _M = "u", "v", "m"
 def _large_star(edges: DataFrame) -> DataFrame:
     """Each node u links every larger neighbour to min(u, neighbours of u)."""
     both = edges.union(edges.select(F.col(_V).alias(_U), F.col(_U).alias(_V)))
-    smallest = both.groupBy(_U).agg(F.least(F.min(_V), F.first(_U)).alias(_M))
-    return (both.join(smallest, _U).where(F.col(_V) > F.col(_U))
+    # a window, not a group-by and a join: one shuffle by u for both
+    smallest = F.least(F.min(_V).over(Window.partitionBy(_U)), F.col(_U))
+    return (both.select(_U, _V, smallest.alias(_M)).where(F.col(_V) > F.col(_U))
             .select(F.col(_V).alias(_U), F.col(_M).alias(_V)).distinct())
 
 
@@ -36,10 +38,9 @@ def _small_star(edges: DataFrame) -> DataFrame:
     """Each node u links itself and its smaller neighbours to the smallest of them."""
     down = edges.select(F.greatest(_U, _V).alias(_U), F.least(_U, _V).alias(_V)).where(
         F.col(_U) != F.col(_V))
-    smallest = down.groupBy(_U).agg(F.min(_V).alias(_M))
-    joined = down.join(smallest, _U)
-    return (joined.select(F.col(_U), F.col(_M).alias(_V))
-            .union(joined.where(F.col(_V) != F.col(_M)).select(F.col(_V).alias(_U),
+    marked = down.select(_U, _V, F.min(_V).over(Window.partitionBy(_U)).alias(_M))
+    return (marked.select(F.col(_U), F.col(_M).alias(_V))
+            .union(marked.where(F.col(_V) != F.col(_M)).select(F.col(_V).alias(_U),
                                                                F.col(_M).alias(_V)))
             .distinct())
 

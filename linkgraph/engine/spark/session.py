@@ -37,7 +37,7 @@ def spark_session(master: str | None = None) -> SparkSession:
     fixture's) is used as it is: its master and settings win over ``master``.
     A new one gets Arrow conversions, adaptive query execution (it coalesces
     small shuffles and splits skewed join partitions) and, on a ``local[n]``
-    master, ``2 n`` shuffle partitions instead of 200 and no web UI.
+    master, ``n`` shuffle partitions instead of 200 and no web UI.
     A checkpoint directory is set when the session has none (a temporary
     directory; on a cluster set ``spark.checkpoint.dir`` to shared storage).
     """
@@ -56,9 +56,11 @@ def spark_session(master: str | None = None) -> SparkSession:
         local = re.fullmatch(r"local\[(\d+|\*)\]|local", master or "")
         if local:
             cores = local.group(1)
-            partitions = 2 * int(cores) if cores and cores.isdigit() else 8
+            partitions = int(cores) if cores and cores.isdigit() else 4
             builder = (builder.config("spark.sql.shuffle.partitions", str(partitions))
-                       .config("spark.ui.enabled", "false"))
+                       .config("spark.default.parallelism", str(partitions))
+                       .config("spark.ui.enabled", "false")
+                       .config("spark.ui.showConsoleProgress", "false"))
         logger.info("starting a Spark session on %s", master or "the default master")
         session = builder.getOrCreate()
     context = session.sparkContext

@@ -1,0 +1,63 @@
+"""The Spark engine: the engine operations as Spark DataFrame jobs.
+
+- components: alternating large-star / small-star (:mod:`.components`);
+- sharing counts: a salted two-phase group-by (:mod:`.counts`);
+- row rules (normalisers): the stage's pandas functions as pandas UDFs
+  over distinct rows (:mod:`.rows`).
+
+Needs ``pip install -e ".[spark]"`` and Java 17; nothing is downloaded at
+run time. See ``docs/spark.md`` for what runs on Spark and for cluster notes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import SparkSession
+
+from linkgraph.engine.spark import components as _components
+from linkgraph.engine.spark import counts as _counts
+from linkgraph.engine.spark import rows as _rows
+from linkgraph.engine.spark.session import spark_session
+
+__all__ = ["SparkEngine", "spark_session"]
+
+
+@dataclass(frozen=True)
+class SparkEngine:
+    """The engine operations on a Spark session (joined or started on first use).
+
+    master: Spark master URL; ``None`` joins the active session or uses the
+        ``spark-submit`` default.
+    checkpoint_every: reliable checkpoint every this many component rounds.
+    salt_buckets: sub-keys a heavy (hub) key is split into when counting.
+    heavy_rows: a key with at least this many rows is salted.
+    """
+
+    master: str | None = None
+    checkpoint_every: int = 3
+    salt_buckets: int = 32
+    heavy_rows: int = 10_000
+    name: str = "spark"
+
+    @property
+    def session(self) -> SparkSession:
+        """The SparkSession the jobs run on."""
+        return spark_session(self.master)
+
+    def connected_components(self, n_nodes: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Component label per node, numbered by smallest member (large/small-star)."""
+        return _components.connected_components(
+            self.session, n_nodes, src, dst, checkpoint_every=self.checkpoint_every)
+
+    def count_keys(self, keys: np.ndarray, n_keys: int) -> np.ndarray:
+        """Rows per key ``0..n_keys-1``, heavy keys salted."""
+        return _counts.count_keys(self.session, keys, n_keys, salt_buckets=self.salt_buckets,
+                                  heavy_rows=self.heavy_rows)
+
+    def map_rows(self, rule: Callable[[pd.DataFrame], pd.DataFrame], rows: pd.DataFrame) -> pd.DataFrame:
+        """``rule(rows)``, the rule run as a pandas UDF on the distinct rows."""
+        return _rows.map_rows(self.session, rule, rows)
