@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from linkgraph import cluster, graph, load, normalize, report, sanctions, score
-from linkgraph.config import Config
+from linkgraph.config import Config, load_config
+from linkgraph.errors import LinkgraphError
 from linkgraph.run import Run
 
 logger = logging.getLogger(__name__)
@@ -26,8 +27,8 @@ def run(
     data_dir: str | Path,
     *,
     out: str | Path | None = None,
-    previous: str | Path | None = None,
-    config: Config | None = None,
+    previous: str | Path | Run | None = None,
+    config: Config | str | Path | None = None,
     progress: ProgressCallback | None = None,
 ) -> Run:
     """Run every stage on ``data_dir`` and, when ``out`` is given, write the run directory.
@@ -35,8 +36,9 @@ def run(
     Args:
         data_dir: a directory of input tables (``accounts.csv`` or ``.parquet``...).
         out: the run directory to write (atomically); ``None`` keeps the run in memory.
-        previous: last night's run directory, for stable cluster ids.
-        config: settings; the defaults when ``None``.
+        previous: last night's run directory (or its :class:`Run`, read from disk), for
+            stable cluster ids.
+        config: settings, or the path of a TOML config file; the defaults when ``None``.
         progress: called with each stage's name as it starts.
 
     Returns:
@@ -45,7 +47,12 @@ def run(
     Raises:
         LinkgraphError: bad input, bad config or too many rejects.
     """
-    config = config or Config()
+    if config is None or isinstance(config, str | Path):
+        config = load_config(config)
+    if isinstance(previous, Run):
+        if previous.path is None:
+            raise LinkgraphError("previous run was never written to disk; pass its run directory")
+        previous = previous.path
     timings: dict[str, float] = {}
 
     @contextmanager
