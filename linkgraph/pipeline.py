@@ -14,6 +14,7 @@ from typing import Any
 
 from linkgraph import cluster, graph, load, normalize, report, sanctions, score
 from linkgraph.config import Config, load_config
+from linkgraph.engine import get_engine
 from linkgraph.errors import LinkgraphError
 from linkgraph.run import Run
 
@@ -67,14 +68,16 @@ def run(
     with stage("load"):
         tables = load.load_tables(data_dir, max_reject_rate=config.max_reject_rate)
         prior = load.load_previous_run(previous) if previous is not None else None
+    engine = get_engine(config.engine, master=config.spark_master)
     with stage("normalize"):
-        identifiers = normalize.normalize_identifiers(tables, config=config.normalize)
+        identifiers = normalize.normalize_identifiers(tables, config=config.normalize,
+                                                      engine=engine)
     with stage("graph"):
-        links = graph.build_links(identifiers, tables, config=config.graph)
+        links = graph.build_links(identifiers, tables, config=config.graph, engine=engine)
     with stage("cluster"):
         clusters = cluster.assign_clusters(
             tables.accounts, links, blocked=sanctions.blocked_accounts(tables.sanctions),
-            previous=prior, config=config.cluster,
+            previous=prior, config=config.cluster, engine=engine,
         )
     with stage("sanctions"):
         actions = sanctions.propagate(

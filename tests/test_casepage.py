@@ -104,9 +104,10 @@ def test_hostile_feed_gives_csvs_without_formula_cells_or_raw_identifiers(run_di
             cells = [cell for row in csv.reader(fh) for cell in row]
         assert not [c for c in cells if c.lstrip().startswith(starts)], path.name
         assert not [c for c in cells if "\ufeff" in c or "\u200b" in c], path.name
+        if path.name == "links.csv":
+            assert "'" + FORMULA in cells  # the account id is there, neutralised
     moderator = "".join((run_dir / f).read_text() for f in
                         ("review_queue.csv", "links.csv", "hubs.csv"))
-    assert FORMULA[1:] in moderator  # the account id is there, neutralised
     for raw in ("mallory.x@evil.example", "JohnFarm@googlemail.com", "fp_farm_card_10",
                 "and-fa4f00d1", "176.59.1.14", "79990001122"):
         assert raw not in moderator

@@ -110,8 +110,8 @@ def test_path_follows_the_accounts_the_evidence_names() -> None:
         "action": ["none", "review", "review", "review"],
         "linked_blocked_account": [None, "A1", "A1", "A1"], "hops": [0, 1, 1, 2],
         "evidence": [None, "x shared with A1 (banned)", "x shared with A1 (banned)",
-                     "address *** oak road shared with A3, which shares card ****1 with A1 "
-                     "(banned 2026-10-02)"],
+                     ("address *** oak road shared with A3, which shares card ****1 with A1 "
+                     "(banned 2026-10-02)")],
     })
     links = pd.DataFrame({
         "cluster_id": ["C1"] * 4, "account_a": ["A2", "A3", "A1", "A1"],

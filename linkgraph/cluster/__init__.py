@@ -30,6 +30,7 @@ from linkgraph.cluster.alerts import find_alerts
 from linkgraph.cluster.subgraph import cluster_graph
 from linkgraph.cluster.summary import summarise
 from linkgraph.config import ClusterConfig
+from linkgraph.engine import LOCAL, Engine
 from linkgraph.errors import InputError, RunDirectoryError
 from linkgraph.graph import LinkSet
 from linkgraph.load import PreviousRun
@@ -76,6 +77,7 @@ def assign_clusters(
     blocked: pd.Index,
     previous: PreviousRun | None = None,
     config: ClusterConfig,
+    engine: Engine = LOCAL,
 ) -> Clustering:
     """Give every account a family cluster and a person cluster, with ids stable night to night.
 
@@ -89,6 +91,7 @@ def assign_clusters(
             person_cluster_id) and issued ids; without it ids are a
             deterministic hash of each cluster's members.
         config: alert size and bridge settings.
+        engine: where the components are computed (``linkgraph.engine``).
 
     Returns:
         A :class:`Clustering`; every frame sorted by its key.
@@ -124,8 +127,8 @@ def assign_clusters(
     tier = pair_tiers[s.TIER]
     is_person = known & (tier == s.T_PERSON).to_numpy(dtype=bool, na_value=False)
     is_family = known & tier.isin(_LINKING_TIERS).to_numpy(dtype=bool)
-    person = components(n, a[is_person], b[is_person])
-    family = components(n, a[is_family], b[is_family])
+    person = engine.connected_components(n, a[is_person], b[is_person])
+    family = engine.connected_components(n, a[is_family], b[is_family])
 
     account_hash = _ids.account_hashes(index)
     registry = _ids.registry_from_previous(previous.issued_ids if previous is not None else None)

@@ -21,6 +21,7 @@ from scipy.sparse.csgraph import connected_components
 
 from linkgraph import schemas as s
 from linkgraph.config import GraphConfig
+from linkgraph.engine import LOCAL, Engine
 from linkgraph.errors import InputError
 from linkgraph.graph.corroborate import (
     PERSON_TIER_CODE,
@@ -80,7 +81,9 @@ class LinkSet:
     profiles: pd.DataFrame
 
 
-def build_links(identifiers: pd.DataFrame, tables: Tables, *, config: GraphConfig) -> LinkSet:
+def build_links(
+    identifiers: pd.DataFrame, tables: Tables, *, config: GraphConfig, engine: Engine = LOCAL
+) -> LinkSet:
     """Decide which shared identifiers link which accounts, and how strongly.
 
     Weights: a value of kind K shared by n accounts weighs
@@ -96,6 +99,7 @@ def build_links(identifiers: pd.DataFrame, tables: Tables, *, config: GraphConfi
         tables: the loaded tables; ``accounts`` (account_id, created_at) and
             ``orders`` (account_id, coupon_code, coupon_type) are used.
         config: hub limits, allow/deny lists, burst and recycling settings.
+        engine: where the sharing counts are computed (``linkgraph.engine``).
 
     Returns:
         A :class:`LinkSet`, every frame sorted by its key.
@@ -126,7 +130,7 @@ def build_links(identifiers: pd.DataFrame, tables: Tables, *, config: GraphConfi
             f"{', '.join(s.IDENTIFIER_COLUMNS)} as the normalize stage returns them."
         )
     coded = code_identifiers(identifiers)
-    flags = flag_values(coded, config=config)
+    flags = flag_values(coded, config=config, engine=engine)
     row_n = flags.n_accounts[coded.group]
     tier = tier_codes(coded)
     # a common name is no hub for telling one person from a family (see names.py)

@@ -53,11 +53,11 @@ _HOUSEHOLD_BITS = 0b10000
 _WEAK_BITS = 0b11100000
 
 (_BURST, _CONFLICT, _RECYCLED, _MULTI, _NAME, _NO_OWN, _PERSONAL, _SINGLE, _HOME,
- _WEAK, _ELSEWHERE) = range(11)
+ _WEAK, _ELSEWHERE, _THROWAWAY) = range(12)
 _N_REASONS = 16
 _TIER_CODE_OF_REASON = tuple(TIER_CODES.index(t) for t in (
     s.T_PERSON, s.T_HOUSEHOLD, s.T_WEAK, s.T_PERSON, s.T_PERSON, s.T_PERSON, s.T_PERSON,
-    s.T_HOUSEHOLD, s.T_HOUSEHOLD, s.T_WEAK, s.T_WEAK))
+    s.T_HOUSEHOLD, s.T_HOUSEHOLD, s.T_WEAK, s.T_WEAK, s.T_PERSON))
 _IP_BIT = 1 << _CLASSES.index("ip")
 PERSON_TIER_CODE = TIER_CODES.index(s.T_PERSON)
 
@@ -186,6 +186,13 @@ def pair_reasons(
         if kind in _CLASS_OF_KIND:
             personal_bits |= 1 << _CLASSES.index(_CLASS_OF_KIND[kind])
     burst = facts.in_burst[a] & facts.in_burst[b] & facts.farmed[a] & facts.farmed[b]
+    # an account with no identity of its own, created in a burst, that only ever farmed
+    # coupons (or signed up with a throwaway mailbox) is the throwaway of whoever's card or
+    # device it used, whatever name it was given; a mailbox or number it merely typed in
+    # proves less (anyone can type one)
+    throwaway = ~facts.own_identity & facts.farmed & facts.in_burst
+    physical = (person_mask & ~personal_bits) != 0
+    throwaway = (throwaway[a] | throwaway[b]) & physical
     # a phone two differently named accounts never held at the same time changed hands
     recycled = (person_mask & summary.held_together) == 0
     shares_personal = (person_mask & personal_bits) != 0
@@ -195,17 +202,18 @@ def pair_reasons(
     elsewhere = ((person_mask & ~personal_bits) == 0) & ((mask & (_HOUSEHOLD_BITS | _IP_BIT)) == 0)
     return np.select(
         [(n_person >= 1) & burst,
+         (n_person >= 1) & throwaway,
          (n_person >= 1) & names.conflict & elsewhere,
          (n_person >= 1) & names.conflict & ~recycled,
          (n_person >= 1) & names.conflict & (n_household >= 1),
          (n_person >= 1) & names.conflict,
          n_person >= 2,
-         (n_person == 1) & names.agree,
+         (n_person == 1) & names.compatible,
          (n_person == 1) & ~(facts.own_identity[a] & facts.own_identity[b]),
          (n_person == 1) & shares_personal & ~family_mailbox,
          n_person == 1,
          n_household >= 1],
-        [_BURST, _ELSEWHERE, _CONFLICT, _HOME, _RECYCLED, _MULTI, _NAME, _NO_OWN, _PERSONAL, _SINGLE,
+        [_BURST, _THROWAWAY, _ELSEWHERE, _CONFLICT, _HOME, _RECYCLED, _MULTI, _NAME, _NO_OWN, _PERSONAL, _SINGLE,
          _HOME],
         default=_WEAK,
     )
@@ -261,6 +269,8 @@ def _words(mask: int, reason: int) -> str:
     elif reason == _RECYCLED:
         text = f"shared {shared} never held at the same time by differently named accounts: " \
                "recycled, weak"
+    elif reason == _THROWAWAY:
+        text = f"shared {shared}; account has no own identity and only farmed coupons"
     elif reason == _ELSEWHERE:
         text = f"shared {shared} only, registered names differ, no home in common: weak"
     elif reason == _NAME:

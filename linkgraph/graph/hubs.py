@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from linkgraph import schemas as s
 from linkgraph.config import GraphConfig
+from linkgraph.engine import LOCAL, Engine
 from linkgraph.graph.incidence import TIER_OF_KIND, CodedIncidence, labels, take
 
 logger = logging.getLogger(__name__)
@@ -90,9 +91,9 @@ def hub_limit(counts: np.ndarray, *, floor: int, cap: int, z: float) -> int:
     return int(min(upper, cap))
 
 
-def flag_values(coded: CodedIncidence, *, config: GraphConfig) -> ValueFlags:
-    """Sharing counts per value, and which values stop linking and why."""
-    n_accounts = np.bincount(coded.group, minlength=coded.n_groups).astype(np.int64)
+def flag_values(coded: CodedIncidence, *, config: GraphConfig, engine: Engine = LOCAL) -> ValueFlags:
+    """Sharing counts per value (counted by ``engine``), and which values stop linking and why."""
+    n_accounts = engine.count_keys(coded.group, coded.n_groups)
     representative = _first_row_per_group(coded)
     group_kind = coded.kind[representative] if coded.n_groups else np.zeros(0, np.int64)
     given = coded.frame[s.SUPPRESSED]

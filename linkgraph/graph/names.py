@@ -5,11 +5,11 @@ A card's holder name and a parcel's recipient name do not: a family card
 carries the card holder's name to every member who pays with it, and a parcel
 is addressed to whoever receives it.
 
-Two registered names *agree* when their normalised keys are equal or differ
-only by an initial (``a petrova`` = ``anna petrova``: the name normaliser
-already folds case, accents, titles and word order). They *conflict* when both
-are valid names that do not agree. A missing or invalid name (one token,
-junk) neither agrees nor conflicts.
+Two registered names *agree* when their normalised keys are equal (the name
+normaliser already folds case, accents, titles and word order), are
+*compatible* when they agree or differ by one initial only (``a petrova``,
+``anna petrova``), and *conflict* when both are valid names that are not
+compatible. A missing or invalid name (one token, junk) does none of these.
 """
 
 from __future__ import annotations
@@ -27,14 +27,21 @@ REGISTERED_NAME_SOURCE = f"accounts.{s.FULL_NAME}"
 
 @dataclass(frozen=True)
 class NameAgreement:
-    """Per account pair: ``agree`` (same person's name), ``conflict`` (two persons' names)."""
+    """Per account pair, how the two registered names compare.
+
+    agree: the same name. compatible: the same name or one initial apart
+    (``a petrova``, ``anna petrova``: Anna, or her sister Alla). conflict: two
+    valid names that are not compatible: two persons.
+    """
 
     agree: np.ndarray
+    compatible: np.ndarray
     conflict: np.ndarray
 
     def take(self, entries: np.ndarray) -> NameAgreement:
         """The agreement of the pairs at ``entries``."""
-        return NameAgreement(agree=self.agree[entries], conflict=self.conflict[entries])
+        return NameAgreement(agree=self.agree[entries], compatible=self.compatible[entries],
+                             conflict=self.conflict[entries])
 
 
 def registered_names(coded: CodedIncidence, usable: np.ndarray) -> np.ndarray:
@@ -62,7 +69,7 @@ def registered_names(coded: CodedIncidence, usable: np.ndarray) -> np.ndarray:
 def name_agreement(
     coded: CodedIncidence, first_row: np.ndarray, names: np.ndarray, a: np.ndarray, b: np.ndarray
 ) -> NameAgreement:
-    """Whether the registered names of accounts ``a[i]`` and ``b[i]`` agree or conflict.
+    """Whether the registered names of accounts ``a[i]`` and ``b[i]`` agree, or conflict.
 
     Args:
         coded: the coded incidence (for the name strings).
@@ -77,6 +84,7 @@ def name_agreement(
     name_a, name_b = names[a], names[b]
     both = (name_a >= 0) & (name_b >= 0)
     agree = both & (name_a == name_b)
+    compatible = agree.copy()
     differ = np.flatnonzero(both & (name_a != name_b))
     if len(differ):
         # the few distinct pairs of different names are compared as strings
@@ -88,8 +96,8 @@ def name_agreement(
         right = take(values, first_row[distinct % n_groups]).tolist()
         same = np.array([names_agree(x, y) for x, y in zip(left, right, strict=True)],
                         dtype=bool)
-        agree[differ] = same[inverse.ravel()]
-    return NameAgreement(agree=agree, conflict=both & ~agree)
+        compatible[differ] = same[inverse.ravel()]
+    return NameAgreement(agree=agree, compatible=compatible, conflict=both & ~compatible)
 
 
 def names_agree(left: str, right: str) -> bool:

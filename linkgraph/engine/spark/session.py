@@ -19,14 +19,15 @@ logger = logging.getLogger(__name__)
 
 #: pyspark warns on every pandas conversion under pandas 3; the conversions
 #: the engine uses (Arrow, string and int64 columns) are exercised by its tests
-_PANDAS_WARNING = "PySpark does not yet fully support pandas"
+_PANDAS_WARNINGS = ("PySpark does not yet fully support pandas", "The copy keyword is deprecated")
 
 
 @contextmanager
 def quiet_pandas_warning() -> Iterator[None]:
-    """Silence pyspark's pandas-version FutureWarning around one conversion."""
+    """Silence pyspark's warnings about pandas 3 around one conversion."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_PANDAS_WARNING, category=FutureWarning)
+        for message in _PANDAS_WARNINGS:
+            warnings.filterwarnings("ignore", message=message)
         yield
 
 

@@ -6,13 +6,19 @@ actions with their evidence, the coupon-abuse reasons, the links and the
 values that did not link. Only masked values and account ids are shown, and
 every value is HTML-escaped (an account id ``<script>`` is text, never code)
 and stripped of the control and bidi characters that could disguise it.
+
+Checking that a page renders (done by hand; the test suite parses the HTML
+with ``html.parser`` and does not need a browser)::
+
+    linkgraph report --run RUN_DIR --top 3 --html-dir /tmp/cases
+    chromium --headless --no-sandbox --disable-gpu --screenshot=/tmp/page.png \
+        --window-size=1200,1600 file:///tmp/cases/<cluster_id>.html
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import io
 import logging
 import os
 import re
@@ -20,18 +26,19 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
 import pandas as pd
 
 from linkgraph import __version__
 from linkgraph import schemas as s
+from linkgraph.casepage._drawing import _SEVERITY, _UNSAFE, draw_png
 from linkgraph.errors import LinkgraphError
-from linkgraph.explain import (
-    KIND_ORDER,
-    Link,
-    describe_coupon_reason,
-    did_you_mean,
+from linkgraph.explain import KIND_ORDER, Link, describe_coupon_reason, did_you_mean
+from linkgraph.explain.words import (
+    float_or_none,
+    is_missing,
+    iso_time,
     seen_words,
+    text_or_none,
     value_words,
 )
 from linkgraph.run import Run
@@ -40,25 +47,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["render_case_page", "write_case_page", "write_case_pages"]
 
-#: weakest first; the page lists the strongest first
-_SEVERITY = {a: i for i, a in enumerate(("none", "watch", "review", "restrict", "suspend", "ban"))}
-_ACTION_COLOURS = {"none": "#b8bec9", "watch": "#f2c94c", "review": "#f2994a",
-                   "restrict": "#bb6bd9", "suspend": "#eb5757", "ban": "#9b1c1c"}
-_BLOCKED_COLOUR = "#1f1f1f"
-#: kind -> (line style, colour) in the drawing; a pair is drawn in its strongest kind
-_KIND_STYLES = {
-    s.K_CARD: ("solid", "#c0392b"), s.K_CARD_DIGITS: ("solid", "#e67e22"),
-    s.K_DEVICE: ("solid", "#8e44ad"), s.K_PHONE: ("solid", "#2471a3"),
-    s.K_EMAIL: ("solid", "#1e8449"), s.K_ADDRESS: ("dashed", "#8d5524"),
-    s.K_IP: ("dotted", "#7f8c8d"), s.K_NAME: ("dotted", "#b3b6b7"),
-}
 #: beyond this the drawing is skipped (a layout of thousands helps nobody)
 _MAX_DRAWN = 300
-_MAX_LABELLED = 40
 _MAX_LINK_ROWS = 500
-# control characters and bidi controls disguise text even when escaped
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u061c\u2028\u2029"
-                     "\u202a-\u202e\u2066-\u2069\ufeff]")
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;
 max-width:1160px;padding:0 16px;color:#1d2329;background:#fff}
@@ -174,12 +165,11 @@ def render_case_page(run: Run, cluster_id: str) -> str:
         f"<title>Cluster {_e(cluster_id)} - linkgraph case page</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<header><h1>Cluster <code>{_e(cluster_id)}</code></h1>",
-        f'<p class="meta">run directory {_e(run_name)}'
-        f'{", finished " + _e(finished) if finished else ""}; identifiers are masked</p></header>',
-
+        (f'<p class="meta">run directory {_e(run_name)}'
+         f'{", finished " + _e(finished) if finished else ""}; identifiers are masked</p></header>'),
         "<main>", *sections, "</main>",
-        f"<footer>linkgraph {_e(__version__)}. A proposed action is a proposal: the evidence "
-        "above is what it rests on.</footer>",
+        (f"<footer>linkgraph {_e(__version__)}. A proposed action is a proposal: the evidence "
+         "above is what it rests on.</footer>"),
         "</body></html>",
         "",
     ])
@@ -239,13 +229,13 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *,
 
 
 def _pill(action: Any) -> str:
-    action = _text(action) or "none"
+    action = text_or_none(action) or "none"
     css = action if action in _SEVERITY else "none"
     return f'<span class="pill {css}">{_e(action)}</span>'
 
 
 def _accounts_table(accounts: pd.DataFrame) -> str:
-    rows = [(r[s.ACCOUNT_ID], r.get(s.PERSON_CLUSTER_ID), _text(r.get("sanction")) or "",
+    rows = [(r[s.ACCOUNT_ID], r.get(s.PERSON_CLUSTER_ID), text_or_none(r.get("sanction")) or "",
              _pill(r.get(s.ACTION)), r.get(s.ACTION_REASON), _score(r.get(s.COUPON_ABUSE_SCORE)))
             for _, r in accounts.iterrows()]
     return _table(["account", "person cluster", "input sanction", "action", "reason",
@@ -255,7 +245,7 @@ def _accounts_table(accounts: pd.DataFrame) -> str:
 def _actions_table(accounts: pd.DataFrame) -> str:
     acted = accounts[accounts[s.ACTION].fillna("none") != "none"] if s.ACTION in accounts else accounts[:0]
     rows = [(r[s.ACCOUNT_ID], _pill(r.get(s.ACTION)), r.get(s.LINKED_BLOCKED_ACCOUNT),
-             _text(r.get(s.HOPS)) or "", _confidence(r.get(s.CONFIDENCE)), r.get(s.EVIDENCE))
+             text_or_none(r.get(s.HOPS)) or "", _confidence(r.get(s.CONFIDENCE)), r.get(s.EVIDENCE))
             for _, r in acted.iterrows()]
     return _table(["account", "action", "blocked account", "hops", "confidence", "evidence"],
                   rows, numeric=(3, 4), raw=(1,))
@@ -288,9 +278,9 @@ def _links_table(links: pd.DataFrame) -> str:
         [s.ACCOUNT_A, s.ACCOUNT_B, "_order"], kind="stable")
     rows = []
     for _, r in ordered.head(_MAX_LINK_ROWS).iterrows():
-        link = Link(str(r[s.ACCOUNT_B]), str(r[s.KIND]), _text(r.get(s.MASKED)),
-                    _text(r.get(s.TIER)), _float(r.get(s.WEIGHT)),
-                    _iso(r.get(s.FIRST_SEEN)), _iso(r.get(s.LAST_SEEN)), _float(r.get(s.GAP_DAYS)))
+        link = Link(str(r[s.ACCOUNT_B]), str(r[s.KIND]), text_or_none(r.get(s.MASKED)),
+                    text_or_none(r.get(s.TIER)), float_or_none(r.get(s.WEIGHT)),
+                    iso_time(r.get(s.FIRST_SEEN)), iso_time(r.get(s.LAST_SEEN)), float_or_none(r.get(s.GAP_DAYS)))
         rows.append((r[s.ACCOUNT_A], r[s.ACCOUNT_B], value_words(link.kind, link.masked),
                      link.tier or "", "" if link.weight is None else f"{link.weight:.2f}",
                      seen_words(link)))
@@ -314,7 +304,7 @@ def _ignored_table(identifiers: pd.DataFrame, account_ids: pd.Series) -> str:
                .groupby([s.KIND, "_masked", s.SUPPRESSED], sort=True)
                .agg(here=(s.ACCOUNT_ID, "nunique"), everywhere=("_n", "max"))
                .reset_index().sort_values("everywhere", ascending=False, kind="stable"))
-    rows = [(value_words(str(r[s.KIND]), _text(r["_masked"])), r[s.SUPPRESSED], int(r["here"]),
+    rows = [(value_words(str(r[s.KIND]), text_or_none(r["_masked"])), r[s.SUPPRESSED], int(r["here"]),
              int(r["everywhere"])) for _, r in grouped.iterrows()]
     return _table(["value", "why it did not link", "accounts here", "accounts in the run"],
                   rows, numeric=(2, 3))
@@ -337,7 +327,7 @@ def _drawing(accounts: pd.DataFrame, links: pd.DataFrame) -> str:
     if len(accounts) > _MAX_DRAWN:
         return (f'<p class="note">{len(accounts)} accounts: too many to draw legibly; '
                 "see the tables</p>")
-    png = _draw_png(accounts, links)
+    png = draw_png(accounts, links)
     alt = f"graph of {len(accounts)} accounts and their links"
     return (f'<figure><img alt="{_e(alt)}" src="data:image/png;base64,'
             f'{base64.b64encode(png).decode("ascii")}"><figcaption class="note">node colour: '
@@ -345,110 +335,23 @@ def _drawing(accounts: pd.DataFrame, links: pd.DataFrame) -> str:
             "share</figcaption></figure>")
 
 
-def _draw_png(accounts: pd.DataFrame, links: pd.DataFrame) -> bytes:
-    """The cluster drawn with networkx on a matplotlib figure (no pyplot: no global state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-
-    ids = accounts[s.ACCOUNT_ID].astype(str).tolist()
-    graph = nx.Graph()
-    graph.add_nodes_from(ids)
-    strongest: dict[str, list[tuple[str, str]]] = {}
-    if not links.empty:
-        order = links[s.KIND].map(KIND_ORDER).fillna(len(KIND_ORDER))
-        pairs = (links.assign(_order=order).sort_values("_order", kind="stable")
-                 .drop_duplicates([s.ACCOUNT_A, s.ACCOUNT_B]))
-        for a, b, kind in zip(pairs[s.ACCOUNT_A], pairs[s.ACCOUNT_B], pairs[s.KIND], strict=True):
-            graph.add_edge(str(a), str(b))
-            strongest.setdefault(str(kind), []).append((str(a), str(b)))
-    layout = nx.spring_layout(graph, seed=7) if len(ids) > 1 else {ids[0]: (0.0, 0.0)}
-    size = 6.0 if len(ids) <= 60 else 9.0
-    figure = Figure(figsize=(size * 1.6, size), dpi=100)
-    FigureCanvasAgg(figure)
-    ax = figure.add_subplot()
-    ax.set_axis_off()
-    for kind, edges in sorted(strongest.items(), key=lambda kv: KIND_ORDER.get(kv[0], 99)):
-        style, colour = _KIND_STYLES.get(kind, ("dotted", "#999999"))
-        nx.draw_networkx_edges(graph, layout, edgelist=edges, ax=ax, style=style,
-                               edge_color=colour, width=2.0 if style == "solid" else 1.4)
-    blocked = (accounts["blocked"].fillna(False).astype(bool).tolist() if "blocked" in accounts
-               else [False] * len(ids))
-    actions = accounts[s.ACTION].fillna("none").astype(str).tolist()
-    colours = [_BLOCKED_COLOUR if b else _ACTION_COLOURS.get(a, "#b8bec9")
-               for a, b in zip(actions, blocked, strict=True)]
-    node_size = 420 if len(ids) <= _MAX_LABELLED else 90
-    nx.draw_networkx_nodes(graph, layout, nodelist=ids, node_color=colours, ax=ax,
-                           node_size=node_size, edgecolors="#ffffff", linewidths=1.0)
-    if len(ids) <= _MAX_LABELLED:
-        labels = {i: _plot_label(i) for i in ids}
-        nx.draw_networkx_labels(graph, {k: (x, y + 0.07) for k, (x, y) in layout.items()},
-                                labels=labels, font_size=8, ax=ax)
-    handles = [Line2D([], [], color=_KIND_STYLES[k][1], linestyle=_KIND_STYLES[k][0], label=k)
-               for k in sorted(strongest, key=lambda k: KIND_ORDER.get(k, 99))
-               if k in _KIND_STYLES]
-    shown = sorted(set(actions), key=lambda a: -_SEVERITY.get(a, 0))
-    handles += [Line2D([], [], marker="o", linestyle="", color=_ACTION_COLOURS.get(a, "#b8bec9"),
-                       label=f"action {a}") for a in shown]
-    if any(blocked):
-        handles.append(Line2D([], [], marker="o", linestyle="", color=_BLOCKED_COLOUR,
-                              label="blocked in input"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
-              frameon=False)
-    ax.margins(0.12)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
-
-
-def _plot_label(account_id: str) -> str:
-    # matplotlib reads $...$ as mathematics; an id is plain text
-    label = _UNSAFE.sub(" ", account_id)
-    label = label if len(label) <= 14 else label[:13] + "\u2026"
-    return label.replace("$", r"\$")
-
-
 def _file_stem(cluster_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", cluster_id).lstrip(".") or "cluster"
 
 
 def _reasons(text: Any) -> list[Any]:
-    return [describe_coupon_reason(c) for c in (_text(text) or "").split(";") if c.strip()]
+    return [describe_coupon_reason(c) for c in (text_or_none(text) or "").split(";") if c.strip()]
 
 
 def _e(value: Any) -> str:
     """Text for HTML: escaped, with control and bidi characters blanked ("" for missing)."""
-    text = _text(value)
+    text = text_or_none(value)
     return "" if text is None else html.escape(_UNSAFE.sub(" ", text), quote=True)
 
 
-def _missing(value: Any) -> bool:
-    try:
-        return value is None or bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _text(value: Any) -> str | None:
-    return None if _missing(value) else str(value)
-
-
-def _float(value: Any) -> float | None:
-    return None if _missing(value) else float(value)
-
-
 def _score(value: Any) -> str:
-    return "" if _missing(value) else f"{float(value):g}"
+    return "" if is_missing(value) else f"{float(value):g}"
 
 
 def _confidence(value: Any) -> str:
-    return "" if _missing(value) else f"{float(value):.2f}"
-
-
-def _iso(value: Any) -> str | None:
-    if _missing(value):
-        return None
-    stamp = pd.Timestamp(value)
-    stamp = stamp.tz_convert("UTC") if stamp.tzinfo is not None else stamp
-    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return "" if is_missing(value) else f"{float(value):.2f}"
