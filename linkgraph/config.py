@@ -104,7 +104,10 @@ class GraphConfig:
     sharing one value that still link; kinds left out keep their default.
     ``plausible_accounts_per_value``: per kind, the floor: sharing counts
     always plausible for one person or family (a farmer's device may tie 40
-    accounts; a family home ~6 people with 1-3 accounts each), never a hub.
+    accounts; a family home ~6 people with 1-4 accounts each), never a hub by
+    count. A home address is judged by the persons sharing it
+    (``max_persons_per_household``); its account limits only bound the pairs
+    an address can make.
     ``hub_outlier_z``: how many robust deviations above the kind's typical
     sharing the data-driven bound sits.
     ``hub_allow`` / ``hub_deny``: ``"kind:value"`` strings (canonical value)
@@ -132,11 +135,11 @@ class GraphConfig:
 
     _DEFAULT_CAPS: typing.ClassVar[dict[str, int]] = {
         "email": 20, "phone": 20, "device": 50, "card": 50, "card_digits": 20,
-        "address": 12, "ip": 12, "name": 8,
+        "address": 50, "ip": 12, "name": 8,
     }
     _DEFAULT_FLOORS: typing.ClassVar[dict[str, int]] = {
         "email": 10, "phone": 10, "device": 40, "card": 30, "card_digits": 10,
-        "address": 8, "ip": 6, "name": 4,
+        "address": 24, "ip": 6, "name": 4,
     }
 
     max_accounts_per_value: dict[str, int] = field(

@@ -43,7 +43,9 @@ from linkgraph.normalize.text import TEXT, as_text, extract, map_distinct
 _STARS = "***"
 
 
-def mask_values(kind: str, values: pd.Series, *, last4: pd.Series | None = None) -> pd.Series:
+def mask_values(
+    kind: str, values: pd.Series, *, last4: pd.Series | None = None, distinct: bool = False
+) -> pd.Series:
     """Display forms of identifier values of one ``kind`` that hide the value itself.
 
     Args:
@@ -52,6 +54,9 @@ def mask_values(kind: str, values: pd.Series, *, last4: pd.Series | None = None)
         values: canonical values (the ``value`` column of the identifiers).
         last4: for ``card``, the card's last four digits aligned with
             ``values`` (NA where unknown).
+        distinct: the caller's promise that ``values`` holds each value once
+            (the identifiers stage masks its distinct values): skips the
+            deduplication.
 
     Returns:
         A Series of strings aligned with ``values`` (NA for NA).
@@ -74,6 +79,8 @@ def mask_values(kind: str, values: pd.Series, *, last4: pd.Series | None = None)
     if kind == S.K_CARD:
         return _mask_cards(text, last4)
     masker = _MASKERS.get(kind, _mask_generic)
+    if distinct:
+        return masker(text).astype(TEXT)
     result = map_distinct(text, masker)
     assert isinstance(result, pd.Series)
     return result.astype(TEXT)
@@ -156,9 +163,24 @@ def _mask_cards(values: pd.Series, last4: pd.Series | None) -> pd.Series:
 def _mask_ip(values: pd.Series) -> pd.Series:
     v4 = values.str.replace(r"\.[0-9]+$", ".x", regex=True)
     is_v4 = np.array(values.str.fullmatch(r"[0-9.]+").fillna(False), dtype=bool)
-    v6 = pd.Series([_mask_v6(v) for v in values.to_numpy(dtype=object, na_value=None)],
-                   index=values.index, dtype=TEXT)
+    v6 = _STARS + values.str.slice(0, 0)  # no ":" (or NA): not an address
+    # the normaliser's /64 text ("2a02:6b8::/64"): its leading hextets, zeros implied
+    canonical = np.array(values.str.fullmatch(_V6_PREFIX).fillna(False), dtype=bool) & ~is_v4
+    if canonical.any():
+        head = values[canonical].str.slice(0, -5)
+        head = head.where(head != "", "0") + ":0:0:0"
+        first3 = extract(head, "^(?P<groups>[^:]+:[^:]+:[^:]+)")["groups"]
+        v6 = v6.mask(canonical, first3 + ":x::/64")
+    other = np.flatnonzero(~canonical & ~is_v4
+                           & np.array(values.str.contains(":", regex=False).fillna(False)))
+    if len(other):
+        v6.iloc[other] = [_mask_v6(v) for v in values.iloc[other].to_numpy(dtype=object)]
     return v4.where(is_v4, v6).astype(TEXT)
+
+
+# a /64 as ipaddress writes it: up to four leading hextets without leading zeros, then "::/64"
+_HEXTET = "(?:0|[1-9a-f][0-9a-f]{0,3})"
+_V6_PREFIX = f"(?:{_HEXTET}(?::{_HEXTET}){{0,3}})?::/64"
 
 
 def _mask_v6(value: str | None) -> str | None:

@@ -26,7 +26,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from linkgraph import schemas as s
 from linkgraph.config import Config, ReportConfig, config_to_dict
@@ -76,12 +79,47 @@ _UNSAFE_CHARS = re.compile(
 )
 
 
+# RE2 supersets of the cells the rules above may change, for a vectorised first pass:
+# an unsafe character anywhere, or a first character that is a formula start or a blank
+_UNSAFE_RE2 = (r"[\x00-\x1f\x7f-\x9f\x{200b}-\x{200f}\x{061c}\x{2028}\x{2029}"
+               r"\x{202a}-\x{202e}\x{2060}\x{2066}-\x{2069}\x{feff}]")
+_SUSPECT_START_RE2 = (r"^[=+\-@\x{ff1d}\x{ff0b}\x{ff0d}\x{ff20}\x00-\x20\x{85}\x{a0}\x{1680}"
+                      r"\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]")
+_ARROW_TEXT = pd.StringDtype("pyarrow")
+
+
 def safe_text(values: pd.Series) -> pd.Series:
     """Neutralise spreadsheet formulas and strip characters that break or disguise a cell.
 
     >>> safe_text(pd.Series(["=SUM(A1)", "Ann\\nLee", "+7***89", "ok"])).tolist()
     ["'=SUM(A1)", 'Ann Lee', "'+7***89", 'ok']
     """
+    safe = _safe_arrow(values)
+    return pd.Series(safe.to_numpy(zero_copy_only=False), index=values.index, dtype=object)
+
+
+def _safe_arrow(values: pd.Series) -> pa.ChunkedArray:
+    """:func:`safe_text` as Arrow strings (null for NA): only suspect cells reach Python."""
+    text = values.astype(_ARROW_TEXT)
+    array = pa.chunked_array(text.array.__arrow_array__(), type=pa.large_string())
+    if len(array) == 0:
+        return array
+    suspect = pc.or_(pc.match_substring_regex(array, _UNSAFE_RE2),
+                     pc.match_substring_regex(array, _SUSPECT_START_RE2))
+    rows = np.flatnonzero(np.asarray(pc.fill_null(suspect, False).to_numpy(
+        zero_copy_only=False), dtype=bool))
+    if not len(rows):
+        return array
+    fixed = _safe_text_slow(text.iloc[rows])
+    patched = pa.array(fixed.to_numpy(dtype=object), type=pa.large_string())
+    position = np.full(len(array), -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows))
+    take = pa.array(position, mask=position < 0)
+    return pc.if_else(pc.is_valid(take), patched.take(pc.fill_null(take, 0)), array)
+
+
+def _safe_text_slow(values: pd.Series) -> pd.Series:
+    """The rules, with Python's ``re`` (whose ``\\s`` the first pass spells out)."""
     text = values.astype("string")
     cleaned = text.str.replace(_UNSAFE_CHARS, " ", regex=True)
     risky = text.str.contains(_FORMULA_START, regex=True, na=False) | cleaned.str.contains(
@@ -118,11 +156,85 @@ def _with_pseudonyms(frame: pd.DataFrame, key: bytes | None) -> pd.DataFrame:
     return frame.assign(value_id=pseudonymize(keyed, key=key))
 
 
+_DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_CSV_CHUNK = 500_000  # rows formatted at a time: bounds the memory of big files
+
+
 def _write_csv(frame: pd.DataFrame, path: Path, *, bom: bool) -> None:
-    safe_csv_frame(frame).to_csv(
-        path, index=False, encoding="utf-8-sig" if bom else "utf-8",
-        lineterminator="\n", date_format="%Y-%m-%dT%H:%M:%SZ",
-    )
+    """``frame`` as CSV, cells made safe; byte for byte what ``DataFrame.to_csv`` writes.
+
+    Columns are formatted in Arrow kernels as pandas would (Python's csv
+    quoting, ``str`` of ints and bools, numpy's float text, ``_DATE_FORMAT``);
+    a frame with a column of another dtype, or of one column, goes to pandas.
+    """
+    fields = [_csv_fields(frame[c].iloc[:0]) for c in frame.columns] if frame.shape[1] > 1 else []
+    if not fields or any(f is None for f in fields):
+        safe_csv_frame(frame).to_csv(
+            path, index=False, encoding="utf-8-sig" if bom else "utf-8",
+            lineterminator="\n", date_format=_DATE_FORMAT,
+        )
+        return
+    header = ",".join(_quoted_python(str(c)) for c in frame.columns) + "\n"
+    with open(path, "wb") as fh:
+        fh.write((("\ufeff" if bom else "") + header).encode("utf-8"))
+        for start in range(0, len(frame), _CSV_CHUNK):
+            part = frame.iloc[start:start + _CSV_CHUNK]
+            columns = [_csv_fields(part[c]) for c in part.columns]
+            lines = pc.binary_join_element_wise(*columns, _lit(","))
+            lines = pc.binary_join_element_wise(lines, _lit(""), _lit("\n"))
+            for chunk in lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]:
+                _write_values(fh, chunk)
+
+
+def _write_values(fh: Any, chunk: pa.Array) -> None:
+    """The concatenated bytes of a string array (its data buffer between the offsets)."""
+    if len(chunk) == 0:
+        return
+    chunk = chunk.cast(pa.large_string())
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)
+    first, last = offsets[chunk.offset], offsets[chunk.offset + len(chunk)]
+    fh.write(memoryview(chunk.buffers()[2])[first:last])
+
+
+def _lit(text: str) -> pa.Scalar:
+    return pa.scalar(text, pa.large_string())
+
+
+def _quoted_python(cell: str) -> str:
+    return '"' + cell.replace('"', '""') + '"' if any(c in cell for c in ',"\n') else cell
+
+
+def _csv_fields(values: pd.Series) -> pa.ChunkedArray | None:
+    """Each cell as ``to_csv`` writes it (NA empty), or None for a dtype left to pandas."""
+    dtype = values.dtype
+    if pd.api.types.is_string_dtype(dtype) or dtype == object:
+        text = pc.fill_null(_safe_arrow(values), _lit(""))
+        # Python's csv.QUOTE_MINIMAL with lineterminator "\n"
+        quote = pc.match_substring_regex(text, '[,"\n]')
+        quoted = pc.binary_join_element_wise(
+            _lit('"'), pc.replace_substring(text, '"', '""'), _lit('"'), _lit(""))
+        return pa.chunked_array([pc.if_else(quote, quoted, text)], type=pa.large_string())
+    if dtype == bool:
+        flags = pa.array(values.to_numpy())
+        return pa.chunked_array([pc.if_else(flags, _lit("True"), _lit("False"))])
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        return pa.chunked_array([pa.array(values.to_numpy()).cast(pa.large_string())])
+    if isinstance(dtype, pd.core.dtypes.dtypes.BaseMaskedDtype) and dtype.kind in "iu":
+        # pandas writes str() of each Python int, NA empty
+        numbers = pa.array(values.array).cast(pa.large_string())
+        return pa.chunked_array([pc.fill_null(numbers, _lit(""))])
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        numbers = values.to_numpy()
+        text = numbers.astype(str)  # what pandas writes: numpy's shortest repr ("1e-05", "0.5")
+        return pa.chunked_array([pc.if_else(pa.array(np.isnan(numbers)), _lit(""),
+                                            pa.array(text).cast(pa.large_string()))])
+    if isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC" or (
+            isinstance(dtype, np.dtype) and dtype.kind == "M"):
+        times = pa.array(values.array)
+        seconds = pc.floor_temporal(times, unit="second").cast(pa.timestamp("s", times.type.tz))
+        formatted = pc.strftime(seconds, format=_DATE_FORMAT)
+        return pa.chunked_array([pc.fill_null(formatted.cast(pa.large_string()), _lit(""))])
+    return None
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:

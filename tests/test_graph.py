@@ -75,6 +75,20 @@ def own_phones(*accounts: str) -> list[tuple]:
     return [(a, "phone", f"+7900{i:07d}") for i, a in enumerate(accounts)]
 
 
+def registered(ids: pd.DataFrame, **names: str) -> pd.DataFrame:
+    """``ids`` plus each account's registered name (accounts.full_name), already normalised."""
+    rows = identifiers(*[(account, "name", name) for account, name in names.items()])
+    rows[s.SOURCE] = "accounts.full_name"
+    return pd.concat([ids, rows], ignore_index=True)
+
+
+def corroboration_of(links: LinkSet, a: str, b: str) -> tuple[str | None, str | None]:
+    rows = links.pair_tiers[(links.pair_tiers[s.ACCOUNT_A] == a)
+                            & (links.pair_tiers[s.ACCOUNT_B] == b)]
+    return (None, None) if rows.empty else (str(rows[s.TIER].iloc[0]),
+                                            str(rows[s.CORROBORATION].iloc[0]))
+
+
 # --- hubs and junk ---------------------------------------------------------------
 
 
@@ -131,12 +145,12 @@ def test_farmers_device_of_40_accounts_still_links() -> None:
 
 
 def test_deny_list_stops_a_value_and_allow_list_links_one_over_its_cap_by_star_edges() -> None:
-    office = identifiers(*[(f"e{i:02d}", "address", "1 office park") for i in range(30)],
+    office = identifiers(*[(f"e{i:02d}", "address", "1 office park") for i in range(60)],
                          ("x1", "device", "d-1"), ("x2", "device", "d-1"))
     config = GraphConfig(hub_allow=("address:1 office park",), hub_deny=("device:d-1",))
     links = links_of(office, config=config)
     assert links.hubs[[s.KIND, s.REASON]].to_numpy().tolist() == [["device", "deny_list"]]
-    assert len(links.pairs) == 29  # star: e00 to each other account, never 30 * 29 / 2
+    assert len(links.pairs) == 59  # star: e00 to each other account, never 60 * 59 / 2
     assert set(links.pairs[s.ACCOUNT_A]) == {"e00"}
 
 
@@ -153,9 +167,62 @@ def test_hub_limit_is_decided_per_kind_from_its_own_counts() -> None:
 def test_config_rejects_an_unknown_kind_and_keeps_default_caps_of_other_kinds() -> None:
     config = config_from_dict({"graph": {"max_accounts_per_value": {"device": 30}}}).graph
     assert config.max_accounts_per_value["device"] == 30
-    assert config.max_accounts_per_value["address"] == 12
+    assert config.max_accounts_per_value["address"] == 50
     with pytest.raises(ConfigError, match="did you mean 'device'"):
         GraphConfig(hub_deny=("devcie:abc",))
+
+
+def test_office_of_14_strangers_is_a_hub_shared_by_14_persons() -> None:
+    colleagues = [f"c{i:02d}" for i in range(14)]
+    office_of_14_strangers = identifiers(
+        *[(c, "address", "1 river plaza") for c in colleagues], *own_phones(*colleagues))
+    links = links_of(office_of_14_strangers)
+    assert links.hubs[[s.KIND, s.N_ACCOUNTS, s.REASON]].to_dict("records") == [
+        {s.KIND: "address", s.N_ACCOUNTS: 14, s.REASON: "shared by 14 persons"}]
+    assert links.pair_tiers.empty
+    assert (links.incidence.query("kind == 'address'")[s.SUPPRESSED]
+            == "shared by 14 persons").all()
+
+
+def test_family_of_5_persons_with_3_accounts_each_is_one_household_not_a_hub() -> None:
+    persons = {f"p{i}": [f"p{i}a{j}" for j in range(3)] for i in range(5)}
+    accounts = [a for own in persons.values() for a in own]
+    big_family = identifiers(
+        *[(a, "address", "7 pine st 2") for a in accounts],
+        *[(a, "phone", f"+7900000000{i}") for i, own in enumerate(persons.values()) for a in own])
+    links = links_of(big_family)
+    assert links.hubs.empty
+    assert len(links.pair_tiers) == 15 * 14 // 2
+    assert (links.pair_tiers[s.TIER] == "person").sum() == 5 * 3
+    assert set(links.pair_tiers[s.TIER]) == {"person", "household"}
+
+
+def test_nine_persons_at_one_address_is_a_hub_with_a_family_limit_of_8() -> None:
+    nine = [f"n{i}" for i in range(9)]
+    links = links_of(identifiers(*[(a, "address", "3 elm st") for a in nine], *own_phones(*nine)))
+    assert links.hubs[s.REASON].tolist() == ["shared by 9 persons"]
+    relaxed = links_of(identifiers(*[(a, "address", "3 elm st") for a in nine]),
+                       config=GraphConfig(max_persons_per_household=9))
+    assert relaxed.hubs.empty and len(relaxed.pair_tiers) == 36
+
+
+def test_company_address_of_two_colleagues_is_a_business_address_not_a_household() -> None:
+    two_colleagues = identifiers(("ann", "address", "12 main street acme gmbh floor 3||10115|de"),
+                                 ("bob", "address", "12 main street acme gmbh floor 3||10115|de"),
+                                 ("cat", "address", "40 princeton road|2|08540|us"),
+                                 ("dan", "address", "40 princeton road|2|08540|us"))
+    links = links_of(two_colleagues)
+    assert links.hubs[[s.N_ACCOUNTS, s.REASON]].to_dict("records") == [
+        {s.N_ACCOUNTS: 2, s.REASON: "business_address"}]
+    # "inc" inside "princeton" is no business word: whole words only
+    assert links.pair_tiers[[s.ACCOUNT_A, s.ACCOUNT_B]].to_numpy().tolist() == [["cat", "dan"]]
+
+
+def test_business_words_are_configurable() -> None:
+    suite = identifiers(("a", "address", "5 oak ave suite 200"), ("b", "address", "5 oak ave suite 200"))
+    assert links_of(suite).pair_tiers.empty
+    homes = links_of(suite, config=GraphConfig(business_address_words=("gmbh",)))
+    assert tier_of(homes, "a", "b") == "household"
 
 
 # --- pairs and weights -------------------------------------------------------------
@@ -279,6 +346,110 @@ def test_shared_ip_alone_is_weak_and_never_promotes() -> None:
     row = links_of(neighbours).pair_tiers.iloc[0]
     assert (row[s.TIER], row[s.N_PERSON_KINDS], row[s.CORROBORATION]) == (
         "weak", 0, "shared ip+name only: weak")
+
+
+def test_same_name_second_account_on_one_card_is_the_same_person() -> None:
+    second_account = registered(
+        identifiers(("old", "card", "fp1"), ("new", "card", "fp1"), *own_phones("old", "new")),
+        old="anna petrova", new="anna petrova")
+    assert corroboration_of(links_of(second_account), "new", "old") == (
+        "person", "shared card; same registered name (also name)")
+
+
+def test_initial_for_the_first_name_still_matches_the_registered_name() -> None:
+    initial = registered(
+        identifiers(("old", "device", "d1"), ("new", "device", "d1"), *own_phones("old", "new")),
+        old="anna petrova", new="a petrova")
+    assert tier_of(links_of(initial), "new", "old") == "person"
+
+
+def test_spouses_sharing_a_card_with_different_names_and_own_phones_are_household() -> None:
+    spouses = registered(
+        identifiers(("anna", "card", "fp1"), ("ivan", "card", "fp1"), *own_phones("anna", "ivan"),
+                    ("anna", "address", "1 oak st 4"), ("ivan", "address", "1 oak st 4")),
+        anna="anna petrova", ivan="ivan petrov")
+    assert corroboration_of(links_of(spouses), "anna", "ivan") == (
+        "household", "shared card; registered names differ: family (also address)")
+
+
+def test_holder_name_of_a_family_card_does_not_make_its_users_one_person() -> None:
+    family_card = registered(
+        identifiers(("mum", "card", "fp1"), ("son", "card", "fp1"), *own_phones("mum", "son"),
+                    ("mum", "name", "anna petrova"), ("son", "name", "anna petrova")),
+        mum="anna petrova", son="oleg petrov")
+    assert tier_of(links_of(family_card), "mum", "son") == "household"
+
+
+def test_card_and_tablet_of_differently_named_family_members_stay_household() -> None:
+    card_and_tablet = registered(
+        identifiers(("mum", "card", "fp1"), ("son", "card", "fp1"), ("mum", "device", "tab"),
+                    ("son", "device", "tab"), *own_phones("mum", "son")),
+        mum="anna petrova", son="oleg petrov")
+    assert corroboration_of(links_of(card_and_tablet), "mum", "son") == (
+        "household", "shared card+device; registered names differ: family")
+
+
+def test_kid_without_own_identity_on_the_family_tablet_stays_household() -> None:
+    kid = registered(identifiers(("mum", "device", "tab"), ("kid", "device", "tab"),
+                                 *own_phones("mum")),
+                     mum="anna petrova", kid="masha petrova")
+    links = links_of(kid, orders=[("kid", None), ("kid", None), ("kid", "promo")])
+    assert tier_of(links, "kid", "mum") == "household"
+
+
+def test_shared_phone_is_one_persons_when_names_do_not_conflict() -> None:
+    phone = identifiers(("a", "phone", "+79001234567"), ("b", "phone", "+79001234567"),
+                        ("a", "card", "fp-a"), ("b", "card", "fp-b"))
+    assert corroboration_of(links_of(phone), "a", "b") == (
+        "person", "shared phone; one person's identifier")
+    named = registered(phone, a="ivan petrov", b="anna petrova")
+    assert tier_of(links_of(named), "a", "b") == "weak"  # no home in common: a borrowed number
+
+
+def test_family_mailbox_of_two_people_with_own_phones_stays_household() -> None:
+    family_mailbox = identifiers(("mum", "email", "petrovs@mail.ru"),
+                                 ("dad", "email", "petrovs@mail.ru"), *own_phones("mum", "dad"))
+    assert corroboration_of(links_of(family_mailbox), "dad", "mum") == (
+        "household", "single shared email: family or same person")
+
+
+def test_mailbox_of_differently_named_people_counts_as_family_only_with_a_home() -> None:
+    mailbox = [("a", "email", "jsmith@gmail.com"), ("b", "email", "jsmith@gmail.com")]
+    strangers = registered(identifiers(*mailbox), a="john smith", b="jane smith")
+    assert corroboration_of(links_of(strangers), "a", "b") == (
+        "weak", "shared email only, registered names differ, no home in common: weak")
+    at_home = registered(identifiers(*mailbox, ("a", "ip", "81.2.69.160"),
+                                     ("b", "ip", "81.2.69.160")),
+                         a="john smith", b="jane smith")
+    assert tier_of(links_of(at_home), "a", "b") == "household"
+
+
+def test_phone_kept_years_apart_under_the_same_registered_name_is_still_one_person() -> None:
+    kept = registered(identifiers(
+        ("old", "phone", "+79001234567", None, 0, 100), ("new", "phone", "+79001234567", None, 900, 950),
+        ("old", "card", "fp-old"), ("new", "card", "fp-new")), old="ivan petrov", new="ivan petrov")
+    assert corroboration_of(links_of(kept), "new", "old") == (
+        "person", "shared phone; same registered name (also name)")
+
+
+def test_phone_passed_on_between_differently_named_accounts_is_weak() -> None:
+    passed_on = registered(identifiers(
+        ("old", "phone", "+79001234567", None, 0, 100), ("new", "phone", "+79001234567", None, 200, 250),
+        ("old", "ip", "81.2.69.160", None, 0, 260), ("new", "ip", "81.2.69.160", None, 200, 260)),
+        old="ivan petrov", new="anna smirnova")
+    assert tier_of(links_of(passed_on), "new", "old") == "weak"
+
+
+def test_throwaways_in_a_burst_on_the_farmers_phone_are_his_whatever_their_names() -> None:
+    farm = ["f1", "f2", "f3"]
+    farmer = registered(
+        identifiers(*[(a, "device", "his-phone") for a in ["main", *farm]], *own_phones("main")),
+        main="ivan petrov", f1="anna smirnova", f2="oleg sidorov", f3="maria kuznetsova")
+    links = links_of(farmer, created_day={"main": 0, "f1": 900, "f2": 901, "f3": 903},
+                     orders=[(a, "new_user") for a in farm] + [("main", None)] * 5)
+    assert corroboration_of(links, "f1", "main") == (
+        "person", "shared device; account has no own identity and only farmed coupons")
+    assert (links.pair_tiers[s.TIER] == "person").all()
 
 
 def test_home_address_gives_a_household_pair() -> None:

@@ -38,7 +38,10 @@ RowRule = Callable[[pd.DataFrame], pd.DataFrame]
 class Engine(Protocol):
     """What a stage may ask of an engine (see the module docstring)."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """``local`` or ``spark``: for logs and the manifest."""
+        ...
 
     def connected_components(self, n_nodes: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """Component label per node ``0..n_nodes-1``, numbered by smallest member."""

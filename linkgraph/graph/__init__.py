@@ -40,6 +40,7 @@ from linkgraph.graph.incidence import (
     base_weights,
     code_identifiers,
     labels,
+    positions,
     rarity_weight,
     tier_codes,
 )
@@ -143,7 +144,8 @@ def build_links(
         tables.accounts, tables.orders, coded, flags.suppressed[coded.group], row_n,
         summary.linking(), config=config,
     )
-    reasons = _reasons(coded, summary, agreement, profiles, own_phone, config=config)
+    profile_code = positions(profiles[s.ACCOUNT_ID], coded.accounts)
+    reasons = _reasons(summary, agreement, profiles, profile_code, own_phone, config=config)
 
     # home addresses shared by more persons than a family has stop linking; persons
     # come from the person-tier pairs, which addresses never decide (bursts aside)
@@ -153,8 +155,9 @@ def build_links(
         pairs = pairs.without_groups(coded, household_flags.suppressed & ~flags.suppressed)
         flags = household_flags
         summary, agreement = _summary(coded, flags, pairs, names)
-        profiles = with_burst_sizes(profiles, coded, summary.linking(), config=config)
-        reasons = _reasons(coded, summary, agreement, profiles, own_phone, config=config)
+        profiles = with_burst_sizes(profiles, coded, profile_code, summary.linking(),
+                                    config=config)
+        reasons = _reasons(summary, agreement, profiles, profile_code, own_phone, config=config)
 
     links = LinkSet(
         incidence=_incidence_frame(coded, flags, row_n, tier),
@@ -175,17 +178,18 @@ def _summary(
 ) -> tuple[PairSummary, NameAgreement]:
     """One entry per pair, recycled values judged, with the pairs' name agreement."""
     summary = summarize_pairs(coded, pairs)
-    agreement = name_agreement(coded, flags.first_row, names, summary.a, summary.b)
+    agreement = name_agreement(coded, flags.first_row, names, summary.a, summary.b,
+                               compare=summary.person_level())
     return resolve_recycled(summary, agreement)
 
 
 def _reasons(
-    coded: CodedIncidence, summary: PairSummary, agreement: NameAgreement,
-    profiles: pd.DataFrame, own_phone: np.ndarray, *, config: GraphConfig,
+    summary: PairSummary, agreement: NameAgreement, profiles: pd.DataFrame,
+    profile_code: np.ndarray, own_phone: np.ndarray, *, config: GraphConfig,
 ) -> np.ndarray:
     """Each pair's corroboration rule (``corroborate.pair_reasons``)."""
-    facts = account_facts(coded, profiles, own_phone, config=config)
-    return pair_reasons(coded, summary, facts, agreement, config=config)
+    facts = account_facts(profiles, profile_code, own_phone, config=config)
+    return pair_reasons(summary, facts, agreement, config=config)
 
 
 def _person_labels(coded: CodedIncidence, summary: PairSummary, reasons: np.ndarray) -> np.ndarray:
@@ -221,7 +225,7 @@ def _incidence_frame(
     incidence[s.SUPPRESSED] = flags.reason_labels(coded.group)
     weight = rarity_weight(base_weights(coded), row_n)
     incidence[s.TIER] = labels(tier, TIER_CODES)
-    incidence[s.N_ACCOUNTS] = row_n.astype(np.int64)
+    incidence[s.N_ACCOUNTS] = row_n.astype(np.int64, copy=False)
     incidence[s.WEIGHT] = np.where(row_suppressed, 0.0, weight)
     incidence[s.LINKING] = ~row_suppressed & (tier <= TIER_CODES.index(s.T_HOUSEHOLD)) & (row_n >= 2)
     return incidence

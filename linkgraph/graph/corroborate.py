@@ -2,32 +2,43 @@
 
 A pair sharing person-level values (card, device, phone, mailbox; a card's
 fingerprint and its digits count once together) is the same person or two
-members of one family; the evidence decides, in this order:
+members of one family; the evidence decides, first rule that applies wins:
 
 1. ``person``, *burst*: both accounts were created in a burst of linked
    accounts and both have coupon-only or disposable-mailbox histories (a
    farmer's accounts carry made-up names, so names are not asked);
-2. registered names that conflict (both accounts registered a valid full
-   name and the names differ by more than an initial) are two people:
-   ``household`` (a family card or tablet, a parent's phone on a child's
-   account), or ``weak`` when the only person-level value is a phone the two
-   never held at the same time (a recycled number);
-3. ``person``, *several kinds*: two or more person-level kinds in common;
-4. ``person``, *same name*: one person-level value and the same registered
-   name (only ``accounts.full_name``: a family card carries its holder's
-   name to every member, see :mod:`~linkgraph.graph.names`);
-5. ``person``, *no own identity*: one of the two has no phone, card or
+2. ``person``, *throwaway*: one of the two has no phone, card or device of
+   its own, was created in a burst and only farmed coupons (or signed up with
+   a disposable mailbox), and it used the other's card or device: somebody's
+   throwaway, whatever name it was given. A mailbox or phone number it only
+   typed in does not count here (anyone can type one);
+3. registered names that conflict (both accounts registered a valid full
+   name and the names differ by more than an initial: two people, see
+   :mod:`~linkgraph.graph.names`):
+   ``weak`` when they share only phone numbers or mailboxes and no home (no
+   address, no IP): a mistyped or borrowed contact is no family;
+   ``household`` otherwise (a family card or tablet, a parent's phone on a
+   child's account), or ``weak`` when the only person-level value is a phone
+   the two never held at the same time (a number that changed hands);
+4. ``person``, *several kinds*: two or more person-level kinds in common;
+5. ``person``, *same name*: one person-level value and registered names that
+   match (equal, or one initial apart). Only ``accounts.full_name`` counts: a
+   family card carries its holder's name to every member;
+6. ``person``, *no own identity*: one of the two has no phone, card or
    device that nobody else has;
-6. ``person``, *personal identifier*: the shared value is a phone number or
+7. ``person``, *personal identifier*: the shared value is a phone number or
    mailbox (``GraphConfig.personal_kinds``: one person's, rarely a family's),
-   unless both accounts also have an own phone of their own (two people who
-   share a family mailbox);
-7. ``household``: a single card or device nothing corroborates;
-8. ``household``: a home address; ``weak``: IPs and names alone. An IP never
+   unless both accounts have an own phone besides (two people who share a
+   family mailbox);
+8. ``household``: a single card or device nothing corroborates (a family
+   card, a family tablet: the platform's discretion);
+9. ``household``: a home address; ``weak``: IPs and names alone. An IP never
    promotes a pair: a shared home IP must not make a family tablet "the same
    person".
 
-Recycled values (a phone or IP reused after the gap limit) are not evidence.
+Recycled values (a phone or IP used by the two accounts further apart than
+``recycle_gap_days``) are not evidence, unless the two accounts registered the
+same name: a number changes owner, not its owner's name.
 """
 
 from __future__ import annotations
@@ -39,7 +50,7 @@ import pandas as pd
 
 from linkgraph import schemas as s
 from linkgraph.config import GraphConfig
-from linkgraph.graph.incidence import TIER_CODES, CodedIncidence, labels, positions, take
+from linkgraph.graph.incidence import TIER_CODES, CodedIncidence, labels, take
 from linkgraph.graph.names import NameAgreement
 from linkgraph.graph.pairs import PairRows
 
@@ -79,6 +90,10 @@ class PairSummary:
     weight: np.ndarray
     held_together: np.ndarray
     stale: np.ndarray
+
+    def person_level(self) -> np.ndarray:
+        """Per pair: it shares a person-level value (the pairs whose names matter)."""
+        return (self.mask & _PERSON_BITS) != 0
 
     def linking(self) -> tuple[np.ndarray, np.ndarray]:
         """(a, b) of pairs sharing a person- or household-level value."""
@@ -151,19 +166,20 @@ def resolve_recycled(
 
 
 def account_facts(
-    coded: CodedIncidence, profiles: pd.DataFrame, own_phone: np.ndarray, *, config: GraphConfig
+    profiles: pd.DataFrame, code: np.ndarray, own_phone: np.ndarray, *, config: GraphConfig
 ) -> AccountFacts:
     """The per-account facts of ``profiles`` as arrays over account codes.
 
-    ``own_phone`` is per account code already. An account missing from the
-    accounts table gets no corroboration from its facts (it counts as having an
-    identity, as outside any burst).
+    ``code`` is each profile's account code (-1 for an account with no
+    identifiers); ``own_phone`` is per account code already. An account
+    missing from the accounts table gets no corroboration from its facts (it
+    counts as having an identity, as outside any burst).
     """
-    code = positions(profiles[s.ACCOUNT_ID], coded.accounts)
     present = code >= 0
-    own = np.ones(len(coded.accounts), dtype=bool)
-    in_burst = np.zeros(len(coded.accounts), dtype=bool)
-    farmed = np.zeros(len(coded.accounts), dtype=bool)
+    n_codes = len(own_phone)
+    own = np.ones(n_codes, dtype=bool)
+    in_burst = np.zeros(n_codes, dtype=bool)
+    farmed = np.zeros(n_codes, dtype=bool)
     own[code[present]] = profiles[s.HAS_OWN_IDENTITY].to_numpy(dtype=bool)[present]
     in_burst[code[present]] = (profiles[s.BURST_SIZE].to_numpy()
                                >= config.burst_min_accounts)[present]
@@ -173,8 +189,7 @@ def account_facts(
 
 
 def pair_reasons(
-    coded: CodedIncidence, summary: PairSummary, facts: AccountFacts, names: NameAgreement,
-    *, config: GraphConfig,
+    summary: PairSummary, facts: AccountFacts, names: NameAgreement, *, config: GraphConfig
 ) -> np.ndarray:
     """Per pair of ``summary``, the code of the rule that decides its tier (module docstring)."""
     a, b, mask = summary.a, summary.b, summary.mask
@@ -199,7 +214,8 @@ def pair_reasons(
     family_mailbox = facts.own_phone[a] & facts.own_phone[b]
     # two people sharing only a phone number or mailbox and no home (address, home IP) are
     # no family on the evidence: a mistyped or borrowed contact, not a household
-    elsewhere = ((person_mask & ~personal_bits) == 0) & ((mask & (_HOUSEHOLD_BITS | _IP_BIT)) == 0)
+    elsewhere = (((person_mask & ~personal_bits) == 0)
+                 & ((mask & (_HOUSEHOLD_BITS | _IP_BIT)) == 0))
     return np.select(
         [(n_person >= 1) & burst,
          (n_person >= 1) & throwaway,
@@ -213,8 +229,8 @@ def pair_reasons(
          (n_person == 1) & shares_personal & ~family_mailbox,
          n_person == 1,
          n_household >= 1],
-        [_BURST, _THROWAWAY, _ELSEWHERE, _CONFLICT, _HOME, _RECYCLED, _MULTI, _NAME, _NO_OWN, _PERSONAL, _SINGLE,
-         _HOME],
+        [_BURST, _THROWAWAY, _ELSEWHERE, _CONFLICT, _HOME, _RECYCLED, _MULTI, _NAME, _NO_OWN,
+         _PERSONAL, _SINGLE, _HOME],
         default=_WEAK,
     )
 
@@ -233,7 +249,11 @@ def pair_tier_frame(
     n_household = _popcount(mask & _HOUSEHOLD_BITS)
     # the words depend on (mask, reason) alone: built once per combination
     combo = mask * _N_REASONS + reasons
-    distinct, inverse = np.unique(combo, return_inverse=True)
+    # combinations are small integers: a counting pass, not a sort, finds the distinct ones
+    distinct = np.flatnonzero(np.bincount(combo)) if len(combo) else combo
+    inverse = np.zeros(int(distinct.max(initial=0)) + 1, dtype=np.int64)
+    inverse[distinct] = np.arange(len(distinct))
+    inverse = inverse[combo]
     words = [_words(int(c) // _N_REASONS, int(c) % _N_REASONS) for c in distinct]
     return pd.DataFrame({
         s.ACCOUNT_A: take(coded.accounts, a),
@@ -242,7 +262,7 @@ def pair_tier_frame(
         s.WEIGHT: summary.weight.astype(np.float64),
         s.N_PERSON_KINDS: n_person.astype(np.int64),
         s.N_HOUSEHOLD_KINDS: n_household.astype(np.int64),
-        s.CORROBORATION: labels(inverse.ravel(), words),
+        s.CORROBORATION: labels(inverse, words),
     })
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from linkgraph import schemas as s
 from linkgraph.graph.incidence import CodedIncidence, take
@@ -67,7 +69,8 @@ def registered_names(coded: CodedIncidence, usable: np.ndarray) -> np.ndarray:
 
 
 def name_agreement(
-    coded: CodedIncidence, first_row: np.ndarray, names: np.ndarray, a: np.ndarray, b: np.ndarray
+    coded: CodedIncidence, first_row: np.ndarray, names: np.ndarray, a: np.ndarray,
+    b: np.ndarray, *, compare: np.ndarray,
 ) -> NameAgreement:
     """Whether the registered names of accounts ``a[i]`` and ``b[i]`` agree, or conflict.
 
@@ -77,6 +80,8 @@ def name_agreement(
         names: per account code, its registered name's group (-1 none), from
             :func:`registered_names`.
         a, b: account codes of the pairs.
+        compare: per pair, whether different names are compared for an initial
+            (only where the answer matters; elsewhere differing names conflict).
 
     >>> names_agree("anna petrova", "a petrova"), names_agree("anna petrova", "ivan petrov")
     (True, False)
@@ -85,10 +90,15 @@ def name_agreement(
     both = (name_a >= 0) & (name_b >= 0)
     agree = both & (name_a == name_b)
     compatible = agree.copy()
-    differ = np.flatnonzero(both & (name_a != name_b))
+    differ = np.flatnonzero(both & (name_a != name_b) & compare)
+    if len(differ):
+        # only a name with a one-letter word can match another one initial apart
+        n_groups = int(max(name_a.max(), name_b.max())) + 1
+        initial = _with_initial(coded, first_row, np.union1d(name_a[differ], name_b[differ]),
+                                n_groups)
+        differ = differ[initial[name_a[differ]] | initial[name_b[differ]]]
     if len(differ):
         # the few distinct pairs of different names are compared as strings
-        n_groups = int(max(name_a.max(), name_b.max())) + 1
         distinct, inverse = np.unique(name_a[differ] * n_groups + name_b[differ],
                                       return_inverse=True)
         values = coded.frame[s.VALUE]
@@ -98,6 +108,18 @@ def name_agreement(
                         dtype=bool)
         compatible[differ] = same[inverse.ravel()]
     return NameAgreement(agree=agree, compatible=compatible, conflict=both & ~compatible)
+
+
+def _with_initial(
+    coded: CodedIncidence, first_row: np.ndarray, groups: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """Per group code (``n_groups`` of them): True for the ``groups`` whose name has a one-letter word."""
+    flags = np.zeros(n_groups, dtype=bool)
+    values = pa.array(take(coded.frame[s.VALUE], first_row[groups]).astype(object),
+                      type=pa.large_string(), from_pandas=True)
+    hit = pc.match_substring_regex(values, pattern=r"(?:^|\s)\pL(?:\s|$)").fill_null(False)
+    flags[groups] = hit.to_numpy(zero_copy_only=False)
+    return flags
 
 
 def names_agree(left: str, right: str) -> bool:

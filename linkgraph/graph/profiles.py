@@ -69,16 +69,16 @@ def account_profiles(
 def with_burst_sizes(
     profiles: pd.DataFrame,
     coded: CodedIncidence,
+    code: np.ndarray,
     linked: tuple[np.ndarray, np.ndarray],
     *,
     config: GraphConfig,
 ) -> pd.DataFrame:
     """``profiles`` with ``burst_size`` counted again over the pairs ``linked``.
 
-    The other facts do not depend on which values link, so a change of hubs
-    recounts only the bursts.
+    ``code`` is each profile's account code (-1 none). The other facts do not
+    depend on which values link, so a change of hubs recounts only the bursts.
     """
-    code = positions(profiles[s.ACCOUNT_ID], coded.accounts)
     sizes = _burst_sizes(profiles, coded, code, linked, config=config)
     return profiles.assign(**{s.BURST_SIZE: sizes})
 

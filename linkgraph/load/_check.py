@@ -26,6 +26,15 @@ _TRIM_CHARS = (
 )
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = rf"^(?:{_OCTET}\.){{3}}{_OCTET}$"  # same rules as ipaddress: no leading zeros
+_H = "[0-9a-fA-F]{1,4}"
+# IPv6 in hextets with at most one "::" (RFC 4291 2.2 forms 1 and 2): a subset of what
+# ipaddress accepts (no embedded IPv4, no zone), so a match needs no Python check
+_IPV6 = "^(?:" + "|".join((
+    f"(?:{_H}:){{7}}{_H}", f"(?:{_H}:){{1,7}}:", f"(?:{_H}:){{1,6}}:{_H}",
+    f"(?:{_H}:){{1,5}}(?::{_H}){{1,2}}", f"(?:{_H}:){{1,4}}(?::{_H}){{1,3}}",
+    f"(?:{_H}:){{1,3}}(?::{_H}){{1,4}}", f"(?:{_H}:){{1,2}}(?::{_H}){{1,5}}",
+    f"{_H}:(?::{_H}){{1,6}}", f":(?:(?::{_H}){{1,7}}|:)",
+)) + ")$"
 _TIMESTAMP = pa.timestamp("ns", tz="UTC")
 # datetime64[ns] bounds: later stages do arithmetic in ns
 _TS_MIN = pd.Timestamp("1677-09-22", tz="UTC")
@@ -252,13 +261,19 @@ def _parse_ips(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
     if not pc.any(rest).as_py():
         return values, np.zeros(len(values), dtype=bool)
     distinct = pc.unique(values.filter(rest))
-    stripped = [v.strip(_TRIM_CHARS) for v in distinct.to_pylist()]
-    cleaned = [v if v and _is_ip(v) else None for v in stripped]
-    wrong = [bool(v) and c is None and v.lower() not in _NULL_TOKENS
-             for v, c in zip(stripped, cleaned)]
+    # plain IPv6 (hextets, "::", no blanks) is valid as is: only the rest meets ipaddress
+    plain = _mask(pc.match_substring_regex(distinct, _IPV6))
+    cleaned: list[str | None] = [None] * len(distinct)
+    wrong = [False] * len(distinct)
+    others = np.flatnonzero(~plain)
+    for i, v in zip(others.tolist(), distinct.take(pa.array(others)).to_pylist(), strict=True):
+        v = v.strip(_TRIM_CHARS)
+        cleaned[i] = v if v and _is_ip(v) else None
+        wrong[i] = bool(v) and cleaned[i] is None and v.lower() not in _NULL_TOKENS
+    cleaned_array = pc.if_else(pa.array(plain), distinct, pa.array(cleaned, type=pa.string()))
     position = pc.index_in(values, value_set=distinct)
     bad = _mask(pa.array(wrong, type=pa.bool_()).take(position))
-    return pc.if_else(ipv4, values, pa.array(cleaned, type=pa.string()).take(position)), bad
+    return pc.if_else(ipv4, values, cleaned_array.take(position)), bad
 
 
 def _is_ip(value: str) -> bool:

@@ -51,13 +51,20 @@ from linkgraph.normalize.junk import JUNK, junk_values
 from linkgraph.normalize.name import normalize_names
 from linkgraph.normalize.payment import card_digits, normalize_fingerprints
 from linkgraph.normalize.phone import normalize_phones
-from linkgraph.normalize.text import TEXT, as_text, constant
+from linkgraph.normalize.grouping import (
+    NAT,
+    KindRows,
+    SourceRows,
+    decode,
+    group_kind,
+    micros,
+    take_codes,
+    text_codes,
+)
+from linkgraph.normalize.text import TEXT, as_text, to_text
 
 logger = logging.getLogger(__name__)
 
-_LAST4 = "_last4"  # the card's last digits, carried for the card mask only
-_ROW_COLUMNS = (S.ACCOUNT_ID, S.KIND, S.VALUE, S.SUPPRESSED, S.FIRST_SEEN, S.LAST_SEEN, S.SOURCE,
-                _LAST4)
 _TIME = "datetime64[us, UTC]"
 _USED_COLUMNS = {
     "accounts": (S.ACCOUNT_ID, S.CREATED_AT, S.EMAIL, S.PHONE, S.FULL_NAME, S.REGISTRATION_IP,
@@ -112,17 +119,17 @@ def normalize_identifiers(
      ['a2', 'email', 'n/a', '***', 'junk']]
     """
     frames = _complete(tables)
-    parts = [
-        *_account_rows(frames["accounts"], config, engine),
-        *_address_rows(frames["addresses"], frames["orders"], config, engine),
-        *_payment_rows(frames["payments"], frames["orders"]),
-        *_login_rows(frames["logins"]),
-    ]
-    rows = pd.concat([p for p in parts if len(p)] or [_empty_rows()], ignore_index=True)
-    rows = rows[np.array(rows[S.VALUE].notna() & rows[S.ACCOUNT_ID].notna(), dtype=bool)]
-    rows = _normalize_deferred(rows.reset_index(drop=True), engine)
-    rows = rows[np.array(rows[S.VALUE].notna(), dtype=bool)]
-    identifiers = _aggregate(rows, config)
+    account, account_ids = _account_codes(frames)
+    by_kind: dict[str, list[SourceRows]] = {}
+    for part_kind, part in (
+        *_account_rows(frames["accounts"], account["accounts"], config, engine),
+        *_address_rows(frames["addresses"], frames["orders"], account, config, engine),
+        *_payment_rows(frames["payments"], frames["orders"], account),
+        *_login_rows(frames["logins"], account["logins"]),
+    ):
+        by_kind.setdefault(part_kind, []).append(part)
+    grouped = [group_kind(kind, by_kind[kind], _deferred(kind, engine)) for kind in sorted(by_kind)]
+    identifiers = _assemble([g for g in grouped if len(g.account)], account_ids, config)
     logger.info("normalize: %d identifiers of %d accounts", len(identifiers),
                 identifiers[S.ACCOUNT_ID].nunique())
     return identifiers
@@ -146,50 +153,54 @@ def _complete(tables: Tables) -> dict[str, pd.DataFrame]:
     return complete
 
 
-def _empty_rows() -> pd.DataFrame:
-    return pd.DataFrame({
-        S.ACCOUNT_ID: pd.Series(dtype=TEXT), S.KIND: pd.Series(dtype=TEXT),
-        S.VALUE: pd.Series(dtype=TEXT), S.SUPPRESSED: pd.Series(dtype=TEXT),
-        S.FIRST_SEEN: pd.Series(dtype=_TIME), S.LAST_SEEN: pd.Series(dtype=_TIME),
-        S.SOURCE: pd.Series(dtype=TEXT), _LAST4: pd.Series(dtype=TEXT),
-    })
+def _account_codes(frames: dict[str, pd.DataFrame]) -> tuple[dict[str, np.ndarray], pd.Series]:
+    """Each table's rows as codes into the sorted distinct account ids (-1: none or blank).
+
+    Every table's ids are hashed once; only the distinct ids are trimmed
+    (``as_text``) and sorted.
+    """
+    local, pooled = {}, []
+    for table, frame in frames.items():
+        codes, distinct = text_codes(frame[S.ACCOUNT_ID])
+        local[table] = codes
+        pooled.append(as_text(distinct))
+    shared, account_ids = text_codes(pd.concat(pooled, ignore_index=True), sort=True)
+    offsets = np.cumsum([0] + [len(p) for p in pooled])
+    return {table: take_codes(shared[offsets[i]:offsets[i + 1]], local[table])
+            for i, table in enumerate(frames)}, account_ids
 
 
-def _utc(values: pd.Series) -> pd.Series:
+def _micros(values: pd.Series) -> np.ndarray:
+    """UTC times as int64 microseconds (``NAT`` when unknown or unparseable)."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC").astype(_TIME)
-    return pd.to_datetime(values, utc=True, errors="coerce").astype(_TIME)
+        times = values.dt.tz_convert("UTC").astype(_TIME)
+    else:
+        times = pd.to_datetime(values, utc=True, errors="coerce").astype(_TIME)
+    return np.asarray(times.array.asi8, dtype=np.int64)
 
 
-def _rows(
-    account_ids: pd.Series, kind: str, normalized: pd.DataFrame, first: pd.Series,
-    last: pd.Series, source: str, last4: pd.Series | None = None,
-) -> pd.DataFrame:
-    n = len(account_ids)
-
-    def column(values: pd.Series) -> pd.Series:
-        return values.reset_index(drop=True)
-
-    return pd.DataFrame({
-        S.ACCOUNT_ID: column(as_text(account_ids)),
-        S.KIND: constant(kind, n),
-        S.VALUE: column(normalized["value"].astype(TEXT)),
-        S.SUPPRESSED: column(normalized["suppressed"].astype(TEXT)),
-        S.FIRST_SEEN: column(_utc(first)),
-        S.LAST_SEEN: column(_utc(last)),
-        S.SOURCE: constant(source, n),
-        _LAST4: column(as_text(last4)) if last4 is not None else _missing(n),
-    })
+def _text(values: pd.Series) -> pd.Series:
+    """TEXT with a RangeIndex (blank cells are made NA later, per distinct value)."""
+    text = to_text(values)
+    return text.reset_index(drop=True)
 
 
-def _missing(n: int) -> pd.Series:
-    return constant("", n).where(np.zeros(n, dtype=bool))
+def _part(source: str, account: np.ndarray, normalized: pd.DataFrame | pd.Series,
+          first: np.ndarray, last: np.ndarray, last4: pd.Series | None = None) -> SourceRows:
+    """A source of canonical values (a frame of value, suppressed) or raw ones (a Series)."""
+    if isinstance(normalized, pd.Series):
+        return SourceRows(source, account, _text(normalized), first, last)
+    return SourceRows(
+        source, account, normalized["value"].astype(TEXT).reset_index(drop=True), first, last,
+        suppressed=normalized["suppressed"].astype(TEXT).reset_index(drop=True),
+        last4=None if last4 is None else _text(last4),
+    )
 
 
 def _account_rows(
-    accounts: pd.DataFrame, config: NormalizeConfig, engine: Engine
-) -> list[pd.DataFrame]:
-    ids, created = accounts[S.ACCOUNT_ID], accounts[S.CREATED_AT]
+    accounts: pd.DataFrame, account: np.ndarray, config: NormalizeConfig, engine: Engine
+) -> list[tuple[str, SourceRows]]:
+    created = _micros(accounts[S.CREATED_AT])
     emails = engine.map_rows(partial(
         _emails, plus=DEFAULT_PLUS_TAG_DOMAINS + config.email_plus_tag_domains,
         hyphen=DEFAULT_HYPHEN_TAG_DOMAINS + config.email_hyphen_tag_domains,
@@ -197,82 +208,88 @@ def _account_rows(
     phones = engine.map_rows(partial(_phones, default_region=config.default_country),
                              accounts[[S.PHONE, S.COUNTRY]])
     return [
-        _rows(ids, S.K_EMAIL, emails, created, created, "accounts.email"),
-        _rows(ids, S.K_PHONE, phones, created, created, "accounts.phone"),
-        _rows(ids, S.K_DEVICE, _raw(accounts[S.DEVICE_ID]), created, created,
-              "accounts.device_id"),
-        _rows(ids, S.K_IP, _raw(accounts[S.REGISTRATION_IP]), created, created,
-              "accounts.registration_ip"),
-        _rows(ids, S.K_NAME, _raw(accounts[S.FULL_NAME]), created, created, "accounts.full_name"),
+        (S.K_EMAIL, _part("accounts.email", account, emails, created, created)),
+        (S.K_PHONE, _part("accounts.phone", account, phones, created, created)),
+        (S.K_DEVICE, _part("accounts.device_id", account, accounts[S.DEVICE_ID], created,
+                           created)),
+        (S.K_IP, _part("accounts.registration_ip", account, accounts[S.REGISTRATION_IP],
+                       created, created)),
+        (S.K_NAME, _part("accounts.full_name", account, accounts[S.FULL_NAME], created,
+                         created)),
     ]
 
 
-def _order_times(orders: pd.DataFrame, key: str) -> pd.DataFrame:
-    """First and last order time per (account_id, ``key``)."""
-    used = orders[[S.ACCOUNT_ID, key]].assign(_at=_utc(orders[S.CREATED_AT]))
-    used = used[np.array(used[key].notna() & used[S.ACCOUNT_ID].notna(), dtype=bool)]
-    used = used.astype({S.ACCOUNT_ID: TEXT, key: TEXT})
-    return used.groupby([S.ACCOUNT_ID, key], sort=False).agg(
-        _first=("_at", "min"), _last=("_at", "max")
-    )
-
-
-def _with_order_times(table: pd.DataFrame, orders: pd.DataFrame, key: str) -> pd.DataFrame:
-    times = _order_times(orders, key).reset_index()
-    keys = pd.DataFrame({S.ACCOUNT_ID: as_text(table[S.ACCOUNT_ID]).to_numpy(),
-                         key: as_text(table[key]).to_numpy()}).astype(TEXT)
-    found = keys.merge(times, on=[S.ACCOUNT_ID, key], how="left", sort=False)
-    # .array keeps the UTC dtype (to_numpy would make Timestamp objects)
-    return table.assign(_first=found["_first"].array, _last=found["_last"].array)
+def _order_times(
+    table: pd.DataFrame, account: np.ndarray, orders: pd.DataFrame, order_account: np.ndarray,
+    key: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """First and last time each row's (account, ``key``) was used by an order (``NAT``: never)."""
+    n_table = len(table)
+    ids, distinct = text_codes(pd.concat([_text(table[key]), _text(orders[key])],
+                                         ignore_index=True))
+    # a blank id matches nothing
+    ids = take_codes(np.where(as_text(distinct).isna(), -1, np.arange(len(distinct))), ids)
+    accounts = np.concatenate([account, order_account])
+    pair = np.where((ids >= 0) & (accounts >= 0), accounts * max(len(distinct), 1) + ids, -1)
+    groups, _ = pd.factorize(pair)
+    n = int(groups.max()) + 1 if len(groups) else 0
+    at = _micros(orders[S.CREATED_AT])
+    used = pair[n_table:] >= 0
+    first = np.full(n + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, groups[n_table:][used], np.where(at == NAT, first[0], at)[used])
+    first = np.where(first == np.iinfo(np.int64).max, NAT, first)
+    last = np.full(n + 1, NAT, dtype=np.int64)
+    np.maximum.at(last, groups[n_table:][used], at[used])
+    mine = groups[:n_table]  # -1 (no pair) takes the NAT in the last slot
+    return first[mine], last[mine]
 
 
 def _address_rows(
-    addresses: pd.DataFrame, orders: pd.DataFrame, config: NormalizeConfig, engine: Engine
-) -> list[pd.DataFrame]:
+    addresses: pd.DataFrame, orders: pd.DataFrame, account: dict[str, np.ndarray],
+    config: NormalizeConfig, engine: Engine,
+) -> list[tuple[str, SourceRows]]:
     if not len(addresses):
         return []
-    addresses = _with_order_times(addresses, orders, S.ADDRESS_ID)
-    ids, first, last = addresses[S.ACCOUNT_ID], addresses["_first"], addresses["_last"]
+    first, last = _order_times(addresses, account["addresses"], orders, account["orders"],
+                               S.ADDRESS_ID)
     keys = engine.map_rows(partial(normalize_addresses, pickup_keywords=config.pickup_keywords),
                            addresses[[c for c in ADDRESS_FIELDS if c in addresses.columns]])
+    mine = account["addresses"]
     return [
-        _rows(ids, S.K_ADDRESS, keys, first, last, "addresses"),
-        _rows(ids, S.K_NAME, _raw(addresses[S.RECIPIENT_NAME]), first, last,
-              "addresses.recipient_name"),
+        (S.K_ADDRESS, _part("addresses", mine, keys, first, last)),
+        (S.K_NAME, _part("addresses.recipient_name", mine, addresses[S.RECIPIENT_NAME], first,
+                         last)),
     ]
 
 
-def _payment_rows(payments: pd.DataFrame, orders: pd.DataFrame) -> list[pd.DataFrame]:
+def _payment_rows(
+    payments: pd.DataFrame, orders: pd.DataFrame, account: dict[str, np.ndarray]
+) -> list[tuple[str, SourceRows]]:
     if not len(payments):
         return []
-    payments = _with_order_times(payments, orders, S.PAYMENT_ID)
-    ids, first, last = payments[S.ACCOUNT_ID], payments["_first"], payments["_last"]
+    first, last = _order_times(payments, account["payments"], orders, account["orders"],
+                               S.PAYMENT_ID)
+    mine = account["payments"]
     fingerprints = normalize_fingerprints(payments[S.FINGERPRINT])
     digits = card_digits(payments[S.CARD_BIN], payments[S.CARD_LAST4], payments[S.CARD_EXPIRY])
     # bin + last4 + expiry stand in only when the provider gave no fingerprint
     digits = digits.assign(value=digits["value"].where(fingerprints["value"].isna()))
     return [
-        _rows(ids, S.K_CARD, fingerprints, first, last, "payments.fingerprint",
-              last4=payments[S.CARD_LAST4]),
-        _rows(ids, S.K_CARD_DIGITS, digits, first, last, "payments.card_digits"),
-        _rows(ids, S.K_NAME, _raw(payments[S.HOLDER_NAME]), first, last,
-              "payments.holder_name"),
+        (S.K_CARD, _part("payments.fingerprint", mine, fingerprints, first, last,
+                         last4=payments[S.CARD_LAST4])),
+        (S.K_CARD_DIGITS, _part("payments.card_digits", mine, digits, first, last)),
+        (S.K_NAME, _part("payments.holder_name", mine, payments[S.HOLDER_NAME], first, last)),
     ]
 
 
-def _login_rows(logins: pd.DataFrame) -> list[pd.DataFrame]:
+def _login_rows(logins: pd.DataFrame, account: np.ndarray) -> list[tuple[str, SourceRows]]:
     if not len(logins):
         return []
-    seen = logins[[S.ACCOUNT_ID, S.IP, S.DEVICE_ID]].astype(TEXT).assign(_at=_utc(logins[S.SEEN_AT]))
-    out = []
-    for column, kind in ((S.IP, S.K_IP), (S.DEVICE_ID, S.K_DEVICE)):
-        # many sign-ins per (account, value): collapse before normalising
-        used = seen[[S.ACCOUNT_ID, column, "_at"]].dropna(subset=[S.ACCOUNT_ID, column])
-        spans = used.groupby([S.ACCOUNT_ID, column], sort=False)["_at"].agg(["min", "max"])
-        spans = spans.reset_index()
-        out.append(_rows(spans[S.ACCOUNT_ID], kind, _raw(spans[column]), spans["min"],
-                         spans["max"], f"logins.{column}"))
-    return out
+    seen = _micros(logins[S.SEEN_AT])
+    return [
+        (S.K_IP, _part("logins.ip", account, logins[S.IP], seen, seen)),
+        (S.K_DEVICE, _part("logins.device_id", account, logins[S.DEVICE_ID], seen, seen)),
+    ]
 
 
 #: kinds read from several tables with one-column normalisers: the raw values of
@@ -280,25 +297,13 @@ def _login_rows(logins: pd.DataFrame) -> list[pd.DataFrame]:
 _DEFERRED = {S.K_NAME: normalize_names, S.K_DEVICE: normalize_devices, S.K_IP: normalize_ips}
 
 
-def _raw(values: pd.Series) -> pd.DataFrame:
-    """Raw values of a deferred kind, normalised later with the other sources of the kind."""
-    text = as_text(values)
-    return pd.DataFrame({"value": text, "suppressed": pd.Series(pd.NA, index=text.index,
-                                                                dtype=TEXT)})
-
-
-def _normalize_deferred(rows: pd.DataFrame, engine: Engine) -> pd.DataFrame:
-    kinds = rows[S.KIND].to_numpy(dtype=object)
-    deferred = np.isin(kinds, list(_DEFERRED))
-    parts = [rows[~deferred]]
-    for kind, normalizer in _DEFERRED.items():
-        of_kind = rows[kinds == kind]
-        if len(of_kind):
-            normalized = engine.map_rows(partial(_one_column, normalizer=normalizer),
-                                         of_kind[[S.VALUE]])
-            parts.append(of_kind.assign(**{S.VALUE: normalized["value"],
-                                           S.SUPPRESSED: normalized["suppressed"]}))
-    return pd.concat(parts, ignore_index=True)
+def _deferred(kind: str, engine: Engine) -> Callable[[pd.Series], pd.DataFrame] | None:
+    """The normaliser of a deferred kind, run by ``engine`` on the kind's distinct raw values."""
+    normalizer = _DEFERRED.get(kind)
+    if normalizer is None:
+        return None
+    rule = partial(_one_column, normalizer=normalizer)
+    return lambda distinct: engine.map_rows(rule, pd.DataFrame({S.VALUE: distinct}))
 
 
 # Row rules for Engine.map_rows: the normalisers themselves, given their columns
@@ -316,80 +321,76 @@ def _one_column(rows: pd.DataFrame, *, normalizer: Callable[[pd.Series], pd.Data
     return normalizer(rows[S.VALUE])
 
 
-def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
-    """Integer codes in sorted order of the values (NA last) and the sorted distinct values."""
-    codes, uniques = pd.factorize(values, sort=True)
-    distinct = pd.Series(uniques, dtype=TEXT)
-    padded = pd.concat([distinct, pd.Series([pd.NA], dtype=TEXT)], ignore_index=True)
-    return np.where(codes < 0, len(distinct), codes).astype(np.int64), padded
-
-
-def _decode(codes: np.ndarray, padded: pd.Series) -> pd.Series:
-    """Codes back to text (an Arrow ``take``, no Python objects)."""
-    return padded.take(codes).reset_index(drop=True)
-
-
-def _aggregate(rows: pd.DataFrame, config: NormalizeConfig) -> pd.DataFrame:
-    """One row per (account_id, kind, value), sorted; grouping runs on integer codes."""
-    account, accounts = _codes(rows[S.ACCOUNT_ID])
-    kind, kinds = _codes(rows[S.KIND])
-    value, values = _codes(rows[S.VALUE])
-    # codes are in sorted order, so the combined key sorts like (account_id, kind, value)
-    key = (account * len(kinds) + kind) * len(values) + value
-    source, sources = _codes(rows[S.SOURCE])
-    suppressed, reasons = _codes(rows[S.SUPPRESSED])
-    last4, last4s = _codes(rows[_LAST4])
-    grouped = pd.DataFrame({
-        "key": key, "account": account, "kind": kind, "value": value,
-        S.FIRST_SEEN: rows[S.FIRST_SEEN].reset_index(drop=True),
-        S.LAST_SEEN: rows[S.LAST_SEEN].reset_index(drop=True),
-        "source": source, "suppressed": suppressed, "last4": last4,
-    }).groupby("key", sort=True).agg(
-        account=("account", "first"), kind=("kind", "first"), value=("value", "first"),
-        first_seen=(S.FIRST_SEEN, "min"), last_seen=(S.LAST_SEEN, "max"),
-        source=("source", "min"), suppressed=("suppressed", "min"), last4=("last4", "min"),
-    )
-    identifiers = pd.DataFrame({
-        S.ACCOUNT_ID: _decode(grouped["account"].to_numpy(), accounts),
-        S.KIND: _decode(grouped["kind"].to_numpy(), kinds),
-        S.VALUE: _decode(grouped["value"].to_numpy(), values),
-        S.FIRST_SEEN: grouped["first_seen"].reset_index(drop=True).astype(_TIME),
-        S.LAST_SEEN: grouped["last_seen"].reset_index(drop=True).astype(_TIME),
-        S.SOURCE: _decode(grouped["source"].to_numpy(), sources),
-        S.SUPPRESSED: _decode(grouped["suppressed"].to_numpy(), reasons),
-    })
-    masked, junk = _masks_and_junk(grouped, kinds, values, last4s, config)
-    identifiers[S.MASKED] = masked
-    # junk outranks the normalisers' reasons: "n/a" is a placeholder before it is invalid
-    identifiers[S.SUPPRESSED] = identifiers[S.SUPPRESSED].mask(junk, JUNK)
-    out = identifiers[list(S.IDENTIFIER_COLUMNS)]
+def _assemble(
+    grouped: list[KindRows], account_ids: pd.Series, config: NormalizeConfig
+) -> pd.DataFrame:
+    """The kinds' rows sorted by (account_id, kind, value), decoded, masked, junk judged."""
     text_dtype = pd.Series(["x"]).dtype  # the installed pandas' default text dtype
+    if not grouped:
+        empty = {c: pd.Series(dtype=text_dtype) for c in S.IDENTIFIER_COLUMNS}
+        empty[S.FIRST_SEEN] = empty[S.LAST_SEEN] = pd.Series(dtype=_TIME)
+        return pd.DataFrame(empty)[list(S.IDENTIFIER_COLUMNS)]
+    # one value code space: the kinds in sorted order, each kind's values sorted
+    offsets = np.cumsum([0] + [len(g.values) for g in grouped])
+    value = np.concatenate([g.value + offsets[i] for i, g in enumerate(grouped)])
+    account = np.concatenate([g.account for g in grouped])
+    n_values = int(offsets[-1])
+    if len(account_ids) * max(n_values, 1) < 2 ** 62:
+        order = np.argsort(account * n_values + value, kind="stable")
+    else:
+        order = np.lexsort((value, account))
+    kinds = pd.Series([g.kind for g in grouped], dtype=TEXT)
+    kind = np.repeat(np.arange(len(grouped)), [len(g.account) for g in grouped])
+
+    def text(part: Callable[[KindRows], tuple[np.ndarray, pd.Series]]) -> pd.Series:
+        codes, distinct = [], []
+        base = 0
+        for g in grouped:
+            c, d = part(g)
+            codes.append(np.where((c < 0) | (c >= len(d)), -1, c + base))
+            distinct.append(d.reset_index(drop=True).astype(TEXT))
+            base += len(d)
+        return decode(np.concatenate(codes)[order], pd.concat(distinct, ignore_index=True))
+
+    masked, junk = _masks_and_junk(grouped, config)
+    identifiers = pd.DataFrame({
+        S.ACCOUNT_ID: decode(account[order], account_ids),
+        S.KIND: decode(kind[order], kinds),
+        S.VALUE: decode(value[order], pd.concat([g.values for g in grouped], ignore_index=True)),
+        S.MASKED: decode(value[order], masked),
+        S.FIRST_SEEN: micros(np.concatenate([g.first for g in grouped])[order]),
+        S.LAST_SEEN: micros(np.concatenate([g.last for g in grouped])[order]),
+        S.SOURCE: text(lambda g: (g.source, pd.Series(g.sources, dtype=TEXT))),
+        S.SUPPRESSED: text(lambda g: (g.suppressed, g.reasons)),
+    })
+    # junk outranks the normalisers' reasons: "n/a" is a placeholder before it is invalid
+    identifiers[S.SUPPRESSED] = identifiers[S.SUPPRESSED].mask(junk[value[order]], JUNK)
+    out = identifiers[list(S.IDENTIFIER_COLUMNS)]
     return out.astype({c: text_dtype for c in (S.ACCOUNT_ID, S.KIND, S.VALUE, S.MASKED, S.SOURCE,
                                                S.SUPPRESSED)})
 
 
-def _masks_and_junk(
-    grouped: pd.DataFrame, kinds: pd.Series, values: pd.Series, last4s: pd.Series,
-    config: NormalizeConfig,
-) -> tuple[pd.Series, np.ndarray]:
-    """The masked display and the junk flag, judged once per distinct (kind, value)."""
-    kind_codes = grouped["kind"].to_numpy()
-    value_codes = grouped["value"].to_numpy()
-    masked = np.full(len(grouped), None, dtype=object)
-    junk = np.zeros(len(grouped), dtype=bool)
-    for code in np.unique(kind_codes):
-        sel = kind_codes == code
-        distinct, inverse = np.unique(value_codes[sel], return_inverse=True)
-        kind = str(kinds[code])
-        text = _decode(distinct, values)
+def _masks_and_junk(grouped: list[KindRows], config: NormalizeConfig) -> tuple[pd.Series, np.ndarray]:
+    """The masked display and the junk flag of every kind's distinct values, in code order.
+
+    Judged on the values some identifier uses (the others stay NA / False).
+    """
+    masked_parts, junk_parts = [], []
+    for g in grouped:
+        used = np.flatnonzero(np.bincount(g.value, minlength=len(g.values)) > 0)
+        text = g.values.take(used).reset_index(drop=True)
         card_last4 = None
-        if kind == S.K_CARD:
+        if g.kind == S.K_CARD:
             # one display per card: the smallest last4 any account gave for it
-            smallest = pd.Series(grouped["last4"].to_numpy()[sel]).groupby(inverse).min()
-            card_last4 = _decode(smallest.to_numpy(), last4s)
-        shown = mask_values(kind, text, last4=card_last4)
-        masked[sel] = shown.to_numpy(dtype=object)[inverse]
-        flags = junk_values(kind, text, extra=config.junk_values,
-                            min_device_length=config.min_device_length).to_numpy()
-        junk[sel] = flags[inverse]
-    return pd.Series(masked, dtype=TEXT), junk
+            smallest = np.full(len(g.values), len(g.last4s), dtype=np.int64)
+            np.minimum.at(smallest, g.value, g.last4)
+            card_last4 = decode(smallest[used], g.last4s)
+        shown = mask_values(g.kind, text, last4=card_last4, distinct=True)
+        masked = np.full(len(g.values), -1, dtype=np.int64)
+        masked[used] = np.arange(len(used))
+        masked_parts.append(decode(masked, shown))
+        flags = np.zeros(len(g.values), dtype=bool)
+        flags[used] = junk_values(g.kind, text, extra=config.junk_values,
+                                  min_device_length=config.min_device_length).to_numpy()
+        junk_parts.append(flags)
+    return pd.concat(masked_parts, ignore_index=True), np.concatenate(junk_parts)

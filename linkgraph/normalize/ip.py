@@ -27,6 +27,8 @@ import socket
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from linkgraph.normalize.text import TEXT, as_text, extract, map_distinct
 
@@ -134,8 +136,7 @@ def _normalize_distinct(raw: pd.Series) -> pd.DataFrame:
         ok = np.array([t is not None for t in tops], dtype=bool)
         top = np.array([t if t is not None else 0 for t in tops], dtype=np.uint64)[ok]
         idx = idx[ok]
-        prefixes = pd.Series(top).map(_prefix_text)
-        value.iloc[idx] = prefixes.to_numpy()
+        value.iloc[idx] = _prefix_texts(top)
         private = _in_ranges(top, _V6_RANGES)
         suppressed.iloc[idx[private]] = PRIVATE_IP
         known[idx] = True
@@ -155,6 +156,34 @@ def _top64(address: str | None) -> int | None:
 
 def _prefix_text(top: int) -> str:
     return str(ipaddress.IPv6Network((int(top) << 64, 64)))
+
+
+#: hextets as ipaddress writes them (lower case, no leading zeros)
+_HEXTETS = pa.array([f"{h:x}" for h in range(1 << 16)], type=pa.large_string())
+
+
+def _prefix_texts(tops: np.ndarray) -> np.ndarray:
+    """``_prefix_text`` of many /64 prefixes at once, in Arrow (objects only at the end).
+
+    The lower 64 bits are zero, so RFC 5952's longest zero run is the trailing
+    one (it always beats a run inside the first four hextets): the text is the
+    first four hextets without their trailing zero ones, then ``::/64``.
+    """
+    tops = tops.astype(np.uint64)
+    hextets = [((tops >> np.uint64(48 - 16 * i)) & np.uint64(0xFFFF)).astype(np.int64)
+               for i in range(4)]
+    empty = pa.scalar("", pa.large_string())
+    trailing = np.ones(len(tops), dtype=bool)
+    pieces: list[pa.Array] = []
+    for i in (3, 2, 1, 0):
+        trailing &= hextets[i] == 0
+        text = _HEXTETS.take(pa.array(hextets[i]))
+        if i:
+            text = pc.binary_join_element_wise(pa.scalar(":", pa.large_string()), text, empty)
+        pieces.insert(0, pc.if_else(pa.array(trailing), empty, text))
+    # a row of only empty pieces (the prefix ::/64) starts with its "::"
+    text = pc.binary_join_element_wise(*pieces, pa.scalar("::/64", pa.large_string()), empty)
+    return np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _mapped_v4(address: str) -> str:

@@ -31,13 +31,29 @@ _BLANK_START = "[\x00-\x20\x7f-\xa0\u1680\u180e\u2000-\u200b\u2028\u2029\u202f\u
 _COMBINING = "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
 
 
+def to_text(values: pd.Series) -> pd.Series:
+    """``values`` as TEXT (Arrow strings, ``pd.NA``), blanks untouched.
+
+    Any pandas string dtype converts inside Arrow; other dtypes go through
+    Python objects (``5`` -> ``'5'``).
+
+    >>> to_text(pd.Series(["a", None], dtype="str")).tolist()
+    ['a', <NA>]
+    """
+    if values.dtype == TEXT:
+        return values
+    if isinstance(values.dtype, pd.StringDtype):
+        return values.astype(TEXT)
+    return values.astype(object).astype(TEXT)
+
+
 def as_text(values: pd.Series) -> pd.Series:
     """``values`` as Arrow strings; empty or blank cells become NA.
 
     >>> as_text(pd.Series([" a ", "", None, 5])).tolist()
     [' a ', <NA>, <NA>, '5']
     """
-    text = values if values.dtype == TEXT else values.astype(object).astype(TEXT)
+    text = to_text(values)
     # a blank cell is one with nothing but whitespace: all-space strings are rare,
     # so test the cheap "empty or starts with a space" first
     suspect = np.flatnonzero(np.array(
@@ -103,7 +119,7 @@ def extract(values: pd.Series, pattern: str) -> pd.DataFrame:
     >>> extract(pd.Series(["a@b.c", "x"]), r"^(?P<local>.*)@(?P<domain>[^@]*)$").to_numpy().tolist()
     [['a', 'b.c'], [<NA>, <NA>]]
     """
-    text = values if values.dtype == TEXT else values.astype(object).astype(TEXT)
+    text = to_text(values)
     names = list(re.compile(pattern).groupindex)
     array = pa.chunked_array([pa.array([], type=pa.large_string())]) if len(text) == 0 else None
     if array is None:
@@ -125,7 +141,7 @@ def replace_re2(values: pd.Series, pattern: str, replacement: str) -> pd.Series:
     >>> replace_re2(pd.Series(["hauptstr 5", None]), "([a-z])str ", "\\\\1 street ").tolist()
     ['haupt street 5', <NA>]
     """
-    text = values if values.dtype == TEXT else values.astype(object).astype(TEXT)
+    text = to_text(values)
     if len(text) == 0:
         return text
     array = pa.chunked_array(text.array.__arrow_array__())

@@ -11,17 +11,22 @@ run time. See ``docs/spark.md`` for what runs on Spark and for cluster notes.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import SparkSession
 
-from linkgraph.engine.spark import components as _components
-from linkgraph.engine.spark import counts as _counts
-from linkgraph.engine.spark import rows as _rows
-from linkgraph.engine.spark.session import spark_session
+with warnings.catch_warnings():
+    # pyspark warns at import that pandas 3 is "not yet fully supported"
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+    from pyspark.sql import SparkSession
+
+    from linkgraph.engine.spark import components as _components
+    from linkgraph.engine.spark import counts as _counts
+    from linkgraph.engine.spark import rows as _rows
+    from linkgraph.engine.spark.session import quiet_pandas_warning, spark_session
 
 __all__ = ["SparkEngine", "spark_session"]
 
@@ -50,14 +55,17 @@ class SparkEngine:
 
     def connected_components(self, n_nodes: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """Component label per node, numbered by smallest member (large/small-star)."""
-        return _components.connected_components(
-            self.session, n_nodes, src, dst, checkpoint_every=self.checkpoint_every)
+        with quiet_pandas_warning():
+            return _components.connected_components(
+                self.session, n_nodes, src, dst, checkpoint_every=self.checkpoint_every)
 
     def count_keys(self, keys: np.ndarray, n_keys: int) -> np.ndarray:
         """Rows per key ``0..n_keys-1``, heavy keys salted."""
-        return _counts.count_keys(self.session, keys, n_keys, salt_buckets=self.salt_buckets,
-                                  heavy_rows=self.heavy_rows)
+        with quiet_pandas_warning():
+            return _counts.count_keys(self.session, keys, n_keys, salt_buckets=self.salt_buckets,
+                                      heavy_rows=self.heavy_rows)
 
     def map_rows(self, rule: Callable[[pd.DataFrame], pd.DataFrame], rows: pd.DataFrame) -> pd.DataFrame:
         """``rule(rows)``, the rule run as a pandas UDF on the distinct rows."""
-        return _rows.map_rows(self.session, rule, rows)
+        with quiet_pandas_warning():
+            return _rows.map_rows(self.session, rule, rows)

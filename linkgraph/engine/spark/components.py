@@ -11,6 +11,7 @@ checkpoint directory).
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -104,7 +105,7 @@ def connected_components(
             previous = current
         logger.info("spark components: %d edges converged in %d rounds", int(keep.sum()), rounds)
         with quiet_pandas_warning():
-            stars = edges.toPandas()
+            stars = cast(pd.DataFrame, edges.toPandas())
         edges.unpersist()
         root[stars[_U].to_numpy(dtype=np.int64)] = stars[_V].to_numpy(dtype=np.int64)
     # centres are the smallest members: ranking them gives scipy's numbering

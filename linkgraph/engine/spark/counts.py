@@ -10,6 +10,8 @@ aggregation); the light keys are counted once, unsalted.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
@@ -55,6 +57,6 @@ def count_keys(
         F.count(F.lit(1)).alias("n"))
     total = partial.groupBy(_KEY).agg(F.sum("n").alias("n"))
     with quiet_pandas_warning():
-        found = total.toPandas()
+        found = cast(pd.DataFrame, total.toPandas())
     counts[found[_KEY].to_numpy(dtype=np.int64)] = found["n"].to_numpy(dtype=np.int64)
     return counts

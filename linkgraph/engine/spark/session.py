@@ -6,8 +6,10 @@ engine uses Spark SQL and pandas UDFs only, which ship with pyspark.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import re
+import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -66,7 +68,10 @@ def spark_session(master: str | None = None) -> SparkSession:
         session = builder.getOrCreate()
     context = session.sparkContext
     if context.getCheckpointDir() is None:
-        directory = session.conf.get("spark.checkpoint.dir", None) or tempfile.mkdtemp(
-            prefix="linkgraph-checkpoints-")
+        directory = session.conf.get("spark.checkpoint.dir", None)
+        if not directory:
+            directory = tempfile.mkdtemp(prefix="linkgraph-checkpoints-")
+            # checkpoints only serve the running jobs: none outlives the process
+            atexit.register(shutil.rmtree, directory, ignore_errors=True)
         context.setCheckpointDir(directory)
     return session
