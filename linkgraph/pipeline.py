@@ -81,7 +81,8 @@ def run(
         )
     with stage("sanctions"):
         actions = sanctions.propagate(
-            clusters.accounts, links, tables.sanctions, tables.decisions, policy=config.policy
+            clusters.accounts, links, tables.sanctions, tables.decisions, policy=config.policy,
+            engine=engine,
         )
     with stage("score"):
         scores = score.score_clusters(clusters, links, tables, config=config.coupon)

@@ -21,6 +21,7 @@ import platform
 import re
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -104,8 +105,7 @@ def _safe_arrow(values: pd.Series) -> pa.ChunkedArray:
     array = pa.chunked_array(text.array.__arrow_array__(), type=pa.large_string())
     if len(array) == 0:
         return array
-    suspect = pc.or_(pc.match_substring_regex(array, _UNSAFE_RE2),
-                     pc.match_substring_regex(array, _SUSPECT_START_RE2))
+    suspect = pc.match_substring_regex(array, f"{_SUSPECT_START_RE2}|{_UNSAFE_RE2}")
     rows = np.flatnonzero(np.asarray(pc.fill_null(suspect, False).to_numpy(
         zero_copy_only=False), dtype=bool))
     if not len(rows):
@@ -204,6 +204,32 @@ def _quoted_python(cell: str) -> str:
     return '"' + cell.replace('"', '""') + '"' if any(c in cell for c in ',"\n') else cell
 
 
+def _float_text(floats: np.ndarray) -> pa.Array:
+    """numpy's ``astype(str)`` of floats (Python's repr), mostly by Arrow's shortest cast.
+
+    Both write the shortest digits that read back; they differ in the layout only:
+    numpy adds ``.0`` to whole numbers and uses an exponent below 1e-4 and from 1e16,
+    so those ranges (and float32) are left to numpy.
+    """
+    if floats.dtype != np.float64:
+        return pa.array(floats.astype(str)).cast(pa.large_string())
+    size = np.abs(floats)
+    with np.errstate(invalid="ignore"):
+        whole = (floats == np.trunc(floats)) & (size < 1e16)
+    arrow = pa.array(floats).cast(pa.large_string())
+    plain = ~np.asarray(pc.match_substring(arrow, "e").to_numpy(zero_copy_only=False), dtype=bool)
+    arrow = pc.if_else(pa.array(whole), pc.binary_join_element_wise(arrow, _lit(".0"), _lit("")),
+                       arrow)
+    rest = np.flatnonzero(~(plain & (whole | ((size >= 1e-4) & (size < 1e16)))))
+    if not len(rest):
+        return arrow
+    position = np.full(len(floats), -1, dtype=np.int64)
+    position[rest] = np.arange(len(rest))
+    take = pa.array(position, mask=position < 0)
+    numpy_text = pa.array(floats[rest].astype(str)).cast(pa.large_string())
+    return pc.if_else(pc.is_valid(take), numpy_text.take(pc.fill_null(take, 0)), arrow)
+
+
 def _csv_fields(values: pd.Series) -> pa.ChunkedArray | None:
     """Each cell as ``to_csv`` writes it (NA empty), or None for a dtype left to pandas."""
     dtype = values.dtype
@@ -211,9 +237,12 @@ def _csv_fields(values: pd.Series) -> pa.ChunkedArray | None:
         text = pc.fill_null(_safe_arrow(values), _lit(""))
         # Python's csv.QUOTE_MINIMAL with lineterminator "\n"
         quote = pc.match_substring_regex(text, '[,"\n]')
-        quoted = pc.binary_join_element_wise(
-            _lit('"'), pc.replace_substring(text, '"', '""'), _lit('"'), _lit(""))
-        return pa.chunked_array([pc.if_else(quote, quoted, text)], type=pa.large_string())
+        if pc.any(quote).as_py():
+            quoted = pc.binary_join_element_wise(
+                _lit('"'), pc.replace_substring(text, '"', '""'), _lit('"'), _lit(""))
+            text = pc.if_else(quote, quoted, text)
+        return pa.chunked_array([text] if isinstance(text, pa.Array) else text.chunks,
+                                type=pa.large_string())
     if dtype == bool:
         flags = pa.array(values.to_numpy())
         return pa.chunked_array([pc.if_else(flags, _lit("True"), _lit("False"))])
@@ -224,16 +253,26 @@ def _csv_fields(values: pd.Series) -> pa.ChunkedArray | None:
         numbers = pa.array(values.array).cast(pa.large_string())
         return pa.chunked_array([pc.fill_null(numbers, _lit(""))])
     if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        # numpy's shortest repr ("1e-05", "0.5", "-0.0"), as pandas writes floats; each
+        # distinct bit pattern formatted once
         numbers = values.to_numpy()
-        text = numbers.astype(str)  # what pandas writes: numpy's shortest repr ("1e-05", "0.5")
-        return pa.chunked_array([pc.if_else(pa.array(np.isnan(numbers)), _lit(""),
-                                            pa.array(text).cast(pa.large_string()))])
+        codes, distinct = pd.factorize(numbers.view(f"i{numbers.itemsize}"))
+        floats = np.asarray(distinct).view(numbers.dtype)
+        text = _float_text(floats)
+        text = pc.if_else(pa.array(np.isnan(floats)), _lit(""), text)
+        return pa.chunked_array([text.take(pa.array(codes))])
     if isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC" or (
             isinstance(dtype, np.dtype) and dtype.kind == "M"):
-        times = pa.array(values.array)
-        seconds = pc.floor_temporal(times, unit="second").cast(pa.timestamp("s", times.type.tz))
-        formatted = pc.strftime(seconds, format=_DATE_FORMAT)
-        return pa.chunked_array([pc.fill_null(formatted.cast(pa.large_string()), _lit(""))])
+        # whole seconds (floored, as strftime), written by Arrow's ISO cast
+        ticks = np.asarray(values.array.asi8)
+        per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[np.datetime_data(
+            values.dtype.base if isinstance(dtype, np.dtype) else np.dtype(f"M8[{dtype.unit}]"))[0]]
+        missing = ticks == np.iinfo(np.int64).min
+        seconds = pa.array(np.floor_divide(ticks, per_second), type=pa.timestamp("s"),
+                           mask=missing)
+        text = pc.replace_substring(seconds.cast(pa.large_string()), " ", "T")
+        text = pc.binary_join_element_wise(text, _lit("Z"), _lit(""))
+        return pa.chunked_array([pc.fill_null(text, _lit(""))])
     return None
 
 
@@ -311,15 +350,22 @@ def write_run(run: Run, out: str | Path, *, timings: dict[str, float], config: C
     key = report.mask_key.encode() if report.mask_key else None
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        for attr, stem in _PARQUET_FILES.items():
-            frame = getattr(run, attr)
-            if attr in _IDENTIFIER_FRAMES:
-                frame = _with_pseudonyms(frame, key)
-            _write_parquet(_moderator_frame(frame, attr, keep_raw=report.keep_raw),
-                           tmp / f"{stem}.parquet")
-            if attr in _CSV_FILES:
-                _write_csv(_moderator_frame(frame, attr, keep_raw=False), tmp / f"{stem}.csv",
-                           bom=report.excel_bom)
+        # Parquet in a second thread while the CSVs are formatted: both run mostly in
+        # Arrow, which releases the GIL; leaving the block waits for every write
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            written = []
+            for attr, stem in _PARQUET_FILES.items():
+                frame = getattr(run, attr)
+                if attr in _IDENTIFIER_FRAMES:
+                    frame = _with_pseudonyms(frame, key)
+                written.append(pool.submit(
+                    _write_parquet, _moderator_frame(frame, attr, keep_raw=report.keep_raw),
+                    tmp / f"{stem}.parquet"))
+                if attr in _CSV_FILES:
+                    _write_csv(_moderator_frame(frame, attr, keep_raw=False),
+                               tmp / f"{stem}.csv", bom=report.excel_bom)
+            for future in written:
+                future.result()
         manifest = build_manifest(run, inputs=run.manifest.get("inputs", []),
                                   config=config, timings=timings)
         manifest["outputs"] = {p.name: _file_entry(p) for p in sorted(tmp.iterdir())}

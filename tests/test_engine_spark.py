@@ -32,6 +32,7 @@ from linkgraph.engine.spark.counts import heavy_keys
 from linkgraph.graph import build_links
 from linkgraph.load import Tables
 from linkgraph.normalize.phone import normalize_phones
+from linkgraph.sanctions._reach import _directed_graph, _reach
 
 pytestmark = [
     pytest.mark.spark,
@@ -132,16 +133,17 @@ def test_reach_on_spark_keeps_the_same_best_paths_as_the_sanctions_stage(
     sources = rng.choice(n, 8, replace=False)
     expandable = rng.random(n) > 0.1  # cleared accounts: reached, not passed through
     graph, _ = _directed_graph(tail, head, conf, n)
-    local = _reach(graph, sources, max_hops=4, expandable=expandable)
+    usable = rng.random(len(tail)) > 0.1  # edges this action may not travel
+    local = _reach(graph, sources, max_hops=4, expandable=expandable, usable=usable)
 
-    hops, source, pred, path_conf = bounded_reach(spark.session, n, tail, head, conf, sources,
-                                                  max_hops=4, expandable=expandable)
+    on_spark = spark.bounded_reach(graph.indptr, graph.target, graph.conf, sources, max_hops=4,
+                                   expandable=expandable, usable=usable)
 
     assert (local.hops >= 2).any()
-    assert hops.tolist() == local.hops.tolist()
-    assert source.tolist() == local.source.tolist()
-    assert pred.tolist() == local.pred.tolist()
-    assert path_conf.tolist() == local.conf.tolist()
+    assert on_spark.hops.tolist() == local.hops.tolist()
+    assert on_spark.source.tolist() == local.source.tolist()
+    assert on_spark.pred.tolist() == local.pred.tolist()
+    assert on_spark.conf.tolist() == local.conf.tolist()
 
 
 def _identifiers(kind: str, value: str, accounts: list[str]) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 """Engines: where the heavy steps of a run execute (in process, or on Spark).
 
-The boundary is deliberately narrow: three operations over plain arrays and
+The boundary is deliberately narrow: four operations over plain arrays and
 frames, each with one meaning that every engine must give exactly.
 
 - :meth:`Engine.connected_components` -- component label per node of an
@@ -11,6 +11,8 @@ frames, each with one meaning that every engine must give exactly.
 - :meth:`Engine.map_rows` -- apply a pure row-wise rule (a normaliser) to a
   frame; the rule is the stage's own function, so a rule has one definition
   whichever engine runs it.
+- :meth:`Engine.bounded_reach` -- bounded multi-source shortest paths with
+  a fixed tie-break (the reachability behind sanction propagation).
 
 Stages take ``engine=`` (default :data:`LOCAL`) and never import an engine
 implementation; :func:`linkgraph.pipeline.run` picks one with
@@ -20,18 +22,29 @@ implementation; :func:`linkgraph.pipeline.run` picks one with
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
 from linkgraph.engine.local import LocalEngine
 
-__all__ = ["LOCAL", "Engine", "LocalEngine", "RowRule", "get_engine"]
+__all__ = ["LOCAL", "Engine", "LocalEngine", "Reach", "RowRule", "get_engine"]
 
 #: a pure rule over rows: a frame in, a frame aligned with it out (same length,
 #: same order); a row's result may depend on that row alone
 RowRule = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+class Reach(NamedTuple):
+    """Per node: ``hops`` (-1 unreached, int16), ``source``, ``pred`` (the next
+    node towards the source, -1 for sources) and path ``conf`` (product of the
+    edges' confidences)."""
+
+    hops: np.ndarray
+    source: np.ndarray
+    pred: np.ndarray
+    conf: np.ndarray
 
 
 @runtime_checkable
@@ -53,6 +66,21 @@ class Engine(Protocol):
 
     def map_rows(self, rule: RowRule, rows: pd.DataFrame) -> pd.DataFrame:
         """``rule(rows)`` with ``rows``' index, the rule run once per distinct row."""
+        ...
+
+    def bounded_reach(
+        self, indptr: np.ndarray, target: np.ndarray, conf: np.ndarray, sources: np.ndarray, *,
+        max_hops: int, expandable: np.ndarray, usable: np.ndarray | None = None,
+    ) -> Reach:
+        """Shortest paths of at most ``max_hops`` edges from the nearest source.
+
+        The graph is in CSR form: the edges leaving ``v`` are
+        ``target[indptr[v]:indptr[v + 1]]`` with confidences ``conf``; only
+        edges with ``usable`` True (all when ``None``) are travelled; nodes
+        with ``expandable`` False are reached but not passed through. Of a
+        node's shortest paths it keeps the highest confidence (compared at 9
+        decimals), then the smallest source, then the smallest predecessor.
+        """
         ...
 
 

@@ -187,9 +187,23 @@ def _mask(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def _needs_trim(values: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether some value starts or ends with a trim character or is empty (looks at the ends only)."""
+    trim = pa.array(list(_TRIM_CHARS), type=values.type)
+    for start, stop in ((0, 1), (-1, None)):
+        end = pc.utf8_slice_codeunits(values, start=start, stop=stop)
+        if pc.any(pc.is_in(end, value_set=trim)).as_py():
+            return True
+    return bool(pc.any(pc.equal(pc.binary_length(values), 0)).as_py())
+
+
 def _trimmed(values: pa.ChunkedArray) -> pa.ChunkedArray:
     """Strings without surrounding whitespace or invisible marks; blank -> null."""
-    trimmed = pc.utf8_trim(values, characters=_TRIM_CHARS)
+    if not _needs_trim(values):
+        # nothing to trim (the usual case): keep the column, do not copy it
+        trimmed = values
+    else:
+        trimmed = pc.utf8_trim(values, characters=_TRIM_CHARS)
     blank = pc.equal(pc.binary_length(trimmed), 0)  # lengths only: no string compare
     if not pc.any(blank).as_py():
         return trimmed

@@ -40,6 +40,7 @@ import pandas as pd
 
 from linkgraph import schemas as s
 from linkgraph.config import PolicyConfig
+from linkgraph.engine import LOCAL, Engine
 from linkgraph.errors import InputError
 from linkgraph.graph import LinkSet
 from linkgraph.sanctions._actions import (
@@ -51,7 +52,7 @@ from linkgraph.sanctions._actions import (
 from linkgraph.sanctions._cleared import _seen_when_cleared
 from linkgraph.sanctions._inputs import _cleared_table, _require_columns, _source_table
 from linkgraph.sanctions._links import _Channel, _link_graph, _Links
-from linkgraph.sanctions._reach import _best_per_node, _reach
+from linkgraph.sanctions._reach import _best_per_node
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ def propagate(
     decisions: pd.DataFrame,
     *,
     policy: PolicyConfig,
+    engine: Engine = LOCAL,
 ) -> Actions:
     """Propose an action for every account, with the evidence for it.
 
@@ -94,6 +96,7 @@ def propagate(
         sanctions: input sanctions (account_id, action, created_at).
         decisions: moderators' decisions (account_id, decision, created_at).
         policy: which links give which action, and how far.
+        engine: where the searches from the sources run (``linkgraph.engine``).
 
     Returns:
         :class:`Actions`: one row per account, and the ranked review queue.
@@ -157,7 +160,7 @@ def propagate(
 
     blocked = np.zeros(n, dtype=bool)
     blocked[sources.loc[sources["blocked"], "code"].to_numpy()] = True
-    candidates, preds = _candidates(link_graph, channels, is_cleared)
+    candidates, preds = _candidates(link_graph, channels, is_cleared, engine)
     candidates["stale"] |= _seen_when_cleared(candidates, link_graph, channels, cleared_ns,
                                               is_cleared, links.pairs, account_ids)
     winners = _choose(candidates, channels, blocked, is_cleared, policy)
@@ -189,7 +192,7 @@ def _channels(policy: PolicyConfig, sources: pd.DataFrame, links: _Links) -> lis
 
 
 def _candidates(links: _Links, channels: list[_Channel],
-                is_cleared: np.ndarray) -> tuple[pd.DataFrame, list[np.ndarray]]:
+                is_cleared: np.ndarray, engine: Engine) -> tuple[pd.DataFrame, list[np.ndarray]]:
     """Every channel's best path to every account it reaches (cleared accounts are
     reached, over links that are not stale into them, but not passed through);
     for cleared accounts also the best path over stale links (``stale``, to say
@@ -200,8 +203,9 @@ def _candidates(links: _Links, channels: list[_Channel],
         stale = links.stale_any if channel.weak_evidence else links.stale_strong
         expandable = ~is_cleared
         expandable[channel.sources] = True
-        reach = _reach(graph, channel.sources, max_hops=channel.max_hops,
-                       expandable=expandable, usable=channel.usable & ~stale)
+        reach = engine.bounded_reach(graph.indptr, graph.target, graph.conf, channel.sources,
+                                     max_hops=channel.max_hops, expandable=expandable,
+                                     usable=channel.usable & ~stale)
         preds.append(reach.pred)
         node = np.flatnonzero(reach.hops >= 1)
         frames.append(pd.DataFrame({

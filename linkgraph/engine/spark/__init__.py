@@ -2,6 +2,7 @@
 
 - components: alternating large-star / small-star (:mod:`.components`);
 - sharing counts: a salted two-phase group-by (:mod:`.counts`);
+- sanction reachability: hop-by-hop joins with a windowed best path (:mod:`.reach`);
 - row rules (normalisers): the stage's pandas functions as pandas UDFs
   over distinct rows (:mod:`.rows`).
 
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from linkgraph.engine import Reach
+
 with warnings.catch_warnings():
     # pyspark warns at import that pandas 3 is "not yet fully supported"
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
@@ -25,6 +28,7 @@ with warnings.catch_warnings():
 
     from linkgraph.engine.spark import components as _components
     from linkgraph.engine.spark import counts as _counts
+    from linkgraph.engine.spark import reach as _reach
     from linkgraph.engine.spark import rows as _rows
     from linkgraph.engine.spark.session import quiet_pandas_warning, spark_session
 
@@ -64,6 +68,21 @@ class SparkEngine:
         with quiet_pandas_warning():
             return _counts.count_keys(self.session, keys, n_keys, salt_buckets=self.salt_buckets,
                                       heavy_rows=self.heavy_rows)
+
+    def bounded_reach(
+        self, indptr: np.ndarray, target: np.ndarray, conf: np.ndarray, sources: np.ndarray, *,
+        max_hops: int, expandable: np.ndarray, usable: np.ndarray | None = None,
+    ) -> Reach:
+        """Bounded multi-source shortest paths, hop by hop as joins (:mod:`.reach`)."""
+        n_nodes = len(indptr) - 1
+        tail = np.repeat(np.arange(n_nodes, dtype=np.int64), np.diff(indptr))
+        head, edge_conf = np.asarray(target), np.asarray(conf)
+        if usable is not None:
+            tail, head, edge_conf = tail[usable], head[usable], edge_conf[usable]
+        with quiet_pandas_warning():
+            found = _reach.bounded_reach(self.session, n_nodes, tail, head, edge_conf, sources,
+                                         max_hops=max_hops, expandable=expandable)
+        return Reach(*found)
 
     def map_rows(self, rule: Callable[[pd.DataFrame], pd.DataFrame], rows: pd.DataFrame) -> pd.DataFrame:
         """``rule(rows)``, the rule run as a pandas UDF on the distinct rows."""

@@ -1,11 +1,13 @@
 """Connected components on Spark DataFrames: alternating large-star / small-star.
 
 Kiveris, Lattanzi, Mirrokni, Rastogi, Vassilvitskii, "Connected Components in
-MapReduce and Beyond" (SoCC 2014). Every round is two windowed minimums and two
-distincts over the edge list (four shuffles); the edges converge to one star per component whose centre
-is the component's smallest node. Lineage grows with every round, so the edge
-frame is checkpointed every few rounds (reliable checkpoint, to the session's
-checkpoint directory).
+MapReduce and Beyond" (SoCC 2014). Every round is two windowed minimums and
+two distincts over the edge list (four shuffles); the edges converge to one
+star per component whose centre is the component's smallest node. A round
+reads its input several times, so without a cut the logical plan grows
+geometrically: the edge frame is checkpointed every round (a local
+checkpoint cuts the plan; every few rounds a reliable one, to the session's
+checkpoint directory, also cuts the lineage a lost executor would recompute).
 """
 
 from __future__ import annotations

@@ -8,10 +8,6 @@ predecessor; accounts that may not be passed through (moderator-cleared) are
 reached but not expanded. Each hop is one join of the new frontier with the
 edge list, an anti-join with what is reached, and a windowed pick of the
 best candidate per account; the reached set is checkpointed every hop.
-
-Not yet routed through the engine interface (see docs/spark.md): the
-sanctions stage calls its local ``_reach``; this is its Spark counterpart,
-tested equal to it.
 """
 
 from __future__ import annotations
