@@ -225,6 +225,18 @@ def test_business_words_are_configurable() -> None:
     assert tier_of(homes, "a", "b") == "household"
 
 
+def test_config_checks_the_household_and_corroboration_settings() -> None:
+    config = config_from_dict({"graph": {"max_persons_per_household": 6,
+                                         "business_address_words": ["gmbh", "llc"],
+                                         "personal_kinds": ["phone"]}}).graph
+    assert (config.max_persons_per_household, config.business_address_words,
+            config.personal_kinds) == (6, ("gmbh", "llc"), ("phone",))
+    with pytest.raises(ConfigError, match="max_persons_per_household"):
+        GraphConfig(max_persons_per_household=0)
+    with pytest.raises(ConfigError, match="did you mean 'phone'"):
+        GraphConfig(personal_kinds=("phnoe",))
+
+
 # --- pairs and weights -------------------------------------------------------------
 
 
@@ -450,6 +462,20 @@ def test_throwaways_in_a_burst_on_the_farmers_phone_are_his_whatever_their_names
     assert corroboration_of(links, "f1", "main") == (
         "person", "shared device; account has no own identity and only farmed coupons")
     assert (links.pair_tiers[s.TIER] == "person").all()
+
+
+def test_naive_farmers_burst_at_home_under_his_own_name_is_one_person() -> None:
+    farm = ["f1", "f2", "f3"]
+    home = identifiers(*[(a, "address", "9 elm st 3") for a in farm])
+    created = {"f1": 500, "f2": 501, "f3": 502}
+    naive_farmer = registered(home, f1="ivan petrov", f2="ivan petrov", f3="ivan petrov")
+    links = links_of(naive_farmer, created_day=created, orders=[(a, "new_user") for a in farm])
+    assert corroboration_of(links, "f1", "f2") == (
+        "person", ("shared address under one registered name; burst of coupon-only or "
+                   "disposable-mailbox accounts"))
+    family = registered(home, f1="ivan petrov", f2="anna petrova", f3="oleg petrov")
+    links = links_of(family, created_day=created, orders=[(a, "new_user") for a in farm])
+    assert (links.pair_tiers[s.TIER] == "household").all()
 
 
 def test_home_address_gives_a_household_pair() -> None:

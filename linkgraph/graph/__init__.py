@@ -1,12 +1,18 @@
 """Graph stage: account-identifier incidence, hubs and junk, link tiers and weights.
 
-``identifiers`` (normalize) -> :class:`LinkSet`, in five steps, each a module:
+``identifiers`` (normalize) -> :class:`LinkSet`, in six steps, each a module:
 
 - :mod:`~linkgraph.graph.incidence`: integer codes, tiers, sharing counts, weights;
 - :mod:`~linkgraph.graph.hubs`: values too widely shared to link, per kind;
 - :mod:`~linkgraph.graph.pairs`: account pairs through shared values, bounded by caps;
 - :mod:`~linkgraph.graph.profiles`: per-account facts (own identity, bursts, orders);
+- :mod:`~linkgraph.graph.names`: registered names: same person, another person, unknown;
 - :mod:`~linkgraph.graph.corroborate`: each pair's tier after corroboration.
+
+Home addresses are judged twice: once by their account counts, then, once the
+person-tier pairs are known, by the number of *persons* sharing each
+(``hubs.household_hubs``); pairs through addresses that fail the second test
+are dropped and the tiers decided again.
 """
 
 from __future__ import annotations
@@ -62,7 +68,9 @@ class LinkSet:
         ``tier`` (person/household/weak), ``n_accounts`` (accounts sharing the
         value), ``weight`` and ``linking`` (True when the value may join
         clusters: not junk, not a hub, tier person or household, shared).
-        ``suppressed`` also names the graph's own reasons: ``hub``, ``deny_list``.
+        ``suppressed`` also names the graph's own reasons: ``hub``, ``deny_list``,
+        ``business_address``, ``shared by N persons`` (a home address of more
+        persons than a family has).
     pairs: one row per (account_a, account_b, kind, value), account_a <
         account_b, for every non-suppressed value shared by 2..cap accounts,
         weak kinds included: schemas.PAIR_COLUMNS.

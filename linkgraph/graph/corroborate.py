@@ -5,8 +5,10 @@ fingerprint and its digits count once together) is the same person or two
 members of one family; the evidence decides, first rule that applies wins:
 
 1. ``person``, *burst*: both accounts were created in a burst of linked
-   accounts and both have coupon-only or disposable-mailbox histories (a
-   farmer's accounts carry made-up names, so names are not asked);
+   accounts and both have coupon-only or disposable-mailbox histories, and
+   they share a person-level value (a farmer's accounts carry made-up names,
+   so names are not asked) or a home address under one registered name (a
+   naive farmer; a family signing up together registers its members' names);
 2. ``person``, *throwaway*: one of the two has no phone, card or device of
    its own, was created in a burst and only farmed coupons (or signed up with
    a disposable mailbox), and it used the other's card or device: somebody's
@@ -216,8 +218,11 @@ def pair_reasons(
     # no family on the evidence: a mistyped or borrowed contact, not a household
     elsewhere = (((person_mask & ~personal_bits) == 0)
                  & ((mask & (_HOUSEHOLD_BITS | _IP_BIT)) == 0))
+    # one registered name at one home in a burst of coupon-only accounts: a naive farmer
+    # (a family signing up together for its coupons registers its members' own names)
+    burst_evidence = (n_person >= 1) | ((n_household >= 1) & names.agree)
     return np.select(
-        [(n_person >= 1) & burst,
+        [burst_evidence & burst,
          (n_person >= 1) & throwaway,
          (n_person >= 1) & names.conflict & elsewhere,
          (n_person >= 1) & names.conflict & ~recycled,
@@ -282,6 +287,11 @@ def _words(mask: int, reason: int) -> str:
     shared = "+".join(person)
     if reason == _MULTI:
         text = "+".join(strong)
+    elif reason == _BURST and not person:
+        text = "shared address under one registered name; burst of coupon-only or " \
+               "disposable-mailbox accounts"
+        also = [c for c in weak if c != "name"]
+        return f"{text} (also {'+'.join(also)})" if also else text
     elif reason == _BURST:
         text = f"shared {shared}; burst of coupon-only or disposable-mailbox accounts"
     elif reason == _CONFLICT:

@@ -1,0 +1,63 @@
+"""The Arrow CSV writer writes, byte for byte, what pandas' ``to_csv`` writes (issue 10)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linkgraph import report
+
+# the characters that change a cell: quoting, formula guards, blanks, controls, bidi marks
+_TRICKY = st.sampled_from(list(',"\n\r=+-@ \t\u3000\u200b\uff1d\x85\xa0\u202e\x00\'ab1.é'))
+_CELLS = st.one_of(st.none(), st.text(_TRICKY, max_size=6), st.text(max_size=4))
+
+
+def _pandas_csv(frame: pd.DataFrame, path: Path) -> bytes:
+    report.safe_csv_frame(frame).to_csv(path, index=False, encoding="utf-8", lineterminator="\n",
+                                        date_format="%Y-%m-%dT%H:%M:%SZ")
+    return path.read_bytes()
+
+
+def _arrow_csv(frame: pd.DataFrame, path: Path) -> bytes:
+    report._write_csv(frame, path, bom=False)
+    return path.read_bytes()
+
+
+@settings(max_examples=60, deadline=None)
+@given(cells=st.lists(_CELLS, min_size=1, max_size=30), seed=st.integers(0, 2**32 - 1))
+def test_text_numbers_flags_and_times_are_written_as_pandas_writes_them(
+    tmp_path_factory: object, cells: list[str | None], seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    n = len(cells)
+    floats = rng.standard_normal(n) * 10.0 ** rng.integers(-8, 20, n)
+    floats[rng.random(n) < 0.2] = np.nan
+    frame = pd.DataFrame({
+        "text": pd.Series(cells, dtype="str"),
+        "object": pd.Series(cells, dtype=object),
+        "count": rng.integers(-(10**12), 10**12, n),
+        "nullable": pd.Series(rng.integers(0, 9, n), dtype="Int64").mask(rng.random(n) < 0.3),
+        "flag": rng.random(n) < 0.5,
+        "score": floats,
+        "seen": pd.Series(rng.integers(-(10**17), 4 * 10**18, n).view("M8[ns]")).dt.tz_localize(
+            "UTC").mask(rng.random(n) < 0.3),
+    })
+    tmp = Path(getattr(tmp_path_factory, "mktemp")("csv"))
+    assert _arrow_csv(frame, tmp / "a.csv") == _pandas_csv(frame, tmp / "b.csv")
+
+
+def test_whole_numbers_and_extremes_keep_numpy_float_text(tmp_path: Path) -> None:
+    floats = [0.0, -0.0, 100.0, 1e-05, 1e-4, 1e16, 123456789.125, 1.5e10, np.inf, -np.inf, np.nan]
+    frame = pd.DataFrame({"x": floats, "label": ["a,b"] * len(floats)})
+    assert _arrow_csv(frame, tmp_path / "a.csv") == _pandas_csv(frame, tmp_path / "b.csv")
+    assert b"\n-0.0," in (tmp_path / "a.csv").read_bytes()
+
+
+def test_frame_of_an_unhandled_dtype_falls_back_to_pandas(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"c": pd.Categorical(["x", "y,z"]), "n": [1, 2]})
+    assert _arrow_csv(frame, tmp_path / "a.csv") == _pandas_csv(frame, tmp_path / "b.csv")
+    assert (tmp_path / "a.csv").read_text() == 'c,n\nx,1\n"y,z",2\n'
