@@ -114,9 +114,10 @@ def test_times_come_from_accounts_logins_and_orders():
     assert pd.isna(pickup["first_seen"])  # no order used it
 
 
-def test_card_digits_only_when_no_fingerprint_and_card_mask_uses_last4():
+def test_card_digits_bridge_a_tokenised_card_to_its_untokenised_copy_and_mask_uses_last4():
     ids = normalize_identifiers(_family_and_pickup(), config=NormalizeConfig())
-    assert _row(ids, "a1", "card_digits").empty
+    # a2's card has no fingerprint and a1's fingerprinted card has the same digits
+    assert _row(ids, "a1", "card_digits")["value"].tolist() == ["553691|0012|0127"]
     assert _row(ids, "a1", "card")["masked"].tolist() == ["card ****0012"]
     assert _row(ids, "a2", "card_digits")["value"].tolist() == ["553691|0012|0127"]
     assert _row(ids, "a3", "card_digits").empty  # no BIN
@@ -167,3 +168,28 @@ def test_no_accounts_gives_an_empty_frame_with_the_contract_columns():
     ids = normalize_identifiers(_tables(), config=NormalizeConfig())
     assert ids.empty and tuple(ids.columns) == S.IDENTIFIER_COLUMNS
     assert str(ids["first_seen"].dtype).endswith("UTC]")
+
+
+def _three_cards_same_digits() -> Tables:
+    """One card tokenised for a1 and untokenised for a2; a3 a different card with equal digits."""
+    accounts = pd.DataFrame({"account_id": ["a1", "a2", "a3", "a4"]})
+    payments = pd.DataFrame({
+        "account_id": ["a1", "a2", "a3", "a4"], "payment_id": ["p1", "p2", "p3", "p4"],
+        "fingerprint": ["fp_one", None, "fp_three", "fp_four"],
+        "card_bin": ["446272", "446272", "520000", "520000"],
+        "card_last4": ["9505", "9505", "2501", "2501"],
+        "card_expiry": ["08/30", "08/2030", "01/27", "01/27"],
+    })
+    return _tables(accounts=accounts, payments=payments)
+
+
+def test_card_without_fingerprint_meets_the_same_card_with_one_by_its_digits() -> None:
+    identifiers = normalize_identifiers(_three_cards_same_digits(), config=NormalizeConfig())
+    digits = identifiers[identifiers["kind"] == "card_digits"]
+    assert digits["account_id"].tolist() == ["a1", "a2"]
+    assert digits["value"].nunique() == 1
+
+
+def test_two_tokenised_cards_with_equal_digits_are_not_joined_by_digits() -> None:
+    identifiers = normalize_identifiers(_three_cards_same_digits(), config=NormalizeConfig())
+    assert not identifiers[identifiers["kind"] == "card_digits"]["account_id"].isin(["a3", "a4"]).any()

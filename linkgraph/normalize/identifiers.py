@@ -272,8 +272,13 @@ def _payment_rows(
     mine = account["payments"]
     fingerprints = normalize_fingerprints(payments[S.FINGERPRINT])
     digits = card_digits(payments[S.CARD_BIN], payments[S.CARD_LAST4], payments[S.CARD_EXPIRY])
-    # bin + last4 + expiry stand in only when the provider gave no fingerprint
-    digits = digits.assign(value=digits["value"].where(fingerprints["value"].isna()))
+    # bin + last4 + expiry stand in when the provider gave no fingerprint. A fingerprinted
+    # card also carries its digits when some card WITHOUT a fingerprint has the same
+    # digits (one card, tokenised by one feed and not by another); two fingerprinted
+    # cards with equal digits but different tokens are different cards and never meet here.
+    bare = fingerprints["value"].isna()
+    bridged = digits["value"].isin(digits["value"][bare].dropna().unique())
+    digits = digits.assign(value=digits["value"].where(bare | bridged))
     return [
         (S.K_CARD, _part("payments.fingerprint", mine, fingerprints, first, last,
                          last4=payments[S.CARD_LAST4])),
