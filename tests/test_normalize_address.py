@@ -44,12 +44,14 @@ SAME_DWELLING = [
         ("Hauptstrasse 5", None, "10 115", "BERLIN", "Deutschland"),
         ("Haupt Str. 5", None, "10115", "Berlin", "DE"),
     ]),
-    ("ulitsa lenina 5|12|620014|ru", [
+    ("lenina ulitsa 5|12|620014|ru", [
         ("ul. Lenina, d. 5, kv. 12", None, "620014", "Ekaterinburg", "RU"),
         ("ulitsa Lenina 5", "kv 12", "620014", "Yekaterinburg", "Russia"),
         ("Ul Lenina d 5 kv 12", None, "620014", None, "RU"),
+        ("Lenina ul., d. 5, kv. 12", None, "620014", None, "RU"),
+        ("Lenina ulitsa 5", "kv. 12", "620 014", None, "RU"),
     ]),
-    ("ulitsa ленина 5|12|620014|ru", [
+    ("ленина ulitsa 5|12|620014|ru", [
         ("ул. Ленина, д. 5, кв. 12", None, "620014", "Екатеринбург", "RU"),
         ("улица Ленина 5", "квартира 12", "620014", "Екатеринбург", "Россия"),
     ]),

@@ -63,3 +63,11 @@ def test_normalising_twice_changes_nothing_and_row_order_does_not_matter(names, 
     order = list(range(len(raw)))
     rnd.shuffle(order)
     pd.testing.assert_frame_equal(normalize_names(raw.iloc[order]).sort_index(), once)
+
+
+def test_generational_suffix_tells_a_father_from_his_son() -> None:
+    from linkgraph.normalize.name import normalize_names
+
+    names = normalize_names(pd.Series(["John Smith Jr", "John Smith", "Mr. John Smith"]))["value"]
+    assert names[0] != names[1]
+    assert names[1] == names[2]

@@ -206,7 +206,17 @@ def _canonical_street(street: pd.Series) -> pd.Series:
         alternatives = "|".join(re.escape(s).replace("\\ ", "  ") for s in spellings)
         target = f" {canonical} " if canonical else " "
         padded = padded.str.replace(f" (?:{alternatives}) ", target, regex=True)
-    return padded.str.replace(" +", " ", regex=True).str.strip()
+    street = padded.str.replace(" +", " ", regex=True).str.strip()
+    # Slavic street types stand before or after the name ("ul. Mira" = "Mira ul."):
+    # one canonical place, after the name, before the house number
+    movable = "|".join(_MOVABLE_TYPES)
+    return street.str.replace(
+        f"^({movable}) ([^0-9]+?)(?: ([0-9].*))?$", r"\2 \1 \3", regex=True
+    ).str.strip()
+
+
+#: street types written before or after the street's name
+_MOVABLE_TYPES = ("ulitsa", "prospekt", "pereulok", "shosse", "naberezhnaya")
 
 
 def _postal_codes(postal: pd.Series, country: pd.Series) -> pd.Series:

@@ -12,10 +12,11 @@ import pandas as pd
 
 from linkgraph.normalize.text import TEXT, as_text, fold, map_distinct, reasons
 
-#: courtesy titles and honorifics dropped from names
+#: courtesy titles and honorifics dropped from names; generational suffixes (Jr, II, III)
+#: are kept: they tell a father from his son, whom the same-name rule would otherwise join
 TITLES: frozenset[str] = frozenset({
     "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "herr", "frau",
-    "mme", "mlle", "m", "sr", "sra", "srta", "jr", "ii", "iii",
+    "mme", "mlle", "m", "sr", "sra", "srta",
 })
 
 
