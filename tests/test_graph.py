@@ -418,6 +418,23 @@ def test_shared_phone_is_one_persons_when_names_do_not_conflict() -> None:
     assert tier_of(links_of(named), "a", "b") == "weak"  # no home in common: a borrowed number
 
 
+def test_second_account_under_a_nickname_sharing_mailbox_and_phone_is_the_same_person() -> None:
+    sam = registered(
+        identifiers(("a", "email", "sam.lee@outlook.com"), ("b", "email", "sam.lee@outlook.com"),
+                    ("a", "phone", "+14155550134"), ("b", "phone", "+14155550134"),
+                    ("a", "card", "fp-1"), ("b", "card", "fp-1")),
+        a="sam lee", b="samuel lee")
+    assert tier_of(links_of(sam), "a", "b") == "person"
+
+
+def test_family_mailbox_and_card_of_differently_named_people_stay_household() -> None:
+    family = registered(
+        identifiers(("mum", "email", "petrovs@mail.ru"), ("dad", "email", "petrovs@mail.ru"),
+                    ("mum", "card", "fp1"), ("dad", "card", "fp1"), *own_phones("mum", "dad")),
+        mum="anna petrova", dad="ivan petrov")
+    assert tier_of(links_of(family), "dad", "mum") == "household"
+
+
 def test_family_mailbox_of_two_people_with_own_phones_stays_household() -> None:
     family_mailbox = identifiers(("mum", "email", "petrovs@mail.ru"),
                                  ("dad", "email", "petrovs@mail.ru"), *own_phones("mum", "dad"))

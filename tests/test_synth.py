@@ -9,13 +9,16 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import phonenumbers
 import pytest
 
 from linkgraph import schemas
 from linkgraph.errors import LinkgraphError
-from linkgraph.synth import synthesize
+from linkgraph.normalize.email import normalize_emails
+from linkgraph.synth import synthesize, vocab
+from linkgraph.synth.mailbox import canonical_mailboxes, dedupe_mailboxes
 
 N = 2000
 
@@ -39,11 +42,16 @@ def world(nights: tuple[dict, dict]) -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def large_logins(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+def large(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("synth20k")
     synthesize(base, accounts=20_000, seed=5)
-    logins = pd.read_csv(base / "logins.csv", dtype=str, keep_default_na=False)
-    truth = pd.read_csv(base / "truth.csv", dtype=str, keep_default_na=False)
+    return base
+
+
+@pytest.fixture(scope="module")
+def large_logins(large: Path) -> pd.DataFrame:
+    logins = pd.read_csv(large / "logins.csv", dtype=str, keep_default_na=False)
+    truth = pd.read_csv(large / "truth.csv", dtype=str, keep_default_na=False)
     return logins.merge(truth, on="account_id")
 
 
@@ -200,6 +208,56 @@ def test_one_person_writes_a_gmail_address_with_dots_and_with_googlemail(world: 
                for s in spelt_many)
     assert accounts["email"].str.contains(r"\+").any()
     assert (accounts["email"] != accounts["email"].str.lower()).any()
+
+
+def _persons_per_mailbox(accounts: pd.DataFrame, truth: pd.DataFrame) -> pd.Series:
+    """Distinct persons behind each canonical mailbox (the engine's key), junk left out."""
+    accounts = _with_truth(accounts, truth)
+    accounts = accounts[(accounts["email"] != "") & (accounts["email"] != "test@test.com")]
+    key = normalize_emails(accounts["email"])["value"]
+    return accounts.assign(key=key.to_numpy()).groupby("key")["person_id"].nunique()
+
+
+def test_no_two_persons_share_a_mailbox(world: dict) -> None:
+    per_mailbox = _persons_per_mailbox(world["accounts"], world["truth"])
+    assert per_mailbox.max() == 1, per_mailbox[per_mailbox > 1].head(10).to_dict()
+    assert len(per_mailbox) < len(world["accounts"])  # ...while one person reuses theirs
+
+
+def test_no_two_persons_share_a_mailbox_among_twenty_thousand_accounts(large: Path) -> None:
+    accounts = pd.read_csv(large / "accounts.csv", dtype=str, keep_default_na=False)
+    truth = pd.read_csv(large / "truth.csv", dtype=str, keep_default_na=False)
+    per_mailbox = _persons_per_mailbox(accounts, truth)
+    assert per_mailbox.max() == 1, per_mailbox[per_mailbox > 1].head(10).to_dict()
+
+
+def test_namesakes_and_initials_get_distinct_mailboxes() -> None:
+    # James Hill and John Hill as "jhill"; Emily Thompson from the US and from the UK
+    # (different name codes, one Gmail); "first.last" and "firstlast" on Gmail
+    us_emily = vocab.FIRST_NAMES[0].index("Emily")
+    gb_emily = sum(map(len, vocab.FIRST_NAMES[:3])) + vocab.FIRST_NAMES[3].index("Emily")
+    us_thompson = vocab.LAST_NAMES[0].index("Thompson")
+    gb_thompson = sum(map(len, vocab.LAST_NAMES[:3])) + vocab.LAST_NAMES[3].index("Thompson")
+    hill = vocab.LAST_NAMES[0].index("Hill")
+    gb_gmail = sum(map(len, vocab.EMAIL_DOMAINS[:3]))
+    boxes = pd.DataFrame({
+        "first": [0, 2, us_emily, gb_emily, us_emily, 0],
+        "last": [hill, hill, us_thompson, gb_thompson, us_thompson, hill],
+        "style": [2, 2, 0, 0, 1, 3],
+        "digits": [-1, -1, -1, -1, -1, -1],
+        "domain": [0, 0, 0, gb_gmail, 0, 0],
+    })
+    assert canonical_mailboxes(boxes).tolist() == [
+        "jhill@gmail.com", "jhill@gmail.com", "emilythompson@gmail.com",
+        "emilythompson@gmail.com", "emilythompson@gmail.com", "james_hill@gmail.com"]
+    out = dedupe_mailboxes(np.random.default_rng(1), boxes)
+    keys = canonical_mailboxes(out)
+    assert len(set(keys)) == len(keys)
+    # the first of each key keeps its spelling, and nothing but digits changes
+    assert out["digits"].tolist()[0] == -1 and out["digits"].tolist()[2] == -1
+    assert out["digits"].tolist()[5] == -1
+    assert out.drop(columns="digits").equals(boxes.drop(columns="digits"))
+    assert boxes["digits"].tolist() == [-1] * 6  # the input is not modified
 
 
 def test_one_person_writes_one_phone_in_several_national_formats(world: dict) -> None:

@@ -14,7 +14,11 @@ members of one family; the evidence decides, first rule that applies wins:
    a disposable mailbox), and it used the other's card or device: somebody's
    throwaway, whatever name it was given. A mailbox or phone number it only
    typed in does not count here (anyone can type one);
-3. registered names that conflict (both accounts registered a valid full
+3. ``person``, *several kinds*: the same mailbox and the same phone number,
+   whatever the registered names say (``Sam Lee`` and ``Samuel Lee``): a
+   family may share a mailbox, or a parent's phone may sit on a child's
+   account, but not both;
+4. registered names that conflict (both accounts registered a valid full
    name and the names differ by more than an initial: two people, see
    :mod:`~linkgraph.graph.names`):
    ``weak`` when they share only phone numbers or mailboxes and no home (no
@@ -22,19 +26,19 @@ members of one family; the evidence decides, first rule that applies wins:
    ``household`` otherwise (a family card or tablet, a parent's phone on a
    child's account), or ``weak`` when the only person-level value is a phone
    the two never held at the same time (a number that changed hands);
-4. ``person``, *several kinds*: two or more person-level kinds in common;
-5. ``person``, *same name*: one person-level value and registered names that
+5. ``person``, *several kinds*: two or more person-level kinds in common;
+6. ``person``, *same name*: one person-level value and registered names that
    match (equal, or one initial apart). Only ``accounts.full_name`` counts: a
    family card carries its holder's name to every member;
-6. ``person``, *no own identity*: one of the two has no phone, card or
+7. ``person``, *no own identity*: one of the two has no phone, card or
    device that nobody else has;
-7. ``person``, *personal identifier*: the shared value is a phone number or
+8. ``person``, *personal identifier*: the shared value is a phone number or
    mailbox (``GraphConfig.personal_kinds``: one person's, rarely a family's),
    unless both accounts have an own phone besides (two people who share a
    family mailbox);
-8. ``household``: a single card or device nothing corroborates (a family
+9. ``household``: a single card or device nothing corroborates (a family
    card, a family tablet: the platform's discretion);
-9. ``household``: a home address; ``weak``: IPs and names alone. An IP never
+10. ``household``: a home address; ``weak``: IPs and names alone. An IP never
    promotes a pair: a shared home IP must not make a family tablet "the same
    person".
 
@@ -221,9 +225,15 @@ def pair_reasons(
     # one registered name at one home in a burst of coupon-only accounts: a naive farmer
     # (a family signing up together for its coupons registers its members' own names)
     burst_evidence = (n_person >= 1) | ((n_household >= 1) & names.agree)
+    # the same mailbox AND the same phone number (both held at one time) are one person
+    # whatever the registered names say ("Sam Lee" and "Samuel Lee"): a family may share a
+    # mailbox, or a parent's phone may sit on a child's account, but not both
+    both_personal = (1 << _CLASSES.index("email")) | (1 << _CLASSES.index("phone"))
+    same_mailbox = ((person_mask & both_personal) == both_personal) & ~recycled
     return np.select(
         [burst_evidence & burst,
          (n_person >= 1) & throwaway,
+         same_mailbox,
          (n_person >= 1) & names.conflict & elsewhere,
          (n_person >= 1) & names.conflict & ~recycled,
          (n_person >= 1) & names.conflict & (n_household >= 1),
@@ -234,8 +244,8 @@ def pair_reasons(
          (n_person == 1) & shares_personal & ~family_mailbox,
          n_person == 1,
          n_household >= 1],
-        [_BURST, _THROWAWAY, _ELSEWHERE, _CONFLICT, _HOME, _RECYCLED, _MULTI, _NAME, _NO_OWN,
-         _PERSONAL, _SINGLE, _HOME],
+        [_BURST, _THROWAWAY, _MULTI, _ELSEWHERE, _CONFLICT, _HOME, _RECYCLED, _MULTI, _NAME,
+         _NO_OWN, _PERSONAL, _SINGLE, _HOME],
         default=_WEAK,
     )
 

@@ -94,6 +94,9 @@ def _edge_texts(pairs: pd.DataFrame, account_ids: pd.Index, keys: np.ndarray) ->
         named = masked.iloc[of_kind].astype("str").str.startswith(f"{name} ").to_numpy(bool)
         words[of_kind[named]] = masked.to_numpy(dtype=object)[of_kind[named]]
     words = pd.Series(words, index=items.index, dtype=object)
+    # a card's fingerprint and its digits read the same (``card ****4242``): say it once
+    repeated = pd.DataFrame({"edge": items["edge"], "words": words}).duplicated().to_numpy(bool)
+    items, words = items[~repeated], words[~repeated]
     edge = items["edge"].to_numpy()
     position = items.groupby("edge").cumcount().to_numpy()
     n_values = items.groupby("edge")["edge"].transform("size").to_numpy()

@@ -14,6 +14,7 @@ import pandas as pd
 
 from linkgraph.synth import vocab
 from linkgraph.synth.farmers import farm_accounts, farm_sizes
+from linkgraph.synth.mailbox import dedupe_mailboxes
 from linkgraph.synth.world import (
     CITY_OFFSET,
     DAY,
@@ -29,7 +30,6 @@ from linkgraph.synth.world import (
     build_households,
     build_persons,
     cut_to_accounts,
-    dedupe_mailboxes,
     distinct_homes,
     honest_accounts,
     in_country,

@@ -17,11 +17,10 @@ import pyarrow.compute as pc
 
 from linkgraph.synth import render, vocab
 from linkgraph.synth.build import World
+from linkgraph.synth.mailbox import FIRST, LAST, mailbox_locals
 from linkgraph.synth.world import DOMAINS, GMAIL, YEAR
 
 Table = dict[str, Any]
-FIRST = np.array([n for c in vocab.FIRST_NAMES for n in c], dtype=object)
-LAST = np.array([n for c in vocab.LAST_NAMES for n in c], dtype=object)
 COUNTRY_CODES = np.array(vocab.COUNTRIES, dtype=object)
 TAGS = np.array(list(vocab.PLUS_TAGS) + [str(i) for i in range(1, 80)], dtype=object)
 JUNK_DEVICES = ("00000000-0000-0000-0000-000000000000", "unknown")
@@ -44,18 +43,7 @@ def emails(world: World) -> np.ndarray:
     """Each account's email: its mailbox, spelt by its variant (dots, +tag, googlemail, case)."""
     acc = world.accounts
     mb = world.mailboxes.iloc[acc["mailbox"].to_numpy()]
-    first = render.lower(FIRST[mb["first"].to_numpy()])
-    last = render.lower(LAST[mb["last"].to_numpy()])
-    digits = mb["digits"].to_numpy()
-    digit_text = np.where(digits >= 0, render.NUMBERS[np.clip(digits, 0, 9999)], "").astype(object)
-    style = mb["style"].to_numpy()
-    initial = pc.utf8_slice_codeunits(_obj(first), 0, 1).to_numpy(zero_copy_only=False)
-    local = render.choose(style, [first + "." + last + digit_text, first + last + digit_text,
-                                  initial + last + digit_text, first + "_" + last + digit_text,
-                                  last + "." + first + digit_text])
-    toggled = np.where(style == 0, first + last + digit_text,
-                       initial + "." + pc.utf8_slice_codeunits(_obj(local), 1, 1000)
-                       .to_numpy(zero_copy_only=False))
+    local, toggled = mailbox_locals(mb)
     domain = DOMAINS[mb["domain"].to_numpy()]
     variant = acc["email_variant"].to_numpy()
     tag = "+" + TAGS[acc["email_tag"].to_numpy()]

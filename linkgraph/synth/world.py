@@ -145,27 +145,6 @@ def new_mailboxes(rng: np.random.Generator, first: np.ndarray, last: np.ndarray,
     })
 
 
-def dedupe_mailboxes(rng: np.random.Generator, mailboxes: pd.DataFrame) -> pd.DataFrame:
-    """New digits for mailboxes that would be the same mailbox as an earlier one.
-
-    Gmail ignores dots, so ``first.last`` and ``firstlast`` collide there.
-    """
-    mailboxes = mailboxes.copy()
-    gmail = mailboxes["domain"].isin(GMAIL).to_numpy()
-    for _ in range(50):
-        style = mailboxes["style"].to_numpy()
-        key_style = np.where(gmail & (style <= 1), 0, style)
-        key = pd.DataFrame({"f": mailboxes["first"], "l": mailboxes["last"], "s": key_style,
-                            "d": mailboxes["digits"], "m": np.where(gmail, -1, mailboxes["domain"])})
-        dup = key.duplicated().to_numpy()
-        if not dup.any():
-            return mailboxes
-        digits = mailboxes["digits"].to_numpy().copy()
-        digits[dup] = rng.integers(100, 10_000, size=int(dup.sum()))
-        mailboxes["digits"] = digits
-    raise RuntimeError("could not make mailboxes distinct")  # pragma: no cover
-
-
 def new_cards(rng: np.random.Generator, country: np.ndarray, holder_first: np.ndarray,
               holder_last: np.ndarray) -> pd.DataFrame:
     """Payment cards: provider fingerprint, BIN, last four digits, expiry and holder name."""
