@@ -27,6 +27,7 @@ address or payment method (``address_id``/``payment_id``); NaT when unknown.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from functools import partial
 
@@ -120,16 +121,25 @@ def normalize_identifiers(
     """
     frames = _complete(tables)
     account, account_ids = _account_codes(frames)
-    by_kind: dict[str, list[SourceRows]] = {}
-    for part_kind, part in (
-        *_account_rows(frames["accounts"], account["accounts"], config, engine),
-        *_address_rows(frames["addresses"], frames["orders"], account, config, engine),
-        *_payment_rows(frames["payments"], frames["orders"], account),
-        *_login_rows(frames["logins"], account["logins"]),
-    ):
-        by_kind.setdefault(part_kind, []).append(part)
-    grouped = [group_kind(kind, by_kind[kind], _deferred(kind, engine)) for kind in sorted(by_kind)]
-    identifiers = _assemble([g for g in grouped if len(g.account)], account_ids, config)
+    # Independent sources and kinds run two at a time: their work is mostly in Arrow
+    # kernels, which release the GIL (the results are collected in a fixed order)
+    with ThreadPoolExecutor(max_workers=2 if engine.name == "local" else 1) as pool:
+        sources = [
+            pool.submit(_address_rows, frames["addresses"], frames["orders"], account, config,
+                        engine),
+            pool.submit(_account_rows, frames["accounts"], account["accounts"], config, engine),
+            pool.submit(_payment_rows, frames["payments"], frames["orders"], account),
+            pool.submit(_login_rows, frames["logins"], account["logins"]),
+        ]
+        by_kind: dict[str, list[SourceRows]] = {}
+        for part_kind, part in (row for future in sources for row in future.result()):
+            by_kind.setdefault(part_kind, []).append(part)
+        grouping = [pool.submit(group_kind, kind, by_kind[kind], _deferred(kind, engine))
+                    for kind in sorted(by_kind)]
+        grouped = [g for g in (future.result() for future in grouping) if len(g.account)]
+        judged = [pool.submit(_mask_and_junk, g, config) for g in grouped]
+        masks = [future.result() for future in judged]
+    identifiers = _assemble(grouped, masks, account_ids)
     logger.info("normalize: %d identifiers of %d accounts", len(identifiers),
                 identifiers[S.ACCOUNT_ID].nunique())
     return identifiers
@@ -327,7 +337,7 @@ def _one_column(rows: pd.DataFrame, *, normalizer: Callable[[pd.Series], pd.Data
 
 
 def _assemble(
-    grouped: list[KindRows], account_ids: pd.Series, config: NormalizeConfig
+    grouped: list[KindRows], masks: list[tuple[pd.Series, np.ndarray]], account_ids: pd.Series
 ) -> pd.DataFrame:
     """The kinds' rows sorted by (account_id, kind, value), decoded, masked, junk judged."""
     text_dtype = pd.Series(["x"]).dtype  # the installed pandas' default text dtype
@@ -357,7 +367,8 @@ def _assemble(
             base += len(d)
         return decode(np.concatenate(codes)[order], pd.concat(distinct, ignore_index=True))
 
-    masked, junk = _masks_and_junk(grouped, config)
+    masked = pd.concat([m for m, _ in masks], ignore_index=True)
+    junk = np.concatenate([j for _, j in masks])
     identifiers = pd.DataFrame({
         S.ACCOUNT_ID: decode(account[order], account_ids),
         S.KIND: decode(kind[order], kinds),
@@ -375,27 +386,23 @@ def _assemble(
                                                S.SUPPRESSED)})
 
 
-def _masks_and_junk(grouped: list[KindRows], config: NormalizeConfig) -> tuple[pd.Series, np.ndarray]:
-    """The masked display and the junk flag of every kind's distinct values, in code order.
+def _mask_and_junk(g: KindRows, config: NormalizeConfig) -> tuple[pd.Series, np.ndarray]:
+    """The masked display and the junk flag of a kind's distinct values, in code order.
 
     Judged on the values some identifier uses (the others stay NA / False).
     """
-    masked_parts, junk_parts = [], []
-    for g in grouped:
-        used = np.flatnonzero(np.bincount(g.value, minlength=len(g.values)) > 0)
-        text = g.values.take(used).reset_index(drop=True)
-        card_last4 = None
-        if g.kind == S.K_CARD:
-            # one display per card: the smallest last4 any account gave for it
-            smallest = np.full(len(g.values), len(g.last4s), dtype=np.int64)
-            np.minimum.at(smallest, g.value, g.last4)
-            card_last4 = decode(smallest[used], g.last4s)
-        shown = mask_values(g.kind, text, last4=card_last4, distinct=True)
-        masked = np.full(len(g.values), -1, dtype=np.int64)
-        masked[used] = np.arange(len(used))
-        masked_parts.append(decode(masked, shown))
-        flags = np.zeros(len(g.values), dtype=bool)
-        flags[used] = junk_values(g.kind, text, extra=config.junk_values,
-                                  min_device_length=config.min_device_length).to_numpy()
-        junk_parts.append(flags)
-    return pd.concat(masked_parts, ignore_index=True), np.concatenate(junk_parts)
+    used = np.flatnonzero(np.bincount(g.value, minlength=len(g.values)) > 0)
+    text = g.values.take(used).reset_index(drop=True)
+    card_last4 = None
+    if g.kind == S.K_CARD:
+        # one display per card: the smallest last4 any account gave for it
+        smallest = np.full(len(g.values), len(g.last4s), dtype=np.int64)
+        np.minimum.at(smallest, g.value, g.last4)
+        card_last4 = decode(smallest[used], g.last4s)
+    shown = mask_values(g.kind, text, last4=card_last4, distinct=True)
+    masked = np.full(len(g.values), -1, dtype=np.int64)
+    masked[used] = np.arange(len(used))
+    flags = np.zeros(len(g.values), dtype=bool)
+    flags[used] = junk_values(g.kind, text, extra=config.junk_values,
+                              min_device_length=config.min_device_length).to_numpy()
+    return decode(masked, shown), flags
