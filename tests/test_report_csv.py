@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,7 +31,7 @@ def _arrow_csv(frame: pd.DataFrame, path: Path) -> bytes:
 @settings(max_examples=60, deadline=None)
 @given(cells=st.lists(_CELLS, min_size=1, max_size=30), seed=st.integers(0, 2**32 - 1))
 def test_text_numbers_flags_and_times_are_written_as_pandas_writes_them(
-    tmp_path_factory: object, cells: list[str | None], seed: int
+    tmp_path_factory: pytest.TempPathFactory, cells: list[str | None], seed: int
 ) -> None:
     rng = np.random.default_rng(seed)
     n = len(cells)
@@ -46,7 +47,7 @@ def test_text_numbers_flags_and_times_are_written_as_pandas_writes_them(
         "seen": pd.Series(rng.integers(-(10**17), 4 * 10**18, n).view("M8[ns]")).dt.tz_localize(
             "UTC").mask(rng.random(n) < 0.3),
     })
-    tmp = Path(getattr(tmp_path_factory, "mktemp")("csv"))
+    tmp = tmp_path_factory.mktemp("csv")
     assert _arrow_csv(frame, tmp / "a.csv") == _pandas_csv(frame, tmp / "b.csv")
 
 

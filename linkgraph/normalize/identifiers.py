@@ -27,8 +27,8 @@ address or payment method (``address_id``/``payment_id``); NaT when unknown.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import numpy as np
@@ -47,11 +47,6 @@ from linkgraph.normalize.email import (
     DEFAULT_PLUS_TAG_DOMAINS,
     normalize_emails,
 )
-from linkgraph.normalize.ip import normalize_ips
-from linkgraph.normalize.junk import JUNK, junk_values
-from linkgraph.normalize.name import normalize_names
-from linkgraph.normalize.payment import card_digits, normalize_fingerprints
-from linkgraph.normalize.phone import normalize_phones
 from linkgraph.normalize.grouping import (
     NAT,
     KindRows,
@@ -62,6 +57,11 @@ from linkgraph.normalize.grouping import (
     take_codes,
     text_codes,
 )
+from linkgraph.normalize.ip import normalize_ips
+from linkgraph.normalize.junk import JUNK, junk_values
+from linkgraph.normalize.name import normalize_names
+from linkgraph.normalize.payment import card_digits, normalize_fingerprints
+from linkgraph.normalize.phone import normalize_phones
 from linkgraph.normalize.text import TEXT, as_text, to_text
 
 logger = logging.getLogger(__name__)
