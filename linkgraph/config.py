@@ -429,7 +429,7 @@ def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
             hint = f" (did you mean '{prefix}{near[0]}'?)" if near else ""
             raise ConfigError(f"unknown config key '{prefix}{key}'{hint}")
         hint_type = hints[key]
-        if dataclasses.is_dataclass(hint_type):
+        if isinstance(hint_type, type) and dataclasses.is_dataclass(hint_type):
             if not isinstance(value, dict):
                 raise ConfigError(f"config key '{prefix}{key}' must be a table")
             kwargs[key] = _build(hint_type, value, f"{prefix}{key}.")

@@ -78,8 +78,8 @@ def test_golden_run_byte_for_byte(tmp_path: Path, update_golden: bool) -> None:
         pytest.skip("golden outputs rewritten; review the diff and commit it")
     expected = {p.name: p.read_bytes() for p in sorted(GOLDEN_EXPECTED.glob("*.csv"))}
     assert sorted(actual) == sorted(expected)
-    for name in expected:
-        assert actual[name] == expected[name], f"{name} differs from the golden copy; " \
+    for name, content in expected.items():
+        assert actual[name] == content, f"{name} differs from the golden copy; " \
             "if the change is intended, rerun with --update-golden and review the diff"
 
 

@@ -9,6 +9,7 @@ people, so every shared value in the output is shared on purpose.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,8 +72,8 @@ def in_country(rng: np.random.Generator, country: np.ndarray, offsets: np.ndarra
     return offsets[country] + (rng.random(len(country)) * sizes).astype(np.int64)
 
 
-def distinct(rng: np.random.Generator, draw: callable, n: int, taken: np.ndarray | None = None
-             ) -> np.ndarray:  # type: ignore[valid-type]
+def distinct(rng: np.random.Generator, draw: Callable[[np.random.Generator, int], np.ndarray],
+             n: int, taken: np.ndarray | None = None) -> np.ndarray:
     """``draw(rng, k)`` values for ``n`` rows, redrawn until no two rows (or ``taken``) collide."""
     values = draw(rng, n)
     taken = np.array([], dtype=values.dtype) if taken is None else taken
