@@ -110,42 +110,12 @@ class Run:
         config: Config,
     ) -> Run:
         """Join the stages' outputs into the frames of the output contract."""
-        sanction = _strongest_sanction(tables.sanctions)
-        accounts = (
-            clusters.accounts.merge(actions.accounts, on=s.ACCOUNT_ID, how="left", validate="1:1")
-            .merge(sanction, on=s.ACCOUNT_ID, how="left", validate="1:1")
-            .merge(_last_cleared(tables.decisions), on=s.ACCOUNT_ID, how="left", validate="1:1")
-            .merge(
-                scores.persons[[s.PERSON_CLUSTER_ID, s.COUPON_ABUSE_SCORE, s.COUPON_ABUSE_REASONS]],
-                on=s.PERSON_CLUSTER_ID, how="left", validate="m:1",
-            )
-            .merge(
-                scores.clusters[[s.CLUSTER_ID, s.COUPON_ABUSE_SCORE]].rename(
-                    columns={s.COUPON_ABUSE_SCORE: "cluster_coupon_abuse_score"}),
-                on=s.CLUSTER_ID, how="left", validate="m:1",
-            )
-        )
-        accounts["blocked"] = accounts["sanction"].isin(s.BLOCKING_ACTIONS)
-        accounts[s.ACTION] = accounts[s.ACTION].fillna("none")
-        for column in (s.COUPON_ABUSE_SCORE, "cluster_coupon_abuse_score"):
-            accounts[column] = accounts[column].fillna(0.0)
-        accounts = accounts.sort_values(s.ACCOUNT_ID, kind="stable", ignore_index=True)
-
+        accounts, account_ids, cluster_codes = _account_frame(clusters, actions, scores, tables)
         cluster_frame = clusters.clusters.merge(
             scores.clusters, on=s.CLUSTER_ID, how="left", validate="1:1"
         ).sort_values(s.CLUSTER_ID, kind="stable", ignore_index=True)
-
-        cluster_of = clusters.accounts.set_index(s.ACCOUNT_ID)[s.CLUSTER_ID]
-        pairs = links.pairs
-        same = pairs[s.ACCOUNT_A].map(cluster_of).to_numpy() == pairs[s.ACCOUNT_B].map(
-            cluster_of
-        ).to_numpy()
-        inside = pairs[same].copy()
-        inside.insert(0, s.CLUSTER_ID, inside[s.ACCOUNT_A].map(cluster_of))
-        inside = inside.sort_values(
-            [s.CLUSTER_ID, s.ACCOUNT_A, s.ACCOUNT_B, s.KIND, s.VALUE], kind="stable",
-            ignore_index=True,
-        )
+        inside = _links_inside_clusters(links.pairs, account_ids, accounts[s.CLUSTER_ID],
+                                        cluster_codes)
         return cls(
             accounts=accounts,
             clusters=cluster_frame,
@@ -384,6 +354,106 @@ def _value_codes(values: pd.Series) -> np.ndarray:
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed objects: pandas hashes them
         return pd.factorize(values)[0].astype(np.int64)
     return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _account_frame(
+    clusters: Clustering, actions: Actions, scores: Scores, tables: Tables,
+) -> tuple[pd.DataFrame, pd.Index, np.ndarray]:
+    """The accounts frame (sorted by account_id), its ids and each account's cluster rank.
+
+    Every join goes through integer positions: the account ids are hashed
+    once (the ``Index`` keeps its hash table for the links), never merged as
+    strings. A cluster's rank is its place in sorted cluster ids (-1 when
+    missing), so equal ranks mean equal cluster ids and ranks sort as the ids do.
+    """
+    base = clusters.accounts
+    if not base[s.ACCOUNT_ID].is_monotonic_increasing:
+        base = base.sort_values(s.ACCOUNT_ID, kind="stable", ignore_index=True)
+    else:
+        base = base.reset_index(drop=True)
+    account_ids = pd.Index(base[s.ACCOUNT_ID])
+    if not account_ids.is_unique:
+        raise pd.errors.MergeError("clusters.accounts holds an account_id twice")
+    n = len(base)
+
+    parts = [base, _joined(_row_of(account_ids, actions.accounts[s.ACCOUNT_ID], n, "1:1"),
+                           actions.accounts.drop(columns=s.ACCOUNT_ID))]
+    for frame in (_strongest_sanction(tables.sanctions), _last_cleared(tables.decisions)):
+        parts.append(_joined(_row_of(account_ids, frame[s.ACCOUNT_ID], n, "1:1"),
+                             frame.drop(columns=s.ACCOUNT_ID)))
+    persons = scores.persons
+    person_rows = _lookup(persons[s.PERSON_CLUSTER_ID], base[s.PERSON_CLUSTER_ID])
+    parts.append(_joined(person_rows, persons[[s.COUPON_ABUSE_SCORE, s.COUPON_ABUSE_REASONS]]))
+    cluster_codes, cluster_ids = pd.factorize(base[s.CLUSTER_ID], sort=True)
+    cluster_rows = _lookup(scores.clusters[s.CLUSTER_ID], pd.Series(cluster_ids))
+    cluster_rows = np.where(cluster_codes >= 0, cluster_rows[cluster_codes], -1)
+    parts.append(_joined(cluster_rows, scores.clusters[[s.COUPON_ABUSE_SCORE]].rename(
+        columns={s.COUPON_ABUSE_SCORE: "cluster_coupon_abuse_score"})))
+    accounts = pd.concat(parts, axis=1)
+    accounts["blocked"] = accounts["sanction"].isin(s.BLOCKING_ACTIONS)
+    accounts[s.ACTION] = accounts[s.ACTION].fillna("none")
+    for column in (s.COUPON_ABUSE_SCORE, "cluster_coupon_abuse_score"):
+        accounts[column] = accounts[column].fillna(0.0)
+    return accounts, account_ids, cluster_codes
+
+
+def _row_of(account_ids: pd.Index, keys: pd.Series, n: int, validate: str) -> np.ndarray:
+    """For each of the ``n`` accounts, the row of ``keys`` holding its id (-1: none)."""
+    if len(keys) == n and account_ids.equals(pd.Index(keys)):
+        return np.arange(n)  # the same accounts in the same order: nothing to hash
+    if not keys.is_unique:
+        raise pd.errors.MergeError(f"merge keys are not unique in right dataset ({validate})")
+    at = account_ids.get_indexer(keys)
+    found = at >= 0
+    rows = np.full(n, -1, dtype=np.intp)
+    rows[at[found]] = np.flatnonzero(found)
+    return rows
+
+
+def _lookup(keys: pd.Series, wanted: pd.Series) -> np.ndarray:
+    """The row of ``keys`` (unique) holding each of ``wanted`` (-1: none)."""
+    index = pd.Index(keys)
+    if not index.is_unique:
+        raise pd.errors.MergeError("merge keys are not unique in right dataset (m:1)")
+    return index.get_indexer(wanted)
+
+
+def _joined(rows: np.ndarray, right: pd.DataFrame) -> pd.DataFrame:
+    """``right``'s rows at ``rows`` (-1: missing values), as a left merge would type them."""
+    right = right.reset_index(drop=True)
+    if len(rows) and rows.min() >= 0:
+        return right.take(rows).reset_index(drop=True)
+    return right.reindex(rows).reset_index(drop=True)
+
+
+def _links_inside_clusters(
+    pairs: pd.DataFrame, account_ids: pd.Index, cluster_ids: pd.Series, cluster_codes: np.ndarray,
+) -> pd.DataFrame:
+    """The pairs whose accounts share a cluster, with ``cluster_id`` first, sorted by
+    (cluster_id, account_a, account_b, kind, value).
+
+    The sort runs on integer ranks, each sorting as its string column does
+    (accounts are sorted by id, clusters coded in sorted order), stable, so
+    the order is the one a sort on the strings gives.
+    """
+    at_a = account_ids.get_indexer(pairs[s.ACCOUNT_A])
+    at_b = account_ids.get_indexer(pairs[s.ACCOUNT_B])
+    code_a = np.where(at_a >= 0, cluster_codes[at_a], -1)
+    code_b = np.where(at_b >= 0, cluster_codes[at_b], -2)
+    rows = np.flatnonzero((code_a == code_b) & (code_a >= 0))
+    at_a, at_b, code_a = at_a[rows], at_b[rows], code_a[rows]
+    keys = [_sort_rank(pairs[s.VALUE].take(rows)), _sort_rank(pairs[s.KIND].take(rows)),
+            at_b, at_a, code_a]
+    order = np.lexsort(keys) if len(rows) else np.arange(0)
+    inside = pairs.take(rows[order]).reset_index(drop=True)
+    inside.insert(0, s.CLUSTER_ID, cluster_ids.take(at_a[order]).to_numpy())
+    return inside
+
+
+def _sort_rank(values: pd.Series) -> np.ndarray:
+    """Integer ranks that sort as ``values`` do, missing values last."""
+    codes, uniques = pd.factorize(values, sort=True)
+    return np.where(codes >= 0, codes, len(uniques))
 
 
 def _last_cleared(decisions: pd.DataFrame) -> pd.DataFrame:

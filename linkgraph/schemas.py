@@ -34,7 +34,7 @@ Frames between stages (one row per ..., sorted by the key given):
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 # --- input tables -----------------------------------------------------------
 
@@ -286,3 +286,33 @@ PROFILE_COLUMNS: Final = (
     ACCOUNT_ID, CREATED_AT, N_PERSON_IDS, N_OWN_PERSON_IDS, HAS_OWN_IDENTITY, DISPOSABLE_EMAIL,
     N_ORDERS, N_NEW_USER_ORDERS, COUPON_ONLY, BURST_SIZE,
 )
+
+
+# --- input checks of every stage ----------------------------------------------------
+
+
+def require_columns(needed: dict[str, tuple[Any, tuple[str, ...]]], *, stage: str, hint: str) -> None:
+    """Raise one :class:`~linkgraph.errors.InputError` naming every missing column.
+
+    Args:
+        needed: frame name -> (frame, the columns it must have).
+        stage: who is asking, for the message (``"sanctions stage"``).
+        hint: what to do about it, appended to the message.
+
+    >>> import pandas as pd
+    >>> require_columns({"accounts": (pd.DataFrame({"id": []}), ("account_id",))},
+    ...                 stage="demo", hint="Rename it.")
+    Traceback (most recent call last):
+    ...
+    linkgraph.errors.InputError: demo: accounts has no column 'account_id' (found: id). Rename it.
+    """
+    from linkgraph.errors import InputError
+
+    problems = []
+    for name, (frame, columns) in needed.items():
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            found = ", ".join(map(str, frame.columns)) or "no columns"
+            problems.append(f"{name} has no column {', '.join(map(repr, missing))} (found: {found})")
+    if problems:
+        raise InputError(f"{stage}: {'; '.join(problems)}. {hint}")

@@ -171,8 +171,8 @@ def test_missing_columns_are_reported_together() -> None:
     broken = LinkSet(incidence=links.incidence, pairs=links.pairs.drop(columns=["kind", "masked"]),
                      pair_tiers=links.pair_tiers.drop(columns=["tier"]), hubs=links.hubs,
                      profiles=links.profiles)
-    with pytest.raises(InputError, match="pair_tiers has no column 'tier'.*pairs has no column 'kind'"
-                                         ".*pairs has no column 'masked'"):
+    with pytest.raises(InputError, match="pair_tiers has no column 'tier'.*pairs has no column "
+                                         "'kind', 'masked'"):
         assign_clusters(make_accounts(["a1", "a2"]), broken, blocked=pd.Index([]), config=CONFIG)
 
 

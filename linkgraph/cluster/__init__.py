@@ -31,7 +31,7 @@ from linkgraph.cluster.subgraph import cluster_graph
 from linkgraph.cluster.summary import summarise
 from linkgraph.config import ClusterConfig
 from linkgraph.engine import LOCAL, Engine
-from linkgraph.errors import InputError, RunDirectoryError
+from linkgraph.errors import RunDirectoryError
 from linkgraph.graph import LinkSet
 from linkgraph.load import PreviousRun
 
@@ -256,17 +256,11 @@ def _account_codes(account_ids: pd.Series, columns: list[pd.Series]) -> tuple[pd
 
 def _check_columns(accounts: pd.DataFrame, links: LinkSet, previous: PreviousRun | None) -> None:
     """Raise one error listing every missing input column."""
-    needed = {
+    s.require_columns({
         "accounts": (accounts, (s.ACCOUNT_ID,)),
         "links.pair_tiers": (links.pair_tiers, (s.ACCOUNT_A, s.ACCOUNT_B, s.TIER)),
         "links.pairs": (links.pairs, (s.ACCOUNT_A, s.ACCOUNT_B, s.KIND, s.MASKED, s.TIER)),
-    }
-    missing = [
-        f"{name} has no column '{column}' (found: {', '.join(map(str, frame.columns)) or 'none'})"
-        for name, (frame, columns) in needed.items() for column in columns if column not in frame.columns
-    ]
-    if missing:
-        raise InputError("assign_clusters: " + "; ".join(missing) + ". Pass the graph stage's LinkSet.")
+    }, stage="assign_clusters", hint="Pass the graph stage's LinkSet.")
     if previous is not None:
         lacking = [c for c in (s.ACCOUNT_ID, s.CLUSTER_ID) if c not in previous.accounts.columns]
         if lacking:

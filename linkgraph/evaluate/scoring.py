@@ -28,12 +28,9 @@ _TRUE_WORDS = ("true", "1", "yes", "y", "t")
 
 
 def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise InputError(
-            f"{what} has no column {', '.join(repr(c) for c in missing)} "
-            f"(found: {', '.join(map(str, frame.columns))})."
-        )
+    s.require_columns({what: (frame, tuple(columns))}, stage="evaluate",
+                      hint="Pass a run directory written by linkgraph run and a truth.csv from "
+                           "linkgraph synth.")
 
 
 def _as_bool(values: pd.Series) -> pd.Series:

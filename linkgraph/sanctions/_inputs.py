@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -11,24 +10,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
-from linkgraph.errors import InputError
 
 logger = logging.getLogger(__name__)
 
 #: the largest epoch-ns value: a clearing of unknown date postdates all evidence
 _ALWAYS: int = int(np.iinfo(np.int64).max)
 _SANCTION_RANK = {action: rank for rank, action in enumerate(s.SANCTION_ACTIONS)}
-
-
-def _require_columns(frame: pd.DataFrame, columns: Iterable[str], name: str) -> None:
-    """Raise one error naming every column ``frame`` lacks."""
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise InputError(
-            f"sanctions stage: {name} has no column {', '.join(map(repr, missing))} "
-            f"(found: {', '.join(map(str, frame.columns))}). "
-            "It comes from an earlier stage: check that stage's output."
-        )
 
 
 def _positions(values: pd.Series | pd.Index | np.ndarray, keys: pd.Index) -> np.ndarray:
@@ -90,7 +77,8 @@ def blocked_accounts(sanctions: pd.DataFrame) -> pd.Index:
     >>> list(blocked_accounts(sanctions))
     ['A2', 'A9']
     """
-    _require_columns(sanctions, (s.ACCOUNT_ID, s.ACTION), "sanctions")
+    s.require_columns({"sanctions": (sanctions, (s.ACCOUNT_ID, s.ACTION))},
+                      stage="sanctions stage", hint="Load the table with linkgraph.load.load_tables.")
     ids = sanctions.loc[sanctions[s.ACTION].isin(s.BLOCKING_ACTIONS), s.ACCOUNT_ID].dropna()
     return pd.Index(ids.unique(), name=s.ACCOUNT_ID).sort_values()
 

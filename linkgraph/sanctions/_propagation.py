@@ -50,7 +50,7 @@ from linkgraph.sanctions._actions import (
     _review_queue,
 )
 from linkgraph.sanctions._cleared import _seen_when_cleared
-from linkgraph.sanctions._inputs import _cleared_table, _require_columns, _source_table
+from linkgraph.sanctions._inputs import _cleared_table, _source_table
 from linkgraph.sanctions._links import _Channel, _link_graph, _Links
 from linkgraph.sanctions._reach import _best_per_node
 
@@ -126,13 +126,15 @@ def propagate(
     >>> actions.accounts.loc[1, "evidence"]
     'card ****4242 and device dev-***a1b2 shared with A1 (banned 2026-10-02)'
     """
-    _require_columns(accounts, (s.ACCOUNT_ID, s.CLUSTER_ID, s.PERSON_CLUSTER_ID), "accounts")
-    _require_columns(links.pair_tiers, (s.ACCOUNT_A, s.ACCOUNT_B, s.TIER, s.N_PERSON_KINDS,
-                                        s.N_HOUSEHOLD_KINDS), "links.pair_tiers")
-    _require_columns(links.pairs, (s.ACCOUNT_A, s.ACCOUNT_B, s.KIND, s.VALUE, s.MASKED, s.TIER,
-                                   s.FIRST_SEEN), "links.pairs")
-    _require_columns(sanctions, (s.ACCOUNT_ID, s.ACTION, s.CREATED_AT), "sanctions")
-    _require_columns(decisions, (s.ACCOUNT_ID, s.DECISION, s.CREATED_AT), "decisions")
+    s.require_columns({
+        "accounts": (accounts, (s.ACCOUNT_ID, s.CLUSTER_ID, s.PERSON_CLUSTER_ID)),
+        "links.pair_tiers": (links.pair_tiers, (s.ACCOUNT_A, s.ACCOUNT_B, s.TIER,
+                                                s.N_PERSON_KINDS, s.N_HOUSEHOLD_KINDS)),
+        "links.pairs": (links.pairs, (s.ACCOUNT_A, s.ACCOUNT_B, s.KIND, s.VALUE, s.MASKED, s.TIER,
+                                      s.FIRST_SEEN)),
+        "sanctions": (sanctions, (s.ACCOUNT_ID, s.ACTION, s.CREATED_AT)),
+        "decisions": (decisions, (s.ACCOUNT_ID, s.DECISION, s.CREATED_AT)),
+    }, stage="sanctions stage", hint="It comes from an earlier stage: check that stage's output.")
     if not accounts[s.ACCOUNT_ID].is_monotonic_increasing:
         accounts = accounts.sort_values(s.ACCOUNT_ID, kind="stable", ignore_index=True)
     account_ids = pd.Index(accounts[s.ACCOUNT_ID])
