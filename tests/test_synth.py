@@ -131,6 +131,12 @@ def test_every_row_points_at_a_known_account_and_orders_at_its_own_rows(world: d
     assert {"new_user", "promo", ""} == set(orders["coupon_type"])
 
 
+def test_twenty_thousand_accounts_load_without_a_single_reject(large: Path) -> None:
+    from linkgraph.load import load_tables
+
+    assert load_tables(large).rejects.empty
+
+
 # --- the truth ------------------------------------------------------------------------
 
 

@@ -111,7 +111,8 @@ def _decisions(rng: np.random.Generator, world: World, blocks: pd.DataFrame) -> 
     cleared = _rows(family[pick], np.full(int(pick.sum()), schemas.CLEARED), None,
                     np.minimum(blocked_at[pick] + rng.integers(DAY, 30 * DAY, int(pick.sum())),
                                NOW2 - 60))
-    escalate = np.flatnonzero(rng.random(len(acc)) < 0.0005)
+    # dated the day before the first night: only accounts that exist by then
+    escalate = np.flatnonzero((rng.random(len(acc)) < 0.0005) & (acc["night"].to_numpy() == 1))
     escalated = _rows(escalate, np.full(escalate.size, "escalated"), None,
                       np.full(escalate.size, NOW1 - DAY))
     decisions = pd.concat([confirmed, cleared, escalated], ignore_index=True)
