@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from linkgraph import schemas as s
 
@@ -110,12 +111,11 @@ class Run:
         config: Config,
     ) -> Run:
         """Join the stages' outputs into the frames of the output contract."""
-        accounts, account_ids, cluster_codes = _account_frame(clusters, actions, scores, tables)
+        accounts, cluster_codes = _account_frame(clusters, actions, scores, tables)
         cluster_frame = clusters.clusters.merge(
             scores.clusters, on=s.CLUSTER_ID, how="left", validate="1:1"
         ).sort_values(s.CLUSTER_ID, kind="stable", ignore_index=True)
-        inside = _links_inside_clusters(links.pairs, account_ids, accounts[s.CLUSTER_ID],
-                                        cluster_codes)
+        inside = _links_inside_clusters(links.pairs, accounts, cluster_codes)
         return cls(
             accounts=accounts,
             clusters=cluster_frame,
@@ -358,64 +358,86 @@ def _value_codes(values: pd.Series) -> np.ndarray:
 
 def _account_frame(
     clusters: Clustering, actions: Actions, scores: Scores, tables: Tables,
-) -> tuple[pd.DataFrame, pd.Index, np.ndarray]:
-    """The accounts frame (sorted by account_id), its ids and each account's cluster rank.
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The accounts frame (sorted by account_id) and each account's cluster rank.
 
-    Every join goes through integer positions: the account ids are hashed
-    once (the ``Index`` keeps its hash table for the links), never merged as
-    strings. A cluster's rank is its place in sorted cluster ids (-1 when
-    missing), so equal ranks mean equal cluster ids and ranks sort as the ids do.
+    Every join goes through integer row positions found by Arrow hashing,
+    never a merge on strings. A cluster's rank is its place among the sorted
+    cluster ids (-1 when missing): equal ranks mean equal ids, and ranks sort
+    as the ids do.
     """
     base = clusters.accounts
     if not base[s.ACCOUNT_ID].is_monotonic_increasing:
         base = base.sort_values(s.ACCOUNT_ID, kind="stable", ignore_index=True)
     else:
         base = base.reset_index(drop=True)
-    account_ids = pd.Index(base[s.ACCOUNT_ID])
-    if not account_ids.is_unique:
-        raise pd.errors.MergeError("clusters.accounts holds an account_id twice")
+    account_ids = base[s.ACCOUNT_ID]
+    _check_unique(account_ids, "left")
     n = len(base)
 
-    parts = [base, _joined(_row_of(account_ids, actions.accounts[s.ACCOUNT_ID], n, "1:1"),
+    parts = [base, _joined(_row_of(account_ids, actions.accounts[s.ACCOUNT_ID]),
                            actions.accounts.drop(columns=s.ACCOUNT_ID))]
     for frame in (_strongest_sanction(tables.sanctions), _last_cleared(tables.decisions)):
-        parts.append(_joined(_row_of(account_ids, frame[s.ACCOUNT_ID], n, "1:1"),
+        parts.append(_joined(_row_of(account_ids, frame[s.ACCOUNT_ID]),
                              frame.drop(columns=s.ACCOUNT_ID)))
     persons = scores.persons
-    person_rows = _lookup(persons[s.PERSON_CLUSTER_ID], base[s.PERSON_CLUSTER_ID])
-    parts.append(_joined(person_rows, persons[[s.COUPON_ABUSE_SCORE, s.COUPON_ABUSE_REASONS]]))
+    parts.append(_joined(_positions(base[s.PERSON_CLUSTER_ID], persons[s.PERSON_CLUSTER_ID]),
+                         persons[[s.COUPON_ABUSE_SCORE, s.COUPON_ABUSE_REASONS]]))
     cluster_codes, cluster_ids = pd.factorize(base[s.CLUSTER_ID], sort=True)
-    cluster_rows = _lookup(scores.clusters[s.CLUSTER_ID], pd.Series(cluster_ids))
+    cluster_rows = _positions(pd.Series(cluster_ids), scores.clusters[s.CLUSTER_ID])
     cluster_rows = np.where(cluster_codes >= 0, cluster_rows[cluster_codes], -1)
     parts.append(_joined(cluster_rows, scores.clusters[[s.COUPON_ABUSE_SCORE]].rename(
         columns={s.COUPON_ABUSE_SCORE: "cluster_coupon_abuse_score"})))
     accounts = pd.concat(parts, axis=1)
+    if len(accounts) != n:  # pragma: no cover - every part has one row per account
+        raise AssertionError("account parts out of step")
     accounts["blocked"] = accounts["sanction"].isin(s.BLOCKING_ACTIONS)
     accounts[s.ACTION] = accounts[s.ACTION].fillna("none")
     for column in (s.COUPON_ABUSE_SCORE, "cluster_coupon_abuse_score"):
         accounts[column] = accounts[column].fillna(0.0)
-    return accounts, account_ids, cluster_codes
+    return accounts, cluster_codes
 
 
-def _row_of(account_ids: pd.Index, keys: pd.Series, n: int, validate: str) -> np.ndarray:
-    """For each of the ``n`` accounts, the row of ``keys`` holding its id (-1: none)."""
-    if len(keys) == n and account_ids.equals(pd.Index(keys)):
+def _row_of(account_ids: pd.Series, keys: pd.Series) -> np.ndarray:
+    """For each account, the row of ``keys`` holding its id (-1: none).
+
+    ``keys`` is hashed, not the accounts: the sanctions and decisions are small.
+    """
+    n = len(account_ids)
+    if len(keys) == n and account_ids.reset_index(drop=True).equals(keys.reset_index(drop=True)):
         return np.arange(n)  # the same accounts in the same order: nothing to hash
-    if not keys.is_unique:
-        raise pd.errors.MergeError(f"merge keys are not unique in right dataset ({validate})")
-    at = account_ids.get_indexer(keys)
+    _check_unique(keys, "right")
+    at = _positions(keys, account_ids)
     found = at >= 0
     rows = np.full(n, -1, dtype=np.intp)
     rows[at[found]] = np.flatnonzero(found)
     return rows
 
 
-def _lookup(keys: pd.Series, wanted: pd.Series) -> np.ndarray:
-    """The row of ``keys`` (unique) holding each of ``wanted`` (-1: none)."""
-    index = pd.Index(keys)
-    if not index.is_unique:
-        raise pd.errors.MergeError("merge keys are not unique in right dataset (m:1)")
-    return index.get_indexer(wanted)
+def _positions(wanted: pd.Series, keys: pd.Series) -> np.ndarray:
+    """The row of ``keys`` (unique) holding each of ``wanted`` (-1: none).
+
+    Arrow hashes the strings in place, several times faster than a pandas
+    ``Index`` (which first copies them to Python objects); missing equals
+    missing, as in a merge.
+    """
+    try:
+        key_array = pa.array(keys, from_pandas=True)
+        found = pc.index_in(pa.array(wanted, from_pandas=True).cast(key_array.type),
+                            value_set=key_array)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return pd.Index(keys).get_indexer(wanted)  # mixed objects: pandas hashes them
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+
+
+def _check_unique(keys: pd.Series, side: str) -> None:
+    """Raise what ``merge(validate=...)`` raises when ``keys`` repeat a value."""
+    try:
+        n_distinct = pc.count_distinct(pa.array(keys, from_pandas=True), mode="all").as_py()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        n_distinct = keys.nunique(dropna=False)
+    if n_distinct != len(keys):
+        raise pd.errors.MergeError(f"merge keys are not unique in {side} dataset")
 
 
 def _joined(rows: np.ndarray, right: pd.DataFrame) -> pd.DataFrame:
@@ -427,7 +449,7 @@ def _joined(rows: np.ndarray, right: pd.DataFrame) -> pd.DataFrame:
 
 
 def _links_inside_clusters(
-    pairs: pd.DataFrame, account_ids: pd.Index, cluster_ids: pd.Series, cluster_codes: np.ndarray,
+    pairs: pd.DataFrame, accounts: pd.DataFrame, cluster_codes: np.ndarray,
 ) -> pd.DataFrame:
     """The pairs whose accounts share a cluster, with ``cluster_id`` first, sorted by
     (cluster_id, account_a, account_b, kind, value).
@@ -436,8 +458,8 @@ def _links_inside_clusters(
     (accounts are sorted by id, clusters coded in sorted order), stable, so
     the order is the one a sort on the strings gives.
     """
-    at_a = account_ids.get_indexer(pairs[s.ACCOUNT_A])
-    at_b = account_ids.get_indexer(pairs[s.ACCOUNT_B])
+    at_a = _positions(pairs[s.ACCOUNT_A], accounts[s.ACCOUNT_ID])
+    at_b = _positions(pairs[s.ACCOUNT_B], accounts[s.ACCOUNT_ID])
     code_a = np.where(at_a >= 0, cluster_codes[at_a], -1)
     code_b = np.where(at_b >= 0, cluster_codes[at_b], -2)
     rows = np.flatnonzero((code_a == code_b) & (code_a >= 0))
@@ -446,7 +468,7 @@ def _links_inside_clusters(
             at_b, at_a, code_a]
     order = np.lexsort(keys) if len(rows) else np.arange(0)
     inside = pairs.take(rows[order]).reset_index(drop=True)
-    inside.insert(0, s.CLUSTER_ID, cluster_ids.take(at_a[order]).to_numpy())
+    inside.insert(0, s.CLUSTER_ID, accounts[s.CLUSTER_ID].take(at_a[order]).reset_index(drop=True))
     return inside
 
 

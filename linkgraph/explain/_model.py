@@ -81,6 +81,14 @@ class Explanation:
         """Plain types only (str, int, float, bool, None, lists), for ``json.dumps``."""
         return plain_data(dataclasses.asdict(self))
 
+    def __str__(self) -> str:
+        """``print(run.explain(aid))`` shows the text a moderator reads."""
+        return self.to_text()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython shows the text, not the dataclass fields."""
+        printer.text(self.to_text())
+
     def to_text(self, *, max_links: int = 40) -> str:
         """The explanation for a terminal; at most ``max_links`` links are listed."""
         lines = [f"Account {self.account_id}",
