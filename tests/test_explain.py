@@ -69,7 +69,8 @@ def test_banned_farmers_sibling_names_the_blocked_account_and_the_path(run: Run)
     assert {link.kind for link in explanation.path[0].shared} >= {"device", "email"}
     text = explanation.to_text()
     assert "blocked account: A10 (1 hop" in text
-    assert "A12 -> A10: device " in text
+    # A12's card has no fingerprint; its digits are those of the farm's tokenised card
+    assert "A12 -> A10: card ****9001, device " in text
 
 
 def test_farm_and_its_sibling_share_one_cluster_and_one_person(run: Run) -> None:
@@ -77,8 +78,8 @@ def test_farm_and_its_sibling_share_one_cluster_and_one_person(run: Run) -> None
     farm = run.accounts[run.accounts["cluster_id"] == explanation.cluster_id]
     assert explanation.cluster_size == len(farm) >= 8
     assert explanation.person_cluster_size >= 8
-    assert [r.code.split("_x")[0] for r in explanation.coupon_reasons][:2] == [
-        "NEW_USER", "SHARED_DEVICE"]
+    codes = [r.code.split("_x")[0] for r in explanation.coupon_reasons]
+    assert codes[0] == "NEW_USER" and {"SHARED_CARD", "SHARED_DEVICE"} <= set(codes)
 
 
 def test_account_behind_a_carrier_nat_lists_the_ignored_hub(run: Run) -> None:
