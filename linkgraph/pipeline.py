@@ -5,12 +5,15 @@ load -> normalize -> graph -> cluster -> sanctions -> score -> report
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from linkgraph import cluster, graph, load, normalize, report, sanctions, score
 from linkgraph.config import Config, load_config
@@ -74,11 +77,16 @@ def run(
                                                       engine=engine)
     with stage("graph"):
         links = graph.build_links(identifiers, tables, config=config.graph, engine=engine)
+    # at a million accounts every stage's frames kept to the end top 4 GB: drop each
+    # as soon as no later stage reads it (cluster and score read accounts and orders)
+    del identifiers
+    tables = _emptied(tables, "addresses", "payments", "logins")
     with stage("cluster"):
         clusters = cluster.assign_clusters(
             tables.accounts, links, blocked=sanctions.blocked_accounts(tables.sanctions),
             previous=prior, config=config.cluster, engine=engine,
         )
+    del prior
     with stage("sanctions"):
         actions = sanctions.propagate(
             clusters.accounts, links, tables.sanctions, tables.decisions, policy=config.policy,
@@ -86,15 +94,32 @@ def run(
         )
     with stage("score"):
         scores = score.score_clusters(clusters, links, tables, config=config.coupon)
+    tables = _emptied(tables, "accounts", "orders")
     with stage("assemble"):
         result = Run.from_stages(
             tables=tables, links=links, clusters=clusters, actions=actions, scores=scores,
             config=config,
         )
+    # the run holds what it needs; the raw pairs, profiles and scoring frames go
+    del tables, links, clusters, actions, scores
     if out is not None:
         with stage("report"):
             result = report.write_run(result, out, timings=timings, config=config)
     return result
+
+
+def _emptied(tables: load.Tables, *names: str) -> load.Tables:
+    """``tables`` with the frames ``names`` emptied, once no later stage reads them.
+
+    Each becomes a new empty frame of the same columns and types (a slice of
+    the old one would keep its buffers alive).
+    """
+    def empty(frame: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in frame.dtypes.items()})
+
+    return dataclasses.replace(
+        tables, **{name: empty(getattr(tables, name)) for name in names}
+    )
 
 
 def run_summary(result: Run) -> dict[str, Any]:

@@ -464,18 +464,41 @@ def _links_inside_clusters(
     code_b = np.where(at_b >= 0, cluster_codes[at_b], -2)
     rows = np.flatnonzero((code_a == code_b) & (code_a >= 0))
     at_a, at_b, code_a = at_a[rows], at_b[rows], code_a[rows]
-    keys = [_sort_rank(pairs[s.VALUE].take(rows)), _sort_rank(pairs[s.KIND].take(rows)),
-            at_b, at_a, code_a]
-    order = np.lexsort(keys) if len(rows) else np.arange(0)
+    n = len(accounts)
+    order = _lexsort([(code_a, n), (at_a, n), (at_b, n), _sort_rank(pairs[s.KIND].take(rows)),
+                      _sort_rank(pairs[s.VALUE].take(rows))])
     inside = pairs.take(rows[order]).reset_index(drop=True)
     inside.insert(0, s.CLUSTER_ID, accounts[s.CLUSTER_ID].take(at_a[order]).reset_index(drop=True))
     return inside
 
 
-def _sort_rank(values: pd.Series) -> np.ndarray:
-    """Integer ranks that sort as ``values`` do, missing values last."""
+def _sort_rank(values: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer ranks that sort as ``values`` do, missing values last; and how many ranks."""
     codes, uniques = pd.factorize(values, sort=True)
-    return np.where(codes >= 0, codes, len(uniques))
+    return np.where(codes >= 0, codes, len(uniques)), len(uniques) + 1
+
+
+def _lexsort(keys: list[tuple[np.ndarray, int]]) -> np.ndarray:
+    """The stable order sorting by each key in turn (first key first); keys are
+    ``(ranks in [0, size), size)``. Neighbouring keys are folded into one
+    integer while it fits in 63 bits: one key sorts much faster than five."""
+    folded: list[np.ndarray] = []
+    current, bound = None, 1
+    for ranks, size in keys:
+        size = max(size, 1)
+        if current is not None and bound * size < 2**62:
+            current, bound = current * size + ranks, bound * size
+        else:
+            if current is not None:
+                folded.append(current)
+            current, bound = ranks.astype(np.int64), size
+    if current is not None:
+        folded.append(current)
+    if not folded or len(folded[0]) == 0:
+        return np.arange(0)
+    if len(folded) == 1:
+        return np.argsort(folded[0], kind="stable")
+    return np.lexsort(folded[::-1])
 
 
 def _last_cleared(decisions: pd.DataFrame) -> pd.DataFrame:

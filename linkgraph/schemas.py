@@ -316,3 +316,12 @@ def require_columns(needed: dict[str, tuple[Any, tuple[str, ...]]], *, stage: st
             problems.append(f"{name} has no column {', '.join(map(repr, missing))} (found: {found})")
     if problems:
         raise InputError(f"{stage}: {'; '.join(problems)}. {hint}")
+
+# --- normalize: integer codes on the identifiers frame (for the graph stage) ----------
+# Optional extra columns after IDENTIFIER_COLUMNS; codes ascend with the strings, so
+# rows sorted by (account_id, kind, value) have ACCOUNT_CODE non-decreasing and
+# VALUE_CODE strictly ascending within an account. No raw value is in them.
+
+ACCOUNT_CODE: Final = "account_code"  # int64: code of account_id, ascending with the id
+VALUE_CODE: Final = "value_code"  # int64: one code per (kind, value), ascending with both
+IDENTIFIER_CODE_COLUMNS: Final = (ACCOUNT_CODE, VALUE_CODE)

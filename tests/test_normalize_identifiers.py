@@ -78,7 +78,7 @@ def test_same_person_written_differently_shares_canonical_values():
 
 def test_identifiers_have_the_contract_columns_sorted_by_key():
     ids = normalize_identifiers(_family_and_pickup(), config=NormalizeConfig())
-    assert tuple(ids.columns) == S.IDENTIFIER_COLUMNS
+    assert tuple(ids.columns) == S.IDENTIFIER_COLUMNS + S.IDENTIFIER_CODE_COLUMNS
     keys = ids[["account_id", "kind", "value"]]
     assert not keys.duplicated().any()
     pd.testing.assert_frame_equal(
@@ -164,9 +164,34 @@ def test_missing_required_column_is_a_clear_error():
         normalize_identifiers(broken, config=NormalizeConfig())
 
 
+def test_codes_ascend_with_the_strings_one_value_code_per_kind_and_value():
+    ids = normalize_identifiers(_family_and_pickup(), config=NormalizeConfig())
+    assert (ids["account_code"].diff().dropna() >= 0).all()
+    assert ids.groupby("account_code")["account_id"].nunique().eq(1).all()
+    assert ids.groupby("account_id")["account_code"].nunique().eq(1).all()
+    assert ids.groupby("value_code")[["kind", "value"]].nunique().eq(1).all().all()
+    assert ids.groupby(["kind", "value"])["value_code"].nunique().eq(1).all()
+    by_code = ids.drop_duplicates("value_code").sort_values("value_code")
+    assert by_code[["kind", "value"]].equals(
+        by_code[["kind", "value"]].sort_values(["kind", "value"]))
+
+
+def test_graph_gives_the_same_links_with_or_without_the_codes():
+    from linkgraph.config import GraphConfig
+    from linkgraph.graph import build_links
+
+    tables = _family_and_pickup()
+    ids = normalize_identifiers(tables, config=NormalizeConfig())
+    with_codes = build_links(ids, tables, config=GraphConfig())
+    without = build_links(ids[list(S.IDENTIFIER_COLUMNS)], tables, config=GraphConfig())
+    assert len(with_codes.pair_tiers) > 0
+    for name in ("incidence", "pairs", "pair_tiers", "hubs", "profiles"):
+        pd.testing.assert_frame_equal(getattr(with_codes, name), getattr(without, name))
+
+
 def test_no_accounts_gives_an_empty_frame_with_the_contract_columns():
     ids = normalize_identifiers(_tables(), config=NormalizeConfig())
-    assert ids.empty and tuple(ids.columns) == S.IDENTIFIER_COLUMNS
+    assert ids.empty and tuple(ids.columns) == S.IDENTIFIER_COLUMNS + S.IDENTIFIER_CODE_COLUMNS
     assert str(ids["first_seen"].dtype).endswith("UTC]")
 
 

@@ -39,6 +39,8 @@ _UNKNOWN_KIND_WEIGHT = 0.1
 TIER_CODES: tuple[str, ...] = s.TIERS  # code 0 person, 1 household, 2 weak
 NAT = np.iinfo(np.int64).min
 _NS_MIN, _NS_MAX = pd.Timestamp.min.as_unit("us"), pd.Timestamp.max.as_unit("us")
+_US_MIN, _US_MAX = (int(t.to_datetime64().astype("datetime64[us]").view(np.int64))
+                    for t in (_NS_MIN, _NS_MAX))
 
 
 def rarity_weight(base: np.ndarray, n_accounts: np.ndarray) -> np.ndarray:
@@ -89,10 +91,13 @@ class CodedIncidence:
 def code_identifiers(identifiers: pd.DataFrame) -> CodedIncidence:
     """Sort, deduplicate and integer-code the identifiers frame.
 
-    Input sorted by its key (as the normalize stage returns it) costs one hash of
-    the values; any other order is sorted first, so codes never depend on it.
+    Input sorted by its key with the normalize stage's integer codes
+    (``schemas.IDENTIFIER_CODE_COLUMNS``) hashes no string; sorted input without
+    them costs one hash of the values; any other order is sorted first (on the
+    strings), so codes never depend on it.
     """
     frame = identifiers.loc[:, list(s.IDENTIFIER_COLUMNS)]
+    given = _given_codes(identifiers)
     incomplete = np.zeros(len(frame), dtype=bool)
     for column in (s.ACCOUNT_ID, s.KIND, s.VALUE):
         incomplete |= frame[column].isna().to_numpy()
@@ -100,13 +105,22 @@ def code_identifiers(identifiers: pd.DataFrame) -> CodedIncidence:
         logger.warning("graph: ignoring %d identifier rows with no account, kind or value",
                        int(incomplete.sum()))
         frame = frame[~incomplete]
+        if given is not None:
+            given = (given[0][~incomplete], given[1][~incomplete])
     frame = frame.reset_index(drop=True)
-    if not _is_sorted(frame):
+    if given is not None and not _codes_sorted(*given):
+        given = None
+    if given is None and not _is_sorted(frame):
         logger.info("graph: identifiers not sorted by (account_id, kind, value); sorting")
         frame = _sorted(frame)
-    account, accounts = _run_codes(frame[s.ACCOUNT_ID])
-    kind, kinds = _kind_codes(frame[s.KIND])
-    group, n_groups = _group_codes(kind, frame[s.VALUE])
+    if given is None:
+        account, accounts = _run_codes(frame[s.ACCOUNT_ID])
+        kind, kinds = _kind_codes(frame[s.KIND])
+        group, n_groups = _group_codes(kind, frame[s.VALUE])
+    else:
+        account, accounts = _run_codes(frame[s.ACCOUNT_ID], given[0])
+        group, n_groups = _dense_codes(given[1])
+        kind, kinds = _kind_codes_of_groups(frame[s.KIND], group, n_groups)
 
     duplicate = np.zeros(len(frame), dtype=bool)
     if len(frame) > 1:
@@ -145,6 +159,90 @@ def _held_while_active(
     active_until = active_until[np.cumsum(new_account) - 1]
     on_file = (first_ns == last_ns) & (first_ns != NAT)
     return np.where(on_file, np.maximum(last_ns, active_until), last_ns)
+
+
+def _given_codes(identifiers: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """The normalize stage's (account_code, value_code) as int64, or None when absent.
+
+    Frames built by hand (tests, analysts) have no codes, or codes of the wrong
+    type: those fall back to coding the strings.
+    """
+    columns = []
+    for name in s.IDENTIFIER_CODE_COLUMNS:
+        if name not in identifiers.columns:
+            return None
+        column = identifiers[name]
+        if not pd.api.types.is_integer_dtype(column.dtype) or column.isna().any():
+            return None
+        columns.append(column.to_numpy(dtype=np.int64))
+    if len(columns[0]) and min(int(columns[0].min()), int(columns[1].min())) < 0:
+        return None
+    return columns[0], columns[1]
+
+
+def _codes_sorted(account: np.ndarray, value: np.ndarray) -> bool:
+    """True when the codes ascend by (account, value), equal keys allowed (merged later).
+
+    The codes ascend with the strings, so this is the strings' order too.
+    """
+    if len(account) < 2:
+        return True
+    step = np.diff(account)
+    return bool((step >= 0).all() and (np.diff(value)[step == 0] >= 0).all())
+
+
+def _dense_codes(codes: np.ndarray) -> tuple[np.ndarray, int]:
+    """``codes`` renumbered 0..k-1 in the same order (no unused codes)."""
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.int64), 0
+    top = int(codes.max())
+    if top > 4 * len(codes) + 1024:
+        # sparse codes: a table as long as the largest code would waste memory
+        dense, uniques = pd.factorize(codes, sort=True)
+        return np.asarray(dense, dtype=np.int64), len(uniques)
+    used = np.zeros(top + 1, dtype=bool)
+    used[codes] = True
+    renumber = np.cumsum(used) - 1
+    return renumber[codes], int(renumber[-1]) + 1
+
+
+def _kind_codes_of_groups(
+    kinds: pd.Series, group: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Kind codes per row from the group codes, reading a few kinds only.
+
+    Group codes ascend with (kind, value) (``schemas.VALUE_CODE``), so the kind
+    changes at most once per kind along them: each change is found by bisection
+    on one row per group. Kinds out of order fall back to comparing every row.
+    """
+    if n_groups == 0:
+        return _kind_codes(kinds)
+    row_of = np.empty(n_groups, dtype=np.int64)
+    row_of[group] = np.arange(len(group), dtype=np.int64)
+
+    def kind_at(code: int) -> str:
+        return str(kinds.iat[int(row_of[code])])
+
+    names: list[str] = []
+    starts: list[int] = []
+    start = 0
+    while start < n_groups and len(names) <= len(kinds):
+        name = kind_at(start)
+        names.append(name)
+        starts.append(start)
+        low, high = start, n_groups  # kind_at(low) == name; find the first code after it that differs
+        while high - low > 1:
+            middle = (low + high) // 2
+            if kind_at(middle) == name:
+                low = middle
+            else:
+                high = middle
+        start = high
+    if names != sorted(set(names)):
+        logger.info("graph: value codes not ordered by kind; coding the kinds from the strings")
+        return _kind_codes(kinds)
+    by_group = np.repeat(np.arange(len(names), dtype=np.int64), np.diff([*starts, n_groups]))
+    return by_group[group], tuple(names)
 
 
 def _kind_codes(kinds: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -219,13 +317,22 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.take(np.lexsort(keys)).reset_index(drop=True)
 
 
-def _run_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Codes of a sorted column: equal neighbours share a code; codes ascend with values."""
+def _run_codes(
+    values: pd.Series, given: np.ndarray | None = None
+) -> tuple[np.ndarray, pd.Index]:
+    """Codes of a sorted column: equal neighbours share a code; codes ascend with values.
+
+    ``given``: integer codes of the values (equal values, equal codes), compared
+    instead of the strings.
+    """
     if len(values) == 0:
         return np.zeros(0, dtype=np.int64), pd.Index([], dtype="str")
-    array = _arrow(values)
     starts = np.ones(len(values), dtype=bool)
-    starts[1:] = pc.not_equal(array[1:], array[:-1]).to_numpy(zero_copy_only=False)
+    if given is not None:
+        starts[1:] = given[1:] != given[:-1]
+    else:
+        array = _arrow(values)
+        starts[1:] = pc.not_equal(array[1:], array[:-1]).to_numpy(zero_copy_only=False)
     codes = np.cumsum(starts) - 1
     return codes, pd.Index(values[starts], dtype="str")
 
@@ -234,7 +341,20 @@ def to_ns(column: pd.Series) -> np.ndarray:
     """Timestamps as int64 UTC nanoseconds, ``NAT`` where unknown (naive means UTC).
 
     Times outside 1678-2261 (placeholders such as 9999-12-31) count as unknown.
+
+    >>> to_ns(pd.Series(pd.to_datetime(["1970-01-01 00:00:01", None, "9999-12-31 00:00:00"],
+    ...                                utc=True).as_unit("us"))).tolist() == [10**9, NAT, NAT]
+    True
     """
+    if column.dtype.kind == "M" or isinstance(column.dtype, pd.DatetimeTZDtype):
+        # already typed (the normalize stage's microseconds): integer work, no parsing
+        stamps = column.array
+        if stamps.unit == "ns":
+            return np.asarray(stamps.asi8, dtype=np.int64).copy()
+        if stamps.unit == "us":
+            micros = np.asarray(stamps.asi8, dtype=np.int64)
+            inside = (micros > _US_MIN) & (micros < _US_MAX)
+            return np.where(inside, np.where(inside, micros, 0) * 1000, NAT)
     stamps = pd.to_datetime(column, utc=True, errors="coerce").dt.tz_convert(None)
     if stamps.dtype != np.dtype("datetime64[ns]"):
         stamps = stamps.where((stamps > _NS_MIN) & (stamps < _NS_MAX))

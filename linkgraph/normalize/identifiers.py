@@ -100,7 +100,9 @@ def normalize_identifiers(
         ``last_seen`` (UTC, NaT when unknown), ``source`` (the first of the
         sources in sorted order), ``suppressed`` (NA when the value may
         link, else ``junk``, ``invalid``, ``private_ip`` or ``pickup_point``);
-        sorted by account_id, kind, value.
+        sorted by account_id, kind, value; then ``schemas.IDENTIFIER_CODE_COLUMNS``
+        (int64 ``account_code``, ``value_code``: codes ascending with the
+        strings, one value code per (kind, value)) for the graph stage.
 
     Raises:
         InputError: a table lacks a required column (all listed at once);
@@ -344,7 +346,9 @@ def _assemble(
     if not grouped:
         empty = {c: pd.Series(dtype=text_dtype) for c in S.IDENTIFIER_COLUMNS}
         empty[S.FIRST_SEEN] = empty[S.LAST_SEEN] = pd.Series(dtype=_TIME)
-        return pd.DataFrame(empty)[list(S.IDENTIFIER_COLUMNS)]
+        for column in S.IDENTIFIER_CODE_COLUMNS:
+            empty[column] = pd.Series(dtype=np.int64)
+        return pd.DataFrame(empty)[[*S.IDENTIFIER_COLUMNS, *S.IDENTIFIER_CODE_COLUMNS]]
     # one value code space: the kinds in sorted order, each kind's values sorted
     offsets = np.cumsum([0] + [len(g.values) for g in grouped])
     value = np.concatenate([g.value + offsets[i] for i, g in enumerate(grouped)])
@@ -382,8 +386,12 @@ def _assemble(
     # junk outranks the normalisers' reasons: "n/a" is a placeholder before it is invalid
     identifiers[S.SUPPRESSED] = identifiers[S.SUPPRESSED].mask(junk[value[order]], JUNK)
     out = identifiers[list(S.IDENTIFIER_COLUMNS)]
-    return out.astype({c: text_dtype for c in (S.ACCOUNT_ID, S.KIND, S.VALUE, S.MASKED, S.SOURCE,
-                                               S.SUPPRESSED)})
+    out = out.astype({c: text_dtype for c in (S.ACCOUNT_ID, S.KIND, S.VALUE, S.MASKED, S.SOURCE,
+                                              S.SUPPRESSED)})
+    # the codes this stage sorted on, so the graph stage need not hash the strings again
+    out[S.ACCOUNT_CODE] = account[order]
+    out[S.VALUE_CODE] = value[order]
+    return out
 
 
 def _mask_and_junk(g: KindRows, config: NormalizeConfig) -> tuple[pd.Series, np.ndarray]:
