@@ -373,7 +373,6 @@ def _account_frame(
         base = base.reset_index(drop=True)
     account_ids = base[s.ACCOUNT_ID]
     _check_unique(account_ids, "left")
-    n = len(base)
 
     parts = [base, _joined(_row_of(account_ids, actions.accounts[s.ACCOUNT_ID]),
                            actions.accounts.drop(columns=s.ACCOUNT_ID))]
@@ -389,8 +388,6 @@ def _account_frame(
     parts.append(_joined(cluster_rows, scores.clusters[[s.COUPON_ABUSE_SCORE]].rename(
         columns={s.COUPON_ABUSE_SCORE: "cluster_coupon_abuse_score"})))
     accounts = pd.concat(parts, axis=1)
-    if len(accounts) != n:  # pragma: no cover - every part has one row per account
-        raise AssertionError("account parts out of step")
     accounts["blocked"] = accounts["sanction"].isin(s.BLOCKING_ACTIONS)
     accounts[s.ACTION] = accounts[s.ACTION].fillna("none")
     for column in (s.COUPON_ABUSE_SCORE, "cluster_coupon_abuse_score"):
