@@ -162,7 +162,9 @@ def _mask_cards(values: pd.Series, last4: pd.Series | None) -> pd.Series:
 
 def _mask_ip(values: pd.Series) -> pd.Series:
     v4 = values.str.replace(r"\.[0-9]+$", ".x", regex=True)
-    is_v4 = np.array(values.str.fullmatch(r"[0-9.]+").fillna(False), dtype=bool)
+    # dotted quads only: a bare number ("00") is no address and is starred, never echoed
+    is_v4 = np.array(values.str.fullmatch(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}").fillna(False),
+                     dtype=bool)
     v6 = _STARS + values.str.slice(0, 0)  # no ":" (or NA): not an address
     # the normaliser's /64 text ("2a02:6b8::/64"): its leading hextets, zeros implied
     canonical = np.array(values.str.fullmatch(_V6_PREFIX).fillna(False), dtype=bool) & ~is_v4

@@ -93,3 +93,7 @@ def test_pseudonyms_are_stable_keyed_and_short():
     assert first[:3].str.fullmatch("[0-9a-f]{16}").all() and pd.isna(first[3])
     assert (pseudonymize(values, key=b"other")[:3] != first[:3]).all()
     assert pseudonymize(values.iloc[::-1], key=b"secret").sort_index().equals(first)
+
+
+def test_a_bare_number_in_an_ip_column_is_starred_not_echoed():
+    assert mask_values("ip", pd.Series(["00", "12345"])).tolist() == ["***", "***"]
