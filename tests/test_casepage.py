@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
-import shutil
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from linkgraph.errors import LinkgraphError
 from linkgraph.report import read_run
 from linkgraph.run import Run
 
-GOLDEN_INPUT = Path(__file__).parent / "data" / "golden" / "input"
+# the hostile accounts of conftest's feed
 HOSTILE = "<script>alert(1)</script>"
 FORMULA = '=HYPERLINK("http://evil.example","click")'
 VOID = {"meta", "img", "br", "hr", "link", "input"}
@@ -54,34 +54,10 @@ class _Page(HTMLParser):
         self.text.append(data)
 
 
-def golden_feed_with_a_hostile_farmer(data: Path) -> Path:
-    """The golden input plus an account named like a script on the coupon farm's card and
-    device, with a name and an address line that are HTML."""
-    shutil.copytree(GOLDEN_INPUT, data)
-    accounts = pd.read_csv(data / "accounts.csv", dtype=str, keep_default_na=False)
-    hostile = {"account_id": HOSTILE, "created_at": "2026-10-03T09:00:00Z",
-               "email": "mallory.x@evil.example", "phone": "+7 999 000-11-22",
-               "full_name": "<b>Mallory</b>", "registration_ip": "176.59.1.14",
-               "device_id": "and-fa4f00d1", "country": "RU"}
-    formula = {**hostile, "account_id": FORMULA, "email": "\ufeff=cmd@evil.example",
-               "full_name": "\n@SUM(1+1)", "device_id": "\u200b-2+3"}
-    pd.concat([accounts, pd.DataFrame([hostile, formula])]).to_csv(data / "accounts.csv",
-                                                                   index=False)
-    payments = pd.read_csv(data / "payments.csv", dtype=str, keep_default_na=False)
-    farm_card = payments[payments["payment_id"] == "PM10"]
-    copies = [farm_card.assign(account_id=a, payment_id=f"PMX{i}")
-              for i, a in enumerate((HOSTILE, FORMULA))]
-    pd.concat([payments, *copies]).to_csv(data / "payments.csv", index=False)
-    with open(data / "addresses.csv", "a") as fh:
-        fh.write(f'"{HOSTILE}",ADX,<b>Mallory</b>,"<img src=x onerror=alert(1)> 7",,Moskva,,'
-                 "127051,RU\n")
-    return data
-
-
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def run_dir(tmp_path_factory: pytest.TempPathFactory, hostile_feed: Callable[..., Path]) -> Path:
     base = tmp_path_factory.mktemp("casepage")
-    data = golden_feed_with_a_hostile_farmer(base / "feed")
+    data = hostile_feed(base / "feed", formula=True)
     lg.run(data, out=base / "run", config=Config(max_reject_rate=0.5))
     return base / "run"
 

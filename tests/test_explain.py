@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -18,40 +18,13 @@ from linkgraph.explain import explain_account
 from linkgraph.report import read_run
 from linkgraph.run import Run
 
-GOLDEN_INPUT = Path(__file__).parent / "data" / "golden" / "input"
-HOSTILE = "<script>alert(1)</script>"
-NAT_IP = "176.59.200.1"  # a mobile carrier's NAT: 15 strangers behind it
-
-
-def golden_feed_with_a_hostile_farmer_and_a_carrier_nat(data: Path) -> Path:
-    """The golden input, plus an account named like a script on the coupon farm's card
-    and device, and 14 strangers registering from the NAT IP that A05 also logs in from."""
-    shutil.copytree(GOLDEN_INPUT, data)
-    accounts = pd.read_csv(data / "accounts.csv", dtype=str, keep_default_na=False)
-    hostile = {"account_id": HOSTILE, "created_at": "2026-10-03T09:00:00Z",
-               "email": "mallory.x@evil.example", "phone": "+7 999 000-11-22",
-               "full_name": "<b>Mallory</b>", "registration_ip": "176.59.1.14",
-               "device_id": "and-fa4f00d1", "country": "RU"}
-    strangers = [{"account_id": f"N{i:02d}", "created_at": f"2025-0{1 + i % 9}-01T10:00:00Z",
-                  "registration_ip": NAT_IP, "country": "RU"} for i in range(1, 15)]
-    pd.concat([accounts, pd.DataFrame([hostile, *strangers])]).fillna("").to_csv(
-        data / "accounts.csv", index=False)
-    with open(data / "logins.csv", "a") as fh:
-        fh.write(f"A05,{NAT_IP},and-9f8e7d6c,2026-09-10T10:00:00Z\n")
-    payments = pd.read_csv(data / "payments.csv", dtype=str, keep_default_na=False)
-    farm_card = payments[payments["payment_id"] == "PM10"].assign(account_id=HOSTILE,
-                                                                  payment_id="PMX")
-    pd.concat([payments, farm_card]).to_csv(data / "payments.csv", index=False)
-    with open(data / "addresses.csv", "a") as fh:
-        fh.write(f'"{HOSTILE}",ADX,<b>Mallory</b>,"<img src=x onerror=alert(1)> 7",,Moskva,,'
-                 "127051,RU\n")
-    return data
+HOSTILE = "<script>alert(1)</script>"  # the hostile account of conftest's feed
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def run_dir(tmp_path_factory: pytest.TempPathFactory, hostile_feed: Callable[..., Path]) -> Path:
     base = tmp_path_factory.mktemp("explain")
-    data = golden_feed_with_a_hostile_farmer_and_a_carrier_nat(base / "feed")
+    data = hostile_feed(base / "feed", carrier_nat=True)
     lg.run(data, out=base / "run", config=Config(max_reject_rate=0.5))
     return base / "run"
 
