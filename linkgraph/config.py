@@ -467,6 +467,17 @@ def _coerce(value: Any, hint: Any, name: str) -> Any:
     return value
 
 
+def _read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """The tables of a TOML file; an unreadable or invalid file is a ConfigError naming it."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except OSError as e:
+        raise ConfigError(f"cannot read {what} {path}: {e.strerror}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{what} {path} is not valid TOML: {e}") from e
+
+
 def config_from_dict(values: dict[str, Any]) -> Config:
     """Build a :class:`Config` from nested dicts (the shape of a TOML file).
 
@@ -487,15 +498,7 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
     Raises:
         ConfigError: the file cannot be read or parsed, or holds a bad value.
     """
-    values: dict[str, Any] = {}
-    if path is not None:
-        try:
-            with open(path, "rb") as fh:
-                values = tomllib.load(fh)
-        except OSError as e:
-            raise ConfigError(f"cannot read config file {path}: {e.strerror}") from e
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"config file {path} is not valid TOML: {e}") from e
+    values = _read_toml(path, "config file") if path is not None else {}
     config = config_from_dict(values)
     overrides = {k: v for k, v in overrides.items() if v is not None}
     return dataclasses.replace(config, **overrides) if overrides else config
@@ -514,12 +517,6 @@ def load_policy(path: str | Path) -> PolicyConfig:
     Raises:
         ConfigError: the file cannot be read, or holds an unknown key or a bad value.
     """
-    try:
-        with open(path, "rb") as fh:
-            values = tomllib.load(fh)
-    except OSError as e:
-        raise ConfigError(f"cannot read policy file {path}: {e.strerror}") from e
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"policy file {path} is not valid TOML: {e}") from e
+    values = _read_toml(path, "policy file")
     policy: PolicyConfig = _build(PolicyConfig, values.get("policy", values), "policy.")
     return policy
