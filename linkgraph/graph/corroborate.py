@@ -288,6 +288,22 @@ def _popcount(values: np.ndarray) -> np.ndarray:
     return counts
 
 
+#: the words of each rule, ``{shared}`` the person-level kinds the pair shares
+_REASON_WORDS = {
+    _BURST: "shared {shared}; burst of coupon-only or disposable-mailbox accounts",
+    _CONFLICT: "shared {shared}; registered names differ: family",
+    _RECYCLED: "shared {shared} never held at the same time by differently named accounts: "
+               "recycled, weak",
+    _THROWAWAY: "shared {shared}; account has no own identity and only farmed coupons",
+    _ELSEWHERE: "shared {shared} only, registered names differ, no home in common: weak",
+    _NAME: "shared {shared}; same registered name",
+    _NO_OWN: "shared {shared}; account has no own identity",
+    _PERSONAL: "shared {shared}; one person's identifier",
+    _SINGLE: "single shared {shared}: family or same person",
+    _HOME: "shared address: household",
+}
+
+
 def _words(mask: int, reason: int) -> str:
     """The corroboration in words, e.g. ``card+device`` or ``single shared card: ...``."""
     names = [c for i, c in enumerate(_CLASSES) if mask >> i & 1]
@@ -302,27 +318,8 @@ def _words(mask: int, reason: int) -> str:
                "disposable-mailbox accounts"
         also = [c for c in weak if c != "name"]
         return f"{text} (also {'+'.join(also)})" if also else text
-    elif reason == _BURST:
-        text = f"shared {shared}; burst of coupon-only or disposable-mailbox accounts"
-    elif reason == _CONFLICT:
-        text = f"shared {shared}; registered names differ: family"
-    elif reason == _RECYCLED:
-        text = f"shared {shared} never held at the same time by differently named accounts: " \
-               "recycled, weak"
-    elif reason == _THROWAWAY:
-        text = f"shared {shared}; account has no own identity and only farmed coupons"
-    elif reason == _ELSEWHERE:
-        text = f"shared {shared} only, registered names differ, no home in common: weak"
-    elif reason == _NAME:
-        text = f"shared {shared}; same registered name"
-    elif reason == _NO_OWN:
-        text = f"shared {shared}; account has no own identity"
-    elif reason == _PERSONAL:
-        text = f"shared {shared}; one person's identifier"
-    elif reason == _SINGLE:
-        text = f"single shared {shared}: family or same person"
-    elif reason == _HOME:
-        text = "shared address: household"
+    elif reason in _REASON_WORDS:
+        text = _REASON_WORDS[reason].format(shared=shared)
     else:
         return f"shared {'+'.join(weak)} only: weak"
     if reason == _MULTI:
