@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
+from linkgraph.codes import positions
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -380,10 +381,10 @@ def _account_frame(
         parts.append(_joined(_row_of(account_ids, frame[s.ACCOUNT_ID]),
                              frame.drop(columns=s.ACCOUNT_ID)))
     persons = scores.persons
-    parts.append(_joined(_positions(base[s.PERSON_CLUSTER_ID], persons[s.PERSON_CLUSTER_ID]),
+    parts.append(_joined(positions(base[s.PERSON_CLUSTER_ID], persons[s.PERSON_CLUSTER_ID]),
                          persons[[s.COUPON_ABUSE_SCORE, s.COUPON_ABUSE_REASONS]]))
     cluster_codes, cluster_ids = pd.factorize(base[s.CLUSTER_ID], sort=True)
-    cluster_rows = _positions(pd.Series(cluster_ids), scores.clusters[s.CLUSTER_ID])
+    cluster_rows = positions(pd.Series(cluster_ids), scores.clusters[s.CLUSTER_ID])
     cluster_rows = np.where(cluster_codes >= 0, cluster_rows[cluster_codes], -1)
     parts.append(_joined(cluster_rows, scores.clusters[[s.COUPON_ABUSE_SCORE]].rename(
         columns={s.COUPON_ABUSE_SCORE: "cluster_coupon_abuse_score"})))
@@ -404,27 +405,11 @@ def _row_of(account_ids: pd.Series, keys: pd.Series) -> np.ndarray:
     if len(keys) == n and account_ids.reset_index(drop=True).equals(keys.reset_index(drop=True)):
         return np.arange(n)  # the same accounts in the same order: nothing to hash
     _check_unique(keys, "right")
-    at = _positions(keys, account_ids)
+    at = positions(keys, account_ids)
     found = at >= 0
     rows = np.full(n, -1, dtype=np.intp)
     rows[at[found]] = np.flatnonzero(found)
     return rows
-
-
-def _positions(wanted: pd.Series, keys: pd.Series) -> np.ndarray:
-    """The row of ``keys`` (unique) holding each of ``wanted`` (-1: none).
-
-    Arrow hashes the strings in place, several times faster than a pandas
-    ``Index`` (which first copies them to Python objects); missing equals
-    missing, as in a merge.
-    """
-    try:
-        key_array = pa.array(keys, from_pandas=True)
-        found = pc.index_in(pa.array(wanted, from_pandas=True).cast(key_array.type),
-                            value_set=key_array)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return pd.Index(keys).get_indexer(wanted)  # mixed objects: pandas hashes them
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
 
 
 def _check_unique(keys: pd.Series, side: str) -> None:
@@ -455,8 +440,8 @@ def _links_inside_clusters(
     (accounts are sorted by id, clusters coded in sorted order), stable, so
     the order is the one a sort on the strings gives.
     """
-    at_a = _positions(pairs[s.ACCOUNT_A], accounts[s.ACCOUNT_ID])
-    at_b = _positions(pairs[s.ACCOUNT_B], accounts[s.ACCOUNT_ID])
+    at_a = positions(pairs[s.ACCOUNT_A], accounts[s.ACCOUNT_ID])
+    at_b = positions(pairs[s.ACCOUNT_B], accounts[s.ACCOUNT_ID])
     code_a = np.where(at_a >= 0, cluster_codes[at_a], -1)
     code_b = np.where(at_b >= 0, cluster_codes[at_b], -2)
     rows = np.flatnonzero((code_a == code_b) & (code_a >= 0))

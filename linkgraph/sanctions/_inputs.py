@@ -6,45 +6,15 @@ import logging
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from linkgraph import schemas as s
+from linkgraph.codes import positions
 
 logger = logging.getLogger(__name__)
 
 #: the largest epoch-ns value: a clearing of unknown date postdates all evidence
 _ALWAYS: int = int(np.iinfo(np.int64).max)
 _SANCTION_RANK = {action: rank for rank, action in enumerate(s.SANCTION_ACTIONS)}
-
-
-def _positions(values: pd.Series | pd.Index | np.ndarray, keys: pd.Index) -> np.ndarray:
-    """Position of each value in ``keys`` (-1 when absent), as int64.
-
-    Text ids are hashed by Arrow (several times faster than ``Index.get_indexer``
-    on millions of ids); other dtypes fall back to pandas.
-    """
-    try:
-        left, right = pa.array(values, from_pandas=True), pa.array(keys, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return keys.get_indexer(values).astype(np.int64)
-    text = (pa.types.is_string(left.type) or pa.types.is_large_string(left.type)) and (
-        pa.types.is_string(right.type) or pa.types.is_large_string(right.type))
-    if not text:
-        return keys.get_indexer(values).astype(np.int64)
-    left, right = left.cast(pa.large_string()), right.cast(pa.large_string())
-    if 4 * len(left) < len(right):
-        # few values, many keys: hash the few and probe the keys once (a hash of
-        # a million keys costs more than probing them)
-        distinct = pc.unique(left)
-        slot = pc.index_in(right, value_set=distinct).fill_null(-1).to_numpy(zero_copy_only=False)
-        code_of = np.full(len(distinct), -1, dtype=np.int64)
-        hit = np.flatnonzero(slot >= 0)[::-1]  # the first key wins, as get_indexer
-        code_of[slot[hit]] = hit
-        at = pc.index_in(left, value_set=distinct).fill_null(-1).to_numpy(zero_copy_only=False)
-        return np.where(at >= 0, code_of[at], -1)
-    found = pc.index_in(left, value_set=right)
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _epoch_ns(values: pd.Series) -> np.ndarray:
@@ -93,7 +63,7 @@ def _source_table(sanctions: pd.DataFrame, account_ids: pd.Index) -> pd.DataFram
     if len(known) < len(sanctions):
         logger.warning("sanctions: %d rows with an unknown action ignored",
                        len(sanctions) - len(known))
-    code = _positions(known[s.ACCOUNT_ID], account_ids)
+    code = positions(known[s.ACCOUNT_ID], account_ids)
     if (code < 0).any():
         logger.warning("sanctions: %d rows name an account not in accounts; ignored",
                        int((code < 0).sum()))
@@ -127,7 +97,7 @@ def _cleared_table(decisions: pd.DataFrame, account_ids: pd.Index) -> pd.DataFra
     as later than all evidence) and ``cleared_on`` (words), sorted by code.
     A later decision of another kind (``confirmed``...) supersedes a clearing.
     """
-    code = _positions(decisions[s.ACCOUNT_ID], account_ids)
+    code = positions(decisions[s.ACCOUNT_ID], account_ids)
     at = _epoch_ns(decisions[s.CREATED_AT])
     is_cleared = decisions[s.DECISION].astype("str").str.lower().eq(s.CLEARED).fillna(False)
     rows = pd.DataFrame({
@@ -162,9 +132,9 @@ def _pair_rows(pairs: pd.DataFrame, account_ids: pd.Index,
     n = len(account_ids)
     involved = np.unique(np.concatenate([pair_keys // n, pair_keys % n]))
     names = account_ids[involved]
-    a_at = _positions(pairs[s.ACCOUNT_A], names)
+    a_at = positions(pairs[s.ACCOUNT_A], names)
     near = np.flatnonzero(a_at >= 0)
-    b_at = _positions(pairs[s.ACCOUNT_B].iloc[near], names)
+    b_at = positions(pairs[s.ACCOUNT_B].iloc[near], names)
     both = b_at >= 0
     at_rows = near[both]
     a, b = involved[a_at[at_rows]], involved[b_at[both]]

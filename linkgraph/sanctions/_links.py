@@ -18,8 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
+from linkgraph.codes import positions
 from linkgraph.graph import LinkSet
-from linkgraph.sanctions._inputs import _epoch_ns, _positions
+from linkgraph.sanctions._inputs import _epoch_ns
 from linkgraph.sanctions._reach import _directed_graph, _Graph
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def _link_graph(links: LinkSet, accounts: pd.DataFrame, account_ids: pd.Index,
     """
     n = len(account_ids)
     tiers = links.pair_tiers
-    both = _positions(pd.concat([tiers[s.ACCOUNT_A], tiers[s.ACCOUNT_B]], ignore_index=True),
+    both = positions(pd.concat([tiers[s.ACCOUNT_A], tiers[s.ACCOUNT_B]], ignore_index=True),
                       account_ids)
     a, b = both[:len(tiers)], both[len(tiers):]
     known = (a >= 0) & (b >= 0) & (a != b)
@@ -134,11 +135,11 @@ def _newest_evidence(pairs: pd.DataFrame, account_ids: pd.Index, key: np.ndarray
     n = len(account_ids)
     names = account_ids[is_cleared]
     # probe against the few cleared accounts first, then look up those rows only
-    near = np.flatnonzero((_positions(pairs[s.ACCOUNT_A], names) >= 0)
-                          | (_positions(pairs[s.ACCOUNT_B], names) >= 0))
+    near = np.flatnonzero((positions(pairs[s.ACCOUNT_A], names) >= 0)
+                          | (positions(pairs[s.ACCOUNT_B], names) >= 0))
     rows = pairs.iloc[near]
-    a = _positions(rows[s.ACCOUNT_A], account_ids)
-    b = _positions(rows[s.ACCOUNT_B], account_ids)
+    a = positions(rows[s.ACCOUNT_A], account_ids)
+    b = positions(rows[s.ACCOUNT_B], account_ids)
     known = (a >= 0) & (b >= 0)
     lo, hi = np.minimum(a, b)[known], np.maximum(a, b)[known]
     link = pd.Index(key).get_indexer(lo.astype(np.int64) * n + hi)

@@ -1,0 +1,44 @@
+"""Integer positions of ids: the join every stage does on account and cluster ids.
+
+Stages join on integer positions, not on string merges; this is the one lookup
+they share.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def positions(values: pd.Series | pd.Index | np.ndarray, keys: pd.Index | pd.Series) -> np.ndarray:
+    """Position of each value in ``keys`` (-1 when absent; missing finds missing), as int64.
+
+    >>> positions(pd.Series(["b", "x", "a"]), pd.Index(["a", "b"])).tolist()
+    [1, -1, 0]
+
+    Text ids are hashed by Arrow (several times faster than ``Index.get_indexer``
+    on millions of ids); other dtypes fall back to pandas.
+    """
+    try:
+        left, right = pa.array(values, from_pandas=True), pa.array(keys, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return pd.Index(keys).get_indexer(values).astype(np.int64)
+    text = (pa.types.is_string(left.type) or pa.types.is_large_string(left.type)) and (
+        pa.types.is_string(right.type) or pa.types.is_large_string(right.type))
+    if not text:
+        return pd.Index(keys).get_indexer(values).astype(np.int64)
+    left, right = left.cast(pa.large_string()), right.cast(pa.large_string())
+    if 4 * len(left) < len(right):
+        # few values, many keys: hash the few and probe the keys once (a hash of
+        # a million keys costs more than probing them)
+        distinct = pc.unique(left)
+        slot = pc.index_in(right, value_set=distinct).fill_null(-1).to_numpy(zero_copy_only=False)
+        code_of = np.full(len(distinct), -1, dtype=np.int64)
+        hit = np.flatnonzero(slot >= 0)[::-1]  # the first key wins, as get_indexer
+        code_of[slot[hit]] = hit
+        at = pc.index_in(left, value_set=distinct).fill_null(-1).to_numpy(zero_copy_only=False)
+        return np.where(at >= 0, code_of[at], -1)
+    found = pc.index_in(left, value_set=right)
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
