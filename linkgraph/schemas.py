@@ -269,6 +269,10 @@ CLUSTER_ALERT_COLUMNS: Final = (
 # --- evaluate -------------------------------------------------------------------
 
 IS_FARMER: Final = "is_farmer"  # truth: the account belongs to a coupon farmer
+#: truth: the person's accounts that share an identifier of that person (a mailbox,
+#: phone, own device or card), labelled by the group's first account; two accounts
+#: of one person in different groups share nothing that could link them
+LINK_GROUP: Final = "link_group"
 SANCTION: Final = "sanction"  # run accounts: the strongest input sanction
 BLOCKED: Final = "blocked"  # run accounts: suspended or banned in the input
 CLEARED_AT: Final = "cleared_at"  # run accounts: when a moderator cleared it

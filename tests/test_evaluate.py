@@ -128,6 +128,31 @@ def test_normalisation_only_recall_counts_pairs_raw_values_cannot_join() -> None
     assert metrics["person.pair_recall"] == pytest.approx(3 / 6)
 
 
+def test_link_groups_leave_out_pairs_nothing_could_join() -> None:
+    # person p: a,b share a true mailbox written alike, c its other spelling; d shares
+    # nothing with them (its own group): the hard pairs are ac and bc, not ad bd cd
+    accounts = run_accounts({"a": ("C1", "P1", "none"), "b": ("C1", "P1", "none"),
+                             "c": ("C1", "P2", "none"), "d": ("C2", "P3", "none")})
+    truth = truth_of({a: ("p", "h") for a in "abcd"}, link_group=["a", "a", "a", "d"])
+    raw = pd.Series({"a": 0, "b": 0, "c": 1, "d": 2})
+    metrics = score_run(accounts, truth, raw_components=raw).metrics
+    assert metrics["person.linkable_pairs"] == 3
+    assert metrics["person.pair_recall_linkable"] == pytest.approx(1 / 3)
+    assert metrics["person.normalisation_only_pairs"] == 2
+    assert metrics["person.pair_recall_normalisation_only"] == 0.0
+    assert metrics["person.pair_recall"] == pytest.approx(1 / 6)
+
+
+def test_blocked_persons_account_sharing_nothing_with_the_blocked_one_is_not_linkable() -> None:
+    accounts, truth = blocked_violator_with_family_and_neighbours()
+    # a3 shares no identifier with a1: missing it is no miss of the rules
+    truth["link_group"] = ["a1", "a1", "a3", "f1", "f1", "f3", "s1", "s1", "s3", "s3"]
+    metrics = score_run(accounts, truth).metrics
+    assert metrics["sanctions.same_person_accounts"] == 1
+    assert metrics["sanctions.same_person_auto_share"] == 1.0
+    assert metrics["sanctions.same_person_auto_share_all"] == pytest.approx(1 / 2)
+
+
 def test_normalisation_only_recall_is_left_out_without_raw_components() -> None:
     accounts, truth = five_accounts_one_wrong_merge()
     assert "person.pair_recall_normalisation_only" not in score_run(accounts, truth).metrics

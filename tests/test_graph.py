@@ -361,16 +361,28 @@ def test_shared_ip_alone_is_weak_and_never_promotes() -> None:
 
 
 def test_same_name_second_account_on_one_card_is_the_same_person() -> None:
+    # the new account gave no phone of its own (with one each, see the namesakes below)
     second_account = registered(
-        identifiers(("old", "card", "fp1"), ("new", "card", "fp1"), *own_phones("old", "new")),
+        identifiers(("old", "card", "fp1"), ("new", "card", "fp1"), *own_phones("old")),
         old="anna petrova", new="anna petrova")
     assert corroboration_of(links_of(second_account), "new", "old") == (
         "person", "shared card; same registered name (also name)")
 
 
+def test_namesakes_with_a_phone_each_on_the_family_card_are_household() -> None:
+    # father and son, both Kirill Nikitin, each with his own number, pay with one card
+    namesakes = registered(
+        identifiers(("father", "card", "fp1"), ("son", "card", "fp1"),
+                    *own_phones("father", "son")),
+        father="kirill nikitin", son="kirill nikitin")
+    assert corroboration_of(links_of(namesakes), "father", "son") == (
+        "household", "shared card; each account has its own phone: family or same person "
+                     "(also name)")
+
+
 def test_initial_for_the_first_name_still_matches_the_registered_name() -> None:
     initial = registered(
-        identifiers(("old", "device", "d1"), ("new", "device", "d1"), *own_phones("old", "new")),
+        identifiers(("old", "device", "d1"), ("new", "device", "d1"), *own_phones("old")),
         old="anna petrova", new="a petrova")
     assert tier_of(links_of(initial), "new", "old") == "person"
 

@@ -348,6 +348,24 @@ def test_cleared_persons_new_second_account_is_not_new_evidence_for_the_cleared(
     assert row(actions, "C2")[s.ACTION] == "review"
 
 
+def test_cleared_sibling_is_not_flagged_again_by_the_same_persons_next_blocked_account() -> None:
+    # C was cleared knowing the family address it shares with M, whose card and device
+    # Z1 (suspended) used; B2, the same person's new account, is banned later
+    actions = run_policy(
+        ["B2", "C", "M", "Z1"],
+        [share("C", "M", ADDRESS, "address", since="2026-01-01"),
+         share("Z1", "M", CARD, "card", since="2026-01-01"),
+         share("Z1", "M", DEVICE, "device", since="2026-01-01"),
+         share("B2", "M", CARD, "card", since="2026-07-01"),
+         share("B2", "M", DEVICE, "device", since="2026-07-01")],
+        [("Z1", "suspended", "2026-05-01"), ("B2", "banned", "2026-09-01")],
+        decisions=[("C", "cleared", "2026-06-01")],
+        corroborated=[("Z1", "M"), ("B2", "M")],
+    )
+    assert row(actions, "M")[s.ACTION] == "ban"
+    assert row(actions, "C")[s.ACTION] == "none"
+
+
 def test_new_ip_after_clearing_is_watch_at_most_and_only_for_a_new_connection() -> None:
     # A2 was cleared knowing its card link to A17; A3 had no link to A17 then
     actions = run_policy(

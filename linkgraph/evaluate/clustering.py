@@ -151,7 +151,9 @@ def normalisation_only_recall(
 
     Args:
         predicted: the run's person cluster per account.
-        person: the true person per account.
+        person: the true person per account, or better its link group (the
+            person's accounts that share a true identifier): then the pairs
+            are those normalisation can join and exact values do not.
         raw: the raw-equality component per account (see :func:`raw_components`).
 
     Returns:

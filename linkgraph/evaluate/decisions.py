@@ -50,7 +50,9 @@ def sanction_metrics(scored: pd.DataFrame) -> dict[str, float | int]:
     Args:
         scored: one row per account: ``account_id, action, blocked, cleared``
             (bool: a moderator cleared it), ``person_id, household_id,
-            expected_action``.
+            expected_action`` and, when the truth has it, ``link_group``: then
+            only the accounts in a blocked account's link group count as the
+            blocked person's linkable accounts.
 
     Returns:
         ``sanctions.*`` metrics (see docs/metrics.md).
@@ -75,6 +77,9 @@ def sanction_metrics(scored: pd.DataFrame) -> dict[str, float | int]:
     family = pd.Series(~blocked & ~person_hit & household_hit)
     unrelated = pd.Series(~blocked & ~household_hit)
     linkable = same_person & (expected_rank >= _RANK[AUTOMATIC[0]])
+    if s.LINK_GROUP in scored.columns:
+        # an account sharing no identifier with the blocked ones cannot be found by any rule
+        linkable &= _group_has(label_codes(scored[s.LINK_GROUP]), blocked)
 
     # issue 6.5: new evidence after a clearance may raise a review, never more
     allowed_review = review & (expected_rank >= _REVIEW)

@@ -23,7 +23,7 @@ RUN_REQUIRED = (s.ACCOUNT_ID, s.CLUSTER_ID, s.PERSON_CLUSTER_ID, s.ACTION)
 RUN_OPTIONAL = (s.LINKED_BLOCKED_ACCOUNT, s.SANCTION, s.BLOCKED, s.CLEARED_AT, s.COUPON_ABUSE_SCORE)
 #: columns of the truth the scorecard needs, and those it also uses when present
 TRUTH_REQUIRED = (s.ACCOUNT_ID, s.PERSON_ID, s.HOUSEHOLD_ID, s.EXPECTED_ACTION)
-TRUTH_OPTIONAL = (s.ROLE, s.IS_FARMER)
+TRUTH_OPTIONAL = (s.ROLE, s.IS_FARMER, s.LINK_GROUP)
 _TRUE_WORDS = ("true", "1", "yes", "y", "t")
 
 
@@ -61,6 +61,8 @@ def _prepare_truth(truth: pd.DataFrame) -> pd.DataFrame:
         .str.strip().str.lower().replace("", "none").astype(str),
         s.IS_FARMER: is_farmer.to_numpy(dtype=bool),
     })
+    if s.LINK_GROUP in truth.columns:
+        prepared[s.LINK_GROUP] = truth[s.LINK_GROUP].astype(str).to_numpy()
     duplicated = prepared[s.ACCOUNT_ID].duplicated(keep=False)
     if duplicated.any():
         raise InputError(
@@ -186,6 +188,12 @@ def score_run(
     metrics.update(clustering_metrics(person_cluster, person, prefix="person"))
     in_cluster = clustering_metrics(cluster, person, prefix="x")
     metrics["person.pair_recall_in_cluster"] = in_cluster["x.pair_recall"]
+    # a link group lies inside one person: its pairs are the person pairs some rule can join
+    group = label_codes(scored[s.LINK_GROUP]) if s.LINK_GROUP in scored.columns else person
+    if s.LINK_GROUP in scored.columns:
+        linkable = clustering_metrics(person_cluster, group, prefix="x")
+        metrics["person.linkable_pairs"] = linkable["x.true_pairs"]
+        metrics["person.pair_recall_linkable"] = linkable["x.pair_recall"]
     if raw_components is not None:
         # an account the components do not know is alone in its own component
         raw = scored[[s.ACCOUNT_ID]].merge(
@@ -193,7 +201,7 @@ def score_run(
                           "raw": raw_components.to_numpy()}).drop_duplicates(s.ACCOUNT_ID),
             on=s.ACCOUNT_ID, how="left",
         )["raw"]
-        recall, hard_pairs = normalisation_only_recall(person_cluster, person, label_codes(raw))
+        recall, hard_pairs = normalisation_only_recall(person_cluster, group, label_codes(raw))
         metrics["person.normalisation_only_pairs"] = hard_pairs
         metrics["person.pair_recall_normalisation_only"] = recall
     metrics.update(clustering_metrics(cluster, household, prefix="household"))

@@ -27,18 +27,22 @@ members of one family; the evidence decides, first rule that applies wins:
    child's account), or ``weak`` when the only person-level value is a phone
    the two never held at the same time (a number that changed hands);
 5. ``person``, *several kinds*: two or more person-level kinds in common;
-6. ``person``, *same name*: one person-level value and registered names that
+6. ``household``, *two phones*: a single card or device under matching
+   registered names, and each account has a phone number of its own that
+   nobody else has: a father and son of one name with the family card are
+   two people as often as one person keeps two numbers; a moderator decides;
+7. ``person``, *same name*: one person-level value and registered names that
    match (equal, or one initial apart). Only ``accounts.full_name`` counts: a
    family card carries its holder's name to every member;
-7. ``person``, *no own identity*: one of the two has no phone, card or
+8. ``person``, *no own identity*: one of the two has no phone, card or
    device that nobody else has;
-8. ``person``, *personal identifier*: the shared value is a phone number or
+9. ``person``, *personal identifier*: the shared value is a phone number or
    mailbox (``GraphConfig.personal_kinds``: one person's, rarely a family's),
    unless both accounts have an own phone besides (two people who share a
    family mailbox);
-9. ``household``: a single card or device nothing corroborates (a family
+10. ``household``: a single card or device nothing corroborates (a family
    card, a family tablet: the platform's discretion);
-10. ``household``: a home address; ``weak``: IPs and names alone. An IP never
+11. ``household``: a home address; ``weak``: IPs and names alone. An IP never
    promotes a pair: a shared home IP must not make a family tablet "the same
    person".
 
@@ -70,11 +74,11 @@ _HOUSEHOLD_BITS = 0b10000
 _WEAK_BITS = 0b11100000
 
 (_BURST, _CONFLICT, _RECYCLED, _MULTI, _NAME, _NO_OWN, _PERSONAL, _SINGLE, _HOME,
- _WEAK, _ELSEWHERE, _THROWAWAY) = range(12)
+ _WEAK, _ELSEWHERE, _THROWAWAY, _TWO_PHONES) = range(13)
 _N_REASONS = 16
 _TIER_CODE_OF_REASON = tuple(TIER_CODES.index(t) for t in (
     s.T_PERSON, s.T_HOUSEHOLD, s.T_WEAK, s.T_PERSON, s.T_PERSON, s.T_PERSON, s.T_PERSON,
-    s.T_HOUSEHOLD, s.T_HOUSEHOLD, s.T_WEAK, s.T_WEAK, s.T_PERSON))
+    s.T_HOUSEHOLD, s.T_HOUSEHOLD, s.T_WEAK, s.T_WEAK, s.T_PERSON, s.T_HOUSEHOLD))
 _IP_BIT = 1 << _CLASSES.index("ip")
 PERSON_TIER_CODE = TIER_CODES.index(s.T_PERSON)
 
@@ -217,7 +221,8 @@ def pair_reasons(
     # a phone two differently named accounts never held at the same time changed hands
     recycled = (person_mask & summary.held_together) == 0
     shares_personal = (person_mask & personal_bits) != 0
-    family_mailbox = facts.own_phone[a] & facts.own_phone[b]
+    two_phones = facts.own_phone[a] & facts.own_phone[b]
+    shares_physical_only = ~shares_personal & (n_person >= 1)
     # two people sharing only a phone number or mailbox and no home (address, home IP) are
     # no family on the evidence: a mistyped or borrowed contact, not a household
     elsewhere = (((person_mask & ~personal_bits) == 0)
@@ -239,12 +244,14 @@ def pair_reasons(
          (n_person >= 1) & names.conflict & (n_household >= 1),
          (n_person >= 1) & names.conflict,
          n_person >= 2,
+         (n_person == 1) & shares_physical_only & two_phones & names.compatible,
          (n_person == 1) & names.compatible,
          (n_person == 1) & ~(facts.own_identity[a] & facts.own_identity[b]),
-         (n_person == 1) & shares_personal & ~family_mailbox,
+         (n_person == 1) & shares_personal & ~two_phones,
          n_person == 1,
          n_household >= 1],
-        [_BURST, _THROWAWAY, _MULTI, _ELSEWHERE, _CONFLICT, _HOME, _RECYCLED, _MULTI, _NAME,
+        [_BURST, _THROWAWAY, _MULTI, _ELSEWHERE, _CONFLICT, _HOME, _RECYCLED, _MULTI,
+         _TWO_PHONES, _NAME,
          _NO_OWN, _PERSONAL, _SINGLE, _HOME],
         default=_WEAK,
     )
@@ -300,6 +307,7 @@ _REASON_WORDS = {
     _NO_OWN: "shared {shared}; account has no own identity",
     _PERSONAL: "shared {shared}; one person's identifier",
     _SINGLE: "single shared {shared}: family or same person",
+    _TWO_PHONES: "shared {shared}; each account has its own phone: family or same person",
     _HOME: "shared address: household",
 }
 

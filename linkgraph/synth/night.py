@@ -65,7 +65,8 @@ def write_night(out_dir: Path, tables: Tables, pools: dict[str, pa.Array], truth
         schemas.HOUSEHOLD_ID: render.ids("h", truth[schemas.HOUSEHOLD_ID].to_numpy(), 8),
         **{c: pa.array(truth[c].to_numpy(), from_pandas=True)
            for c in truth.columns if c not in ("account", schemas.PERSON_ID,
-                                                schemas.HOUSEHOLD_ID)},
+                                                schemas.HOUSEHOLD_ID, schemas.LINK_GROUP)},
+        schemas.LINK_GROUP: pools["account"].take(pa.array(truth[schemas.LINK_GROUP].to_numpy())),
     })
     path = out_dir / "truth.csv"
     _write(arrow, path, "csv")

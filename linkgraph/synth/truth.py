@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from linkgraph import schemas
 from linkgraph.synth import vocab
@@ -106,8 +108,14 @@ def _decisions(rng: np.random.Generator, world: World, blocks: pd.DataFrame) -> 
     family = np.flatnonzero(in_family)
     blocked_at = first_block["time"].reindex(household[family]).to_numpy()
     other_person = first_block["person"].reindex(household[family]).to_numpy() != person[family]
-    pick = other_person & (rng.random(family.size) < 0.3) & (acc["created"].to_numpy()[family]
-                                                            < blocked_at)
+    # a moderator clears a family member the links showed: the blocked person had an
+    # account at the home by then (an evasive farmer's first accounts ship elsewhere)
+    created = acc["created"].to_numpy()
+    at_home = acc["home"].to_numpy() >= 0
+    first_home = pd.Series(created[at_home]).groupby(person[at_home]).min()
+    shown = (first_home.reindex(first_block["person"].reindex(household[family]).to_numpy())
+             .to_numpy(dtype=float, na_value=np.inf) < blocked_at)
+    pick = other_person & (rng.random(family.size) < 0.3) & (created[family] < blocked_at) & shown
     cleared = _rows(family[pick], np.full(int(pick.sum()), schemas.CLEARED), None,
                     np.minimum(blocked_at[pick] + rng.integers(DAY, 30 * DAY, int(pick.sum())),
                                NOW2 - 60))
@@ -166,7 +174,53 @@ def truth_table(world: World, sanctions: pd.DataFrame, decisions: pd.DataFrame,
             acc["kind"].to_numpy()[exists]],
         "blocked": np.array(["", "suspended", "banned"], dtype=object)[own],
         "cleared": cleared, "moved": moved[person],
+        schemas.LINK_GROUP: link_groups(acc, exists),
     })
+
+
+#: the person-level identifiers an account holds, and the flag that replaces it with junk
+_PERSON_ENTITIES = (("mailbox", "email_junk"), ("phone", "phone_junk"),
+                    ("device", "device_junk"), ("card", None))
+
+
+def link_groups(acc: pd.DataFrame, exists: np.ndarray) -> np.ndarray:
+    """Per account of ``exists``, the first account of its person's link group.
+
+    Two accounts of one person are in one group when a chain of the person's
+    own accounts joins them, each step sharing a mailbox, a phone number, an
+    own device or a card, however each account wrote it down (the generator
+    knows the entity behind the spelling). Junk values, family cards and
+    tablets, home addresses, pickup points and IPs do not join: they are a
+    family's or strangers' too. This is the truth of what normalisation and
+    corroboration can link at best.
+
+    >>> acc = pd.DataFrame({"person": [0, 0, 0, 1], "mailbox": [5, 5, 6, 5],
+    ...     "email_junk": False, "phone": -1, "phone_junk": False,
+    ...     "device": -1, "device_junk": 0, "card": [-1, -1, 9, 9]})
+    >>> link_groups(acc, np.arange(4)).tolist()
+    [0, 0, 2, 3]
+    """
+    person = acc["person"].to_numpy()[exists]
+    n = exists.size
+    rows, keys = [], []
+    for kind, (column, junk) in enumerate(_PERSON_ENTITIES):
+        entity = acc[column].to_numpy()[exists]
+        held = entity >= 0
+        if junk is not None:
+            held &= ~acc[junk].to_numpy()[exists].astype(bool)
+        at = np.flatnonzero(held)
+        rows.append(at)
+        # entities number fewer than 2**32, persons fewer than 2**29
+        keys.append(((person[at].astype(np.int64) * 4 + kind) << 32) | entity[at])
+    row = np.concatenate(rows)
+    _, group = np.unique(np.concatenate(keys), return_inverse=True)
+    # a star per (person, kind, entity): each holder to the entity's node
+    graph = coo_matrix((np.ones(row.size, dtype=np.int8), (row, n + group)),
+                       shape=(n + int(group.max(initial=-1)) + 1,) * 2)
+    _, label = connected_components(graph, directed=False)
+    first = np.full(label.max(initial=-1) + 1, n, dtype=np.int64)
+    np.minimum.at(first, label[:n], np.arange(n))
+    return exists[first[label[:n]]]
 
 
 def _rank_within(group: np.ndarray) -> np.ndarray:
