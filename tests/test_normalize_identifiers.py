@@ -114,12 +114,14 @@ def test_times_come_from_accounts_logins_and_orders():
     assert pd.isna(pickup["first_seen"])  # no order used it
 
 
-def test_card_digits_bridge_a_tokenised_card_to_its_untokenised_copy_and_mask_uses_last4():
+def test_untokenised_copy_of_a_tokenised_card_takes_its_fingerprint_and_mask_uses_last4():
     ids = normalize_identifiers(_family_and_pickup(), config=NormalizeConfig())
     # a2's card has no fingerprint and a1's fingerprinted card has the same digits
-    assert _row(ids, "a1", "card_digits")["value"].tolist() == ["553691|0012|0127"]
+    assert _row(ids, "a2", "card")["value"].tolist() == ["fp_ABCDEF123456"]
+    assert _row(ids, "a2", "card")["masked"].tolist() == ["card ****0012"]
     assert _row(ids, "a1", "card")["masked"].tolist() == ["card ****0012"]
-    assert _row(ids, "a2", "card_digits")["value"].tolist() == ["553691|0012|0127"]
+    assert _row(ids, "a1", "card_digits").empty
+    assert _row(ids, "a2", "card_digits").empty
     assert _row(ids, "a3", "card_digits").empty  # no BIN
 
 
@@ -208,13 +210,31 @@ def _three_cards_same_digits() -> Tables:
     return _tables(accounts=accounts, payments=payments)
 
 
-def test_card_without_fingerprint_meets_the_same_card_with_one_by_its_digits() -> None:
+def test_card_without_fingerprint_is_the_one_tokenised_card_with_its_digits() -> None:
     identifiers = normalize_identifiers(_three_cards_same_digits(), config=NormalizeConfig())
-    digits = identifiers[identifiers["kind"] == "card_digits"]
-    assert digits["account_id"].tolist() == ["a1", "a2"]
-    assert digits["value"].nunique() == 1
+    cards = identifiers[identifiers["kind"] == "card"]
+    assert cards.loc[cards["account_id"].isin(["a1", "a2"]), "value"].tolist() == [
+        "fp_one", "fp_one"]
+    assert identifiers[identifiers["kind"] == "card_digits"].empty
 
 
 def test_two_tokenised_cards_with_equal_digits_are_not_joined_by_digits() -> None:
     identifiers = normalize_identifiers(_three_cards_same_digits(), config=NormalizeConfig())
+    cards = identifiers[identifiers["kind"] == "card"].set_index("account_id")["value"]
+    assert (cards["a3"], cards["a4"]) == ("fp_three", "fp_four")
     assert not identifiers[identifiers["kind"] == "card_digits"]["account_id"].isin(["a3", "a4"]).any()
+
+
+def test_card_without_fingerprint_matching_two_tokenised_cards_meets_only_bare_cards() -> None:
+    tables = _three_cards_same_digits()
+    bare = pd.DataFrame({"account_id": ["a5"], "payment_id": ["p5"], "fingerprint": [None],
+                         "card_bin": ["520000"], "card_last4": ["2501"], "card_expiry": ["01/27"]})
+    tables = Tables(**{**{n: getattr(tables, n) for n in (
+        "accounts", "addresses", "logins", "orders", "sanctions", "decisions")},
+        "payments": pd.concat([tables.payments, bare], ignore_index=True),
+        "accounts": pd.concat([tables.accounts, pd.DataFrame({"account_id": ["a5"]})],
+                              ignore_index=True)}, rejects=tables.rejects)
+    identifiers = normalize_identifiers(tables, config=NormalizeConfig())
+    digits = identifiers[identifiers["kind"] == "card_digits"]
+    assert digits["account_id"].tolist() == ["a5"]
+    assert "a5" not in identifiers.loc[identifiers["kind"] == "card", "account_id"].tolist()

@@ -13,7 +13,9 @@ accounts.full_name             name        ``accounts.full_name``
 addresses line1..country       address     ``addresses``
 addresses.recipient_name       name        ``addresses.recipient_name``
 payments.fingerprint           card        ``payments.fingerprint``
-payments bin+last4+expiry      card_digits ``payments.card_digits`` (no fingerprint only)
+payments bin+last4+expiry      card_digits ``payments.card_digits`` (no fingerprint, and the
+                                           digits are not those of one fingerprinted card,
+                                           whose fingerprint the row takes instead)
 payments.holder_name           name        ``payments.holder_name``
 logins.ip                      ip          ``logins.ip``
 logins.device_id               device      ``logins.device_id``
@@ -284,13 +286,19 @@ def _payment_rows(
     mine = account["payments"]
     fingerprints = normalize_fingerprints(payments[S.FINGERPRINT])
     digits = card_digits(payments[S.CARD_BIN], payments[S.CARD_LAST4], payments[S.CARD_EXPIRY])
-    # bin + last4 + expiry stand in when the provider gave no fingerprint. A fingerprinted
-    # card also carries its digits when some card WITHOUT a fingerprint has the same
-    # digits (one card, tokenised by one feed and not by another); two fingerprinted
-    # cards with equal digits but different tokens are different cards and never meet here.
+    # a card without a fingerprint whose bin + last4 + expiry belong to exactly one
+    # fingerprinted card is that card (tokenised by one feed and not by another): it takes
+    # the fingerprint, and the card's own sharing limits. Digits stand in for the rest;
+    # two fingerprinted cards with equal digits but different tokens are different cards,
+    # and a bare card matching both is neither's for sure: it meets only bare cards.
     bare = fingerprints["value"].isna()
-    bridged = digits["value"].isin(digits["value"][bare].dropna().unique())
-    digits = digits.assign(value=digits["value"].where(bare | bridged))
+    tokenised = pd.DataFrame({"digits": digits["value"], "token": fingerprints["value"]})[
+        ~bare & digits["value"].notna()].drop_duplicates()
+    one_token = tokenised.drop_duplicates("digits", keep=False)
+    token_of = pd.Series(one_token["token"].to_numpy(), index=one_token["digits"].to_numpy())
+    taken = digits["value"].where(bare).map(token_of)
+    fingerprints = fingerprints.assign(value=fingerprints["value"].fillna(taken))
+    digits = digits.assign(value=digits["value"].where(fingerprints["value"].isna()))
     return [
         (S.K_CARD, _part("payments.fingerprint", mine, fingerprints, first, last,
                          last4=payments[S.CARD_LAST4])),

@@ -83,7 +83,8 @@ def synthesize(out_dir: str | Path, *, accounts: int, seed: int, fmt: str = "csv
     world = build_world(accounts, streams[0])
     logger.info("world: %d accounts, %d persons", len(world.accounts), len(world.persons))
     built, pools = _tables(world, streams[1], streams[2])
-    sanctions, decisions, violator = truth.moderation(world, streams[3])
+    home_since = truth.home_since(built["orders"], built["addresses"], len(world.accounts))
+    sanctions, decisions, violator = truth.moderation(world, streams[3], home_since)
     built["sanctions"] = _sanction_table(sanctions)
     built["decisions"] = _decision_table(decisions)
 

@@ -92,7 +92,7 @@ def addresses(world: World, rng: np.random.Generator) -> Table:
     columns.update({k: ("str", _obj(v)) for k, v in lines.items()})
     columns["country"] = ("str", _obj(COUNTRY_CODES[country]))
     return {"columns": columns, "time": rows["time"].to_numpy(), "night": night,
-            "account": account, "eligible": kind != 3}
+            "account": account, "eligible": kind != 3, "home": (kind == 0) | (kind == 3)}
 
 
 def _fill_number(pattern: np.ndarray, number: np.ndarray) -> np.ndarray:

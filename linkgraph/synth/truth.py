@@ -24,9 +24,36 @@ _STRENGTH = {"suspended": 1, "banned": 2}
 _INHERITED = np.array(["none", "suspend", "ban"], dtype=object)
 
 
-def moderation(world: World, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame,
-                                                                  np.ndarray]:
+#: a time after every snapshot (and far from int64 overflow when a delay is added)
+_NEVER = np.iinfo(np.int64).max // 2
+
+
+def home_since(orders: dict, addresses: dict, n_accounts: int) -> np.ndarray:
+    """Per account, when it first ordered to a home address (``_NEVER`` if it never did).
+
+    That order is what the data shows of the home (the address rows carry no
+    time), so a family link through the home begins there.
+
+    >>> orders = {"columns": {"account_id": ("code", np.array([0, 0, 1]), "account"),
+    ...                       "address_id": ("code", np.array([0, 1, 2]), "address")},
+    ...           "time": np.array([50, 20, 30])}
+    >>> home_since(orders, {"home": np.array([True, False, False])}, 3).tolist()[:1]
+    [50]
+    """
+    account = orders["columns"]["account_id"][1]
+    row = orders["columns"]["address_id"][1]
+    at_home = row >= 0
+    at_home[at_home] = addresses["home"][row[at_home]]
+    since = np.full(n_accounts, _NEVER, dtype=np.int64)
+    np.minimum.at(since, account[at_home], orders["time"][at_home])
+    return since
+
+
+def moderation(world: World, rng: np.random.Generator, home_since: np.ndarray
+               ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Sanctions and decisions over both nights, and which persons are violators.
+
+    ``home_since``: per account, its first order to its home (:func:`home_since`).
 
     Returns ``sanctions`` (account, action, reason, time), ``decisions``
     (account, decision, time) and a boolean per person: banned for their own misdeeds.
@@ -89,10 +116,11 @@ def moderation(world: World, rng: np.random.Generator) -> tuple[pd.DataFrame, pd
                        _reasons(rng, "minor", len(warned)),
                        (created[warned["account"].to_numpy()] + warned["time"].to_numpy()) // 2))
     sanctions = pd.concat([blocks, *minor], ignore_index=True)
-    return sanctions, _decisions(rng, world, blocks), violator
+    return sanctions, _decisions(rng, world, blocks, home_since), violator
 
 
-def _decisions(rng: np.random.Generator, world: World, blocks: pd.DataFrame) -> pd.DataFrame:
+def _decisions(rng: np.random.Generator, world: World, blocks: pd.DataFrame,
+               home_since: np.ndarray) -> pd.DataFrame:
     """``confirmed`` on some blocked accounts; ``cleared`` on some family members' accounts."""
     acc = world.accounts
     person = acc["person"].to_numpy()
@@ -108,17 +136,17 @@ def _decisions(rng: np.random.Generator, world: World, blocks: pd.DataFrame) -> 
     family = np.flatnonzero(in_family)
     blocked_at = first_block["time"].reindex(household[family]).to_numpy()
     other_person = first_block["person"].reindex(household[family]).to_numpy() != person[family]
-    # a moderator clears a family member the links showed: the blocked person had an
-    # account at the home by then (an evasive farmer's first accounts ship elsewhere)
+    # a moderator clears a family member once the links show it: both it and the blocked
+    # person have ordered to the home by then (an evasive farmer's accounts ship elsewhere)
     created = acc["created"].to_numpy()
-    at_home = acc["home"].to_numpy() >= 0
-    first_home = pd.Series(created[at_home]).groupby(person[at_home]).min()
-    shown = (first_home.reindex(first_block["person"].reindex(household[family]).to_numpy())
-             .to_numpy(dtype=float, na_value=np.inf) < blocked_at)
-    pick = other_person & (rng.random(family.size) < 0.3) & (created[family] < blocked_at) & shown
+    blocked_person = first_block["person"].reindex(household[family]).to_numpy()
+    person_home = pd.Series(home_since).groupby(person).min()
+    shown_at = np.maximum(home_since[family], person_home.reindex(blocked_person).to_numpy())
+    chance = rng.random(family.size) < 0.3
+    cleared_at = np.maximum(blocked_at, shown_at) + rng.integers(DAY, 30 * DAY, family.size)
+    pick = other_person & chance & (created[family] < blocked_at) & (cleared_at < NOW2 - 60)
     cleared = _rows(family[pick], np.full(int(pick.sum()), schemas.CLEARED), None,
-                    np.minimum(blocked_at[pick] + rng.integers(DAY, 30 * DAY, int(pick.sum())),
-                               NOW2 - 60))
+                    cleared_at[pick])
     # dated the day before the first night: only accounts that exist by then
     escalate = np.flatnonzero((rng.random(len(acc)) < 0.0005) & (acc["night"].to_numpy() == 1))
     escalated = _rows(escalate, np.full(escalate.size, "escalated"), None,
