@@ -489,7 +489,7 @@ def test_throwaways_in_a_burst_on_the_farmers_phone_are_his_whatever_their_names
     links = links_of(farmer, created_day={"main": 0, "f1": 900, "f2": 901, "f3": 903},
                      orders=[(a, "new_user") for a in farm] + [("main", None)] * 5)
     assert corroboration_of(links, "f1", "main") == (
-        "person", "shared device; account has no own identity and only farmed coupons")
+        "person", "shared device; account has no own phone or card and only farmed coupons")
     assert (links.pair_tiers[s.TIER] == "person").all()
 
 

@@ -145,6 +145,7 @@ def build_links(
     # a common name is no hub for telling one person from a family (see names.py)
     names = registered_names(coded, (flags.reason == 0) | (flags.reason == flags.reasons.index(HUB)))
     own_phone = _own_values(coded, flags, s.K_PHONE)
+    own_card = _own_values(coded, flags, s.K_CARD) | _own_values(coded, flags, s.K_CARD_DIGITS)
 
     pairs = pair_rows(coded, flags, config=config)
     summary, agreement = _summary(coded, flags, pairs, names)
@@ -153,7 +154,8 @@ def build_links(
         summary.linking(), config=config,
     )
     profile_code = positions(profiles[s.ACCOUNT_ID], coded.accounts)
-    reasons = _reasons(summary, agreement, profiles, profile_code, own_phone, config=config)
+    reasons = _reasons(summary, agreement, profiles, profile_code, own_phone, own_card,
+                           config=config)
 
     # home addresses shared by more persons than a family has stop linking; persons
     # come from the person-tier pairs, which addresses never decide (bursts aside)
@@ -165,7 +167,8 @@ def build_links(
         summary, agreement = _summary(coded, flags, pairs, names)
         profiles = with_burst_sizes(profiles, coded, profile_code, summary.linking(),
                                     config=config)
-        reasons = _reasons(summary, agreement, profiles, profile_code, own_phone, config=config)
+        reasons = _reasons(summary, agreement, profiles, profile_code, own_phone, own_card,
+                           config=config)
 
     links = LinkSet(
         incidence=_incidence_frame(coded, flags, row_n, tier),
@@ -193,10 +196,11 @@ def _summary(
 
 def _reasons(
     summary: PairSummary, agreement: NameAgreement, profiles: pd.DataFrame,
-    profile_code: np.ndarray, own_phone: np.ndarray, *, config: GraphConfig,
+    profile_code: np.ndarray, own_phone: np.ndarray, own_card: np.ndarray, *,
+    config: GraphConfig,
 ) -> np.ndarray:
     """Each pair's corroboration rule (``corroborate.pair_reasons``)."""
-    facts = account_facts(profiles, profile_code, own_phone, config=config)
+    facts = account_facts(profiles, profile_code, own_phone, own_card, config=config)
     return pair_reasons(summary, facts, agreement, config=config)
 
 

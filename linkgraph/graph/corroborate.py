@@ -9,11 +9,12 @@ members of one family; the evidence decides, first rule that applies wins:
    they share a person-level value (a farmer's accounts carry made-up names,
    so names are not asked) or a home address under one registered name (a
    naive farmer; a family signing up together registers its members' names);
-2. ``person``, *throwaway*: one of the two has no phone, card or device of
-   its own, was created in a burst and only farmed coupons (or signed up with
-   a disposable mailbox), and it used the other's card or device: somebody's
-   throwaway, whatever name it was given. A mailbox or phone number it only
-   typed in does not count here (anyone can type one);
+2. ``person``, *throwaway*: one of the two has no phone number or card of
+   its own (a fresh device id is free: an emulator gives one to every
+   account), was created in a burst and only farmed coupons (or signed up
+   with a disposable mailbox), and it used the other's card or device:
+   somebody's throwaway, whatever name it was given. A mailbox or phone
+   number it only typed in does not count here (anyone can type one);
 3. ``person``, *several kinds*: the same mailbox and the same phone number,
    whatever the registered names say (``Sam Lee`` and ``Samuel Lee``): a
    family may share a mailbox, or a parent's phone may sit on a child's
@@ -124,6 +125,7 @@ class AccountFacts:
 
     own_identity: np.ndarray
     own_phone: np.ndarray
+    own_card: np.ndarray
     in_burst: np.ndarray
     farmed: np.ndarray
 
@@ -176,12 +178,14 @@ def resolve_recycled(
 
 
 def account_facts(
-    profiles: pd.DataFrame, code: np.ndarray, own_phone: np.ndarray, *, config: GraphConfig
+    profiles: pd.DataFrame, code: np.ndarray, own_phone: np.ndarray, own_card: np.ndarray,
+    *, config: GraphConfig
 ) -> AccountFacts:
     """The per-account facts of ``profiles`` as arrays over account codes.
 
     ``code`` is each profile's account code (-1 for an account with no
-    identifiers); ``own_phone`` is per account code already. An account
+    identifiers); ``own_phone`` and ``own_card`` (a phone number, a card
+    nobody else has) are per account code already. An account
     missing from the accounts table gets no corroboration from its facts (it
     counts as having an identity, as outside any burst).
     """
@@ -195,7 +199,8 @@ def account_facts(
                                >= config.burst_min_accounts)[present]
     farmed[code[present]] = (profiles[s.COUPON_ONLY].to_numpy(dtype=bool)
                              | profiles[s.DISPOSABLE_EMAIL].to_numpy(dtype=bool))[present]
-    return AccountFacts(own_identity=own, own_phone=own_phone, in_burst=in_burst, farmed=farmed)
+    return AccountFacts(own_identity=own, own_phone=own_phone, own_card=own_card,
+                        in_burst=in_burst, farmed=farmed)
 
 
 def pair_reasons(
@@ -211,11 +216,13 @@ def pair_reasons(
         if kind in _CLASS_OF_KIND:
             personal_bits |= 1 << _CLASSES.index(_CLASS_OF_KIND[kind])
     burst = facts.in_burst[a] & facts.in_burst[b] & facts.farmed[a] & facts.farmed[b]
-    # an account with no identity of its own, created in a burst, that only ever farmed
-    # coupons (or signed up with a throwaway mailbox) is the throwaway of whoever's card or
-    # device it used, whatever name it was given; a mailbox or number it merely typed in
-    # proves less (anyone can type one)
-    throwaway = ~facts.own_identity & facts.farmed & facts.in_burst
+    # an account with no phone number or card of its own, created in a burst, that only
+    # ever farmed coupons (or signed up with a throwaway mailbox) is the throwaway of
+    # whoever's card or device it used, whatever name it was given. A device id of its own
+    # proves nothing here (an emulator gives every account a fresh one; a number or card
+    # costs money), and a mailbox or number it merely typed in proves less (anyone can
+    # type one)
+    throwaway = ~(facts.own_phone | facts.own_card) & facts.farmed & facts.in_burst
     physical = (person_mask & ~personal_bits) != 0
     throwaway = (throwaway[a] | throwaway[b]) & physical
     # a phone two differently named accounts never held at the same time changed hands
@@ -301,7 +308,7 @@ _REASON_WORDS = {
     _CONFLICT: "shared {shared}; registered names differ: family",
     _RECYCLED: "shared {shared} never held at the same time by differently named accounts: "
                "recycled, weak",
-    _THROWAWAY: "shared {shared}; account has no own identity and only farmed coupons",
+    _THROWAWAY: "shared {shared}; account has no own phone or card and only farmed coupons",
     _ELSEWHERE: "shared {shared} only, registered names differ, no home in common: weak",
     _NAME: "shared {shared}; same registered name",
     _NO_OWN: "shared {shared}; account has no own identity",
