@@ -125,6 +125,13 @@ class GraphConfig:
     (``shared by N persons``): persons are the components of the
     person-tier pairs, so one person's twenty accounts count once and an
     office of fourteen colleagues counts fourteen.
+    ``farm_min_share`` / ``max_accounts_per_farm``: a person-level value
+    (device, card, phone) over its hub limit links again as one farmer's
+    *farm tie* when at least this share of its accounts are farmed
+    (coupon-only or disposable mailbox), they deliver to at most
+    ``max_persons_per_household`` homes, and at most ``max_accounts_per_farm``
+    share it (see :mod:`linkgraph.graph.farms`); ``farm_min_share = 1.1``
+    turns farm ties off.
     ``business_address_words``: words (matched whole, in the canonical
     address key) that mark an office or company address; such an address is
     shared by colleagues, never a household link (``business_address``).
@@ -157,6 +164,8 @@ class GraphConfig:
     recycle_gap_days: int = 365
     gap_half_life_days: float = 180.0
     max_persons_per_household: int = 8
+    farm_min_share: float = 0.8
+    max_accounts_per_farm: int = 1000
     business_address_words: tuple[str, ...] = (
         "gmbh", "llc", "inc", "ltd", "limited", "plc", "corp", "corporation", "ooo", "zao",
         "oao", "pao", "office", "suite", "business centre", "business center", "business park",
@@ -203,6 +212,8 @@ class GraphConfig:
         _check_range("graph.max_persons_per_household", self.max_persons_per_household, 1,
                      1_000_000)
         _check_range("graph.hub_outlier_z", self.hub_outlier_z, 0.0, 100.0)
+        _check_range("graph.farm_min_share", self.farm_min_share, 0.0, 1.1)
+        _check_range("graph.max_accounts_per_farm", self.max_accounts_per_farm, 2, 10_000_000)
         _check_range("graph.burst_days", self.burst_days, 0, 3650)
         _check_range("graph.burst_min_accounts", self.burst_min_accounts, 2, 1_000_000)
         _check_range("graph.recycle_gap_days", self.recycle_gap_days, 0, 36500)

@@ -114,6 +114,37 @@ def test_address_shared_by_500_without_a_keyword_is_found_as_a_hub() -> None:
     assert (links.incidence[s.WEIGHT] == 0.0).all()
 
 
+FARM = [f"farm{i:02d}" for i in range(60)]
+
+
+def test_farm_past_the_device_limit_stays_one_farm() -> None:
+    # sixty coupon-only accounts on one phone, shipping to a pickup point: one farmer
+    farm = identifiers(*[(a, "device", "dev-farm") for a in FARM],
+                       *[(a, "address", "pvz 1, moscow", "pickup_point") for a in FARM])
+    links = links_of(farm, orders=[(a, "new_user") for a in FARM])
+    assert links.hubs[s.KIND].tolist() == ["address"]  # the pickup point only
+    linked = links.pair_tiers[links.pair_tiers[s.TIER] != "weak"]
+    assert set(linked[s.ACCOUNT_A]) | set(linked[s.ACCOUNT_B]) == set(FARM)
+    assert len(linked) < len(FARM)  # star edges over the cap, not every pair
+
+
+def test_kiosk_tablet_of_sixty_new_customers_shipping_home_stays_a_hub() -> None:
+    # sixty strangers signed up on a shop's tablet for the welcome coupon; each ships home
+    kiosk = identifiers(*[(a, "device", "dev-kiosk") for a in FARM],
+                        *[(a, "address", f"{i} oak st") for i, a in enumerate(FARM)])
+    links = links_of(kiosk, orders=[(a, "new_user") for a in FARM])
+    assert links.hubs[[s.KIND, s.REASON]].to_dict("records") == [
+        {s.KIND: "device", s.REASON: "hub"}]
+    assert links.pair_tiers.empty
+
+
+def test_device_of_sixty_regular_shoppers_stays_a_hub() -> None:
+    shoppers = identifiers(*[(a, "device", "dev-demo") for a in FARM])
+    links = links_of(shoppers, orders=[(a, None) for a in FARM])
+    assert links.hubs[s.REASON].tolist() == ["hub"]
+    assert links.pair_tiers.empty
+
+
 def test_junk_phone_never_links_two_families() -> None:
     two_families_with_junk_phone = identifiers(
         ("ann", "phone", "0000000000", "junk"), ("bob", "phone", "0000000000", "junk"),

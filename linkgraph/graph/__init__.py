@@ -39,6 +39,7 @@ from linkgraph.graph.corroborate import (
     resolve_recycled,
     summarize_pairs,
 )
+from linkgraph.graph.farms import farm_ties
 from linkgraph.graph.hubs import HUB, ValueFlags, flag_values, household_hubs, hub_frame
 from linkgraph.graph.incidence import (
     TIER_CODES,
@@ -52,7 +53,7 @@ from linkgraph.graph.incidence import (
 )
 from linkgraph.graph.names import NameAgreement, name_agreement, registered_names
 from linkgraph.graph.pairs import PairRows, pair_frame, pair_rows
-from linkgraph.graph.profiles import account_profiles, with_burst_sizes
+from linkgraph.graph.profiles import account_profiles, farmed_accounts, with_burst_sizes
 from linkgraph.load import Tables
 
 logger = logging.getLogger(__name__)
@@ -140,6 +141,8 @@ def build_links(
         )
     coded = code_identifiers(identifiers)
     flags = flag_values(coded, config=config, engine=engine)
+    flags = farm_ties(coded, flags, farmed_accounts(tables.accounts, tables.orders, coded),
+                      config=config)
     row_n = flags.n_accounts[coded.group]
     tier = tier_codes(coded)
     # a common name is no hub for telling one person from a family (see names.py)

@@ -66,6 +66,14 @@ def account_profiles(
     return profiles.loc[:, list(s.PROFILE_COLUMNS)]
 
 
+def farmed_accounts(accounts: pd.DataFrame, orders: pd.DataFrame,
+                    coded: CodedIncidence) -> np.ndarray:
+    """Per account code: a coupon-only history or a disposable mailbox (no link needed)."""
+    ids = pd.Index(coded.accounts)
+    facts = _order_facts(pd.DataFrame(index=np.arange(len(ids))), orders, ids)
+    return facts[s.COUPON_ONLY].to_numpy(dtype=bool) | _disposable_by_code(coded)
+
+
 def with_burst_sizes(
     profiles: pd.DataFrame,
     coded: CodedIncidence,
