@@ -16,6 +16,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from linkgraph import codes
 from linkgraph import schemas as s
 
 logger = logging.getLogger(__name__)
@@ -205,7 +206,7 @@ def raw_components(tables: Mapping[str, pd.DataFrame], truth: pd.DataFrame) -> p
         if frame is None or s.ACCOUNT_ID not in frame or not set(columns) <= set(frame.columns):
             continue
         values = _raw_values(frame, columns)
-        positions = _positions(account_ids, frame[s.ACCOUNT_ID].astype(str))
+        positions = codes.positions(frame[s.ACCOUNT_ID].astype(str), account_ids)
         keep = (positions >= 0) & values.notna().to_numpy()
         if not keep.any():
             continue
@@ -227,15 +228,6 @@ def raw_components(tables: Mapping[str, pd.DataFrame], truth: pd.DataFrame) -> p
     return pd.Series(
         joint_codes(labels[:n]), index=account_ids.to_numpy(), name="raw_component"
     )
-
-
-def _positions(account_ids: pd.Series, referring: pd.Series) -> np.ndarray:
-    """Row of ``account_ids`` (unique) that each ``referring`` id names; -1 for unknown ids."""
-    # one hash pass over both; faster than Index.get_indexer on string arrays
-    codes = pd.factorize(pd.concat([account_ids, referring], ignore_index=True))[0]
-    positions = codes[len(account_ids):].astype(np.int64)
-    positions[positions >= len(account_ids)] = -1
-    return positions
 
 
 def _raw_values(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
