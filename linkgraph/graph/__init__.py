@@ -149,6 +149,7 @@ def build_links(
     names = registered_names(coded, (flags.reason == 0) | (flags.reason == flags.reasons.index(HUB)))
     own_phone = _own_values(coded, flags, s.K_PHONE)
     own_card = _own_values(coded, flags, s.K_CARD) | _own_values(coded, flags, s.K_CARD_DIGITS)
+    phones = _held_values(coded, flags, s.K_PHONE)
 
     pairs = pair_rows(coded, flags, config=config)
     summary, agreement = _summary(coded, flags, pairs, names)
@@ -158,7 +159,7 @@ def build_links(
     )
     profile_code = positions(profiles[s.ACCOUNT_ID], coded.accounts)
     reasons = _reasons(summary, agreement, profiles, profile_code, own_phone, own_card,
-                           config=config)
+                           phones, config=config)
 
     # home addresses shared by more persons than a family has stop linking; persons
     # come from the person-tier pairs, which addresses never decide (bursts aside)
@@ -171,7 +172,7 @@ def build_links(
         profiles = with_burst_sizes(profiles, coded, profile_code, summary.linking(),
                                     config=config)
         reasons = _reasons(summary, agreement, profiles, profile_code, own_phone, own_card,
-                           config=config)
+                           phones, config=config)
 
     links = LinkSet(
         incidence=_incidence_frame(coded, flags, row_n, tier),
@@ -199,11 +200,11 @@ def _summary(
 
 def _reasons(
     summary: PairSummary, agreement: NameAgreement, profiles: pd.DataFrame,
-    profile_code: np.ndarray, own_phone: np.ndarray, own_card: np.ndarray, *,
-    config: GraphConfig,
+    profile_code: np.ndarray, own_phone: np.ndarray, own_card: np.ndarray,
+    phones: np.ndarray, *, config: GraphConfig,
 ) -> np.ndarray:
     """Each pair's corroboration rule (``corroborate.pair_reasons``)."""
-    facts = account_facts(profiles, profile_code, own_phone, own_card, config=config)
+    facts = account_facts(profiles, profile_code, own_phone, own_card, phones, config=config)
     return pair_reasons(summary, facts, agreement, config=config)
 
 
@@ -218,13 +219,20 @@ def _person_labels(coded: CodedIncidence, summary: PairSummary, reasons: np.ndar
 
 def _own_values(coded: CodedIncidence, flags: ValueFlags, kind: str) -> np.ndarray:
     """Per account code: it has a value of ``kind`` that links and no other account has."""
-    own = np.zeros(len(coded.accounts), dtype=bool)
+    return _held_values(coded, flags, kind, only_own=True)
+
+
+def _held_values(coded: CodedIncidence, flags: ValueFlags, kind: str, *,
+                 only_own: bool = False) -> np.ndarray:
+    """Per account code: it has a value of ``kind`` that links (that only it has)."""
+    held = np.zeros(len(coded.accounts), dtype=bool)
     if kind in coded.kinds:
         group = coded.group
-        rows = (coded.kind == coded.kinds.index(kind)) & ~flags.suppressed[group] \
-            & (flags.n_accounts[group] == 1)
-        own[coded.account[rows]] = True
-    return own
+        rows = (coded.kind == coded.kinds.index(kind)) & ~flags.suppressed[group]
+        if only_own:
+            rows &= flags.n_accounts[group] == 1
+        held[coded.account[rows]] = True
+    return held
 
 
 def _incidence_frame(

@@ -29,8 +29,7 @@ members of one family; the evidence decides, first rule that applies wins:
    the two never held at the same time (a number that changed hands);
 5. ``person``, *several kinds*: two or more person-level kinds in common;
 6. ``household``, *two phones*: a single card or device under matching
-   registered names, and each account has a phone number of its own that
-   nobody else has: a father and son of one name with the family card are
+   registered names, and each account has a phone number, not the same one: a father and son of one name with the family card are
    two people as often as one person keeps two numbers; a moderator decides;
 7. ``person``, *same name*: one person-level value and registered names that
    match (equal, or one initial apart). Only ``accounts.full_name`` counts: a
@@ -39,8 +38,8 @@ members of one family; the evidence decides, first rule that applies wins:
    device that nobody else has;
 9. ``person``, *personal identifier*: the shared value is a phone number or
    mailbox (``GraphConfig.personal_kinds``: one person's, rarely a family's),
-   unless both accounts have an own phone besides (two people who share a
-   family mailbox);
+   unless both accounts have a phone number besides, not the same one (two
+   people who share a family mailbox);
 10. ``household``: a single card or device nothing corroborates (a family
    card, a family tablet: the platform's discretion);
 11. ``household``: a home address; ``weak``: IPs and names alone. An IP never
@@ -126,6 +125,7 @@ class AccountFacts:
     own_identity: np.ndarray
     own_phone: np.ndarray
     own_card: np.ndarray
+    phone: np.ndarray
     in_burst: np.ndarray
     farmed: np.ndarray
 
@@ -179,13 +179,14 @@ def resolve_recycled(
 
 def account_facts(
     profiles: pd.DataFrame, code: np.ndarray, own_phone: np.ndarray, own_card: np.ndarray,
-    *, config: GraphConfig
+    phone: np.ndarray, *, config: GraphConfig
 ) -> AccountFacts:
     """The per-account facts of ``profiles`` as arrays over account codes.
 
     ``code`` is each profile's account code (-1 for an account with no
     identifiers); ``own_phone`` and ``own_card`` (a phone number, a card
-    nobody else has) are per account code already. An account
+    nobody else has) and ``phone`` (any phone number that links) are per
+    account code already. An account
     missing from the accounts table gets no corroboration from its facts (it
     counts as having an identity, as outside any burst).
     """
@@ -199,7 +200,7 @@ def account_facts(
                                >= config.burst_min_accounts)[present]
     farmed[code[present]] = (profiles[s.COUPON_ONLY].to_numpy(dtype=bool)
                              | profiles[s.DISPOSABLE_EMAIL].to_numpy(dtype=bool))[present]
-    return AccountFacts(own_identity=own, own_phone=own_phone, own_card=own_card,
+    return AccountFacts(own_identity=own, own_phone=own_phone, own_card=own_card, phone=phone,
                         in_burst=in_burst, farmed=farmed)
 
 
@@ -228,7 +229,9 @@ def pair_reasons(
     # a phone two differently named accounts never held at the same time changed hands
     recycled = (person_mask & summary.held_together) == 0
     shares_personal = (person_mask & personal_bits) != 0
-    two_phones = facts.own_phone[a] & facts.own_phone[b]
+    shares_phone = (person_mask & (1 << _CLASSES.index("phone"))) != 0
+    # both have a phone number, and (the pair sharing none) not the same one
+    two_phones = facts.phone[a] & facts.phone[b] & ~shares_phone
     shares_physical_only = ~shares_personal & (n_person >= 1)
     # two people sharing only a phone number or mailbox and no home (address, home IP) are
     # no family on the evidence: a mistyped or borrowed contact, not a household
