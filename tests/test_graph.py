@@ -411,6 +411,17 @@ def test_namesakes_with_a_phone_each_on_the_family_card_are_household() -> None:
                      "(also name)")
 
 
+def test_namesake_whose_phone_is_also_on_her_second_account_is_still_household() -> None:
+    # mum's number sits on both her accounts; her daughter of the same name has her own
+    namesakes = registered(
+        identifiers(("mum", "card", "fp1"), ("kid", "card", "fp1"),
+                    ("mum", "phone", "+79001111111"), ("mum2", "phone", "+79001111111"),
+                    ("kid", "phone", "+79002222222")),
+        mum="rachel adams", kid="rachel adams")
+    assert tier_of(links_of(namesakes), "kid", "mum") == "household"
+    assert tier_of(links_of(namesakes), "mum", "mum2") == "person"
+
+
 def test_initial_for_the_first_name_still_matches_the_registered_name() -> None:
     initial = registered(
         identifiers(("old", "device", "d1"), ("new", "device", "d1"), *own_phones("old")),
