@@ -422,6 +422,16 @@ def test_namesake_whose_phone_is_also_on_her_second_account_is_still_household()
     assert tier_of(links_of(namesakes), "mum", "mum2") == "person"
 
 
+def test_same_number_written_years_apart_is_no_second_phone() -> None:
+    # N. Frolov and Nikolay Frolov: one card, one number used five years apart
+    one_man = registered(
+        identifiers(("old", "card", "fp1"), ("new", "card", "fp1"),
+                    ("old", "phone", "+79254362441", None, 0, 10),
+                    ("new", "phone", "+79254362441", None, 1800, 1810)),
+        old="frolov nikolay", new="frolov n")
+    assert tier_of(links_of(one_man), "new", "old") == "person"
+
+
 def test_initial_for_the_first_name_still_matches_the_registered_name() -> None:
     initial = registered(
         identifiers(("old", "device", "d1"), ("new", "device", "d1"), *own_phones("old")),

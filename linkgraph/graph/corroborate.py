@@ -167,13 +167,14 @@ def resolve_recycled(
     limit changed hands, unless both accounts registered the same name: a
     number changes owner, not its owner's name. Such a value is dropped from
     the other pairs' evidence, and a pair it was the only evidence of is left
-    out (with its entry of ``names``).
+    out (with its entry of ``names``); ``stale`` then holds the dropped
+    classes (the two did write down the same number, years apart).
     """
     dropped = np.where(names.agree, 0, summary.stale)
     kept = np.flatnonzero((summary.mask & ~dropped) != 0)
     resolved = summary.take(kept)
     resolved = replace(resolved, mask=resolved.mask & ~dropped[kept],
-                       stale=np.zeros_like(resolved.stale))
+                       stale=dropped[kept])
     return resolved, names.take(kept)
 
 
@@ -229,7 +230,8 @@ def pair_reasons(
     # a phone two differently named accounts never held at the same time changed hands
     recycled = (person_mask & summary.held_together) == 0
     shares_personal = (person_mask & personal_bits) != 0
-    shares_phone = (person_mask & (1 << _CLASSES.index("phone"))) != 0
+    # a number both wrote down, even years apart, is no second phone of either
+    shares_phone = ((person_mask | summary.stale) & (1 << _CLASSES.index("phone"))) != 0
     # both have a phone number, and (the pair sharing none) not the same one
     two_phones = facts.phone[a] & facts.phone[b] & ~shares_phone
     shares_physical_only = ~shares_personal & (n_person >= 1)
