@@ -51,9 +51,41 @@ SAME_DWELLING = [
         ("Lenina ul., d. 5, kv. 12", None, "620014", None, "RU"),
         ("Lenina ulitsa 5", "kv. 12", "620 014", None, "RU"),
     ]),
-    ("ленина ulitsa 5|12|620014|ru", [
+    # the same street in Cyrillic, and house-flat written "5-12"
+    ("lenina ulitsa 5|12|620014|ru", [
         ("ул. Ленина, д. 5, кв. 12", None, "620014", "Екатеринбург", "RU"),
         ("улица Ленина 5", "квартира 12", "620014", "Екатеринбург", "Россия"),
+        ("ул. Ленина 5-12", None, "620014", "Екатеринбург", "RU"),
+        ("ул Ленина, 5-12", None, "620014", None, "RU"),
+        ("Ленина ул., д. 5, кв. 12", None, "620014", None, "RU"),
+        ("ul. Lenina 5-12", None, "620014", "Ekaterinburg", "RU"),
+        ("Lenina ul. 5 - 12", None, "620014", None, "RU"),
+        ("УЛ. ЛЕНИНА 5-12", None, "620014", None, "RU"),
+        ("ул. Ленина, д.5, кв.12", None, "620014", None, "RU"),
+    ]),
+    ("tsvetnoy boulevard 2|7|127051|ru", [
+        ("Цветной бульвар, д. 2, кв. 7", None, "127051", "Москва", "RU"),
+        ("Цветной б-р 2-7", None, "127051", "Москва", "RU"),
+        ("Tsvetnoy blvd 2, kv. 7", None, "127051", "Moscow", "RU"),
+    ]),
+    ("bolshaya sadovaya ulitsa 10|50|123001|ru", [
+        ("ул. Большая Садовая, д. 10, кв. 50", None, "123001", "Москва", "RU"),
+        ("Bolshaya Sadovaya ul. 10-50", None, "123001", "Moscow", "RU"),
+        ("ulitsa Bolshaya Sadovaya 10", "kv 50", "123001", None, "RU"),
+    ]),
+    ("pobedy prospekt 3a|15|050000|kz", [
+        ("пр. Победы 3а-15", None, "050000", "Алматы", "KZ"),
+        ("prospekt Pobedy 3a", "kv. 15", "050000", "Almaty", "Kazakhstan"),
+        ("просп. Победы, д. 3А, кв. 15", None, "050 000", None, "KZ"),
+    ]),
+    ("lesnaya ulitsa 4||kiev|ua", [
+        ("ул. Лесная 4", None, None, "Киев", "UA"),
+        ("ul. Lesnaya 4", None, None, "Kiev", "Ukraine"),
+    ]),
+    ("tsvetnoy boulevard 2||127051|ru", [
+        ("Tsvetnoy bulvar 2", None, "127051", "Moscow", "RU"),
+        ("Цветной бульвар 2", None, "127051", "Москва", "RU"),
+        ("Tsvetnoy blvd. 2", None, "127 051", "Moscow", "Russia"),
     ]),
     ("1 rue de la paix||75002|fr", [
         ("1 Rue de la Paix", None, "75002", "Paris", "FR"),
@@ -72,6 +104,34 @@ def test_address_written_many_ways_gives_one_dwelling_key(key, spelling):
 
 def test_two_flats_of_one_building_are_two_households():
     assert _key("12 Main St", "Apt 4", "12345")[0] != _key("12 Main St", "Apt 5", "12345")[0]
+
+
+@pytest.mark.parametrize(("flat_4", "flat_5"), [
+    ("ул. Ленина 12-4", "ул. Ленина 12-5"),
+    ("ул. Ленина 12-4", "ул. Ленина, д. 12, кв. 5"),
+    ("ul. Lenina 12-4", "ул. Ленина 12-5"),
+])
+def test_house_flat_numbers_keep_two_flats_apart(flat_4, flat_5):
+    assert _key(flat_4, None, "614000", None, "RU")[0] != _key(flat_5, None, "614000", None, "RU")[0]
+
+
+@pytest.mark.parametrize(("line1", "country", "expected"), [
+    # a German or American "5-7" is a house number range, not a flat
+    ("Hauptstr. 5-7", "DE", "haupt street 5 7||10115|de"),
+    ("123-45 Queens Blvd", "US", "123 45 queens boulevard||10115|us"),
+    # no street name before the numbers: nothing to split
+    ("12-4", "RU", "12 4||10115|ru"),
+])
+def test_house_flat_rule_applies_only_where_it_means_house_and_flat(line1, country, expected):
+    assert _key(line1, None, "10115", None, country)[0] == expected
+
+
+def test_house_flat_rule_leaves_a_written_flat_alone():
+    assert _key("ул. Ленина 12-4", "кв. 9", "614000", None, "RU")[0] == "lenina ulitsa 12 4|9|614000|ru"
+
+
+def test_cyrillic_city_meets_its_latin_spelling_when_there_is_no_postal_code():
+    assert _key("ул. Мира 1", None, None, "Пермь", "RU") == _key("ul. Mira 1", None, None, "Perm", "RU")
 
 
 def test_city_stands_in_for_a_missing_postal_code():

@@ -65,11 +65,14 @@ def pair_rows(coded: CodedIncidence, flags: ValueFlags, *, config: GraphConfig) 
         star_a, star_b = _star_pairs(coded.group, flags.star)
         row_a, row_b = np.concatenate([row_a, star_a]), np.concatenate([row_b, star_b])
 
-    first_ns = np.maximum(coded.first_ns[row_a], coded.first_ns[row_b])
-    last_ns = np.minimum(coded.last_ns[row_a], coded.last_ns[row_b])
-    known = (coded.first_ns[row_a] != NAT) & (coded.first_ns[row_b] != NAT)
-    first_ns = np.where(known, first_ns, NAT)
-    last_ns = np.where(known, last_ns, NAT)
+    # ordered first: the per-pair arrays are then computed once, in output order, and
+    # gathered from incidence rows that ascend with account_a (cache-friendly)
+    order = _pair_order(coded, row_a, row_b)
+    row_a, row_b = row_a[order], row_b[order]
+    first_a, first_b = coded.first_ns[row_a], coded.first_ns[row_b]
+    known = (first_a != NAT) & (first_b != NAT)
+    first_ns = np.where(known, np.maximum(first_a, first_b), NAT)
+    last_ns = np.where(known, np.minimum(coded.last_ns[row_a], coded.last_ns[row_b]), NAT)
     gap_days = np.where(known, np.maximum(first_ns - last_ns, 0) / _NS_PER_DAY, np.nan)
 
     kind_a = coded.kind[row_a]
@@ -77,14 +80,9 @@ def pair_rows(coded: CodedIncidence, flags: ValueFlags, *, config: GraphConfig) 
     gap = np.where(recyclable & known, gap_days, 0.0)
     weight = rarity_weight(base_weights(coded, kind_a), flags.n_accounts[coded.group[row_a]])
     weight = weight * np.exp2(-gap / config.gap_half_life_days)
-    recycled = gap > config.recycle_gap_days
-    gapped = gap > 1.0
-
-    order = _pair_order(coded, row_a, row_b)
     return PairRows(
-        row_a=row_a[order], row_b=row_b[order], weight=weight[order], first_ns=first_ns[order],
-        last_ns=last_ns[order], gap_days=gap_days[order], recycled=recycled[order],
-        gapped=gapped[order],
+        row_a=row_a, row_b=row_b, weight=weight, first_ns=first_ns, last_ns=last_ns,
+        gap_days=gap_days, recycled=gap > config.recycle_gap_days, gapped=gap > 1.0,
     )
 
 

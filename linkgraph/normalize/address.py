@@ -16,6 +16,13 @@ The key is ``street|unit|place|country`` where
 - ``country`` is the ISO code (common names such as ``USA``, ``Россия``
   mapped), lower case.
 
+Street, flat and city are written in Latin letters (Cyrillic transliterated
+per distinct word, ``й`` as ``y``, soft signs dropped), so one street typed in
+either script gives one key: ``ул. Ленина 5`` = ``ul. Lenina 5`` ->
+``lenina ulitsa 5``; ``Цветной`` = ``Tsvetnoy``. In Russia and its neighbours
+``ул. Ленина 12-4`` is house 12, flat 4: = ``ул. Ленина, д. 12, кв. 4`` =
+``ul. Lenina 12, kv. 4`` -> ``lenina ulitsa 12|4|...``.
+
 ``12 Main St., apt. 4`` with ``12345`` = ``12 main street #4`` with ``12345``
 -> ``12 main street|4|12345|us``. An address that names a pickup point,
 parcel locker, post box or forwarder (``NormalizeConfig.pickup_keywords``)
@@ -26,16 +33,18 @@ never a household link.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from linkgraph import schemas as S
 from linkgraph.normalize.junk import PLACEHOLDERS
 from linkgraph.normalize.text import (
     TEXT,
+    apply_where,
     as_text,
     extract,
     fold,
@@ -43,6 +52,7 @@ from linkgraph.normalize.text import (
     reasons,
     replace_re2,
 )
+from linkgraph.normalize.words import latin_words, replace_words, word_rules
 
 PICKUP_POINT = "pickup_point"
 ADDRESS_FIELDS = (S.LINE1, S.LINE2, S.POSTAL_CODE, S.CITY, S.COUNTRY)
@@ -52,7 +62,7 @@ ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "street": ("st", "str", "strt", "strasse", "straat", "street"),
     "avenue": ("ave", "av", "avn", "avenue"),
     "road": ("rd", "road"),
-    "boulevard": ("blvd", "boul", "bd", "boulevard", "бульвар", "б р"),
+    "boulevard": ("blvd", "boul", "bd", "boulevard", "bulvar", "бульвар", "б р"),
     "drive": ("dr", "drv", "drive"),
     "lane": ("ln", "lane"),
     "court": ("ct", "court"),
@@ -97,7 +107,32 @@ _NOT_WORD = "[^0-9a-z\u00c0-\u1fff\u2c00-\ud7ff]+"  # letters of every script, d
 
 def _words(values: pd.Series) -> pd.Series:
     """Folded text with punctuation as single spaces: ``St.-Petersburg`` -> ``st petersburg``."""
-    return fold(values).str.replace(_NOT_WORD, " ", regex=True).str.strip()
+    folded = fold(_short_i(as_text(values)))
+    # folded text of ASCII letters, digits and single spaces has no punctuation to replace
+    other = _has(folded, "[^0-9a-z ]")
+    return apply_where(folded, other, lambda t: t.str.replace(_NOT_WORD, " ", regex=True)
+                       ).str.strip()
+
+
+def _short_i(text: pd.Series) -> pd.Series:
+    """``й`` as ``y``: a letter of its own, not ``и`` with an accent for folding to strip.
+
+    ``Цветной`` must meet ``Tsvetnoy`` once Cyrillic is written in Latin letters.
+    """
+    return apply_where(text, _has(text, "[йЙ]"), lambda t: t.str.replace("[йЙ]", "y", regex=True))
+
+
+def _has(text: pd.Series, pattern: str) -> np.ndarray:
+    """True where ``pattern`` (RE2) occurs in the value (False for NA)."""
+    if not len(text):
+        return np.zeros(0, dtype=bool)
+    found = pc.match_substring_regex(text.array.__arrow_array__(), pattern)
+    return np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _squeezed(text: pd.Series) -> pd.Series:
+    """Runs of spaces as one space (only the values that have a run pay for the regex)."""
+    return apply_where(text, _has(text, "  "), lambda t: t.str.replace(" +", " ", regex=True))
 
 
 def normalize_addresses(
@@ -153,7 +188,9 @@ def _pickup_pattern(keywords: Iterable[str]) -> str | None:
 
 def _normalize_distinct(combined: pd.Series, *, pickup: str | None) -> pd.DataFrame:
     parts = extract(combined, "^" + _SEP.join(f"(?P<{c}>[^{_SEP}]*)" for c in ADDRESS_FIELDS) + "$")
-    line2 = _words(parts[S.LINE2]).fillna("")
+    # fields with few distinct values (line 2, postal code, city, country) are
+    # normalised once per distinct value, not once per distinct address
+    line2 = _per_distinct(parts[S.LINE2], _words).fillna("")
     lines = _words(parts[S.LINE1].str.replace("#", " unit ", regex=False)
                    + " , " + parts[S.LINE2].str.replace("#", " unit ", regex=False))
     lines = lines.fillna("")
@@ -169,17 +206,61 @@ def _normalize_distinct(combined: pd.Series, *, pickup: str | None) -> pd.DataFr
         unit = unit.mask(bare, line2)
         head = _words(parts[S.LINE1]).fillna("")
         street = street.mask(bare, head)
+    country = _per_distinct(parts[S.COUNTRY].fillna(""), _countries)
+    street, unit = _house_and_flat(parts[S.LINE1], line2, country, street, unit)
     # "n/a" must stay a placeholder the junk rules know, not become "north a"
     placeholder = np.array(lines.isin(_placeholder_words()), dtype=bool)
-    street = _canonical_street(street).mask(placeholder, lines)
-    unit = replace_re2(unit, "^0+([0-9])", "\\1")  # "apt 04" = "apt 4"
-    postal = _postal_codes(parts[S.POSTAL_CODE], parts[S.COUNTRY])
-    city = _words(parts[S.CITY]).fillna("")
+    street = latin_words(_canonical_street(street)).mask(placeholder, lines)
+    unit = latin_words(replace_re2(unit, "^0+([0-9])", "\\1"))  # "apt 04" = "apt 4"
+    postal_country = parts[S.POSTAL_CODE].fillna("") + _SEP + parts[S.COUNTRY].fillna("")
+    postal = _per_distinct(postal_country, _postal_codes_of)
+    city = _per_distinct(parts[S.CITY], lambda c: latin_words(_words(c))).fillna("")
     place = postal.where(postal != "", city)
-    country = _countries(parts[S.COUNTRY])
     value = street + "|" + unit + "|" + place + "|" + country
     suppressed = reasons(is_pickup, PICKUP_POINT)
     return pd.DataFrame({"value": value.astype(TEXT), "suppressed": suppressed})
+
+
+#: countries where ``12-4`` after the street is house 12, flat 4 (elsewhere it may be
+#: a house number range, as ``Hauptstr. 5-7`` in Germany)
+HOUSE_FLAT_COUNTRIES: frozenset[str] = frozenset({
+    "ru", "ua", "by", "kz", "uz", "kg", "tj", "tm", "am", "az", "ge", "md",
+})
+_HOUSE_FLAT = (
+    "^(?P<head>.*[^0-9 ,.-].*?)[ ,.]+(?P<house>[0-9]{1,5}[a-z\u0430-\u044f]?) ?- ?"
+    "(?P<flat>[0-9]{1,4})[ .]*$"
+)
+
+
+def _house_and_flat(
+    line1: pd.Series, line2: pd.Series, country: pd.Series, street: pd.Series, unit: pd.Series
+) -> tuple[pd.Series, pd.Series]:
+    """Street and unit with ``house-flat`` numbers split: ``ul. Lenina 12-4`` -> ``... 12``, ``4``.
+
+    In Russia and its neighbours ``ул. Ленина 12-4`` is house 12, flat 4, the
+    same dwelling as ``ул. Ленина, д. 12, кв. 4``. Read so only at the end of
+    line 1 after a street name, in :data:`HOUSE_FLAT_COUNTRIES`, when no unit
+    was written otherwise and line 2 is empty. The house may carry a letter
+    (``12а-4``: house 12а, flat 4); two flats stay two keys (``12-4``, ``12-5``).
+    """
+    # the cheap tests first: the pattern runs on the few lines that may hold both numbers
+    maybe = (np.array(unit == "", dtype=bool) & np.array(line2 == "", dtype=bool)
+             & np.array(country.isin(HOUSE_FLAT_COUNTRIES), dtype=bool) & _has(line1, "-"))
+    if not maybe.any():
+        return street, unit
+    candidates = np.flatnonzero(maybe)
+    found = extract(fold(_short_i(as_text(line1.iloc[candidates]))), _HOUSE_FLAT)
+    matched = np.array(found["flat"].notna(), dtype=bool)
+    if not matched.any():
+        return street, unit
+    rows = candidates[matched]
+    found = found[matched]
+    head = _words(found["head"] + " " + found["house"])
+    street = street.copy()
+    unit = unit.copy()
+    street.iloc[rows] = _squeezed(head).str.strip().to_numpy()
+    unit.iloc[rows] = found["flat"].to_numpy()
+    return street, unit
 
 
 @lru_cache(maxsize=1)
@@ -194,19 +275,14 @@ def _split_unit(lines: pd.Series) -> tuple[pd.Series, pd.Series]:
     has_unit = np.array(found["unit"].notna(), dtype=bool)
     street = (found["pre"].fillna("") + found["post"].fillna("")).where(has_unit, lines)
     unit = found["unit"].fillna("")
-    return street.str.replace(" +", " ", regex=True).str.strip(), unit
+    return _squeezed(street).str.strip(), unit
 
 
 def _canonical_street(street: pd.Series) -> pd.Series:
     # German glued street type: "hauptstr"/"hauptstrasse" -> "haupt street"
     padded = " " + street.str.replace(" ", "  ", regex=False) + " "
     padded = replace_re2(padded, "([a-z])(?:strasse|str) ", "\\1 street ")
-    padded = " " + padded.str.replace(" +", "  ", regex=True) + " "
-    for canonical, spellings in ABBREVIATIONS.items():
-        alternatives = "|".join(re.escape(s).replace("\\ ", "  ") for s in spellings)
-        target = f" {canonical} " if canonical else " "
-        padded = padded.str.replace(f" (?:{alternatives}) ", target, regex=True)
-    street = padded.str.replace(" +", " ", regex=True).str.strip()
+    street = replace_words(padded, _WORD_RULES).str.strip()
     # Slavic street types stand before or after the name ("ul. Mira" = "Mira ul."):
     # one canonical place, after the name, before the house number
     movable = "|".join(_MOVABLE_TYPES)
@@ -217,6 +293,20 @@ def _canonical_street(street: pd.Series) -> pd.Series:
 
 #: street types written before or after the street's name
 _MOVABLE_TYPES = ("ulitsa", "prospekt", "pereulok", "shosse", "naberezhnaya")
+_WORD_RULES = word_rules(ABBREVIATIONS)
+
+
+def _per_distinct(values: pd.Series, func: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``func`` (element-wise, NA for NA) run once per distinct value of ``values``."""
+    result = map_distinct(values, func)
+    assert isinstance(result, pd.Series)
+    return result.astype(TEXT)
+
+
+def _postal_codes_of(postal_country: pd.Series) -> pd.Series:
+    """:func:`_postal_codes` of ``postal + _SEP + country`` values."""
+    parts = extract(postal_country, f"^(?P<postal>[^{_SEP}]*){_SEP}(?P<country>[^{_SEP}]*)$")
+    return _postal_codes(parts["postal"], parts["country"])
 
 
 def _postal_codes(postal: pd.Series, country: pd.Series) -> pd.Series:

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from linkgraph.normalize.text import TEXT, as_text, extract, map_distinct, reasons
+from linkgraph.normalize.text import TEXT, apply_where, as_text, extract, map_distinct, reasons
 
 GMAIL: str = "gmail.com"
 
@@ -133,19 +133,34 @@ def _normalize_distinct(
     is_plus = domain.isin(plus).to_numpy(dtype=bool) | is_gmail
     is_yandex = (domain == "yandex.ru").to_numpy(dtype=bool)
     is_hyphen = domain.isin(hyphen).to_numpy(dtype=bool)
-    local = local.mask(is_plus, local.str.replace(r"\+.*$", "", regex=True))
-    local = local.mask(is_gmail, local.str.replace(".", "", regex=False))
-    local = local.mask(is_yandex, local.str.replace(".", "-", regex=False))
-    local = local.mask(is_hyphen, local.str.replace(r"-.*$", "", regex=True))
+    # each rule runs on the mailboxes it can change only
+    local = apply_where(local, is_plus & _has(local, "+"),
+                        lambda t: t.str.replace(r"\+.*$", "", regex=True))
+    local = apply_where(local, is_gmail & _has(local, "."),
+                        lambda t: t.str.replace(".", "", regex=False))
+    local = apply_where(local, is_yandex & _has(local, "."),
+                        lambda t: t.str.replace(".", "-", regex=False))
+    local = apply_where(local, is_hyphen & _has(local, "-"),
+                        lambda t: t.str.replace(r"-.*$", "", regex=True))
     # a tag with nothing before it ("+x@gmail.com") names no mailbox
     valid &= local.str.len().fillna(0).to_numpy() > 0
 
     key = local + "@" + domain
-    # a key must itself be an address: "0.-@yahoo.com" loses its tag and becomes "0.@..."
-    valid &= np.array(key.str.fullmatch(f"(?:{_EMAIL})").fillna(False), dtype=bool)
+    # a key must itself be an address: "0.-@yahoo.com" loses its tag and becomes "0.@...";
+    # a key equal to the text it came from was checked above
+    changed = valid & np.array((key != text).fillna(True), dtype=bool)
+    if changed.any():
+        rows = np.flatnonzero(changed)
+        valid[rows] = np.array(key.iloc[rows].str.fullmatch(f"(?:{_EMAIL})").fillna(False),
+                               dtype=bool)
     value = key.where(valid, text)
     suppressed = reasons(~valid, "invalid").set_axis(raw.index)
     return pd.DataFrame({"value": value.astype(TEXT), "suppressed": suppressed})
+
+
+def _has(text: pd.Series, literal: str) -> np.ndarray:
+    """True where the value contains ``literal`` (False for NA)."""
+    return np.array(text.str.contains(literal, regex=False).fillna(False), dtype=bool)
 
 
 def disposable_email(values: pd.Series, *, extra_domains: Iterable[str] = ()) -> pd.Series:

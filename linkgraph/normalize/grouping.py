@@ -4,7 +4,7 @@ The sources of a kind (say ``accounts.registration_ip`` and ``logins.ip``)
 arrive as :class:`SourceRows`: account codes, values, and times as integers.
 :func:`group_kind` normalises each distinct raw value once, codes the
 canonical values in sorted order and reduces the rows of a kind with numpy
-(``minimum.at``/``maximum.at`` over hashed int64 keys), so no string is
+(a sort of int64 keys, then ``reduceat`` over the runs), so no string is
 hashed or sorted per row twice and no string column is grouped.
 :func:`assemble` sorts the kinds' rows by (account, kind, value) and decodes
 them (Arrow ``take`` on the sorted distinct values).
@@ -47,7 +47,7 @@ class SourceRows:
 
 @dataclass(frozen=True)
 class KindRows:
-    """One kind's identifiers, one row per (account, value), unsorted.
+    """One kind's identifiers, one row per (account, value), sorted by (account, value).
 
     ``value``: codes into ``values`` (the sorted distinct canonical values);
     ``source``/``suppressed``/``last4``: codes into ``sources``/``reasons``/
@@ -90,10 +90,11 @@ def take_codes(table: np.ndarray, codes: np.ndarray, missing: int = -1) -> np.nd
     return np.append(table, missing)[codes]
 
 
-def _min_at(groups: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
-    out = np.full(n, _BIG, dtype=np.int64)
-    np.minimum.at(out, groups, values)
-    return out
+def _min_runs(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The minimum of each run of ``values`` beginning at ``starts`` (int64)."""
+    if not len(starts):
+        return np.zeros(0, dtype=np.int64)
+    return np.minimum.reduceat(values.astype(np.int64, copy=False), starts)
 
 
 def group_kind(
@@ -150,26 +151,29 @@ def group_kind(
     else:
         last4, last4s = np.zeros(len(account), dtype=np.int64), pd.Series([], dtype=TEXT)
 
-    keep = (account >= 0) & (value >= 0)
+    keep = np.flatnonzero((account >= 0) & (value >= 0))
     n_values = max(len(uniques), 1)
     key = account[keep] * n_values + value[keep]
-    groups, keys = pd.factorize(key)
-    n = len(keys)
-    first_k = first[keep]
+    # sorted, not hashed: a sort of the int64 keys is cheaper than a hash table of
+    # millions of keys, the reductions run over contiguous runs, and the kinds come
+    # out sorted by (account, value), which makes the final sort a merge of runs
+    order = np.argsort(key, kind="stable")
+    rows = keep[order]
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else keep[:0]
+    keys = key[starts]
+    first_k = first[rows]
     first_k = np.where(first_k == NAT, _BIG, first_k)
-    group_first = _min_at(groups, n, first_k)
-    group_last = np.full(n, NAT, dtype=np.int64)
-    np.maximum.at(group_last, groups, last[keep])
-    keys = np.asarray(keys, dtype=np.int64)
+    group_first = _min_runs(first_k, starts)
     return KindRows(
         kind=kind,
         account=keys // n_values,
         value=keys % n_values,
         first=np.where(group_first == _BIG, NAT, group_first),
-        last=group_last,
-        source=_min_at(groups, n, source[keep]),
-        suppressed=_min_at(groups, n, suppressed[keep]),
-        last4=_min_at(groups, n, last4[keep]),
+        last=np.maximum.reduceat(last[rows], starts) if len(starts) else starts,
+        source=_min_runs(source[rows], starts),
+        suppressed=_min_runs(suppressed[rows], starts),
+        last4=_min_runs(last4[rows], starts),
         values=uniques,
         reasons=reasons,
         last4s=last4s,

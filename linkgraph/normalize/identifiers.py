@@ -291,12 +291,7 @@ def _payment_rows(
     # the fingerprint, and the card's own sharing limits. Digits stand in for the rest;
     # two fingerprinted cards with equal digits but different tokens are different cards,
     # and a bare card matching both is neither's for sure: it meets only bare cards.
-    bare = fingerprints["value"].isna()
-    tokenised = pd.DataFrame({"digits": digits["value"], "token": fingerprints["value"]})[
-        ~bare & digits["value"].notna()].drop_duplicates()
-    one_token = tokenised.drop_duplicates("digits", keep=False)
-    token_of = pd.Series(one_token["token"].to_numpy(), index=one_token["digits"].to_numpy())
-    taken = digits["value"].where(bare).map(token_of)
+    taken = _single_tokens(digits["value"], fingerprints["value"])
     fingerprints = fingerprints.assign(value=fingerprints["value"].fillna(taken))
     digits = digits.assign(value=digits["value"].where(fingerprints["value"].isna()))
     return [
@@ -305,6 +300,26 @@ def _payment_rows(
         (S.K_CARD_DIGITS, _part("payments.card_digits", mine, digits, first, last)),
         (S.K_NAME, _part("payments.holder_name", mine, payments[S.HOLDER_NAME], first, last)),
     ]
+
+
+def _single_tokens(digits: pd.Series, tokens: pd.Series) -> pd.Series:
+    """For rows without a token: the one token that every tokenised row with their digits has.
+
+    NA where the row has a token, no digits, or digits that no tokenised row
+    or several different tokens have. On integer codes (each string hashed once).
+    """
+    digit, _ = text_codes(digits)
+    token, token_texts = text_codes(tokens)
+    n_tokens = max(len(token_texts), 1)
+    tokenised = (token >= 0) & (digit >= 0)
+    pairs = np.unique(digit[tokenised] * n_tokens + token[tokenised])
+    pair_digit, pair_token = pairs // n_tokens, pairs % n_tokens
+    n_digits = int(digit.max()) + 1 if len(digit) else 0
+    token_of = np.full(n_digits, -1, dtype=np.int64)
+    token_of[pair_digit] = pair_token
+    token_of[np.bincount(pair_digit, minlength=n_digits) != 1] = -1
+    row_token = np.where((token < 0) & (digit >= 0), take_codes(token_of, digit), -1)
+    return decode(row_token, token_texts).set_axis(tokens.index)
 
 
 def _login_rows(logins: pd.DataFrame, account: np.ndarray) -> list[tuple[str, SourceRows]]:

@@ -71,15 +71,61 @@ def fold(values: pd.Series) -> pd.Series:
     """Case-folded, accents stripped, whitespace collapsed and trimmed.
 
     ``ß`` becomes ``ss`` and ``ё`` becomes ``е`` so spellings with and without
-    diacritics meet.
+    diacritics meet. Decomposition and whitespace rules run only on the
+    values they can change (ASCII text has no accents; text without a blank
+    other than single spaces has nothing to collapse).
 
     >>> fold(pd.Series(["  Zoë   Straße ", "ÉCOLE"])).tolist()
     ['zoe strasse', 'ecole']
     """
     text = as_text(values)
-    text = text.str.normalize("NFKD").str.replace(_COMBINING, "", regex=True)
+    text = apply_where(text, ~_ascii(text), lambda t: t.str.normalize("NFKD").str.replace(
+        _COMBINING, "", regex=True))
     text = text.str.lower().str.replace("ß", "ss", regex=False)
-    return text.str.replace(SPACES, " ", regex=True).str.strip()
+    blanks = ~_ascii(text) | _flags(pc.match_substring_regex(_arrow(text), "[\t-\r]|  "))
+    text = apply_where(text, blanks, lambda t: t.str.replace(SPACES, " ", regex=True))
+    return text.str.strip()
+
+
+def _arrow(text: pd.Series) -> pa.Array:
+    """The Arrow array behind a TEXT series (one chunk)."""
+    array = text.array.__arrow_array__()
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _flags(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An Arrow boolean array as numpy, null as False."""
+    return np.asarray(array.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _ascii(text: pd.Series) -> np.ndarray:
+    """True where the value is ASCII text (False for NA)."""
+    if len(text) == 0:
+        return np.zeros(0, dtype=bool)
+    return _flags(pc.string_is_ascii(_arrow(text)))
+
+
+def apply_where(
+    text: pd.Series, rows: np.ndarray, func: Callable[[pd.Series], pd.Series]
+) -> pd.Series:
+    """``text`` with the element-wise ``func`` applied to the ``rows`` only.
+
+    For rules that are the identity on most values: a cheap vectorised test
+    picks the values the rule may change and only those pay for it.
+
+    >>> apply_where(pd.Series(["a", "b"], dtype=TEXT), np.array([False, True]),
+    ...             lambda t: t.str.upper()).tolist()
+    ['a', 'B']
+    """
+    if not rows.any():
+        return text
+    if rows.all():
+        return func(text)
+    chosen = np.flatnonzero(rows)
+    changed = _arrow(to_text(func(text.iloc[chosen])))
+    base = _arrow(text)
+    merged = pc.replace_with_mask(base, pa.array(rows), changed.cast(base.type))
+    return pd.Series(TEXT.__from_arrow__(pa.chunked_array([merged])), index=text.index)
 
 
 def map_distinct(
@@ -166,3 +212,4 @@ def constant(text: str, n: int) -> pd.Series:
     """
     array = pc.take(pa.array([text], type=pa.large_string()), pa.array(np.zeros(n, dtype=np.int64)))
     return pd.Series(TEXT.__from_arrow__(array))
+
