@@ -13,6 +13,12 @@ Markdown table of wall time per stage, then whether the two runs wrote the
 same ``accounts.csv``, ``clusters.csv``, ``links.csv``, ``hubs.csv`` and
 ``review_queue.csv``. The Spark time includes starting the session (reported
 apart as ``session``).
+
+Then (unless ``--skip-ops``) it times the engine operations that
+``linkgraph.run`` does not route yet, each on both engines in one fresh
+process: ``engine.load_tables`` (Spark's readers + the load stage's checks)
+and ``score.score_clusters(..., engine=)`` (the coupon features as group-bys),
+and checks that both give equal frames.
 """
 
 from __future__ import annotations
@@ -59,12 +65,52 @@ def run_engine(data: Path, out: Path, engine: str, master: str | None) -> dict[s
     return timings
 
 
+def run_ops(data: Path, master: str) -> dict[str, float | bool]:
+    """Load and score on both engines (fresh process): seconds, and whether equal."""
+    code = (
+        "import json, time, warnings\n"
+        "warnings.simplefilter('ignore')\n"
+        "import pandas as pd\n"
+        "from linkgraph import cluster, graph, normalize, sanctions, score\n"
+        "from linkgraph.config import Config\n"
+        "from linkgraph.engine import LOCAL, get_engine\n"
+        f"data, master = {str(data)!r}, {master!r}\n"
+        "spark = get_engine('spark', master=master)\n"
+        "spark.session.sparkContext.setLogLevel('ERROR')\n"
+        "config, out = Config(), {}\n"
+        "def timed(name, call):\n"
+        "    start = time.perf_counter(); value = call()\n"
+        "    out[name] = round(time.perf_counter() - start, 3); return value\n"
+        "tables = timed('load local', lambda: LOCAL.load_tables(data))\n"
+        "on_spark = timed('load spark', lambda: spark.load_tables(data))\n"
+        "out['load equal'] = all(getattr(tables, n).equals(getattr(on_spark, n)) for n in\n"
+        "    ('accounts', 'addresses', 'payments', 'logins', 'orders', 'sanctions', 'rejects'))\n"
+        "del on_spark\n"
+        "ids = normalize.normalize_identifiers(tables, config=config.normalize)\n"
+        "links = graph.build_links(ids, tables, config=config.graph)\n"
+        "clusters = cluster.assign_clusters(tables.accounts, links,\n"
+        "    blocked=sanctions.blocked_accounts(tables.sanctions), config=config.cluster)\n"
+        "local = timed('score local', lambda: score.score_clusters(clusters, links, tables,\n"
+        "    config=config.coupon))\n"
+        "remote = timed('score spark', lambda: score.score_clusters(clusters, links, tables,\n"
+        "    config=config.coupon, engine=spark))\n"
+        "out['score equal'] = local.clusters.equals(remote.clusters) and \\\n"
+        "    local.persons.equals(remote.persons)\n"
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    found: dict[str, float | bool] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--master", default="local[2]", help="Spark master URL")
     parser.add_argument("--skip-local", action="store_true", help="time Spark only")
+    parser.add_argument("--skip-ops", action="store_true",
+                        help="do not time engine.load_tables and the score's group-bys")
     args = parser.parse_args()
 
     data = dataset(args.accounts, args.seed)
@@ -85,6 +131,13 @@ def main() -> None:
                                       shallow=False) for name in COMPARED}
             print("\nidentical files: " + ", ".join(f"{k} {'yes' if v else 'NO'}"
                                                     for k, v in same.items()))
+    if not args.skip_ops:
+        ops = run_ops(data, args.master)
+        print("\n| operation | local (s) | spark (s) | equal |")
+        print("| --- | ---: | ---: | --- |")
+        for op in ("load", "score"):
+            print(f"| {op} | {ops[op + ' local']:.1f} | {ops[op + ' spark']:.1f} | "
+                  f"{'yes' if ops[op + ' equal'] else 'NO'} |")
 
 
 if __name__ == "__main__":

@@ -23,14 +23,18 @@ if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
     pytest.skip("the Spark engine needs Java 17 (no java on PATH, no JAVA_HOME)",
                 allow_module_level=True)
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 import linkgraph
 import linkgraph.synth
+from linkgraph import cluster, graph, normalize, sanctions, score
 from linkgraph.config import Config, GraphConfig
-from linkgraph.engine import LOCAL, get_engine
+from linkgraph.engine import LOCAL, Aggregation, get_engine
 from linkgraph.engine.spark import SparkEngine, spark_session
 from linkgraph.engine.spark.counts import heavy_keys
 from linkgraph.graph import build_links
-from linkgraph.load import Tables
+from linkgraph.load import Tables, load_tables
 from linkgraph.normalize.phone import normalize_phones
 from linkgraph.sanctions._reach import _directed_graph, _reach
 
@@ -177,11 +181,10 @@ def test_get_engine_spark_joins_the_running_session(spark: SparkEngine) -> None:
     assert engine.session is spark.session  # type: ignore[attr-defined]
 
 
-def test_spark_run_writes_the_same_files_as_the_local_run(spark: SparkEngine,
+def test_spark_run_writes_the_same_files_as_the_local_run(spark: SparkEngine, marketplace: Path,
                                                           tmp_path: Path) -> None:
-    linkgraph.synth.synthesize(tmp_path / "data", accounts=2000, seed=5)
-    local = linkgraph.run(tmp_path / "data", out=tmp_path / "local", config=Config())
-    linkgraph.run(tmp_path / "data", out=tmp_path / "spark",
+    local = linkgraph.run(marketplace, out=tmp_path / "local", config=Config())
+    linkgraph.run(marketplace, out=tmp_path / "spark",
                   config=Config(engine="spark", spark_master="local[2]"))
 
     assert local.accounts["cluster_id"].nunique() < len(local.accounts)  # the data has clusters
@@ -189,3 +192,146 @@ def test_spark_run_writes_the_same_files_as_the_local_run(spark: SparkEngine,
     for name in ("accounts.csv", "clusters.csv", "links.csv", "hubs.csv", "review_queue.csv"):
         assert filecmp.cmp(tmp_path / "local" / name, tmp_path / "spark" / name,
                            shallow=False), name
+
+
+def test_group_aggregates_on_spark_equal_numpy(spark: SparkEngine) -> None:
+    # group 3 is a giant cluster (most rows); groups 5 and 9 have no rows at all
+    rng = np.random.default_rng(11)
+    keys = np.concatenate([np.full(400, 3), rng.choice([0, 1, 2, 4, 6, 7, 8], 200)])
+    rng.shuffle(keys)
+    value = rng.integers(-1, 6, len(keys))  # -1: the row has no value
+    when = np.where(rng.random(len(keys)) < 0.1, -np.inf, rng.random(len(keys)) * 100)
+    aggregations = {
+        "rows": Aggregation("count"),
+        "redeemers": Aggregation("sum", rng.random(len(keys)) < 0.3),
+        "orders": Aggregation("sum", rng.integers(0, 4, len(keys))),
+        "hub": Aggregation("max", rng.integers(0, 50, len(keys)), fill=0),
+        "last": Aggregation("max", when, fill=-np.inf),
+        "persons": Aggregation("nunique", value),
+        "top_card": Aggregation("top_count", value),
+        "top_device": Aggregation("top_count", np.where(value % 2 == 0, value, -1)),
+    }
+
+    on_spark = spark.group_aggregate(keys, 10, aggregations)
+    local = LOCAL.group_aggregate(keys, 10, aggregations)
+
+    three = value[(keys == 3) & (value >= 0)]
+    assert local["persons"][3] == len(set(three.tolist()))
+    assert local["top_card"][3] == np.bincount(three).max()
+    assert local["rows"][[5, 9]].tolist() == [0, 0]
+    assert local["last"][5] == -np.inf
+    for name in aggregations:
+        assert on_spark[name].dtype == local[name].dtype, name
+        assert on_spark[name].tolist() == local[name].tolist(), name
+
+
+_ACCOUNTS = """account_id,created_at,email,phone,registration_ip,country
+ a1 ,2024-01-02T10:00:00Z,a1@x.com,+491701234567,10.0.0.1,DE
+a2,not a time,a2@x.com,,300.1.1.1,DE
+a2,2024-01-03,dup@x.com,,,DE
+a3,2024-01-04 10:00:00+02:00,"line
+break@x.com",,NULL,GB
+,2024-01-05,blank@x.com,,,DE
+a4,2024-01-06,extra,field,too,many,here
+a5,,a5@x.com,,::1,US
+a6,2024-02-30,a6@x.com,,1.2.3.4,US
+"""
+_ORDERS = """order_id,account_id,created_at,amount,currency,coupon_code,coupon_type
+o1,a1,2024-01-10T00:00:00Z,10.5,EUR,WELCOME,new_user
+o2,a2,2024-01-11,-3,EUR,,
+o2,a1,2024-01-12,4,EUR,,
+o3,zz,2024-01-12,4,EUR,,
+o4,a3,yesterday,4,EUR,,
+o5,a3,2024-01-13,abc,EUR,,
+o1,a5,2024-01-14,NaN,EUR,X,new_user
+,a5,2024-01-14,1,EUR,,
+o6, a5 ,2024-01-15,1e2,USD,,
+o7,zz,2024-01-16,5,EUR,,
+o7,a1,2024-01-16,5,EUR,,
+"""
+_SANCTIONS = """account_id,action,reason,created_at
+a1, BANNED ,fraud,2024-01-20
+a2,frobnicate,x,2024-01-20
+a9,banned,x,2024-01-20
+"""
+
+
+def _assert_same_tables(on_spark: Tables, local: Tables) -> None:
+    for name in ("accounts", "addresses", "payments", "logins", "orders", "sanctions",
+                 "decisions", "rejects"):
+        pd.testing.assert_frame_equal(getattr(on_spark, name), getattr(local, name), obj=name)
+    assert on_spark.sources == local.sources
+
+
+def test_messy_export_loads_with_the_same_rows_and_rejects_on_spark(
+        spark: SparkEngine, tmp_path: Path) -> None:
+    csv = tmp_path / "csv"
+    csv.mkdir()
+    for name, text in (("accounts", _ACCOUNTS), ("orders", _ORDERS), ("sanctions", _SANCTIONS)):
+        (csv / f"{name}.csv").write_text(text)
+    local = load_tables(csv, max_reject_rate=1.0)
+    on_spark = spark.load_tables(csv, max_reject_rate=1.0)
+
+    # written by hand from the files: every check of the load stage fires once or more
+    reasons = local.rejects[["table", "row", "reason"]].to_numpy().tolist()
+    assert reasons == [
+        ["accounts", 2, "bad timestamp (value ignored, row kept)"],
+        ["accounts", 2, "bad IP address (value ignored, row kept)"],
+        ["accounts", 3, "duplicate account_id"],  # its good created_at is not reported
+        ["accounts", 5, "empty account_id"],
+        ["accounts", 6, "wrong number of fields"],
+        ["accounts", 8, "bad timestamp (value ignored, row kept)"],
+        ["orders", 2, "negative number"],
+        ["orders", 4, "unknown account_id"],
+        ["orders", 5, "bad timestamp"],
+        ["orders", 6, "not a number"],
+        ["orders", 7, "duplicate order_id"],  # o2 of row 3 stays: row 2 was dropped first
+        ["orders", 8, "empty order_id"],
+        ["orders", 10, "unknown account_id"],  # so the o7 of row 11 is no duplicate
+        ["sanctions", 2, "unknown action"],
+        ["sanctions", 3, "unknown account_id"],
+    ]
+    _assert_same_tables(on_spark, local)
+
+    # the same tables as Parquet, with typed amount and time columns
+    parquet = tmp_path / "parquet"
+    parquet.mkdir()
+    orders = pd.DataFrame({
+        "order_id": ["o1", "o1", "o2", "o3"], "account_id": ["a1", "a2", " a2", "a9"],
+        "created_at": pd.to_datetime(["2024-01-10", "2024-01-11", None, "2024-01-12"], utc=True),
+        "amount": [10.5, -1.0, 3.0, 4.0]})
+    pq.write_table(pa.Table.from_pandas(orders, preserve_index=False),
+                   parquet / "orders.parquet")
+    accounts = pd.DataFrame({"account_id": ["a2", "a1", "a2"], "country": ["DE", None, "FR"]})
+    pq.write_table(pa.Table.from_pandas(accounts, preserve_index=False),
+                   parquet / "accounts.parquet")
+    local = load_tables(parquet, max_reject_rate=1.0)
+    assert local.orders["order_id"].tolist() == ["o1", "o2"]
+    _assert_same_tables(spark.load_tables(parquet, max_reject_rate=1.0), local)
+
+
+@pytest.fixture(scope="module")
+def marketplace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated marketplace with clusters, hubs and coupon farms."""
+    data = tmp_path_factory.mktemp("marketplace") / "data"
+    linkgraph.synth.synthesize(data, accounts=2000, seed=5)
+    return data
+
+
+def test_coupon_scores_on_spark_equal_the_local_scores(spark: SparkEngine,
+                                                       marketplace: Path) -> None:
+    config = Config()
+    tables = load_tables(marketplace, max_reject_rate=config.max_reject_rate)
+    identifiers = normalize.normalize_identifiers(tables, config=config.normalize)
+    links = graph.build_links(identifiers, tables, config=config.graph)
+    clusters = cluster.assign_clusters(
+        tables.accounts, links, blocked=sanctions.blocked_accounts(tables.sanctions),
+        config=config.cluster)
+
+    local = score.score_clusters(clusters, links, tables, config=config.coupon)
+    on_spark = score.score_clusters(clusters, links, tables, config=config.coupon, engine=spark)
+
+    assert (local.clusters["coupon_abuse_score"] > 0).any()
+    pd.testing.assert_frame_equal(on_spark.clusters, local.clusters)
+    pd.testing.assert_frame_equal(on_spark.persons, local.persons)
+    pd.testing.assert_frame_equal(on_spark.coupon_hubs, local.coupon_hubs)

@@ -1,6 +1,6 @@
 """Engines: where the heavy steps of a run execute (in process, or on Spark).
 
-The boundary is deliberately narrow: four operations over plain arrays and
+The boundary is deliberately narrow: six operations over plain arrays and
 frames, each with one meaning that every engine must give exactly.
 
 - :meth:`Engine.connected_components` -- component label per node of an
@@ -13,6 +13,11 @@ frames, each with one meaning that every engine must give exactly.
   whichever engine runs it.
 - :meth:`Engine.bounded_reach` -- bounded multi-source shortest paths with
   a fixed tie-break (the reachability behind sanction propagation).
+- :meth:`Engine.group_aggregate` -- exact per-group integer aggregates
+  (counts, sums, maxima, distinct values, the most rows sharing one value):
+  the coupon features of the score stage.
+- :meth:`Engine.load_tables` -- the load stage: input tables read and
+  validated by the load stage's own rule functions.
 
 Stages take ``engine=`` (default :data:`LOCAL`) and never import an engine
 implementation; :func:`linkgraph.pipeline.run` picks one with
@@ -21,15 +26,19 @@ implementation; :func:`linkgraph.pipeline.run` picks one with
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple, Protocol, runtime_checkable
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
 from linkgraph.engine.local import LocalEngine
 
-__all__ = ["LOCAL", "Engine", "LocalEngine", "Reach", "RowRule", "get_engine"]
+if TYPE_CHECKING:
+    from linkgraph.load import Tables
+
+__all__ = ["LOCAL", "Aggregation", "Engine", "LocalEngine", "Reach", "RowRule", "get_engine"]
 
 #: a pure rule over rows: a frame in, a frame aligned with it out (same length,
 #: same order); a row's result may depend on that row alone
@@ -45,6 +54,24 @@ class Reach(NamedTuple):
     source: np.ndarray
     pred: np.ndarray
     conf: np.ndarray
+
+
+class Aggregation(NamedTuple):
+    """One per-group aggregate of :meth:`Engine.group_aggregate`.
+
+    ``op`` and what it gives per group (integer ``values``, one per row):
+
+    - ``count``: rows (``values`` None);
+    - ``sum``: the sum of integer or boolean ``values`` (int64, exact);
+    - ``max``: ``max(fill, values of the group)`` (``fill`` for a group without rows;
+      int or float values, a NaN wins as in ``np.maximum``);
+    - ``nunique``: distinct non-negative ``values`` (a negative value is "none");
+    - ``top_count``: the most rows sharing one non-negative value (0 when none).
+    """
+
+    op: Literal["count", "sum", "max", "nunique", "top_count"]
+    values: np.ndarray | None = None
+    fill: float = 0
 
 
 @runtime_checkable
@@ -81,6 +108,16 @@ class Engine(Protocol):
         node's shortest paths it keeps the highest confidence (compared at 9
         decimals), then the smallest source, then the smallest predecessor.
         """
+        ...
+
+    def group_aggregate(
+        self, keys: np.ndarray, n_groups: int, aggregations: Mapping[str, Aggregation]
+    ) -> dict[str, np.ndarray]:
+        """Per group ``0..n_groups-1`` (``keys``: one group per row), each aggregate."""
+        ...
+
+    def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05) -> Tables:
+        """``linkgraph.load.load_tables``: the input tables read and validated."""
         ...
 
 

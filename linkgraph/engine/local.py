@@ -2,21 +2,26 @@
 
 It adds nothing to the stages' own code paths: components are the cluster
 stage's scipy ``connected_components``, counts are ``np.bincount``, the
-reach is the sanctions stage's own search, and a row rule is called directly (the normalisers already work once per distinct
-value), so routing a stage through it costs one method call.
+reach is the sanctions stage's own search, a row rule is called directly
+(the normalisers already work once per distinct value), group aggregates are
+the ``np.bincount`` / ``np.maximum.at`` / factorize the score stage used
+before, and loading is ``linkgraph.load.load_tables``; so routing a stage
+through it costs one method call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from linkgraph.engine import Reach
+    from linkgraph.engine import Aggregation, Reach
+    from linkgraph.load import Tables
 
 
 @dataclass(frozen=True)
@@ -73,3 +78,57 @@ class LocalEngine:
         result = rule(rows)
         result.index = rows.index
         return result
+
+    def group_aggregate(
+        self, keys: np.ndarray, n_groups: int, aggregations: Mapping[str, Aggregation]
+    ) -> dict[str, np.ndarray]:
+        """Per group ``0..n_groups-1``, each aggregate (see :class:`~linkgraph.engine.Aggregation`).
+
+        >>> from linkgraph.engine import Aggregation
+        >>> found = LocalEngine().group_aggregate(np.array([0, 0, 2, 0]), 3, {
+        ...     "rows": Aggregation("count"),
+        ...     "top": Aggregation("top_count", np.array([5, 5, 1, 6])),
+        ...     "most": Aggregation("max", np.array([1.5, 3.0, 2.0, 0.5]), fill=-np.inf)})
+        >>> found["rows"].tolist(), found["top"].tolist(), found["most"].tolist()
+        ([3, 0, 1], [2, 0, 1], [3.0, -inf, 2.0])
+        """
+        keys = np.asarray(keys, dtype=np.int64)
+        return {name: _aggregate(keys, n_groups, aggregation)
+                for name, aggregation in aggregations.items()}
+
+    def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05) -> Tables:
+        """The load stage itself (``linkgraph.load.load_tables``)."""
+        from linkgraph.load import load_tables
+
+        return load_tables(data_dir, max_reject_rate=max_reject_rate)
+
+
+def _aggregate(keys: np.ndarray, n_groups: int, aggregation: Aggregation) -> np.ndarray:
+    """One aggregate per group, in numpy (the meaning is :class:`Aggregation`'s)."""
+    op, values, fill = aggregation
+    if op == "count":
+        return np.bincount(keys, minlength=n_groups).astype(np.int64, copy=False)
+    if values is None:
+        raise ValueError(f"aggregate {op!r} needs values")
+    values = np.asarray(values)
+    if op == "sum":
+        # float weights are exact for integer sums below 2**53 (and bincount is fast)
+        return np.bincount(keys, weights=values, minlength=n_groups).astype(np.int64)
+    if op == "max":
+        dtype = np.float64 if values.dtype.kind == "f" else np.int64
+        out = np.full(n_groups, fill, dtype=dtype)
+        np.maximum.at(out, keys, values)
+        return out
+    if op not in ("nunique", "top_count"):
+        raise ValueError(f"unknown aggregate {op!r}: use count, sum, max, nunique or top_count")
+    values = values.astype(np.int64, copy=False)
+    given = values >= 0
+    group, value = keys[given], values[given]
+    stride = int(value.max()) + 1 if len(value) else 1
+    if op == "nunique":
+        pairs = pd.unique(group * stride + value)
+        return np.bincount(pairs // stride, minlength=n_groups).astype(np.int64, copy=False)
+    top = np.zeros(n_groups, dtype=np.int64)
+    codes, uniques = pd.factorize(group * stride + value)
+    np.maximum.at(top, uniques // stride, np.bincount(codes))
+    return top

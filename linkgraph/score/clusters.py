@@ -11,6 +11,7 @@ import pandas as pd
 from linkgraph import schemas as s
 from linkgraph.cluster import Clustering
 from linkgraph.config import CouponConfig
+from linkgraph.engine import LOCAL, Engine
 from linkgraph.errors import InputError
 from linkgraph.graph import LinkSet
 from linkgraph.load import Tables
@@ -56,7 +57,8 @@ _REQUIRED = {
 
 
 def score_clusters(
-    clusters: Clustering, links: LinkSet, tables: Tables, *, config: CouponConfig
+    clusters: Clustering, links: LinkSet, tables: Tables, *, config: CouponConfig,
+    engine: Engine = LOCAL,
 ) -> Scores:
     """Score every cluster and person cluster for coupon abuse, with reasons.
 
@@ -70,6 +72,8 @@ def score_clusters(
             coupon_code, coupon_type when present), ``accounts`` (created_at),
             ``sanctions`` (blocked accounts).
         config: weights and thresholds (``CouponConfig``).
+        engine: where the per-account and per-cluster counts are grouped
+            (``linkgraph.engine``; the default runs them in process).
 
     Returns:
         :class:`Scores`; every cluster_id of ``clusters.clusters`` has a row,
@@ -105,16 +109,16 @@ def score_clusters(
     cluster_ids, cluster = _codes(clusters.clusters[s.CLUSTER_ID], accounts[s.CLUSTER_ID])
     person_ids, person = _codes(accounts[s.PERSON_CLUSTER_ID], accounts[s.PERSON_CLUSTER_ID])
 
-    facts, identifiers = account_facts(accounts, links, tables, config=config)
+    facts, identifiers = account_facts(accounts, links, tables, config=config, engine=engine)
     coupon_hubs, hub_burst = find_coupon_hubs(facts, identifiers, links.incidence, cluster,
                                               config=config)
 
     by_cluster = _scored(facts, identifiers, cluster, person, hub_burst, len(cluster_ids),
-                         config=config)
+                         config=config, engine=engine)
     by_cluster.insert(0, s.CLUSTER_ID, cluster_ids.array)
 
     by_person = _scored(facts, identifiers, person, person, hub_burst, len(person_ids),
-                        config=config)
+                        config=config, engine=engine)
     cluster_of_person = np.zeros(len(person_ids), dtype=np.int64)
     # a person cluster lies inside one cluster; max() keeps bad input deterministic
     np.maximum.at(cluster_of_person, person, cluster)
@@ -130,12 +134,12 @@ def score_clusters(
 
 def _scored(
     facts: pd.DataFrame, identifiers: pd.DataFrame, group: np.ndarray, person: np.ndarray,
-    hub_burst: np.ndarray, n_groups: int, *, config: CouponConfig,
+    hub_burst: np.ndarray, n_groups: int, *, config: CouponConfig, engine: Engine,
 ) -> pd.DataFrame:
     created = facts["created"].to_numpy()
     span = float(np.nanmax(created) - np.nanmin(created)) if (~np.isnan(created)).any() else 0.0
     features = group_features(facts, identifiers, group, person, hub_burst, n_groups,
-                              span_days=span, config=config)
+                              span_days=span, config=config, engine=engine)
     points = reason_points(features, config=config)
     scored = pd.DataFrame({
         s.COUPON_ABUSE_SCORE: total_score(features, points),

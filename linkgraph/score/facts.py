@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from linkgraph import schemas as s
 from linkgraph.config import CouponConfig
+from linkgraph.engine import LOCAL, Aggregation, Engine
 from linkgraph.graph import LinkSet
 from linkgraph.load import Tables
 
@@ -100,7 +101,8 @@ def _lookup(codes: np.ndarray, table: list[bool]) -> np.ndarray:
 
 
 def account_facts(
-    accounts: pd.DataFrame, links: LinkSet, tables: Tables, *, config: CouponConfig
+    accounts: pd.DataFrame, links: LinkSet, tables: Tables, *, config: CouponConfig,
+    engine: Engine = LOCAL,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Facts per account and the redeemers' identifiers.
 
@@ -109,6 +111,7 @@ def account_facts(
         links: the graph stage's output (incidence, profiles).
         tables: the input tables (orders, accounts, sanctions).
         config: the coupon settings.
+        engine: where the per-account counts are grouped (``linkgraph.engine``).
 
     Returns:
         ``facts``: one row per account, aligned with ``accounts``: created (days),
@@ -156,7 +159,7 @@ def account_facts(
     created[created_pos[known]] = days(created_from[s.CREATED_AT])[known]
     facts["created"] = created
 
-    order_facts = _order_facts(orders, order_pos, n, config=config)
+    order_facts = _order_facts(orders, order_pos, n, config=config, engine=engine)
     facts = pd.concat([facts, order_facts], axis=1)
     redeemer = facts["n_new_user"].to_numpy() > 0
     facts["redeemer"] = redeemer
@@ -166,7 +169,7 @@ def account_facts(
     clean = suppressed_codes < 0
     pickup = _lookup(suppressed_codes, [r == _PICKUP for r in reasons])
 
-    facts["own_identity"] = _own_identity(incidence, rows, pos, kind, clean, n)
+    facts["own_identity"] = _own_identity(incidence, rows, pos, kind, clean, n, engine)
     facts["disposable"] = _disposable(links, rows, pos, kind, index)
     identifiers = _redeemer_identifiers(incidence, rows, pos, kind, clean, pickup, redeemer)
 
@@ -177,7 +180,8 @@ def account_facts(
 
 
 def _order_facts(
-    orders: pd.DataFrame, pos: np.ndarray, n: int, *, config: CouponConfig
+    orders: pd.DataFrame, pos: np.ndarray, n: int, *, config: CouponConfig,
+    engine: Engine = LOCAL,
 ) -> pd.DataFrame:
     """n_orders, n_new_user, coupon_only, n_near_min per account position."""
     known = pos >= 0
@@ -193,10 +197,6 @@ def _order_facts(
     currency = categories(column(orders, s.CURRENCY))[0][known] + 1  # 0: no currency
     when = days(column(orders, s.CREATED_AT))[known]
 
-    n_orders = np.bincount(pos, minlength=n)
-    n_new_user = np.bincount(pos, weights=new_user, minlength=n).astype(np.int64)
-    n_coupon = np.bincount(pos, weights=has_coupon, minlength=n).astype(np.int64)
-
     # "small": below a fixed amount, or below the currency's usual order (quantile)
     if config.small_order_amount is not None:
         limit = np.full(len(pos), config.small_order_amount)
@@ -204,10 +204,17 @@ def _order_facts(
         usual = pd.Series(amount).groupby(currency).quantile(config.small_order_quantile)
         limit = usual.reindex(currency).to_numpy(dtype="float64")
     large = amount > limit  # a missing amount is not evidence of a large order
-    n_large = np.bincount(pos, weights=large, minlength=n)
-
-    last = np.full(n, -np.inf)
-    np.maximum.at(last, pos, np.where(np.isnan(when), -np.inf, when))
+    # a coupon is its code, or its type when the code is missing
+    coupon = np.where(code_codes >= 0, code_codes, np.where(type_codes >= 0, -2 - type_codes, -1))
+    near = new_user & _near_minimum(coupon, currency, amount, config=config)
+    found = engine.group_aggregate(pos, n, {
+        "n_orders": Aggregation("count"), "n_new_user": Aggregation("sum", new_user),
+        "n_coupon": Aggregation("sum", has_coupon), "n_large": Aggregation("sum", large),
+        "last": Aggregation("max", np.where(np.isnan(when), -np.inf, when), fill=-np.inf),
+        "n_near_min": Aggregation("sum", near),
+    })
+    n_orders, n_new_user, n_coupon = found["n_orders"], found["n_new_user"], found["n_coupon"]
+    n_large, last, n_near_min = found["n_large"], found["last"], found["n_near_min"]
     as_of = np.nanmax(when) if not np.isnan(when).all() else np.nan
     # silence is only required when the data has order times at all
     silent = np.isinf(last) | np.isnan(as_of) | (last <= as_of - config.silence_days)
@@ -215,11 +222,6 @@ def _order_facts(
         (n_orders >= 1) & (n_orders <= config.coupon_only_max_orders) & (n_coupon == n_orders)
         & (n_new_user >= 1) & (n_large == 0) & silent
     )
-
-    # a coupon is its code, or its type when the code is missing
-    coupon = np.where(code_codes >= 0, code_codes, np.where(type_codes >= 0, -2 - type_codes, -1))
-    near = new_user & _near_minimum(coupon, currency, amount, config=config)
-    n_near_min = np.bincount(pos, weights=near, minlength=n).astype(np.int64)
     return pd.DataFrame({
         "n_orders": n_orders, "n_new_user": n_new_user, "coupon_only": coupon_only,
         "n_near_min": n_near_min,
@@ -276,7 +278,7 @@ def _redeemer_identifiers(
 
 def _own_identity(
     incidence: pd.DataFrame, rows: np.ndarray, pos: np.ndarray, kind: np.ndarray,
-    clean: np.ndarray, n: int,
+    clean: np.ndarray, n: int, engine: Engine = LOCAL,
 ) -> np.ndarray:
     """An unshared card AND an unshared device: evidence of a distinct person.
 
@@ -292,9 +294,9 @@ def _own_identity(
     alone = (shared_by == 1) & clean & (pos >= 0)
     card = (kind == s.KINDS.index(s.K_CARD)) | (kind == s.KINDS.index(s.K_CARD_DIGITS))
     device = kind == s.KINDS.index(s.K_DEVICE)
-    has_card = np.bincount(pos[alone & card], minlength=n) > 0
-    has_device = np.bincount(pos[alone & device], minlength=n) > 0
-    return has_card & has_device
+    found = engine.group_aggregate(pos[alone], n, {
+        "card": Aggregation("sum", card[alone]), "device": Aggregation("sum", device[alone])})
+    return (found["card"] > 0) & (found["device"] > 0)
 
 
 def _disposable(

@@ -11,6 +11,7 @@ import pandas as pd
 
 from linkgraph import schemas as s
 from linkgraph.config import CouponConfig
+from linkgraph.engine import LOCAL, Aggregation, Engine
 from linkgraph.score.facts import ADDRESS, CARD, DEVICE, PICKUP
 from linkgraph.score.windows import largest_burst, sliding_windows
 
@@ -43,6 +44,7 @@ _TOP_OF_CLASS = {CARD: TOP_CARD, DEVICE: TOP_DEVICE, ADDRESS: TOP_ADDRESS, PICKU
 def group_features(
     facts: pd.DataFrame, identifiers: pd.DataFrame, group: np.ndarray, person: np.ndarray,
     hub_burst: np.ndarray, n_groups: int, *, span_days: float, config: CouponConfig,
+    engine: Engine = LOCAL,
 ) -> pd.DataFrame:
     """One row per group code ``0..n_groups-1`` with ``FEATURE_COLUMNS``.
 
@@ -52,26 +54,32 @@ def group_features(
     identity of their own (an unshared card and device) plus one for the rest.
     ``burst_expected`` is the largest burst the group's redeemers would show
     by chance if created evenly over ``span_days`` (the data's span).
+    The per-group counts are ``engine`` group-bys (one over accounts, one over
+    the redeemers' identifiers).
     """
     redeemer = facts["redeemer"].to_numpy(dtype=bool)
     features = pd.DataFrame(index=pd.RangeIndex(n_groups))
+    found = engine.group_aggregate(group, n_groups, {
+        N_NEW_USER_ORDERS: Aggregation("sum", facts["n_new_user"].to_numpy(dtype=np.int64)),
+        N_REDEEMERS: Aggregation("sum", redeemer),
+        "own": Aggregation("sum", redeemer & facts["own_identity"].to_numpy(dtype=bool)),
+        "by_person_cluster": Aggregation("nunique", np.where(redeemer, person, -1)),
+        N_COUPON_ONLY: Aggregation("sum", facts["coupon_only"].to_numpy(dtype=bool)),
+        N_NEAR_MIN: Aggregation("sum", facts["n_near_min"].to_numpy(dtype=np.int64)),
+        N_DISPOSABLE: Aggregation("sum", redeemer & facts["disposable"].to_numpy(dtype=bool)),
+        HUB_BURST: Aggregation("max", np.asarray(hub_burst, dtype=np.int64), fill=0),
+        N_GROUP_ACCOUNTS: Aggregation("count"),
+        N_GROUP_BLOCKED: Aggregation("sum", facts["blocked"].to_numpy(dtype=bool)),
+    })
 
-    def count(weights: np.ndarray | None = None, where: np.ndarray | None = None) -> np.ndarray:
-        codes = group if where is None else group[where]
-        w = None if weights is None else (weights if where is None else weights[where])
-        return np.bincount(codes, weights=w, minlength=n_groups).astype(np.int64)
-
-    features[N_NEW_USER_ORDERS] = count(facts["n_new_user"].to_numpy(dtype="float64"))
-    features[N_REDEEMERS] = count(where=redeemer)
-    stride = int(person.max()) + 1 if len(person) else 1
-    person_pairs = pd.unique(group[redeemer].astype(np.int64) * stride + person[redeemer])
-    by_person_cluster = np.bincount(person_pairs // stride, minlength=n_groups)
-    own = count(where=redeemer & facts["own_identity"].to_numpy(dtype=bool))
+    features[N_NEW_USER_ORDERS] = found[N_NEW_USER_ORDERS]
+    features[N_REDEEMERS] = found[N_REDEEMERS]
+    own = found["own"]
     by_own = own + (features[N_REDEEMERS].to_numpy() > own)
-    features[N_REDEEMER_PERSONS] = np.maximum(by_person_cluster, by_own)
+    features[N_REDEEMER_PERSONS] = np.maximum(found["by_person_cluster"], by_own)
 
-    for cls, name in _TOP_OF_CLASS.items():
-        features[name] = _top_sharing(identifiers, group, cls, n_groups)
+    for name, top in _top_sharing(identifiers, group, n_groups, engine).items():
+        features[name] = top
 
     windows = sliding_windows(group[redeemer], facts["created"].to_numpy()[redeemer],
                               config.burst_days)
@@ -79,29 +87,25 @@ def group_features(
     features[BURST_EXPECTED] = np.round(
         features[N_REDEEMERS].to_numpy() * config.burst_days / max(span_days, config.burst_days,
                                                                     1e-9), 3)
-    features[N_COUPON_ONLY] = count(where=facts["coupon_only"].to_numpy(dtype=bool))
-    features[N_NEAR_MIN] = count(facts["n_near_min"].to_numpy(dtype="float64"))
-    features[N_DISPOSABLE] = count(where=redeemer & facts["disposable"].to_numpy(dtype=bool))
-    hub = np.zeros(n_groups, dtype=np.int64)
-    np.maximum.at(hub, group, hub_burst)
-    features[HUB_BURST] = hub
-    features[N_GROUP_ACCOUNTS] = count()
-    features[N_GROUP_BLOCKED] = count(where=facts["blocked"].to_numpy(dtype=bool))
+    for name in (N_COUPON_ONLY, N_NEAR_MIN, N_DISPOSABLE, HUB_BURST, N_GROUP_ACCOUNTS,
+                 N_GROUP_BLOCKED):
+        features[name] = found[name]
     return features
 
 
-def _top_sharing(identifiers: pd.DataFrame, group: np.ndarray, cls: int, n_groups: int) -> np.ndarray:
-    """Per group: the most of its redeemers sharing one value of identifier class ``cls``."""
-    rows = identifiers[identifiers["cls"].to_numpy() == cls]
-    top = np.zeros(n_groups, dtype=np.int64)
-    if rows.empty:
-        return top
-    vkey = rows["vkey"].to_numpy()
-    stride = int(vkey.max()) + 1
-    # incidence has one row per (account, kind, value): rows of a (group, value) are its accounts
-    codes, uniques = pd.factorize(group[rows["pos"].to_numpy()].astype(np.int64) * stride + vkey)
-    np.maximum.at(top, uniques // stride, np.bincount(codes))
-    return top
+def _top_sharing(
+    identifiers: pd.DataFrame, group: np.ndarray, n_groups: int, engine: Engine
+) -> dict[str, np.ndarray]:
+    """Per class and group: the most of its redeemers sharing one value of the class.
+
+    The incidence has one row per (account, kind, value): the rows of a
+    (group, value) are its accounts.
+    """
+    cls = identifiers["cls"].to_numpy()
+    vkey = identifiers["vkey"].to_numpy(dtype=np.int64)
+    return engine.group_aggregate(group[identifiers["pos"].to_numpy()], n_groups, {
+        name: Aggregation("top_count", np.where(cls == code, vkey, -1))
+        for code, name in _TOP_OF_CLASS.items()})
 
 
 def reason_points(features: pd.DataFrame, *, config: CouponConfig) -> pd.DataFrame:

@@ -4,7 +4,10 @@
 - sharing counts: a salted two-phase group-by (:mod:`.counts`);
 - sanction reachability: hop-by-hop joins with a windowed best path (:mod:`.reach`);
 - row rules (normalisers): the stage's pandas functions as pandas UDFs
-  over distinct rows (:mod:`.rows`).
+  over distinct rows (:mod:`.rows`);
+- per-group aggregates (coupon features): group-bys (:mod:`.aggregate`);
+- loading: Spark's readers, the load stage's own checks on Arrow batches,
+  the cross-row checks as joins and windows (:mod:`.load`).
 
 Needs ``pip install -e ".[spark]"`` and Java 17; nothing is downloaded at
 run time. See ``docs/spark.md`` for what runs on Spark and for cluster notes.
@@ -13,21 +16,28 @@ run time. See ``docs/spark.md`` for what runs on Spark and for cluster notes.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from linkgraph.engine import Reach
+from linkgraph.engine import Aggregation, Reach
+
+if TYPE_CHECKING:
+    from linkgraph.load import Tables
 
 with warnings.catch_warnings():
     # pyspark warns at import that pandas 3 is "not yet fully supported"
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
     from pyspark.sql import SparkSession
 
+    from linkgraph.engine.spark import aggregate as _aggregate
     from linkgraph.engine.spark import components as _components
     from linkgraph.engine.spark import counts as _counts
+    from linkgraph.engine.spark import load as _load
     from linkgraph.engine.spark import reach as _reach
     from linkgraph.engine.spark import rows as _rows
     from linkgraph.engine.spark.session import quiet_pandas_warning, spark_session
@@ -88,3 +98,15 @@ class SparkEngine:
         """``rule(rows)``, the rule run as a pandas UDF on the distinct rows."""
         with quiet_pandas_warning():
             return _rows.map_rows(self.session, rule, rows)
+
+    def group_aggregate(
+        self, keys: np.ndarray, n_groups: int, aggregations: Mapping[str, Aggregation]
+    ) -> dict[str, np.ndarray]:
+        """Per group, each aggregate: one ``groupBy`` job (:mod:`.aggregate`)."""
+        with quiet_pandas_warning():
+            return _aggregate.group_aggregate(self.session, keys, n_groups, aggregations)
+
+    def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05) -> Tables:
+        """The load stage read and checked by Spark (:mod:`.load`), returned as ``Tables``."""
+        with quiet_pandas_warning():
+            return _load.load_tables(self.session, data_dir, max_reject_rate=max_reject_rate)

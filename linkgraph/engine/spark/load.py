@@ -1,0 +1,368 @@
+"""The load stage on Spark: Spark's readers, the load stage's own checks.
+
+Each table is read by Spark (CSV or Parquet, from any path Spark reads:
+local, ``hdfs://``, ``s3a://``...) and its rows are numbered in read order
+(file order for one file). The row checks are not written twice: each Arrow
+batch goes through ``linkgraph.load``'s own ``parse_table`` and
+``judge_table`` (trimming, timestamps, IPs, numbers, allowed values, first
+failure wins) on the executors, with the cross-row checks switched off; those
+run as Spark jobs over the whole table:
+
+- unknown ``account_id``: a left join with the ids of the accepted accounts;
+- duplicate ``account_id`` / ``order_id``: ``row_number`` over the id ordered
+  by row, the first kept;
+- a value ignored on an account row (bad ``created_at``) is reported only for
+  rows that survive the duplicate check, as the load stage does.
+
+:func:`read_tables` keeps the accepted rows and the rejects as Spark
+DataFrames; :func:`load_tables` brings them back as the load stage's
+:class:`~linkgraph.load.Tables` (same frames, same rejects, same reject limit).
+
+CSV is read with ``multiLine`` (quoted line breaks, as the load stage allows),
+which makes one task per file: for big inputs prefer Parquet (split by row
+group). Known differences with the local reader, on broken files only: the
+unclosed-quote and invalid-UTF-8 file errors are the local reader's; Spark
+reads what it can. Timestamps in Parquet are read by Spark at microseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import urlparse
+
+import pandas as pd
+from pyspark.errors import PySparkException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+)
+from pyspark.sql.window import Window
+
+from linkgraph import schemas as s
+from linkgraph.engine.spark.judge import (
+    CORRUPT,
+    KEPT_ROW,
+    KIND,
+    R_COLUMN,
+    R_REASON,
+    R_VALUE,
+    RAW_ID,
+    RAW_ORDER,
+    REJECT,
+    ROW,
+    judged_frame,
+    probe_frame,
+    spark_type,
+    typed_like,
+)
+from linkgraph.engine.spark.session import quiet_pandas_warning
+from linkgraph.errors import InputError
+from linkgraph.load import SourceFile, Tables
+from linkgraph.load._check import KEPT
+from linkgraph.load._read import (
+    Unreadable,
+    column_problems,
+    csv_header,
+    empty_table,
+    find_files,
+    sha256,
+)
+from linkgraph.load._tables import _check_reject_rates, _sorted_rejects
+
+logger = logging.getLogger(__name__)
+
+
+
+@dataclass(frozen=True)
+class SparkTables:
+    """The accepted rows of every table and the rejects, as Spark DataFrames.
+
+    ``tables[name]`` has the load stage's typed columns (timestamps as int64
+    nanoseconds since the epoch, UTC) and ``_row``, the row in its file;
+    ``rejects`` has ``schemas.REJECT_COLUMNS``; ``probes[name]`` is an empty
+    pandas frame with the local load stage's columns and dtypes.
+    """
+
+    tables: dict[str, DataFrame]
+    rejects: DataFrame
+    probes: dict[str, pd.DataFrame]
+    paths: dict[str, str]
+    cached: tuple[DataFrame, ...] = ()
+
+    def unpersist(self) -> None:
+        """Free the cached intermediate frames (once the tables are collected or written)."""
+        for frame in self.cached:
+            frame.unpersist()
+
+
+def load_tables(spark: SparkSession, data_dir: str | Path, *,
+                max_reject_rate: float = 0.05) -> Tables:
+    """``linkgraph.load.load_tables`` with the reading and checking done by Spark.
+
+    Args:
+        spark: the session to run on.
+        data_dir: a directory any Spark reader accepts (local, ``hdfs://``, ``s3a://``).
+        max_reject_rate: the largest share of a table's rows that may be dropped.
+
+    Returns:
+        The load stage's :class:`~linkgraph.load.Tables`: equal frames, rejects and
+        sources (a remote file's ``sha256`` is left empty: hashing it would read it twice).
+
+    Raises:
+        InputError: contract problems, every one listed.
+        RejectLimitError: a table dropped more than ``max_reject_rate`` of its rows.
+    """
+    read = read_tables(spark, data_dir)
+    frames: dict[str, pd.DataFrame] = {}
+    for name in s.TABLE_NAMES:
+        if name not in read.paths:  # not supplied: the load stage's empty frame, no job
+            frames[name] = read.probes[name]
+            continue
+        with quiet_pandas_warning():
+            found = cast(pd.DataFrame, read.tables[name].toPandas())
+        found = found.sort_values(ROW, kind="stable", ignore_index=True)
+        frames[name] = typed_like(found.drop(columns=ROW), read.probes[name])
+    with quiet_pandas_warning():
+        rejects = cast(pd.DataFrame, read.rejects.toPandas())
+    rejects = _sorted_rejects([rejects.astype({s.ROW: "int64"})])
+    sources = []
+    dropped_of = rejects.loc[~rejects[s.REASON].str.endswith(KEPT)].groupby(s.TABLE).size()
+    ignored_of = rejects.loc[rejects[s.REASON].str.endswith(KEPT)].groupby(s.TABLE).size()
+    for name, path in read.paths.items():
+        accepted = len(frames[name])
+        dropped = int(dropped_of.get(name, 0))
+        size, digest = _size_and_digest(spark, path)
+        sources.append(SourceFile(
+            table=name, path=path, size=size, sha256=digest, rows_read=accepted + dropped,
+            rows_accepted=accepted, rows_rejected=dropped,
+            values_ignored=int(ignored_of.get(name, 0))))
+        logger.info("%s: %d rows read, %d accepted, %d rejected (Spark)", path,
+                    accepted + dropped, accepted, dropped)
+    frames["accounts"] = frames["accounts"].sort_values(
+        s.ACCOUNT_ID, kind="stable", ignore_index=True)
+    read.unpersist()
+    _check_reject_rates(sources, rejects, max_reject_rate)
+    return Tables(**frames, rejects=rejects, sources=tuple(sources))
+
+
+def read_tables(spark: SparkSession, data_dir: str | Path) -> SparkTables:
+    """Every input table of ``data_dir`` read and checked as Spark DataFrames.
+
+    Raises:
+        InputError: contract problems (a missing table or column, an unreadable
+            file), every one listed, as the load stage words them.
+    """
+    paths, problems = _find(spark, str(data_dir))
+    raw: dict[str, DataFrame] = {}
+    headers: dict[str, list[str]] = {}
+    for name, path in paths.items():
+        try:
+            raw[name], headers[name] = _read(spark, name, path)
+        except _Unreadable as e:
+            problems.append(str(e))
+            continue
+        problems.extend(column_problems(name, _file_name(path), headers[name]))
+    if problems:
+        raise InputError("\n".join(problems))
+
+    judged: dict[str, DataFrame] = {}
+    probes: dict[str, pd.DataFrame] = {}
+    for name in s.TABLE_NAMES:
+        if name not in raw:
+            probes[name] = probe_frame(empty_table(name))
+            continue
+        judged[name], probes[name] = judged_frame(spark, name, raw[name], headers[name])
+
+    rejects: list[DataFrame] = []
+    tables: dict[str, DataFrame] = {}
+    accounts = judged["accounts"]
+    alive = accounts.where(F.col(KIND) == KEPT_ROW)
+    first = Window.partitionBy(s.ACCOUNT_ID).orderBy(ROW)
+    # cached (lazily): the table's collect fills it, the rejects and the other
+    # tables' unknown-account checks read it again
+    ranked = alive.withColumn("_n", F.row_number().over(first)).cache()
+    cached = [*judged.values(), *raw.values(), ranked]
+    rejects.append(_rejects(ranked.where(F.col("_n") > 1), s.ACCOUNT_ID,
+                            "duplicate account_id", RAW_ID))
+    survivors = ranked.where(F.col("_n") == 1).drop("_n")
+    tables["accounts"] = survivors
+    own = accounts.where(F.col(KIND) == REJECT)
+    ignored = own.where(F.col(R_REASON).endswith(KEPT))
+    rejects += [_reported(own.where(~F.col(R_REASON).endswith(KEPT))),
+                # a value ignored on a row the duplicate check drops is not reported
+                _reported(ignored.join(survivors.select(ROW), ROW, "left_semi"))]
+    known = survivors.select(s.ACCOUNT_ID, F.lit(True).alias("_known"))
+
+    for name in s.TABLE_NAMES[1:]:
+        if name not in judged:
+            continue
+        table = judged[name]
+        rejects.append(_reported(table.where(F.col(KIND) == REJECT)))
+        kept = table.where(F.col(KIND) == KEPT_ROW).join(known, s.ACCOUNT_ID, "left")
+        if name == "orders":
+            # the duplicate check counts only rows with a known account
+            by_order = Window.partitionBy(s.ORDER_ID, F.col("_known").isNull()).orderBy(ROW)
+            kept = kept.withColumn("_n", F.row_number().over(by_order))
+        kept = kept.cache()
+        cached.append(kept)
+        rejects.append(_rejects(kept.where(F.col("_known").isNull()), s.ACCOUNT_ID,
+                                "unknown account_id", RAW_ID))
+        kept = kept.where(F.col("_known").isNotNull()).drop("_known")
+        if name == "orders":
+            rejects.append(_rejects(kept.where(F.col("_n") > 1), s.ORDER_ID,
+                                    "duplicate order_id", RAW_ORDER))
+            kept = kept.where(F.col("_n") == 1).drop("_n")
+        tables[name] = kept
+    for name in s.TABLE_NAMES:
+        if name in tables:
+            columns = [ROW, *probes[name].columns]
+            tables[name] = tables[name].select(*columns)
+        else:
+            tables[name] = _empty_frame(spark, probes[name])
+    union = rejects[0]
+    for more in rejects[1:]:
+        union = union.unionByName(more)
+    return SparkTables(tables=tables, rejects=union, probes=probes, paths=paths,
+                       cached=tuple(cached))
+
+
+class _Unreadable(Exception):
+    """A table Spark cannot read; the message is the user's."""
+
+
+def _is_local(path: str) -> bool:
+    return urlparse(path).scheme in ("", "file")
+
+
+def _local_path(path: str) -> Path:
+    parsed = urlparse(path)
+    return Path(parsed.path if parsed.scheme == "file" else path)
+
+
+def _file_name(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _find(spark: SparkSession, data_dir: str) -> tuple[dict[str, str], list[str]]:
+    """The table files of ``data_dir`` (the load stage's rules and messages)."""
+    if _is_local(data_dir):
+        found, problems = find_files(_local_path(data_dir))
+        return {name: str(path) for name, path in found.items()}, problems
+    jvm: Any = spark.sparkContext._jvm
+    conf: Any = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    root = jvm.org.apache.hadoop.fs.Path(data_dir)
+    fs = root.getFileSystem(conf)
+    if not fs.exists(root):
+        raise InputError(f"data directory {data_dir} does not exist or is not a directory.")
+    paths: dict[str, str] = {}
+    missing: list[str] = []
+    for name in s.TABLE_NAMES:
+        there = [f"{data_dir.rstrip('/')}/{name}.{ext}" for ext in ("csv", "parquet")]
+        there = [p for p in there if fs.exists(jvm.org.apache.hadoop.fs.Path(p))]
+        if len(there) == 2:
+            missing.append(f"{name}.csv and {name}.parquet are both in {data_dir}: "
+                           "keep only one of them.")
+        elif there:
+            paths[name] = there[0]
+        elif name == "accounts":
+            missing.append(f"no accounts table in {data_dir}: expected accounts.csv or "
+                           "accounts.parquet (it is the one required table).")
+    return paths, missing
+
+
+def _size_and_digest(spark: SparkSession, path: str) -> tuple[int, str]:
+    """Size and SHA-256 of a local file; a remote one is not hashed (it would be read twice)."""
+    if _is_local(path) and _local_path(path).is_file():
+        local = _local_path(path)
+        return local.stat().st_size, sha256(local)
+    jvm: Any = spark.sparkContext._jvm
+    conf: Any = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    hadoop = jvm.org.apache.hadoop.fs.Path(path)
+    return int(hadoop.getFileSystem(conf).getContentSummary(hadoop).getLength()), ""
+
+
+def _read(spark: SparkSession, name: str, path: str) -> tuple[DataFrame, list[str]]:
+    """The table as Spark reads it, numbered (``_row``, from 1), and its header."""
+    try:
+        if path.endswith(".parquet"):
+            frame = spark.read.parquet(path)
+            header = list(frame.columns)
+            if len(frame.inputFiles()) == 1:
+                # the file's own row numbers: no pass over the data to number them
+                return frame.withColumn(ROW, (F.col("_metadata.row_index") + 1).cast("long")), \
+                    header
+        else:
+            if _is_local(path):
+                try:
+                    header = csv_header(_local_path(path))
+                except Unreadable as e:
+                    raise _Unreadable(str(e)) from e
+            else:
+                header = spark.read.options(header=True, multiLine=True, escape='"').csv(
+                    path).columns
+            schema = StructType([StructField(c, StringType()) for c in header]
+                                + [StructField(CORRUPT, StringType())])
+            frame = (spark.read.schema(schema)
+                     .options(header=True, multiLine=True, escape='"', mode="PERMISSIVE",
+                              columnNameOfCorruptRecord=CORRUPT, encoding="UTF-8")
+                     .csv(path))
+            # an empty quoted field is missing, as for the local reader
+            frame = frame.select(*(F.when(F.col(f"`{c}`") == "", None)
+                                   .otherwise(F.col(f"`{c}`")).alias(c) for c in header),
+                                 CORRUPT)
+    except PySparkException as e:
+        raise _Unreadable(f"{_file_name(path)} cannot be read by Spark: {e}") from e
+    return _numbered(frame), header
+
+
+def _numbered(frame: DataFrame) -> DataFrame:
+    """``_row``: 1, 2, ... in read order (a zipWithIndex: one count per partition).
+
+    For CSV, and for a Parquet table given as a directory of files (one
+    Parquet file is numbered by Spark's ``_metadata.row_index``).
+
+    A CSV file read with ``multiLine`` is one partition: its rows are numbered
+    as read, with no extra job.
+    """
+    if frame.rdd.getNumPartitions() == 1:
+        # cached: the file is parsed once (and Spark refuses queries on the corrupt
+        # record column of an uncached CSV scan)
+        return frame.withColumn(ROW, (F.monotonically_increasing_id() + 1).cast("long")).cache()
+    tagged = frame.withColumn("_part", F.spark_partition_id()).withColumn(
+        "_id", F.monotonically_increasing_id()).localCheckpoint(eager=True)
+    sizes = {r["_part"]: r["n"] for r in tagged.groupBy("_part").agg(
+        F.count(F.lit(1)).alias("n")).collect()}
+    offset, start = 0, {}
+    for part in sorted(sizes):
+        start[part] = offset
+        offset += sizes[part]
+    offsets = F.create_map(*(x for part, first in start.items()
+                             for x in (F.lit(part), F.lit(first)))) if start else F.lit(None)
+    within = F.col("_id") - F.shiftleft(F.col("_part").cast("long"), 33)
+    row = (offsets[F.col("_part")] if start else F.lit(0)) + within + 1
+    return tagged.withColumn(ROW, row.cast("long")).drop("_part", "_id")
+
+
+def _rejects(rows: DataFrame, column: str, reason: str, raw: str) -> DataFrame:
+    return rows.select(F.col("_table").alias(s.TABLE), F.col(ROW).alias(s.ROW),
+                       F.lit(column).alias(s.COLUMN), F.lit(reason).alias(s.REASON),
+                       F.col(raw).alias(s.VALUE))
+
+
+def _reported(rows: DataFrame) -> DataFrame:
+    return rows.select(F.col("_table").alias(s.TABLE), F.col(ROW).alias(s.ROW),
+                       F.col(R_COLUMN).alias(s.COLUMN), F.col(R_REASON).alias(s.REASON),
+                       F.col(R_VALUE).alias(s.VALUE))
+
+
+def _empty_frame(spark: SparkSession, probe: pd.DataFrame) -> DataFrame:
+    schema = StructType([StructField(ROW, LongType())]
+                        + [StructField(c, spark_type(probe[c].dtype)) for c in probe.columns])
+    return spark.createDataFrame([], schema)
