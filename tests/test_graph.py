@@ -406,9 +406,8 @@ def test_namesakes_with_a_phone_each_on_the_family_card_are_household() -> None:
         identifiers(("father", "card", "fp1"), ("son", "card", "fp1"),
                     *own_phones("father", "son")),
         father="kirill nikitin", son="kirill nikitin")
-    assert corroboration_of(links_of(namesakes), "father", "son") == (
-        "household", "shared card; each account has its own phone: family or same person "
-                     "(also name)")
+    words = "shared card; each account has its own phone: family or same person (also name)"
+    assert corroboration_of(links_of(namesakes), "father", "son") == ("household", words)
 
 
 def test_namesake_whose_phone_is_also_on_her_second_account_is_still_household() -> None:
@@ -650,3 +649,27 @@ def test_pairs_are_all_shared_values_and_do_not_depend_on_row_order(rows: list, 
                       for a, b in itertools.combinations(sorted(accounts), 2))
     got = first.pairs[[s.ACCOUNT_A, s.ACCOUNT_B, s.KIND, s.VALUE]].itertuples(index=False)
     assert [tuple(row) for row in got] == expected
+
+
+def test_profiles_do_not_depend_on_the_accounts_table_order() -> None:
+    ids = identifiers(("a1", "card", "fp1"), ("a2", "card", "fp1"), ("a3", "phone", "+15550100"))
+    orders = [("a1", "new_user"), ("a2", None), ("a1", None)]
+    created = {"a1": 10, "a2": 11, "a3": 900}
+    in_order = build_links(ids, tables(["a1", "a2", "a3"], created_day=created, orders=orders),
+                           config=GraphConfig()).profiles
+    shuffled = build_links(ids, tables(["a3", "a1", "a2"], created_day=created, orders=orders),
+                           config=GraphConfig()).profiles
+    pd.testing.assert_frame_equal(in_order, shuffled)
+    assert in_order[s.N_ORDERS].tolist() == [2, 1, 0]
+    assert in_order[s.N_NEW_USER_ORDERS].tolist() == [1, 0, 0]
+
+
+def test_coupon_orders_of_an_account_missing_from_the_accounts_table_still_farm() -> None:
+    from linkgraph.graph.incidence import code_identifiers
+    from linkgraph.graph.profiles import farmed_accounts, index_accounts
+
+    coded = code_identifiers(identifiers(("a1", "card", "fp1"), ("a2", "card", "fp1")))
+    table = tables(["a1"], orders=[("a1", None), ("a2", "new_user")])
+    index = index_accounts(table.accounts, table.orders, coded)
+    assert index.ids.tolist() == ["a1"]
+    assert farmed_accounts(index).tolist() == [False, True]

@@ -47,13 +47,17 @@ from linkgraph.graph.incidence import (
     base_weights,
     code_identifiers,
     labels,
-    positions,
     rarity_weight,
     tier_codes,
 )
 from linkgraph.graph.names import NameAgreement, name_agreement, registered_names
 from linkgraph.graph.pairs import PairRows, pair_frame, pair_rows
-from linkgraph.graph.profiles import account_profiles, farmed_accounts, with_burst_sizes
+from linkgraph.graph.profiles import (
+    account_profiles,
+    farmed_accounts,
+    index_accounts,
+    with_burst_sizes,
+)
 from linkgraph.load import Tables
 
 logger = logging.getLogger(__name__)
@@ -141,23 +145,20 @@ def build_links(
         )
     coded = code_identifiers(identifiers)
     flags = flag_values(coded, config=config, engine=engine)
-    flags = farm_ties(coded, flags, farmed_accounts(tables.accounts, tables.orders, coded),
-                      config=config)
-    row_n = flags.n_accounts[coded.group]
-    tier = tier_codes(coded)
+    # the accounts and the orders' accounts, looked up once for the farms and the profiles
+    account_index = index_accounts(tables.accounts, tables.orders, coded)
+    flags = farm_ties(coded, flags, farmed_accounts(account_index), config=config)
     # a common name is no hub for telling one person from a family (see names.py)
     names = registered_names(coded, (flags.reason == 0) | (flags.reason == flags.reasons.index(HUB)))
-    own_phone = _own_values(coded, flags, s.K_PHONE)
-    own_card = _own_values(coded, flags, s.K_CARD) | _own_values(coded, flags, s.K_CARD_DIGITS)
-    phones = _held_values(coded, flags, s.K_PHONE)
+    own_phone, own_card, phones = _phones_and_cards(coded, flags)
 
     pairs = pair_rows(coded, flags, config=config)
     summary, agreement = _summary(coded, flags, pairs, names)
     profiles = account_profiles(
-        tables.accounts, tables.orders, coded, flags.suppressed[coded.group], row_n,
+        tables.accounts, account_index, coded, flags.suppressed, flags.n_accounts,
         summary.linking(), config=config,
     )
-    profile_code = positions(profiles[s.ACCOUNT_ID], coded.accounts)
+    profile_code = account_index.code
     reasons = _reasons(summary, agreement, profiles, profile_code, own_phone, own_card,
                            phones, config=config)
 
@@ -175,7 +176,7 @@ def build_links(
                            phones, config=config)
 
     links = LinkSet(
-        incidence=_incidence_frame(coded, flags, row_n, tier),
+        incidence=_incidence_frame(coded, flags),
         pairs=pair_frame(coded, pairs),
         pair_tiers=pair_tier_frame(coded, summary, reasons),
         hubs=hub_frame(coded, flags),
@@ -217,38 +218,48 @@ def _person_labels(coded: CodedIncidence, summary: PairSummary, reasons: np.ndar
     return connected_components(graph.tocsr(), directed=False)[1].astype(np.int64)
 
 
-def _own_values(coded: CodedIncidence, flags: ValueFlags, kind: str) -> np.ndarray:
-    """Per account code: it has a value of ``kind`` that links and no other account has."""
-    return _held_values(coded, flags, kind, only_own=True)
+def _phones_and_cards(
+    coded: CodedIncidence, flags: ValueFlags
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per account code: a phone number only it has, a card only it has, any phone number.
+
+    Only values that link count (a card: a provider fingerprint or bin+last4+expiry).
+    """
+    n = len(coded.accounts)
+    own_phone, own_card, phones = (np.zeros(n, dtype=bool) for _ in range(3))
+    wanted = np.zeros(max(len(coded.kinds), 1), dtype=np.int8)  # 1 phone, 2 card
+    for kind, code in ((s.K_PHONE, 1), (s.K_CARD, 2), (s.K_CARD_DIGITS, 2)):
+        if kind in coded.kinds:
+            wanted[coded.kinds.index(kind)] = code
+    # the few phone and card rows first, then their values' flags
+    rows = np.flatnonzero(wanted[coded.kind])
+    group = coded.group[rows]
+    rows = rows[~flags.suppressed[group]]
+    group = coded.group[rows]
+    account, kind, own = coded.account[rows], wanted[coded.kind[rows]], flags.n_accounts[group] == 1
+    phones[account[kind == 1]] = True
+    own_phone[account[(kind == 1) & own]] = True
+    own_card[account[(kind == 2) & own]] = True
+    return own_phone, own_card, phones
 
 
-def _held_values(coded: CodedIncidence, flags: ValueFlags, kind: str, *,
-                 only_own: bool = False) -> np.ndarray:
-    """Per account code: it has a value of ``kind`` that links (that only it has)."""
-    held = np.zeros(len(coded.accounts), dtype=bool)
-    if kind in coded.kinds:
-        group = coded.group
-        rows = (coded.kind == coded.kinds.index(kind)) & ~flags.suppressed[group]
-        if only_own:
-            rows &= flags.n_accounts[group] == 1
-        held[coded.account[rows]] = True
-    return held
-
-
-def _incidence_frame(
-    coded: CodedIncidence, flags: ValueFlags, row_n: np.ndarray, tier: np.ndarray
-) -> pd.DataFrame:
+def _incidence_frame(coded: CodedIncidence, flags: ValueFlags) -> pd.DataFrame:
     """The identifiers with the graph's facts: tier, n_accounts, weight, linking.
 
     ``suppressed`` is the value's reason (one per value, the normalize stage's
     first or the graph's ``hub``/``deny_list``).
     """
     incidence = coded.frame.copy(deep=False)
-    row_suppressed = flags.suppressed[coded.group]
-    incidence[s.SUPPRESSED] = flags.reason_labels(coded.group)
-    weight = rarity_weight(base_weights(coded), row_n)
-    incidence[s.TIER] = labels(tier, TIER_CODES)
-    incidence[s.N_ACCOUNTS] = row_n.astype(np.int64, copy=False)
-    incidence[s.WEIGHT] = np.where(row_suppressed, 0.0, weight)
-    incidence[s.LINKING] = ~row_suppressed & (tier <= TIER_CODES.index(s.T_HOUSEHOLD)) & (row_n >= 2)
+    # each fact is decided once per value, then spread to the value's rows
+    group_kind = coded.kind[coded.first_row]
+    suppressed, n_accounts = flags.suppressed, flags.n_accounts
+    weight = np.where(suppressed, 0.0, rarity_weight(base_weights(coded, group_kind), n_accounts))
+    tier = tier_codes(coded, group_kind)
+    linking = ~suppressed & (tier <= TIER_CODES.index(s.T_HOUSEHOLD)) & (n_accounts >= 2)
+    group = coded.group
+    incidence[s.SUPPRESSED] = flags.reason_labels(group)
+    incidence[s.TIER] = labels(tier[group], TIER_CODES)
+    incidence[s.N_ACCOUNTS] = n_accounts.astype(np.int64, copy=False)[group]
+    incidence[s.WEIGHT] = weight[group]
+    incidence[s.LINKING] = linking[group]
     return incidence

@@ -94,7 +94,7 @@ def hub_limit(counts: np.ndarray, *, floor: int, cap: int, z: float) -> int:
 def flag_values(coded: CodedIncidence, *, config: GraphConfig, engine: Engine = LOCAL) -> ValueFlags:
     """Sharing counts per value (counted by ``engine``), and which values stop linking and why."""
     n_accounts = engine.count_keys(coded.group, coded.n_groups)
-    representative = _first_row_per_group(coded)
+    representative = coded.first_row
     group_kind = coded.kind[representative] if coded.n_groups else np.zeros(0, np.int64)
     given = coded.frame[s.SUPPRESSED]
     row_suppressed = given.notna().to_numpy()
@@ -203,14 +203,6 @@ def hub_frame(coded: CodedIncidence, flags: ValueFlags) -> pd.DataFrame:
     return hubs.sort_values([s.KIND, s.VALUE], kind="stable", ignore_index=True)
 
 
-def _first_row_per_group(coded: CodedIncidence) -> np.ndarray:
-    """For each group, its first row (that of its smallest account)."""
-    first = np.zeros(coded.n_groups, dtype=np.int64)
-    rows = np.arange(len(coded.group) - 1, -1, -1)
-    first[coded.group[rows]] = rows
-    return first
-
-
 def _business_addresses(
     coded: CodedIncidence, representative: np.ndarray, config: GraphConfig
 ) -> np.ndarray:
@@ -222,11 +214,19 @@ def _business_addresses(
     groups = groups[np.bincount(coded.group, minlength=coded.n_groups)[groups] > 0]
     words = "|".join(re.escape(w.strip().lower()) for w in config.business_address_words)
     pattern = rf"(?:^|[^\pL\pN])(?:{words})(?:$|[^\pL\pN])"
-    values = pa.array(coded.frame[s.VALUE].take(representative[groups]).astype(object),
-                      type=pa.large_string(), from_pandas=True)
+    values = _strings(take(coded.frame[s.VALUE], representative[groups]))
     hit = pc.match_substring_regex(pc.utf8_lower(values), pattern=pattern).fill_null(False)
     business[groups] = hit.to_numpy(zero_copy_only=False)
     return business
+
+
+def _strings(series: pd.Series) -> pa.Array:
+    """The strings of ``series`` as one Arrow array (no Python objects when Arrow-backed)."""
+    if isinstance(series.array, pd.arrays.ArrowStringArray):
+        array = pa.array(series.array)
+    else:
+        array = pa.array(series.astype(object), type=pa.large_string(), from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
 def _listed(

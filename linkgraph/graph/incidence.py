@@ -70,6 +70,7 @@ class CodedIncidence:
     kind: code of the row's kind into ``kinds`` (sorted names).
     group: dense code of the row's (kind, value): rows with equal codes share a value.
     first_ns / last_ns: first and last seen as int64 nanoseconds (``NAT`` unknown).
+    first_row: per group, its first row (that of its smallest account; 0 for an unused code).
     """
 
     frame: pd.DataFrame
@@ -81,6 +82,7 @@ class CodedIncidence:
     n_groups: int
     first_ns: np.ndarray
     last_ns: np.ndarray
+    first_row: np.ndarray
 
     @property
     def account_start(self) -> np.ndarray:
@@ -120,7 +122,8 @@ def code_identifiers(identifiers: pd.DataFrame) -> CodedIncidence:
     else:
         account, accounts = _run_codes(frame[s.ACCOUNT_ID], given[0])
         group, n_groups = _dense_codes(given[1])
-        kind, kinds = _kind_codes_of_groups(frame[s.KIND], group, n_groups)
+        first_row = _first_rows(group, n_groups)
+        kind, kinds = _kind_codes_of_groups(frame[s.KIND], group, n_groups, first_row)
 
     duplicate = np.zeros(len(frame), dtype=bool)
     if len(frame) > 1:
@@ -131,6 +134,8 @@ def code_identifiers(identifiers: pd.DataFrame) -> CodedIncidence:
         frame, first_ns, last_ns = _merge_duplicates(frame, duplicate, first_ns, last_ns)
         keep = ~duplicate
         account, kind, group = account[keep], kind[keep], group[keep]
+    if given is None or duplicate.any():
+        first_row = _first_rows(group, n_groups)
     # a value seen once has one time: use it for both ends of its interval
     first_ns = np.where(first_ns == NAT, last_ns, first_ns)
     last_ns = np.where(last_ns == NAT, first_ns, last_ns)
@@ -138,7 +143,16 @@ def code_identifiers(identifiers: pd.DataFrame) -> CodedIncidence:
     return CodedIncidence(
         frame=frame, account=account, accounts=accounts, kind=kind, kinds=kinds,
         group=group, n_groups=n_groups, first_ns=first_ns, last_ns=last_ns,
+        first_row=first_row,
     )
+
+
+def _first_rows(group: np.ndarray, n_groups: int) -> np.ndarray:
+    """For each group, its first row (rows ascend with the account: its smallest account's)."""
+    first = np.zeros(n_groups, dtype=np.int64)
+    # written backwards, so that the first row is the last write
+    first[group[::-1]] = np.arange(len(group) - 1, -1, -1, dtype=np.int64)
+    return first
 
 
 def _held_while_active(
@@ -156,9 +170,10 @@ def _held_while_active(
         return last_ns
     new_account = np.r_[True, account[1:] != account[:-1]]
     active_until = np.maximum.reduceat(last_ns, np.flatnonzero(new_account))
-    active_until = active_until[np.cumsum(new_account) - 1]
+    # account codes are 0, 1, 2... in row order: the code is the account's run
+    active_until = active_until[account]
     on_file = (first_ns == last_ns) & (first_ns != NAT)
-    return np.where(on_file, np.maximum(last_ns, active_until), last_ns)
+    return np.maximum(last_ns, active_until, out=last_ns.copy(), where=on_file)
 
 
 def _given_codes(identifiers: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
@@ -187,8 +202,10 @@ def _codes_sorted(account: np.ndarray, value: np.ndarray) -> bool:
     """
     if len(account) < 2:
         return True
-    step = np.diff(account)
-    return bool((step >= 0).all() and (np.diff(value)[step == 0] >= 0).all())
+    # comparisons of neighbours (one byte per row), not differences (eight)
+    same = account[1:] == account[:-1]
+    return bool((account[1:] >= account[:-1]).all()
+                and not (same & (value[1:] < value[:-1])).any())
 
 
 def _dense_codes(codes: np.ndarray) -> tuple[np.ndarray, int]:
@@ -202,23 +219,24 @@ def _dense_codes(codes: np.ndarray) -> tuple[np.ndarray, int]:
         return np.asarray(dense, dtype=np.int64), len(uniques)
     used = np.zeros(top + 1, dtype=bool)
     used[codes] = True
+    if used.all():
+        return codes, top + 1  # dense already (the normalize stage's codes)
     renumber = np.cumsum(used) - 1
     return renumber[codes], int(renumber[-1]) + 1
 
 
 def _kind_codes_of_groups(
-    kinds: pd.Series, group: np.ndarray, n_groups: int
+    kinds: pd.Series, group: np.ndarray, n_groups: int, row_of: np.ndarray
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Kind codes per row from the group codes, reading a few kinds only.
 
     Group codes ascend with (kind, value) (``schemas.VALUE_CODE``), so the kind
     changes at most once per kind along them: each change is found by bisection
-    on one row per group. Kinds out of order fall back to comparing every row.
+    on one row per group (``row_of``). Kinds out of order fall back to comparing
+    every row.
     """
     if n_groups == 0:
         return _kind_codes(kinds)
-    row_of = np.empty(n_groups, dtype=np.int64)
-    row_of[group] = np.arange(len(group), dtype=np.int64)
 
     def kind_at(code: int) -> str:
         return str(kinds.iat[int(row_of[code])])
@@ -353,8 +371,9 @@ def to_ns(column: pd.Series) -> np.ndarray:
             return np.asarray(stamps.asi8, dtype=np.int64).copy()
         if stamps.unit == "us":
             micros = np.asarray(stamps.asi8, dtype=np.int64)
-            inside = (micros > _US_MIN) & (micros < _US_MAX)
-            return np.where(inside, np.where(inside, micros, 0) * 1000, NAT)
+            ns = micros * 1000  # out-of-range products wrap, and are overwritten next
+            ns[(micros <= _US_MIN) | (micros >= _US_MAX)] = NAT
+            return ns
     stamps = pd.to_datetime(column, utc=True, errors="coerce").dt.tz_convert(None)
     if stamps.dtype != np.dtype("datetime64[ns]"):
         stamps = stamps.where((stamps > _NS_MIN) & (stamps < _NS_MAX))
@@ -419,14 +438,17 @@ def positions(values: pd.Series | pd.Index, universe: pd.Index) -> np.ndarray:
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def tier_codes(coded: CodedIncidence) -> np.ndarray:
-    """Tier code per row (index into ``TIER_CODES``); unknown kinds are weak."""
+def tier_codes(coded: CodedIncidence, kind: np.ndarray | None = None) -> np.ndarray:
+    """Tier code (index into ``TIER_CODES``) per row, or per entry of ``kind`` codes when given.
+
+    Unknown kinds are weak.
+    """
     unknown = [k for k in coded.kinds if k not in TIER_OF_KIND]
     if unknown:
         logger.warning("graph: unknown identifier kinds %s are treated as weak", unknown)
     by_kind = np.array([TIER_CODES.index(TIER_OF_KIND.get(k, s.T_WEAK)) for k in coded.kinds]
                        or [0], dtype=np.int8)
-    return by_kind[coded.kind]
+    return by_kind[coded.kind if kind is None else kind]
 
 
 def base_weights(coded: CodedIncidence, kind: np.ndarray | None = None) -> np.ndarray:

@@ -89,13 +89,14 @@ def pair_rows(coded: CodedIncidence, flags: ValueFlags, *, config: GraphConfig) 
 def pair_frame(coded: CodedIncidence, pairs: PairRows) -> pd.DataFrame:
     """The ``pairs`` frame: schemas.PAIR_COLUMNS, sorted by account_a, account_b, kind, value."""
     frame = coded.frame
+    kind = coded.kind[pairs.row_a]
     pairs_frame = pd.DataFrame({
         s.ACCOUNT_A: take(coded.accounts, coded.account[pairs.row_a]),
         s.ACCOUNT_B: take(coded.accounts, coded.account[pairs.row_b]),
-        s.KIND: labels(coded.kind[pairs.row_a], coded.kinds),
+        s.KIND: labels(kind, coded.kinds),
         s.VALUE: take(frame[s.VALUE], pairs.row_a),
         s.MASKED: take(frame[s.MASKED], pairs.row_a),
-        s.TIER: labels(tier_codes(coded)[pairs.row_a], TIER_CODES),
+        s.TIER: labels(tier_codes(coded, kind), TIER_CODES),
         s.WEIGHT: pairs.weight,
         s.FIRST_SEEN: from_ns(pairs.first_ns),
         s.LAST_SEEN: from_ns(pairs.last_ns),

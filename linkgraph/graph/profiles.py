@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -16,11 +18,60 @@ from linkgraph.normalize import disposable_email
 #: mailbox does not: it costs nothing to make)
 _IDENTITY_KINDS = (s.K_PHONE, s.K_CARD, s.K_CARD_DIGITS, s.K_DEVICE)
 _COUPON_ONLY_MAX_ORDERS = 2
+_N_ORDERS, _N_COUPON, _N_NEW_USER = "orders", "coupon", "new_user"
+
+
+@dataclass(frozen=True)
+class AccountIndex:
+    """The accounts table's ids against the account codes, and their orders, looked up once.
+
+    ids: the accounts table's distinct ids, sorted (one profile each).
+    code: per id, its account code (-1: the account has no identifiers).
+    orders: per id, ``n_orders``, ``n_new_user_orders`` and ``coupon_only``.
+    coupon_only: per account code (accounts missing from the table included).
+    disposable: per account code, a mailbox on a throwaway domain.
+    """
+
+    ids: pd.Index
+    code: np.ndarray
+    orders: dict[str, np.ndarray]
+    coupon_only: np.ndarray
+    disposable: np.ndarray
+
+
+def index_accounts(accounts: pd.DataFrame, orders: pd.DataFrame,
+                   coded: CodedIncidence) -> AccountIndex:
+    """Look the accounts and the orders' accounts up once, for every later use.
+
+    Orders are counted per id of the accounts table; only orders of accounts
+    missing from it (normally none) are looked up again among the account codes.
+    """
+    column = accounts[s.ACCOUNT_ID].astype("str")
+    ids = pd.Index(column) if _strictly_ascending(column) else \
+        pd.Index(column).unique().sort_values()
+    code = positions(ids, coded.accounts)
+    present = code >= 0
+    n_codes = len(coded.accounts)
+    counts, stray = _order_counts(orders, ids)
+    per_code = {}
+    for name, per_id in counts.items():
+        out = np.zeros(n_codes, dtype=np.int64)
+        out[code[present]] = per_id[present]
+        per_code[name] = out
+    if stray is not None:
+        stray_ids, kinds = stray
+        at = positions(stray_ids, coded.accounts)
+        found = at >= 0
+        for name, chosen in kinds.items():
+            per_code[name] += np.bincount(at[found & chosen], minlength=n_codes)
+    return AccountIndex(ids=ids, code=code, orders=_order_columns(counts),
+                        coupon_only=_order_columns(per_code)[s.COUPON_ONLY],
+                        disposable=_disposable_by_code(coded))
 
 
 def account_profiles(
     accounts: pd.DataFrame,
-    orders: pd.DataFrame,
+    index: AccountIndex,
     coded: CodedIncidence,
     suppressed: np.ndarray,
     n_accounts: np.ndarray,
@@ -30,48 +81,51 @@ def account_profiles(
 ) -> pd.DataFrame:
     """One row per account of ``accounts`` (sorted by account_id): s.PROFILE_COLUMNS.
 
-    ``suppressed`` and ``n_accounts`` are per incidence row; ``linked`` holds
-    the account codes (a, b) of pairs sharing a linking value, for bursts.
+    ``index`` is :func:`index_accounts` of the same accounts; ``suppressed``
+    and ``n_accounts`` are per group (value); ``linked`` holds the account
+    codes (a, b) of pairs sharing a linking value, for bursts.
     """
-    ids = pd.Index(accounts[s.ACCOUNT_ID].astype("str")).unique().sort_values()
+    ids = index.ids
     profiles = pd.DataFrame({s.ACCOUNT_ID: ids.to_numpy()}).astype({s.ACCOUNT_ID: "str"})
-    created = accounts.drop_duplicates(s.ACCOUNT_ID).set_index(s.ACCOUNT_ID)
-    created_at = (
-        pd.to_datetime(created[s.CREATED_AT], utc=True).reindex(ids)
-        if s.CREATED_AT in created.columns
-        else pd.Series(pd.NaT, index=ids, dtype="datetime64[ns, UTC]")
-    )
+    if s.CREATED_AT not in accounts.columns:
+        created_at = pd.Series(pd.NaT, index=ids, dtype="datetime64[ns, UTC]")
+    elif len(accounts) == len(ids) and _strictly_ascending(accounts[s.ACCOUNT_ID].astype("str")):
+        # the table is its own profile order: no lookup of the ids
+        created_at = pd.to_datetime(accounts[s.CREATED_AT], utc=True)
+    else:
+        created = accounts.drop_duplicates(s.ACCOUNT_ID).set_index(s.ACCOUNT_ID)
+        created_at = pd.to_datetime(created[s.CREATED_AT], utc=True).reindex(ids)
     profiles[s.CREATED_AT] = created_at.reset_index(drop=True)
 
     n_codes = len(coded.accounts)
-    person = (tier_codes(coded) == TIER_CODES.index(s.T_PERSON)) & ~suppressed
-    own = person & (n_accounts == 1)
+    # decided once per value, then spread to its rows
+    person_value = ((tier_codes(coded, coded.kind[coded.first_row]) == TIER_CODES.index(s.T_PERSON))
+                    & ~suppressed)
+    person = person_value[coded.group]
+    own = (person_value & (n_accounts == 1))[coded.group]
     identity_kind = np.array([k in _IDENTITY_KINDS for k in coded.kinds] or [False])
     own_identity = own & identity_kind[coded.kind]
     per_code = {
         s.N_PERSON_IDS: np.bincount(coded.account[person], minlength=n_codes),
         s.N_OWN_PERSON_IDS: np.bincount(coded.account[own], minlength=n_codes),
         s.HAS_OWN_IDENTITY: np.bincount(coded.account[own_identity], minlength=n_codes) > 0,
-        s.DISPOSABLE_EMAIL: _disposable_by_code(coded),
+        s.DISPOSABLE_EMAIL: index.disposable,
     }
-    code = positions(ids, coded.accounts)
+    code = index.code
     present = code >= 0
     for column, values in per_code.items():
         out = np.zeros(len(ids), dtype=values.dtype)
         out[present] = values[code[present]]
         profiles[column] = out
 
-    profiles = _order_facts(profiles, orders, ids)
+    profiles = profiles.assign(**index.orders)
     profiles[s.BURST_SIZE] = _burst_sizes(profiles, coded, code, linked, config=config)
     return profiles.loc[:, list(s.PROFILE_COLUMNS)]
 
 
-def farmed_accounts(accounts: pd.DataFrame, orders: pd.DataFrame,
-                    coded: CodedIncidence) -> np.ndarray:
+def farmed_accounts(index: AccountIndex) -> np.ndarray:
     """Per account code: a coupon-only history or a disposable mailbox (no link needed)."""
-    ids = pd.Index(coded.accounts)
-    facts = _order_facts(pd.DataFrame(index=np.arange(len(ids))), orders, ids)
-    return facts[s.COUPON_ONLY].to_numpy(dtype=bool) | _disposable_by_code(coded)
+    return index.coupon_only | index.disposable
 
 
 def with_burst_sizes(
@@ -113,12 +167,30 @@ def _disposable(emails: pd.Series) -> np.ndarray:
     return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _order_facts(profiles: pd.DataFrame, orders: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
-    """n_orders, n_new_user_orders, coupon_only (every order used a coupon, at most 2)."""
+def _strictly_ascending(column: pd.Series) -> bool:
+    """True when the ids ascend strictly with no missing one (they are their own sorted index)."""
+    array = pa.array(column.array) if isinstance(column.array, pd.arrays.ArrowStringArray) \
+        else pa.array(column.astype(object), type=pa.large_string(), from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.null_count:
+        return False
+    if len(array) < 2:
+        return True
+    return bool(pc.all(pc.less(array[:-1], array[1:])).as_py())
+
+
+def _order_counts(
+    orders: pd.DataFrame, ids: pd.Index
+) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, dict[str, np.ndarray]] | None]:
+    """Orders, orders with a coupon and new-user orders per id of ``ids``.
+
+    Also the orders of accounts not in ``ids``, as (their account ids, per
+    count the orders it counts), or None when there are none.
+    """
+    zero = np.zeros(len(ids), dtype=np.int64)
     if s.ACCOUNT_ID not in orders.columns or orders.empty:
-        zero = np.zeros(len(ids), dtype=np.int64)
-        return profiles.assign(**{s.N_ORDERS: zero, s.N_NEW_USER_ORDERS: zero,
-                                  s.COUPON_ONLY: np.zeros(len(ids), dtype=bool)})
+        return {_N_ORDERS: zero, _N_COUPON: zero, _N_NEW_USER: zero}, None
     used_coupon = np.zeros(len(orders), dtype=bool)
     for column in (s.COUPON_CODE, s.COUPON_TYPE):
         if column in orders.columns:
@@ -128,17 +200,30 @@ def _order_facts(profiles: pd.DataFrame, orders: pd.DataFrame, ids: pd.Index) ->
     if s.COUPON_TYPE in orders.columns:
         coupon_type = orders[s.COUPON_TYPE].astype("str").str.strip().str.lower()
         new_user = (coupon_type == s.NEW_USER).fillna(False).to_numpy(dtype=bool)
-    account = positions(orders[s.ACCOUNT_ID].astype("str"), ids)
+    account_ids = orders[s.ACCOUNT_ID].astype("str")
+    account = positions(account_ids, ids)
     known = account >= 0
-    n_orders = np.bincount(account[known], minlength=len(ids))
-    n_coupon = np.bincount(account[known & used_coupon], minlength=len(ids))
-    return profiles.assign(**{
+    counts = {
+        _N_ORDERS: np.bincount(account[known], minlength=len(ids)),
+        _N_COUPON: np.bincount(account[known & used_coupon], minlength=len(ids)),
+        _N_NEW_USER: np.bincount(account[known & new_user], minlength=len(ids)),
+    }
+    if known.all():
+        return counts, None
+    unknown = np.flatnonzero(~known)
+    return counts, (account_ids.take(unknown), {_N_ORDERS: np.ones(len(unknown), dtype=bool),
+                              _N_COUPON: used_coupon[unknown], _N_NEW_USER: new_user[unknown]})
+
+
+def _order_columns(counts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """n_orders, n_new_user_orders, coupon_only (every order used a coupon, at most 2)."""
+    n_orders = counts[_N_ORDERS]
+    return {
         s.N_ORDERS: n_orders.astype(np.int64),
-        s.N_NEW_USER_ORDERS: np.bincount(account[known & new_user], minlength=len(ids)).astype(
-            np.int64),
+        s.N_NEW_USER_ORDERS: counts[_N_NEW_USER].astype(np.int64),
         s.COUPON_ONLY: (n_orders >= 1) & (n_orders <= _COUPON_ONLY_MAX_ORDERS)
-        & (n_coupon == n_orders),
-    })
+        & (counts[_N_COUPON] == n_orders),
+    }
 
 
 def _burst_sizes(
