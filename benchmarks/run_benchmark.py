@@ -7,8 +7,9 @@ Usage::
 
 Generates the marketplace once with ``linkgraph synth`` (Parquet, cached under
 ``benchmarks/cache/``, git-ignored), runs ``linkgraph.run`` in a fresh process
-(so peak RSS is the pipeline's own), and prints wall time per stage, the
-process's CPU time, peak RSS and input rows per second as a Markdown table
+(so peak RSS is the pipeline's own), and prints per stage the wall time, the
+CPU seconds and the peak RSS seen while it ran, and input rows per second, as a
+Markdown table
 (also saved as JSON under ``benchmarks/results/``). With ``--baseline`` it
 also times, each in its own process on the same data:
 
@@ -64,21 +65,59 @@ def _in_child(code: str) -> dict[str, float]:
     )
     done = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True,
                           check=False)
+    if done.returncode < 0:  # killed: SIGKILL is what the kernel's OOM killer sends
+        raise SystemExit(f"benchmark child killed by signal {-done.returncode}"
+                         f"{' (out of memory?)' if done.returncode == -9 else ''}:\n"
+                         f"{done.stderr[-4000:]}")
     if done.returncode != 0:
         raise SystemExit(f"benchmark child failed:\n{done.stderr[-4000:]}")
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
+# Per stage: CPU seconds (the process's, Arrow's threads included) and the peak RSS
+# seen while it ran, sampled every 50 ms by a thread; stages start at the pipeline's
+# progress callback, and "report" ends when lg.run returns.
+_STAGE_PROBE = """
+import threading
+def _rss_mb():
+    with open('/proc/self/status') as fh:
+        for line in fh:
+            if line.startswith('VmRSS'):
+                return int(line.split()[1]) / 1024
+    return 0.0
+def _cpu():
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+probe = {'stage': None, 'peak': 0.0, 'cpu': 0.0, 'cpu_s': {}, 'peak_mb': {}}
+def _sample():
+    while True:
+        probe['peak'] = max(probe['peak'], _rss_mb())
+        time.sleep(0.05)
+threading.Thread(target=_sample, daemon=True).start()
+def _close():
+    if probe['stage'] is not None:
+        probe['cpu_s'][probe['stage']] = _cpu() - probe['cpu']
+        probe['peak_mb'][probe['stage']] = max(probe['peak'], _rss_mb())
+def progress(name):
+    _close()
+    probe.update(stage=name, peak=_rss_mb(), cpu=_cpu())
+"""
+
+
 def pipeline(data: Path, out: Path) -> dict[str, float]:
-    """``linkgraph.run`` end to end, run directory written; stage timings from its manifest."""
+    """``linkgraph.run`` end to end, run directory written; stage timings from its manifest,
+    CPU seconds and peak RSS per stage from a probe in the child."""
     return _in_child(
-        "import time, linkgraph as lg\n"
+        "import time, linkgraph as lg\n" + _STAGE_PROBE +
         "t = time.perf_counter()\n"
-        f"run = lg.run({str(data)!r}, out={str(out)!r})\n"
+        f"run = lg.run({str(data)!r}, out={str(out)!r}, progress=progress)\n"
+        "_close()\n"
         "result = dict(run.manifest['timings'])\n"
         "result.pop('finished_at', None)\n"
         "result['wall_s'] = time.perf_counter() - t\n"
+        "result['stage_cpu_s'] = probe['cpu_s']\n"
+        "result['stage_peak_mb'] = probe['peak_mb']\n"
         "result['accounts'] = len(run.accounts)\n"
         "result['clusters'] = len(run.clusters)\n"
         "result['links'] = len(run.links)\n"
@@ -141,11 +180,18 @@ def table(args: argparse.Namespace, result: dict, side: dict | None, naive: dict
     rows = [("linkgraph run, end to end", f"{result['wall_s']:.1f} s", f"{result['cpu_s']:.1f} s",
              f"{result['peak_rss_mb']:,.0f} MB")]
     staged = 0.0
+    cpu, peak = result.get("stage_cpu_s", {}), result.get("stage_peak_mb", {})
+
+    def probed(stage: str) -> tuple[str, str]:
+        return (f"{cpu[stage]:.1f} s" if stage in cpu else "",
+                f"{peak[stage]:,.0f} MB" if stage in peak else "")
+
     for stage in STAGES:
         if stage in result:
             staged += result[stage]
-            rows.append((f"  {stage}", f"{result[stage]:.1f} s", "", ""))
-    rows.append(("  report (write files) + rest", f"{result['wall_s'] - staged:.1f} s", "", ""))
+            rows.append((f"  {stage}", f"{result[stage]:.1f} s", *probed(stage)))
+    rows.append(("  report (write files) + rest", f"{result['wall_s'] - staged:.1f} s",
+                 *probed("report")))
     rows.append(("input rows / s", f"{result['input_rows'] / result['wall_s']:,.0f}", "", ""))
     if side is not None:
         rows += [

@@ -14,14 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from linkgraph import cluster, graph, load, normalize, report, sanctions, score
+from linkgraph import schemas as s
 from linkgraph.config import Config, load_config
 from linkgraph.engine import get_engine
 from linkgraph.errors import LinkgraphError
 from linkgraph.run import Run
 
 logger = logging.getLogger(__name__)
+
+#: order columns only normalize reads (payments and addresses of orders); nothing reads discount
+_ORDER_COLUMNS_READ_ONCE = (s.ADDRESS_ID, s.PAYMENT_ID, s.DISCOUNT)
 
 #: called as ``progress(stage_name)`` when a stage starts; the CLI shows it
 ProgressCallback = Callable[[str], None]
@@ -67,20 +72,23 @@ def run(
         start = time.perf_counter()
         yield
         timings[name] = round(time.perf_counter() - start, 3)
+        _release_freed_memory()
 
-    with stage("load"):
-        tables = load.load_tables(data_dir, max_reject_rate=config.max_reject_rate)
-        prior = load.load_previous_run(previous) if previous is not None else None
     engine = get_engine(config.engine, master=config.spark_master)
+    with stage("load"):
+        tables = engine.load_tables(data_dir, max_reject_rate=config.max_reject_rate)
+        prior = load.load_previous_run(previous) if previous is not None else None
     with stage("normalize"):
         identifiers = normalize.normalize_identifiers(tables, config=config.normalize,
                                                       engine=engine)
+    # at a million accounts every stage's frames kept to the end top 4 GB: drop each
+    # as soon as no later stage reads it (graph, cluster and score read accounts and
+    # orders only; the logins alone are a third of the input)
+    tables = _emptied(tables, "addresses", "payments", "logins")
+    tables = dataclasses.replace(tables, orders=_blanked(tables.orders, *_ORDER_COLUMNS_READ_ONCE))
     with stage("graph"):
         links = graph.build_links(identifiers, tables, config=config.graph, engine=engine)
-    # at a million accounts every stage's frames kept to the end top 4 GB: drop each
-    # as soon as no later stage reads it (cluster and score read accounts and orders)
     del identifiers
-    tables = _emptied(tables, "addresses", "payments", "logins")
     with stage("cluster"):
         clusters = cluster.assign_clusters(
             tables.accounts, links, blocked=sanctions.blocked_accounts(tables.sanctions),
@@ -93,7 +101,8 @@ def run(
             engine=engine,
         )
     with stage("score"):
-        scores = score.score_clusters(clusters, links, tables, config=config.coupon)
+        scores = score.score_clusters(clusters, links, tables, config=config.coupon,
+                                      engine=engine)
     tables = _emptied(tables, "accounts", "orders")
     with stage("assemble"):
         result = Run.from_stages(
@@ -106,6 +115,25 @@ def run(
         with stage("report"):
             result = report.write_run(result, out, timings=timings, config=config)
     return result
+
+
+def _release_freed_memory() -> None:
+    """Hand the memory Arrow's allocator keeps after a stage back to the system.
+
+    mimalloc (Arrow's default pool) holds on to freed pages for reuse by Arrow
+    alone; numpy and pandas allocate elsewhere, so at a million accounts the
+    pages kept after load (about 1 GB) would add to every later stage's peak.
+    """
+    pa.default_memory_pool().release_unused()
+
+
+def _blanked(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """``frame`` with ``columns`` all missing (same dtype), once no later stage reads them:
+    the contract's columns stay, the memory of their values goes."""
+    return frame.assign(**{
+        c: pd.Series(index=frame.index, dtype=frame[c].dtype) for c in columns
+        if c in frame.columns and frame[c].dtype.kind not in "iub"  # these cannot be missing
+    })
 
 
 def _emptied(tables: load.Tables, *names: str) -> load.Tables:

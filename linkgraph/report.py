@@ -21,8 +21,10 @@ import platform
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -89,6 +91,59 @@ _SUSPECT_START_RE2 = (r"^[=+\-@\x{ff1d}\x{ff0b}\x{ff0d}\x{ff20}\x00-\x20\x{85}\x
 _ARROW_TEXT = pd.StringDtype("pyarrow")
 
 
+def _byte_table(*ranges: tuple[int, int]) -> np.ndarray:
+    """A 256-entry mask of the bytes in the inclusive ``ranges``."""
+    table = np.zeros(256, dtype=bool)
+    for low, high in ranges:
+        table[low:high + 1] = True
+    return table
+
+
+# UTF-8 bytes a cell the rules may change holds: every unsafe character is a C0
+# control, DEL or non-ASCII; every formula start or blank is one of these ASCII
+# characters or non-ASCII (a superset of the RE2 patterns, decided on bytes)
+_NOT_PLAIN_BYTES = _byte_table((0x00, 0x1F), (0x7F, 0xFF))
+_SUSPECT_FIRST_BYTES = _byte_table(*((ord(c), ord(c)) for c in "=+-@ "))
+# the characters that make Python's csv module quote a cell (lineterminator "\n")
+_QUOTE_BYTES = _byte_table(*((ord(c), ord(c)) for c in ',"\n'))
+
+
+def _rows_with_bytes(array: pa.ChunkedArray | pa.Array, anywhere: np.ndarray,
+                     first: np.ndarray | None = None) -> np.ndarray:
+    """Per value of a ``large_string`` array: True when one of its UTF-8 bytes is in
+    ``anywhere`` or its first byte in ``first`` (256-entry masks); False for null.
+
+    Works on the array's buffers, no string built: a scan of the bytes costs a
+    fraction of a regex match per value.
+    """
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    masks = [_chunk_rows_with_bytes(chunk.cast(pa.large_string()), anywhere, first)
+             for chunk in chunks]
+    return np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
+
+
+def _chunk_rows_with_bytes(chunk: pa.Array, anywhere: np.ndarray,
+                           first: np.ndarray | None) -> np.ndarray:
+    n = len(chunk)
+    hit = np.zeros(n, dtype=bool)
+    _, offsets_buffer, data_buffer = chunk.buffers()
+    if n == 0 or data_buffer is None:
+        return hit
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[chunk.offset:chunk.offset + n + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0]:offsets[-1]]
+    starts = offsets[:-1] - offsets[0]
+    rows = np.flatnonzero(offsets[1:] > offsets[:-1])  # values with bytes
+    flagged = anywhere[data]
+    if flagged.any():
+        # the values with bytes tile the data: each one's bytes run to the next one's start
+        hit[rows] = np.logical_or.reduceat(flagged, starts[rows])
+    if first is not None:
+        hit[rows] |= first[data[starts[rows]]]
+    if chunk.null_count:
+        hit &= np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    return hit
+
+
 def safe_text(values: pd.Series) -> pd.Series:
     """Neutralise spreadsheet formulas and strip characters that break or disguise a cell.
 
@@ -105,9 +160,14 @@ def _safe_arrow(values: pd.Series) -> pa.ChunkedArray:
     array = pa.chunked_array(text.array.__arrow_array__(), type=pa.large_string())
     if len(array) == 0:
         return array
-    suspect = pc.match_substring_regex(array, f"{_SUSPECT_START_RE2}|{_UNSAFE_RE2}")
-    rows = np.flatnonzero(np.asarray(pc.fill_null(suspect, False).to_numpy(
-        zero_copy_only=False), dtype=bool))
+    # bytes first (most cells are plain ASCII), the RE2 pattern on what they leave
+    candidates = np.flatnonzero(_rows_with_bytes(array, _NOT_PLAIN_BYTES, _SUSPECT_FIRST_BYTES))
+    if not len(candidates):
+        return array
+    suspect = pc.match_substring_regex(array.take(pa.array(candidates)),
+                                       f"{_SUSPECT_START_RE2}|{_UNSAFE_RE2}")
+    rows = candidates[np.asarray(pc.fill_null(suspect, False).to_numpy(
+        zero_copy_only=False), dtype=bool)]
     if not len(rows):
         return array
     fixed = _safe_text_slow(text.iloc[rows])
@@ -236,8 +296,9 @@ def _csv_fields(values: pd.Series) -> pa.ChunkedArray | None:
     if pd.api.types.is_string_dtype(dtype) or dtype == object:
         text = pc.fill_null(_safe_arrow(values), _lit(""))
         # Python's csv.QUOTE_MINIMAL with lineterminator "\n"
-        quote = pc.match_substring_regex(text, '[,"\n]')
-        if pc.any(quote).as_py():
+        quote = _rows_with_bytes(text, _QUOTE_BYTES)
+        if quote.any():
+            quote = pa.array(quote)
             quoted = pc.binary_join_element_wise(
                 _lit('"'), pc.replace_substring(text, '"', '""'), _lit('"'), _lit(""))
             text = pc.if_else(quote, quoted, text)
@@ -278,6 +339,21 @@ def _csv_fields(values: pd.Series) -> pa.ChunkedArray | None:
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
     frame.to_parquet(path, index=False, engine="pyarrow", compression="zstd")
+
+
+def _write_analyst_parquet(frame: pd.DataFrame, attr: str, path: Path, *, key: bytes | None,
+                           keep_raw: bool) -> None:
+    """The Parquet file of ``attr``: pseudonyms added (made here, in the writing thread,
+    so that only the frames being written hold them), raw values dropped unless kept."""
+    if attr in _IDENTIFIER_FRAMES:
+        frame = _with_pseudonyms(frame, key)
+    _write_parquet(_moderator_frame(frame, attr, keep_raw=keep_raw), path)
+
+
+def _written(write: Callable[[], None], path: Path) -> tuple[str, dict[str, Any]]:
+    """Run ``write`` (which creates ``path``); the file's name and manifest entry."""
+    write()
+    return path.name, _file_entry(path)
 
 
 def _file_entry(path: Path) -> dict[str, Any]:
@@ -350,25 +426,27 @@ def write_run(run: Run, out: str | Path, *, timings: dict[str, float], config: C
     key = report.mask_key.encode() if report.mask_key else None
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        # Parquet in a second thread while the CSVs are formatted: both run mostly in
-        # Arrow, which releases the GIL; leaving the block waits for every write
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            written = []
-            for attr, stem in _PARQUET_FILES.items():
-                frame = getattr(run, attr)
-                if attr in _IDENTIFIER_FRAMES:
-                    frame = _with_pseudonyms(frame, key)
-                written.append(pool.submit(
-                    _write_parquet, _moderator_frame(frame, attr, keep_raw=report.keep_raw),
-                    tmp / f"{stem}.parquet"))
-                if attr in _CSV_FILES:
-                    _write_csv(_moderator_frame(frame, attr, keep_raw=False),
-                               tmp / f"{stem}.csv", bom=report.excel_bom)
-            for future in written:
-                future.result()
+        # Every file is a job for two threads (CSV formatting and Parquet encoding run
+        # mostly in Arrow, which releases the GIL), the largest first so that neither
+        # thread is left with a big file at the end; each file is hashed by the thread
+        # that wrote it, while it is still in the page cache
+        jobs: list[tuple[int, Callable[[], None], Path]] = []
+        for attr, stem in _PARQUET_FILES.items():
+            frame = getattr(run, attr)
+            parquet, csv = tmp / f"{stem}.parquet", tmp / f"{stem}.csv"
+            jobs.append((frame.size, partial(_write_analyst_parquet, frame, attr, parquet,
+                                             key=key, keep_raw=report.keep_raw), parquet))
+            if attr in _CSV_FILES:
+                moderator = _moderator_frame(frame, attr, keep_raw=False)
+                jobs.append((2 * moderator.size, partial(_write_csv, moderator, csv,
+                                                         bom=report.excel_bom), csv))
+        jobs.sort(key=lambda job: -job[0])
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            done = [pool.submit(_written, write, path) for _, write, path in jobs]
+            outputs = dict(future.result() for future in done)
         manifest = build_manifest(run, inputs=run.manifest.get("inputs", []),
                                   config=config, timings=timings)
-        manifest["outputs"] = {p.name: _file_entry(p) for p in sorted(tmp.iterdir())}
+        manifest["outputs"] = {name: outputs[name] for name in sorted(outputs)}
         (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
         if out.exists():
             out.rmdir()

@@ -113,9 +113,7 @@ class Run:
     ) -> Run:
         """Join the stages' outputs into the frames of the output contract."""
         accounts, cluster_codes = _account_frame(clusters, actions, scores, tables)
-        cluster_frame = clusters.clusters.merge(
-            scores.clusters, on=s.CLUSTER_ID, how="left", validate="1:1"
-        ).sort_values(s.CLUSTER_ID, kind="stable", ignore_index=True)
+        cluster_frame = _cluster_frame(clusters.clusters, scores.clusters)
         inside = _links_inside_clusters(links.pairs, accounts, cluster_codes)
         return cls(
             accounts=accounts,
@@ -368,12 +366,12 @@ def _account_frame(
     as the ids do.
     """
     base = clusters.accounts
-    if not base[s.ACCOUNT_ID].is_monotonic_increasing:
-        base = base.sort_values(s.ACCOUNT_ID, kind="stable", ignore_index=True)
-    else:
+    if _strictly_increasing(base[s.ACCOUNT_ID]):  # sorted and unique: the usual case
         base = base.reset_index(drop=True)
+    else:
+        base = base.sort_values(s.ACCOUNT_ID, kind="stable", ignore_index=True)
+        _check_unique(base[s.ACCOUNT_ID], "left")
     account_ids = base[s.ACCOUNT_ID]
-    _check_unique(account_ids, "left")
 
     parts = [base, _joined(_row_of(account_ids, actions.accounts[s.ACCOUNT_ID]),
                            actions.accounts.drop(columns=s.ACCOUNT_ID))]
@@ -383,8 +381,8 @@ def _account_frame(
     persons = scores.persons
     parts.append(_joined(positions(base[s.PERSON_CLUSTER_ID], persons[s.PERSON_CLUSTER_ID]),
                          persons[[s.COUPON_ABUSE_SCORE, s.COUPON_ABUSE_REASONS]]))
-    cluster_codes, cluster_ids = pd.factorize(base[s.CLUSTER_ID], sort=True)
-    cluster_rows = positions(pd.Series(cluster_ids), scores.clusters[s.CLUSTER_ID])
+    cluster_codes, cluster_ids = _factorized_sorted(base[s.CLUSTER_ID])
+    cluster_rows = positions(cluster_ids, scores.clusters[s.CLUSTER_ID])
     cluster_rows = np.where(cluster_codes >= 0, cluster_rows[cluster_codes], -1)
     parts.append(_joined(cluster_rows, scores.clusters[[s.COUPON_ABUSE_SCORE]].rename(
         columns={s.COUPON_ABUSE_SCORE: "cluster_coupon_abuse_score"})))
@@ -394,6 +392,52 @@ def _account_frame(
     for column in (s.COUPON_ABUSE_SCORE, "cluster_coupon_abuse_score"):
         accounts[column] = accounts[column].fillna(0.0)
     return accounts, cluster_codes
+
+
+def _cluster_frame(clusters: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """The clusters with their scores (a left 1:1 join on cluster_id), sorted by cluster_id.
+
+    Joined on row positions: a merge on the string ids costs seconds at a million accounts.
+    """
+    if set(clusters.columns) & set(scores.columns) != {s.CLUSTER_ID}:  # merge would suffix
+        joined = clusters.merge(scores, on=s.CLUSTER_ID, how="left", validate="1:1")
+    else:
+        ids = clusters[s.CLUSTER_ID].reset_index(drop=True)
+        _check_unique(ids, "left")
+        joined = pd.concat([clusters.reset_index(drop=True),
+                            _joined(_row_of(ids, scores[s.CLUSTER_ID]),
+                                    scores.drop(columns=s.CLUSTER_ID))], axis=1)
+    if joined[s.CLUSTER_ID].is_monotonic_increasing:
+        return joined
+    return joined.sort_values(s.CLUSTER_ID, kind="stable", ignore_index=True)
+
+
+def _strictly_increasing(values: pd.Series) -> bool:
+    """Whether every value is greater than the one before (no missing value): sorted and
+    unique. Compared in Arrow for text (pandas would build a Python string per value)."""
+    try:
+        array = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        array = None
+    if array is None or not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return bool(values.is_monotonic_increasing and values.is_unique and not values.hasnans)
+    if array.null_count:
+        return False
+    if len(array) < 2:
+        return True
+    return bool(pc.all(pc.less(array[:-1], array[1:])).as_py())
+
+
+def _factorized_sorted(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """``pd.factorize(values, sort=True)``: codes (-1 for missing) and the sorted distinct
+    values, ranked by Arrow for text."""
+    ranks, size = _sort_rank(values)
+    missing = ranks == size - 1
+    codes = np.where(missing, -1, ranks)
+    distinct = np.zeros(size - 1, dtype=np.int64)
+    present = np.flatnonzero(~missing)
+    distinct[ranks[present]] = present  # a row holding each distinct value
+    return codes, values.take(distinct).reset_index(drop=True)
 
 
 def _row_of(account_ids: pd.Series, keys: pd.Series) -> np.ndarray:
@@ -440,15 +484,30 @@ def _links_inside_clusters(
     (accounts are sorted by id, clusters coded in sorted order), stable, so
     the order is the one a sort on the strings gives.
     """
-    at_a = positions(pairs[s.ACCOUNT_A], accounts[s.ACCOUNT_ID])
-    at_b = positions(pairs[s.ACCOUNT_B], accounts[s.ACCOUNT_ID])
+    # both ends in one lookup: the account ids are hashed once
+    both = positions(pd.concat([pairs[s.ACCOUNT_A], pairs[s.ACCOUNT_B]], ignore_index=True),
+                     accounts[s.ACCOUNT_ID])
+    at_a, at_b = both[:len(pairs)], both[len(pairs):]
     code_a = np.where(at_a >= 0, cluster_codes[at_a], -1)
     code_b = np.where(at_b >= 0, cluster_codes[at_b], -2)
     rows = np.flatnonzero((code_a == code_b) & (code_a >= 0))
     at_a, at_b, code_a = at_a[rows], at_b[rows], code_a[rows]
     n = len(accounts)
-    order = _lexsort([(code_a, n), (at_a, n), (at_b, n), _sort_rank(pairs[s.KIND].take(rows)),
-                      _sort_rank(pairs[s.VALUE].take(rows))])
+    kind = _sort_rank(pairs[s.KIND].take(rows))
+    order = _lexsort([(code_a, n), (at_a, n), (at_b, n), kind])
+    # the value only breaks ties (two shared values of one kind): rank it on those rows alone
+    ordered = [code_a[order], at_a[order], at_b[order], kind[0][order]]
+    same = np.ones(max(len(order) - 1, 0), dtype=bool)
+    for key in ordered:
+        same &= key[1:] == key[:-1]
+    if same.any():
+        tied = np.zeros(len(order), dtype=bool)
+        tied[1:] |= same
+        tied[:-1] |= same
+        at = np.flatnonzero(tied)  # positions in ``order``; each group of ties contiguous
+        group = np.concatenate([[0], np.cumsum(~same)])[at]
+        value_rank, _ = _sort_rank(pairs[s.VALUE].take(rows[order[at]]))
+        order[at] = order[at][np.lexsort((value_rank, group))]
     inside = pairs.take(rows[order]).reset_index(drop=True)
     inside.insert(0, s.CLUSTER_ID, accounts[s.CLUSTER_ID].take(at_a[order]).reset_index(drop=True))
     return inside
@@ -456,8 +515,24 @@ def _links_inside_clusters(
 
 def _sort_rank(values: pd.Series) -> tuple[np.ndarray, int]:
     """Integer ranks that sort as ``values`` do, missing values last; and how many ranks."""
-    codes, uniques = pd.factorize(values, sort=True)
-    return np.where(codes >= 0, codes, len(uniques)), len(uniques) + 1
+    try:
+        array = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        array = None
+    if array is None or not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        codes, uniques = pd.factorize(values, sort=True)
+        return np.where(codes >= 0, codes, len(uniques)), len(uniques) + 1
+    # Arrow hashes and sorts the text (UTF-8 byte order is code point order, as
+    # Python's); the distinct values alone are sorted
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    encoded = pc.dictionary_encode(array)
+    n_distinct = len(encoded.dictionary)
+    rank_of = np.empty(n_distinct + 1, dtype=np.int64)
+    rank_of[np.asarray(pc.array_sort_indices(encoded.dictionary))] = np.arange(n_distinct)
+    rank_of[n_distinct] = n_distinct  # missing values last
+    codes = encoded.indices.fill_null(n_distinct).to_numpy(zero_copy_only=False)
+    return rank_of[codes], n_distinct + 1
 
 
 def _lexsort(keys: list[tuple[np.ndarray, int]]) -> np.ndarray:

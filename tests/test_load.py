@@ -620,3 +620,19 @@ def test_tables_do_not_depend_on_input_row_order(tmp_path_factory, logins) -> No
         for i in range(12))
     assert sorted(tables.rejects[s.REASON]) == ["bad IP address", "empty account_id",
                                                 "unknown account_id"]
+
+
+_ID_TEXT = st.text(alphabet=st.sampled_from(list("ab7_-") + [" ", "\t", "\xa0", "\u200b", "\ufeff",
+                                                        "\u3000", "é", "\u2028", "\u0100"]),
+                   max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.none() | _ID_TEXT, max_size=6))
+def test_ids_are_trimmed_exactly_whatever_the_fast_byte_check_says(ids: list[str | None]) -> None:
+    from linkgraph.load._check import _TRIM_CHARS, _trimmed
+
+    column = pa.chunked_array([pa.array(ids, type=pa.string())])
+    expected = [None if v is None or not v.strip(_TRIM_CHARS) else v.strip(_TRIM_CHARS)
+                for v in ids]
+    assert _trimmed(column).to_pylist() == expected

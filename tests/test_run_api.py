@@ -6,10 +6,13 @@ import dataclasses
 import importlib.util
 from pathlib import Path
 
+import hypothesis.strategies as st
 import networkx as nx
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
 from matplotlib.figure import Figure
 
 import linkgraph as lg
@@ -302,3 +305,25 @@ def test_explain_gives_the_explanation_of_the_account(night_one: lg.Run) -> None
     explanation = night_one.explain(account)
     assert account in explanation.to_text()
     assert explanation.to_dict()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["A1", "A2", "A3", "B1"]),
+                          st.sampled_from(["A1", "A2", "A3", "B1"]),
+                          st.sampled_from(["ip", "card", "address"]),
+                          st.sampled_from(["v1", "v2", "v10", "é", "V"])), max_size=25))
+def test_links_are_sorted_as_a_sort_on_the_strings_sorts_them(rows: list[tuple]) -> None:
+    # the assembly sorts on integer ranks, ranking the value only where it breaks a tie
+    from linkgraph.run import _links_inside_clusters
+
+    accounts = pd.DataFrame({s.ACCOUNT_ID: pd.Series(["A1", "A2", "A3", "B1"], dtype="str"),
+                             s.CLUSTER_ID: pd.Series(["c1", "c1", "c1", "c2"], dtype="str")})
+    pairs = pd.DataFrame(rows, columns=[s.ACCOUNT_A, s.ACCOUNT_B, s.KIND, s.VALUE], dtype="str")
+    pairs["weight"] = np.arange(len(pairs), dtype=float)
+    inside = _links_inside_clusters(pairs, accounts, np.array([0, 0, 0, 1]))
+    cluster_of = dict(zip(accounts[s.ACCOUNT_ID], accounts[s.CLUSTER_ID], strict=True))
+    expected = pairs[pairs[s.ACCOUNT_A].map(cluster_of) == pairs[s.ACCOUNT_B].map(cluster_of)]
+    expected = expected.assign(**{s.CLUSTER_ID: expected[s.ACCOUNT_A].map(cluster_of)})
+    expected = expected.sort_values([s.CLUSTER_ID, s.ACCOUNT_A, s.ACCOUNT_B, s.KIND, s.VALUE],
+                                    kind="stable")
+    assert inside["weight"].tolist() == expected["weight"].tolist()

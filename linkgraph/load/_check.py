@@ -24,6 +24,18 @@ _TRIM_CHARS = (
     "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068"
     "\u2069\ufeff"
 )
+
+def _end_bytes(last: bool) -> np.ndarray:
+    """Which UTF-8 bytes begin (or, with ``last``, end) some trim character."""
+    table = np.zeros(256, dtype=bool)
+    for char in _TRIM_CHARS:
+        encoded = char.encode("utf-8")
+        table[encoded[-1] if last else encoded[0]] = True
+    return table
+
+
+_TRIM_FIRST_BYTES = _end_bytes(last=False)
+_TRIM_LAST_BYTES = _end_bytes(last=True)
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = rf"^(?:{_OCTET}\.){{3}}{_OCTET}$"  # same rules as ipaddress: no leading zeros
 _H = "[0-9a-fA-F]{1,4}"
@@ -108,7 +120,9 @@ def parse_table(raw: RawTable) -> ParsedTable:
 
 def _encoded(values: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     """The distinct values and each row's index into them (-1 for null)."""
-    encoded = pc.dictionary_encode(values).combine_chunks()
+    # one chunk first: encoding chunk by chunk gives each chunk its own (growing)
+    # dictionary, and combining them re-hashes every dictionary (3x slower on order ids)
+    encoded = pc.dictionary_encode(values.combine_chunks())
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
     return encoded.dictionary, np.asarray(codes, dtype=np.int64)
 
@@ -197,8 +211,39 @@ def _needs_trim(values: pa.ChunkedArray | pa.Array) -> bool:
     return bool(pc.any(pc.equal(pc.binary_length(values), 0)).as_py())
 
 
-def _trimmed(values: pa.ChunkedArray) -> pa.ChunkedArray:
+def _ends_are_plain(chunk: pa.Array) -> bool:
+    """True when no value of a string chunk is empty or may start or end with a trim
+    character, judged on its first and last bytes alone (no strings built).
+
+    A superset test: a non-ASCII value whose end byte a trim character shares is
+    left to :func:`_needs_trim`, which decides exactly.
+    """
+    if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+        return False
+    if len(chunk) == 0:
+        return True
+    _, offsets_buffer, data_buffer = chunk.buffers()
+    offset_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=offset_type)[
+        chunk.offset:chunk.offset + len(chunk) + 1].astype(np.int64)
+    starts: np.ndarray = offsets[:-1]
+    stops: np.ndarray = offsets[1:]
+    if chunk.null_count:
+        valid = _mask(chunk.is_valid())
+        starts, stops = starts[valid], stops[valid]
+    if (stops <= starts).any():  # an empty value becomes null
+        return False
+    if data_buffer is None:
+        return True
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    return not (_TRIM_FIRST_BYTES[data[starts]].any() or _TRIM_LAST_BYTES[data[stops - 1]].any())
+
+
+def _trimmed(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     """Strings without surrounding whitespace or invisible marks; blank -> null."""
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    if all(_ends_are_plain(chunk) for chunk in chunks):
+        return values  # the usual case, decided on bytes: keep the column, do not copy it
     if not _needs_trim(values):
         # nothing to trim (the usual case): keep the column, do not copy it
         trimmed = values
@@ -266,28 +311,30 @@ def _parse_timestamps(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndar
 def _parse_ips(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
     """Trimmed IPs (invalid -> null) and the mask of non-empty values that are not an IP.
 
-    A vectorised regex accepts plain IPv4; the rest (IPv6, padded or bad
-    values) goes through :mod:`ipaddress`, one distinct value at a time.
+    Each distinct value is judged once (a login table repeats its IPs about
+    ten times): a vectorised regex accepts plain IPv4 and plain IPv6; the
+    rest (padded, embedded IPv4, bad values) goes through :mod:`ipaddress`.
     """
     values = values.cast(pa.string())
-    ipv4 = pc.fill_null(pc.match_substring_regex(values, _IPV4), False)
-    rest = pc.and_(pc.is_valid(values), pc.invert(ipv4))
-    if not pc.any(rest).as_py():
-        return values, np.zeros(len(values), dtype=bool)
-    distinct = pc.unique(values.filter(rest))
+    encoded = pc.dictionary_encode(values.combine_chunks())
+    distinct, position = encoded.dictionary, encoded.indices
+    plain = _mask(pc.match_substring_regex(distinct, _IPV4))
     # plain IPv6 (hextets, "::", no blanks) is valid as is: only the rest meets ipaddress
-    plain = _mask(pc.match_substring_regex(distinct, _IPV6))
-    cleaned: list[str | None] = [None] * len(distinct)
-    wrong = [False] * len(distinct)
     others = np.flatnonzero(~plain)
+    if len(others):
+        plain[others] = _mask(pc.match_substring_regex(distinct.take(pa.array(others)), _IPV6))
+        others = others[~plain[others]]
+    if not len(others):
+        return values, np.zeros(len(values), dtype=bool)
+    cleaned: list[str | None] = [None] * len(distinct)
+    wrong = np.zeros(len(distinct), dtype=bool)
     for i, v in zip(others.tolist(), distinct.take(pa.array(others)).to_pylist(), strict=True):
         v = v.strip(_TRIM_CHARS)
         cleaned[i] = v if v and _is_ip(v) else None
         wrong[i] = bool(v) and cleaned[i] is None and v.lower() not in _NULL_TOKENS
     cleaned_array = pc.if_else(pa.array(plain), distinct, pa.array(cleaned, type=pa.string()))
-    position = pc.index_in(values, value_set=distinct)
-    bad = _mask(pa.array(wrong, type=pa.bool_()).take(position))
-    return pc.if_else(ipv4, values, cleaned_array.take(position)), bad
+    bad = _mask(pa.array(wrong).take(position))
+    return pa.chunked_array([cleaned_array.take(position)]), bad
 
 
 def _is_ip(value: str) -> bool:

@@ -120,7 +120,9 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05) -> Table
     # Two workers: arrow's readers and kernels release the GIL, so tables are
     # read and parsed side by side while the files are hashed.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        reads = {name: pool.submit(read_and_parse, name, path) for name, path in paths.items()}
+        # the largest files first, so that no thread is left with the logins at the end
+        largest_first = sorted(paths.items(), key=lambda item: -item[1].stat().st_size)
+        reads = {name: pool.submit(read_and_parse, name, path) for name, path in largest_first}
         digests = {name: pool.submit(sha256, path) for name, path in paths.items()}
         parsed: dict[str, ParsedTable] = {}
         for name in s.TABLE_NAMES:
