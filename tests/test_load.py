@@ -168,6 +168,32 @@ def test_csv_and_parquet_give_identical_frames(tmp_path: Path) -> None:
     assert len(from_csv.rejects) == 6
 
 
+def test_parquet_directory_of_parts_loads_like_one_file(tmp_path: Path) -> None:
+    logins = "account_id,ip,seen_at\nA1,10.1.1.1,2024-01-01\nA2,10.1.1.2,2024-01-02\n"
+    one, parts = tmp_path / "one", tmp_path / "parts"
+    one.mkdir()
+    parts.mkdir()
+    write_tables(one, {"accounts.csv": TWO_ACCOUNTS, "logins.csv": logins})
+    csv_to_parquet(one, "logins")
+    table = pq.read_table(one / "logins.parquet")
+    write_tables(parts, {"accounts.csv": TWO_ACCOUNTS})
+    (parts / "logins.parquet").mkdir()
+    pq.write_table(table.slice(0, 1), parts / "logins.parquet" / "part-0000.parquet")
+    pq.write_table(table.slice(1), parts / "logins.parquet" / "part-0001.parquet")
+    (parts / "logins.parquet" / "_SUCCESS").write_text("")
+    from_parts = load_tables(parts)
+    pd.testing.assert_frame_equal(from_parts.logins, load_tables(one).logins)
+    assert from_parts.sources[[x.table for x in from_parts.sources].index("logins")].size > 0
+
+
+@pytest.mark.parametrize("name", ["logins.csv.gz", "Logins.CSV", "logins.tsv"])
+def test_table_in_a_form_not_read_is_an_error_not_a_missing_table(tmp_path: Path,
+                                                                  name: str) -> None:
+    write_tables(tmp_path, {"accounts.csv": TWO_ACCOUNTS, name: b"account_id,ip\nA1,10.1.1.1\n"})
+    with pytest.raises(InputError, match=rf"{name} in .* is not read: linkgraph reads logins.csv"):
+        load_tables(tmp_path)
+
+
 def test_typed_parquet_columns_load_like_their_text(tmp_path: Path) -> None:
     text_dir, typed_dir = tmp_path / "text", tmp_path / "typed"
     text_dir.mkdir()

@@ -43,16 +43,30 @@ def find_files(data_dir: Path) -> tuple[dict[str, Path], list[str]]:
     paths: dict[str, Path] = {}
     problems: list[str] = []
     for name in s.TABLE_NAMES:
-        found = [p for p in (data_dir / f"{name}.csv", data_dir / f"{name}.parquet") if p.is_file()]
+        csv_file, parquet = data_dir / f"{name}.csv", data_dir / f"{name}.parquet"
+        # a Parquet table may also be a directory of part files (as Spark and Hive write it)
+        found = [p for p in (csv_file, parquet) if p.is_file() or (p == parquet and p.is_dir())]
         if len(found) == 2:
             problems.append(f"{name}.csv and {name}.parquet are both in {data_dir}: "
                             "keep only one of them.")
         elif found:
             paths[name] = found[0]
+        elif others := _other_formats(data_dir, name):
+            # an export linkgraph cannot read must not silently run as if the table were absent
+            problems.append(f"{others[0].name} in {data_dir} is not read: linkgraph reads "
+                            f"{name}.csv (UTF-8, comma-separated) or {name}.parquet (a file or a "
+                            "directory of parts). Convert it, or move it out of the directory.")
         elif name == "accounts":
             problems.append(f"no accounts table in {data_dir}: expected accounts.csv or "
                             "accounts.parquet (it is the one required table).")
     return paths, problems
+
+
+def _other_formats(data_dir: Path, name: str) -> list[Path]:
+    """Files or directories named like table ``name`` in a form that is not read
+    (``logins.csv.gz``, ``Logins.CSV``, ``logins.tsv``, ``logins/``), sorted."""
+    return sorted(p for p in data_dir.iterdir()
+                  if p.name.lower() == name or p.name.lower().startswith(f"{name}."))
 
 
 def read_table(name: str, path: Path) -> RawTable:
@@ -225,11 +239,28 @@ def _conform(name: str, data: pa.Table) -> pa.Table:
 
 
 def sha256(path: Path) -> str:
+    """The file's digest; of a directory of parts, the digest of its files' bytes in name order."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
+    for part in table_files(path):
+        with open(part, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
     return digest.hexdigest()
+
+
+def table_files(path: Path) -> list[Path]:
+    """The file itself, or a directory's data files in name order (hidden and ``_`` files
+    such as ``_SUCCESS`` left out, as Parquet readers do)."""
+    if not path.is_dir():
+        return [path]
+    return sorted(p for p in path.rglob("*")
+                  if p.is_file() and not any(part.startswith((".", "_"))
+                                             for part in p.relative_to(path).parts))
+
+
+def table_size(path: Path) -> int:
+    """Bytes of the file, or of a directory's data files."""
+    return sum(p.stat().st_size for p in table_files(path))
 
 
 def digest_result(future: Future[str]) -> str:

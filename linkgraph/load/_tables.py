@@ -28,6 +28,7 @@ from linkgraph.load._read import (
     empty_table,
     find_files,
     sha256,
+    table_size,
 )
 
 logger = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05) -> Table
     # read and parsed side by side while the files are hashed.
     with ThreadPoolExecutor(max_workers=2) as pool:
         # the largest files first, so that no thread is left with the logins at the end
-        largest_first = sorted(paths.items(), key=lambda item: -item[1].stat().st_size)
+        largest_first = sorted(paths.items(), key=lambda item: -table_size(item[1]))
         reads = {name: pool.submit(read_and_parse, name, path) for name, path in largest_first}
         digests = {name: pool.submit(sha256, path) for name, path in paths.items()}
         parsed: dict[str, ParsedTable] = {}
@@ -157,7 +158,7 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05) -> Table
         if raw.path is None:
             continue
         sources.append(SourceFile(
-            table=name, path=str(raw.path), size=raw.path.stat().st_size, sha256=sha[name],
+            table=name, path=str(raw.path), size=table_size(raw.path), sha256=sha[name],
             rows_read=len(frame) + dropped, rows_accepted=len(frame), rows_rejected=dropped,
             values_ignored=len(rejects) - dropped,
         ))
