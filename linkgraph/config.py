@@ -129,7 +129,8 @@ class GraphConfig:
     (device, card, phone) over its hub limit links again as one farmer's
     *farm tie* when at least this share of its accounts are farmed
     (coupon-only or disposable mailbox), they deliver to at most
-    ``max_persons_per_household`` homes, and at most ``max_accounts_per_farm``
+    ``max_persons_per_household`` places (pickup points included), and at
+    most ``max_accounts_per_farm``
     share it (see :mod:`linkgraph.graph.farms`); ``farm_min_share = 1.1``
     turns farm ties off.
     ``business_address_words``: words (matched whole, in the canonical

@@ -138,6 +138,17 @@ def test_kiosk_tablet_of_sixty_new_customers_shipping_home_stays_a_hub() -> None
     assert links.pair_tiers.empty
 
 
+def test_device_id_of_sixty_new_customers_at_sixty_pickup_points_stays_a_hub() -> None:
+    # a device id an app bug gave many phones: new customers, each at the pickup point
+    # near their home, are strangers however alike their histories look
+    strangers = identifiers(*[(a, "device", "dev-bug") for a in FARM],
+                            *[(a, "address", f"pvz {i}, moscow", "pickup_point")
+                              for i, a in enumerate(FARM)])
+    links = links_of(strangers, orders=[(a, "new_user") for a in FARM])
+    assert "device" in links.hubs[s.KIND].tolist()
+    assert links.pair_tiers.empty
+
+
 def test_device_of_sixty_regular_shoppers_stays_a_hub() -> None:
     shoppers = identifiers(*[(a, "device", "dev-demo") for a in FARM])
     links = links_of(shoppers, orders=[(a, None) for a in FARM])

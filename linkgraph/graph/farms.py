@@ -13,9 +13,10 @@ sharing it look like one farm rather than a crowd:
 
 - at least ``farm_min_share`` of them are farmed (coupon-only histories or
   disposable mailboxes): a crowd of real customers keeps on shopping;
-- they deliver to no more distinct homes (non-suppressed household-tier
-  values) than ``max_persons_per_household``: strangers each ship to their
-  own home, a farm ships to a pickup point or to one home;
+- they deliver to no more distinct places (addresses, pickup points and
+  offices included, junk left out) than ``max_persons_per_household``:
+  strangers each ship to their own home or their nearest pickup point, a
+  farm ships to one or two pickup points or to one home;
 - at most ``max_accounts_per_farm`` share it.
 
 Values the normalize stage or the deny list suppressed (junk, placeholders)
@@ -34,8 +35,12 @@ from linkgraph import schemas as s
 from linkgraph.config import GraphConfig
 from linkgraph.graph.hubs import HUB, ValueFlags
 from linkgraph.graph.incidence import TIER_OF_KIND, CodedIncidence
+from linkgraph.normalize.junk import JUNK
 
 logger = logging.getLogger(__name__)
+
+#: suppression reasons of values that are no place anyone receives parcels
+_NO_PLACE = (JUNK, "invalid")
 
 
 def farm_ties(
@@ -81,7 +86,8 @@ def farm_ties(
     group, account = coded.group[rows], coded.account[rows]
     n_farmed = np.bincount(group, weights=farmed[account], minlength=coded.n_groups)
     candidate &= n_farmed >= config.farm_min_share * flags.n_accounts
-    tie = candidate & (_homes(coded, flags, group, account) <= config.max_persons_per_household)
+    places = _delivery_places(coded, flags, group, account)
+    tie = candidate & (places <= config.max_persons_per_household)
     if not tie.any():
         return flags
     logger.info("graph: %d hub values are one farm's ties and link", int(tie.sum()))
@@ -91,12 +97,15 @@ def farm_ties(
     return replace(flags, reason=reason, suppressed=reason > 0, star=star)
 
 
-def _homes(coded: CodedIncidence, flags: ValueFlags, group: np.ndarray,
-           account: np.ndarray) -> np.ndarray:
-    """Per group, the distinct linking homes of the accounts at (``group``, ``account``) rows."""
+def _delivery_places(coded: CodedIncidence, flags: ValueFlags, group: np.ndarray,
+                     account: np.ndarray) -> np.ndarray:
+    """Per group, the distinct delivery places (household-tier values, hubs and pickup
+    points included, junk and invalid ones not) of the accounts at (``group``,
+    ``account``) rows."""
     household_kinds = np.array([TIER_OF_KIND.get(k) == s.T_HOUSEHOLD for k in coded.kinds]
                                or [False])
-    home_rows = np.flatnonzero(household_kinds[coded.kind] & ~flags.suppressed[coded.group])
+    no_place = np.isin(np.asarray(flags.reasons, dtype=object), _NO_PLACE)
+    home_rows = np.flatnonzero(household_kinds[coded.kind] & ~no_place[flags.reason[coded.group]])
     homes = np.zeros(coded.n_groups, dtype=np.int64)
     if not len(home_rows):
         return homes
