@@ -5,6 +5,8 @@ load -> normalize -> graph -> cluster -> sanctions -> score -> report
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import dataclasses
 import logging
 import time
@@ -25,8 +27,9 @@ from linkgraph.run import Run
 
 logger = logging.getLogger(__name__)
 
-#: order columns only normalize reads (payments and addresses of orders); nothing reads discount
-_ORDER_COLUMNS_READ_ONCE = (s.ADDRESS_ID, s.PAYMENT_ID, s.DISCOUNT)
+#: order columns no stage after normalize reads: payments and addresses of orders (normalize
+#: reads them); nothing reads discount, and order_id only had to be unique (load checks it)
+_ORDER_COLUMNS_READ_ONCE = (s.ADDRESS_ID, s.PAYMENT_ID, s.DISCOUNT, s.ORDER_ID)
 
 #: called as ``progress(stage_name)`` when a stage starts; the CLI shows it
 ProgressCallback = Callable[[str], None]
@@ -123,8 +126,25 @@ def _release_freed_memory() -> None:
     mimalloc (Arrow's default pool) holds on to freed pages for reuse by Arrow
     alone; numpy and pandas allocate elsewhere, so at a million accounts the
     pages kept after load (about 1 GB) would add to every later stage's peak.
+    glibc's malloc likewise keeps the freed top of its heap (numpy's arrays):
+    ``malloc_trim`` returns it, where the C library has one.
     """
     pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc() -> ctypes.CDLL | None:
+    """glibc, for ``malloc_trim``; None elsewhere (macOS, musl, Windows)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _libc()
 
 
 def _blanked(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:

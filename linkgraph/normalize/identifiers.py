@@ -35,6 +35,7 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from linkgraph import schemas as S
 from linkgraph.config import NormalizeConfig
@@ -143,6 +144,12 @@ def normalize_identifiers(
         grouped = [g for g in (future.result() for future in grouping) if len(g.account)]
         judged = [pool.submit(_mask_and_junk, g, config) for g in grouped]
         masks = [future.result() for future in judged]
+    # the source rows (raw values, per-row codes and times) are read: at a million
+    # accounts they would sit under the decoded frame, the stage's peak
+    del frames, account, sources, by_kind, grouping, judged
+    # and the pages Arrow's pool kept from them go back to the system (numpy, which
+    # allocates the sorted codes next, cannot reuse them)
+    pa.default_memory_pool().release_unused()
     identifiers = _assemble(grouped, masks, account_ids)
     logger.info("normalize: %d identifiers of %d accounts", len(identifiers),
                 identifiers[S.ACCOUNT_ID].nunique())
@@ -364,7 +371,11 @@ def _one_column(rows: pd.DataFrame, *, normalizer: Callable[[pd.Series], pd.Data
 def _assemble(
     grouped: list[KindRows], masks: list[tuple[pd.Series, np.ndarray]], account_ids: pd.Series
 ) -> pd.DataFrame:
-    """The kinds' rows sorted by (account_id, kind, value), decoded, masked, junk judged."""
+    """The kinds' rows sorted by (account_id, kind, value), decoded, masked, junk judged.
+
+    Empties ``grouped`` and ``masks`` once read, so that their arrays are freed
+    before the strings are decoded.
+    """
     text_dtype = pd.Series(["x"]).dtype  # the installed pandas' default text dtype
     if not grouped:
         empty = {c: pd.Series(dtype=text_dtype) for c in S.IDENTIFIER_COLUMNS}
@@ -381,10 +392,13 @@ def _assemble(
         order = np.argsort(account * n_values + value, kind="stable")
     else:
         order = np.lexsort((value, account))
+    value, account = value[order], account[order]
     kinds = pd.Series([g.kind for g in grouped], dtype=TEXT)
-    kind = np.repeat(np.arange(len(grouped)), [len(g.account) for g in grouped])
+    kind = np.repeat(np.arange(len(grouped)), [len(g.account) for g in grouped])[order]
 
-    def text(part: Callable[[KindRows], tuple[np.ndarray, pd.Series]]) -> pd.Series:
+    def codes(part: Callable[[KindRows], tuple[np.ndarray, pd.Series]], rows: np.ndarray
+              ) -> tuple[np.ndarray, pd.Series]:
+        """A per-kind coded column as codes (at the sorted ``rows``) into one distinct list."""
         codes, distinct = [], []
         base = 0
         for g in grouped:
@@ -392,28 +406,46 @@ def _assemble(
             codes.append(np.where((c < 0) | (c >= len(d)), -1, c + base))
             distinct.append(d.reset_index(drop=True).astype(TEXT))
             base += len(d)
-        return decode(np.concatenate(codes)[order], pd.concat(distinct, ignore_index=True))
+        return np.concatenate(codes)[rows], pd.concat(distinct, ignore_index=True)
 
+    first = np.concatenate([g.first for g in grouped])[order]
+    last = np.concatenate([g.last for g in grouped])[order]
+    source = codes(lambda g: (g.source, pd.Series(g.sources, dtype=TEXT)), order)
+    suppressed = codes(lambda g: (g.suppressed, g.reasons), order)
+    values = pd.concat([g.values for g in grouped], ignore_index=True)
     masked = pd.concat([m for m, _ in masks], ignore_index=True)
-    junk = np.concatenate([j for _, j in masks])
-    identifiers = pd.DataFrame({
-        S.ACCOUNT_ID: decode(account[order], account_ids),
-        S.KIND: decode(kind[order], kinds),
-        S.VALUE: decode(value[order], pd.concat([g.values for g in grouped], ignore_index=True)),
-        S.MASKED: decode(value[order], masked),
-        S.FIRST_SEEN: micros(np.concatenate([g.first for g in grouped])[order]),
-        S.LAST_SEEN: micros(np.concatenate([g.last for g in grouped])[order]),
-        S.SOURCE: text(lambda g: (g.source, pd.Series(g.sources, dtype=TEXT))),
-        S.SUPPRESSED: text(lambda g: (g.suppressed, g.reasons)),
-    })
+    junk = np.concatenate([j for _, j in masks])[value]
+    # the kinds' row arrays are all copied into the sorted ones: let them go before
+    # the strings are decoded (the caller keeps no other reference)
+    del order
+    grouped.clear()
+    masks.clear()
     # junk outranks the normalisers' reasons: "n/a" is a placeholder before it is invalid
-    identifiers[S.SUPPRESSED] = identifiers[S.SUPPRESSED].mask(junk[value[order]], JUNK)
-    out = identifiers[list(S.IDENTIFIER_COLUMNS)]
-    out = out.astype({c: text_dtype for c in (S.ACCOUNT_ID, S.KIND, S.VALUE, S.MASKED, S.SOURCE,
-                                              S.SUPPRESSED)})
+    junk_code = len(suppressed[1])
+    suppressed_codes = np.where(junk, junk_code, suppressed[0])
+    del junk
+    reasons = pd.concat([suppressed[1], pd.Series([JUNK], dtype=TEXT)], ignore_index=True)
+    # each column decoded straight to the installed pandas' text type, one at a time
+    out = pd.DataFrame({
+        S.ACCOUNT_ID: decode(account, account_ids).astype(text_dtype),
+        S.KIND: decode(kind, kinds).astype(text_dtype),
+    })
+    del kind
+    out[S.VALUE] = decode(value, values).astype(text_dtype)
+    del values
+    out[S.MASKED] = decode(value, masked).astype(text_dtype)
+    del masked
+    out[S.FIRST_SEEN] = micros(first)
+    del first
+    out[S.LAST_SEEN] = micros(last)
+    del last
+    out[S.SOURCE] = decode(*source).astype(text_dtype)
+    del source
+    out[S.SUPPRESSED] = decode(suppressed_codes, reasons).astype(text_dtype)
+    del suppressed_codes, suppressed
     # the codes this stage sorted on, so the graph stage need not hash the strings again
-    out[S.ACCOUNT_CODE] = account[order]
-    out[S.VALUE_CODE] = value[order]
+    out[S.ACCOUNT_CODE] = account
+    out[S.VALUE_CODE] = value
     return out
 
 
