@@ -220,10 +220,12 @@ def _pair_evidence(pairs: pd.DataFrame, a: np.ndarray, b: np.ndarray, family: np
     """Kind-level linking pairs inside one family cluster: a, b (codes, a < b), kind, masked."""
     inside = (a >= 0) & (b >= 0)
     inside[inside] = family[a[inside]] == family[b[inside]]
-    rows = pairs[inside]
+    at = np.flatnonzero(inside)
+    # two columns taken as they are (Arrow-backed text), not the whole frame copied
+    # and turned into Python strings: at a million accounts that is about a gigabyte
     return pd.DataFrame({
-        "a": np.minimum(a, b)[inside], "b": np.maximum(a, b)[inside],
-        "kind": rows[s.KIND].to_numpy(), "masked": rows[s.MASKED].to_numpy(),
+        "a": np.minimum(a, b)[at], "b": np.maximum(a, b)[at],
+        "kind": pairs[s.KIND].take(at).array, "masked": pairs[s.MASKED].take(at).array,
     })
 
 
