@@ -154,7 +154,7 @@ def _offices(rng: np.random.Generator, persons: pd.DataFrame) -> pd.DataFrame:
     country = persons["country"].to_numpy()
     worker = persons["office_worker"].to_numpy()
     office = np.full(len(persons), -1, dtype=np.int64)
-    counts = []
+    counts: list[int] = []
     for x in range(N_COUNTRIES):
         mask = worker & (country == x)
         n_offices = max(1, round(mask.sum() / 40))

@@ -149,10 +149,10 @@ def payments(world: World, rng: np.random.Generator) -> Table:
         "method": ("str", _obj(np.where(is_card, "card", "wallet").astype(object))),
         "fingerprint": ("str", fingerprint),
         "card_bin": ("str", _obj(np.where(is_card, render.fixed_strings(bin_text).to_numpy(
-            zero_copy_only=False), None))),
+            zero_copy_only=False), render.MISSING))),
         "card_last4": ("str", _obj(np.where(is_card, render.fixed_strings(last4).to_numpy(
-            zero_copy_only=False), None))),
-        "card_expiry": ("str", _obj(np.where(is_card, exp_text, None))),
+            zero_copy_only=False), render.MISSING))),
+        "card_expiry": ("str", _obj(np.where(is_card, exp_text, render.MISSING))),
         "holder_name": ("str", _obj(np.where(is_card, holder, wallet_holder))),
     }
     return {"columns": columns, "time": created, "account": account}
@@ -200,7 +200,8 @@ def orders(world: World, rng: np.random.Generator, address_rows: np.ndarray,
         country[new_user]]
     coupon_code[promo] = np.array(vocab.PROMO_CODES, dtype=object)[
         rng.integers(0, len(vocab.PROMO_CODES), int(promo.sum()))]
-    coupon_type = np.where(new_user, "new_user", np.where(promo, "promo", None)).astype(object)
+    coupon_type = np.where(new_user, "new_user",
+                           np.where(promo, "promo", render.MISSING)).astype(object)
     discount = np.where(new_user, discount_new,
                         np.where(promo, np.round(amount * rng.uniform(0.1, 0.2, n), 2), np.nan))
     address = _own_row(rng, account, address_rows, n_acc, address_eligible)

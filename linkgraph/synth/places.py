@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linkgraph.synth import vocab
+from linkgraph.synth import render, vocab
 from linkgraph.synth.render import NUMBERS, choose, lower, upper
 
 STREET_NAMES = np.array([s for c in vocab.STREETS for s in c], dtype=object)
@@ -87,7 +87,7 @@ def home_addresses(rng: np.random.Generator, country: np.ndarray, street: np.nda
     has_flat = apt > 0
     inline = has_flat & (rng.random(n) < 0.3)
     line1 = np.where(inline, line1 + ", " + flat, line1)
-    line2 = np.where(has_flat & ~inline, flat, None)
+    line2 = np.where(has_flat & ~inline, flat, render.MISSING)
     spaced = rng.random(n) < 0.05
     if spaced.any():
         line1[spaced] = pc.replace_substring(pa.array(line1[spaced], pa.string()), " ", "  ",

@@ -18,6 +18,9 @@ _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 NUMBERS = np.array([str(i) for i in range(10000)], dtype=object)
 
 
+#: a missing text cell, for ``np.where(mask, values, MISSING)`` (a typed stand-in for None)
+MISSING = np.array(None, dtype=object)
+
 def fixed_strings(chars: np.ndarray) -> pa.StringArray:
     """Arrow strings from an ``(n, width)`` uint8 matrix of ASCII codes, one row each.
 

@@ -98,18 +98,19 @@ def moderation(world: World, rng: np.random.Generator, home_since: np.ndarray
     violator[violators] = True
     newest = pd.Series(np.arange(n_acc)).groupby(person).max()
     src = newest.reindex(violators).to_numpy().astype(np.int64)
-    late = np.arange(src.size) < (max(1, src.size // 10) if src.size > 1 else 0)
+    next_night = np.arange(src.size) < (max(1, src.size // 10) if src.size > 1 else 0)
     action = np.where(rng.random(src.size) < 0.7, "banned", "suspended")
-    blocked_at = np.where(late, NOW1 + rng.integers(3600, DAY - 3600, src.size),
+    blocked_at = np.where(next_night, NOW1 + rng.integers(3600, DAY - 3600, src.size),
                           _when(rng, created[src], False))
     parts.append(_rows(src, action, _reasons(rng, "violator", src.size), blocked_at))
 
     blocks = pd.concat(parts, ignore_index=True)
     # minor sanctions: warnings, rating revocations, restrictions (not blocks)
     minor = []
-    for action, share in (("warning", 0.01), ("rating_revoked", 0.003), ("restricted", 0.002)):
+    for minor_action, share in (("warning", 0.01), ("rating_revoked", 0.003),
+                                ("restricted", 0.002)):
         who = np.flatnonzero((rng.random(n_acc) < share) & (night == 1))
-        minor.append(_rows(who, np.full(who.size, action), _reasons(rng, "minor", who.size),
+        minor.append(_rows(who, np.full(who.size, minor_action), _reasons(rng, "minor", who.size),
                            _when(rng, created[who], False)))
     warned = blocks.loc[rng.random(len(blocks)) < 0.3]
     minor.append(_rows(warned["account"].to_numpy(), np.full(len(warned), "warning"),
