@@ -47,7 +47,8 @@ def _family_and_pickup() -> Tables:
         "account_id": ["a1", "a2", "a3"], "payment_id": ["p1", "p2", "p3"],
         "fingerprint": ["fp_ABCDEF123456", None, None],
         "card_bin": ["553691", "553691", None], "card_last4": ["0012", "0012", "1111"],
-        "card_expiry": ["01/27", "01/2027", "01/27"], "holder_name": [None, "JOHN DOE", None],
+        "card_expiry": ["01/27", "01/2027", "01/27"],
+        "holder_name": ["J. Doe", "JOHN DOE", None],
     })
     logins = pd.DataFrame({
         "account_id": ["a1", "a1", "a2"],
@@ -223,6 +224,21 @@ def test_two_tokenised_cards_with_equal_digits_are_not_joined_by_digits() -> Non
     cards = identifiers[identifiers["kind"] == "card"].set_index("account_id")["value"]
     assert (cards["a3"], cards["a4"]) == ("fp_three", "fp_four")
     assert not identifiers[identifiers["kind"] == "card_digits"]["account_id"].isin(["a3", "a4"]).any()
+
+
+def test_strangers_card_with_the_same_digits_but_another_holder_is_another_card() -> None:
+    accounts = pd.DataFrame({"account_id": ["farm", "stranger"]})
+    payments = pd.DataFrame({
+        "account_id": ["farm", "stranger"], "payment_id": ["p1", "p2"],
+        "fingerprint": ["fp_prepaid", None], "card_bin": ["404159", "404159"],
+        "card_last4": ["7569", "7569"], "card_expiry": ["09/30", "09/30"],
+        "holder_name": ["Nicole Fischer", "PETRA KOENIG"],
+    })
+    ids = normalize_identifiers(_tables(accounts=accounts, payments=payments),
+                                config=NormalizeConfig())
+    cards = ids[ids["kind"].isin(["card", "card_digits"])].set_index("account_id")
+    assert cards.loc["farm", "value"] == "fp_prepaid"
+    assert cards.loc["stranger", "value"] == "404159|7569|0930|KP"
 
 
 def test_card_without_fingerprint_matching_two_tokenised_cards_meets_only_bare_cards() -> None:

@@ -292,7 +292,8 @@ def _payment_rows(
                                S.PAYMENT_ID)
     mine = account["payments"]
     fingerprints = normalize_fingerprints(payments[S.FINGERPRINT])
-    digits = card_digits(payments[S.CARD_BIN], payments[S.CARD_LAST4], payments[S.CARD_EXPIRY])
+    digits = card_digits(payments[S.CARD_BIN], payments[S.CARD_LAST4], payments[S.CARD_EXPIRY],
+                         payments[S.HOLDER_NAME])
     # a card without a fingerprint whose bin + last4 + expiry belong to exactly one
     # fingerprinted card is that card (tokenised by one feed and not by another): it takes
     # the fingerprint, and the card's own sharing limits. Digits stand in for the rest;

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from linkgraph.normalize.text import TEXT, as_text, extract, map_distinct
 
@@ -56,13 +58,20 @@ def normalize_expiry(values: pd.Series) -> pd.Series:
     return result
 
 
-def card_digits(bins: pd.Series, last4: pd.Series, expiry: pd.Series) -> pd.DataFrame:
+def card_digits(bins: pd.Series, last4: pd.Series, expiry: pd.Series,
+                holders: pd.Series | None = None) -> pd.DataFrame:
     """The ``bin|last4|MMYY`` key where all three parts are readable, else NA.
+
+    With ``holders``, the holder's initials (:func:`holder_initials`) are appended
+    (``bin|last4|MMYY|AP``): at a marketplace's scale strangers' cards share a
+    BIN, last four digits and expiry, and the name embossed on the card tells
+    them apart (``PETRA KOENIG`` and ``Nicole Fischer`` hold two cards).
 
     Args:
         bins: card BINs (6 or 8 digits; spaces and dashes ignored).
         last4: the card's last four digits.
         expiry: expiry dates (see :func:`normalize_expiry`).
+        holders: the names on the cards, aligned with ``bins``.
 
     Returns:
         A frame aligned with ``bins``: ``value`` and ``suppressed`` (NA).
@@ -70,6 +79,9 @@ def card_digits(bins: pd.Series, last4: pd.Series, expiry: pd.Series) -> pd.Data
     >>> card_digits(pd.Series(["4242 4242", "555555"]), pd.Series(["4242", "4444"]),
     ...             pd.Series(["12/2026", None])).to_numpy().tolist()
     [['424242|4242|1226', <NA>], [<NA>, <NA>]]
+    >>> card_digits(pd.Series(["424242"] * 2), pd.Series(["4242"] * 2), pd.Series(["12/26"] * 2),
+    ...             pd.Series(["A. Petrova", None]))["value"].tolist()
+    ['424242|4242|1226|AP', '424242|4242|1226']
     """
     bin6 = as_text(bins).str.replace("[^0-9]", "", regex=True).str.slice(0, 6)
     bin6 = bin6.where(bin6.str.len() == 6)
@@ -79,5 +91,30 @@ def card_digits(bins: pd.Series, last4: pd.Series, expiry: pd.Series) -> pd.Data
     month_year = normalize_expiry(expiry)
     month_year.index = bin6.index
     value = (bin6 + "|" + tail + "|" + month_year).astype(TEXT)
+    if holders is not None:
+        initials = map_distinct(as_text(holders), holder_initials)
+        initials.index = bin6.index
+        value = value.where(initials.isna(), value + "|" + initials)
     return pd.DataFrame({"value": value, "suppressed": pd.Series(pd.NA, index=bins.index,
                                                                   dtype=TEXT)})
+
+
+def holder_initials(holders: pd.Series) -> pd.Series:
+    """A card holder's name as the card key uses it: the initials of its words, sorted
+    (``PETRA KOENIG`` -> ``KP``); NA without a word.
+
+    Word order, case, spelled-out or initialled first names and punctuation do
+    not matter (``J. Doe``, ``JOHN DOE``, ``Doe, John``): they are how one card is
+    written in two feeds, while two strangers' names rarely share all initials.
+
+    >>> holder_initials(pd.Series(["Paul Mayer", " MAYER, P.", "Nicole Fischer", "-", None])
+    ...                 ).tolist()
+    ['MP', 'MP', 'FN', <NA>, <NA>]
+    """
+    text = pa.array(as_text(holders).to_numpy(dtype=object, na_value=None), type=pa.string())
+    letters = pc.replace_substring_regex(pc.utf8_upper(text), pattern=r"[^\p{L}]+",
+                                         replacement=" ")
+    words = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(letters)).to_pylist()
+    initials = ["".join(sorted(w[0] for w in ws if w)) or None if ws else None
+                for ws in words]
+    return pd.Series(initials, index=holders.index, dtype=TEXT)
