@@ -186,8 +186,11 @@ def truth_table(world: World, sanctions: pd.DataFrame, decisions: pd.DataFrame,
     blocked_per_hh = blocked_persons.groupby("hh").size()
     n_blocked_in_hh = blocked_per_hh.reindex(hh).fillna(0).to_numpy()
     family_of_blocked = n_blocked_in_hh - (inherited > 0) > 0
-    d = decisions.loc[(decisions["time"] <= now) & (decisions["decision"] == schemas.CLEARED)]
-    cleared = np.isin(exists, d["account"].to_numpy())
+    # cleared: the account's latest decision by then (an escalation reopens a clearing)
+    d = decisions.loc[decisions["time"] <= now].sort_values(["account", "time"], kind="stable")
+    latest = d.drop_duplicates("account", keep="last")
+    cleared = np.isin(exists, latest.loc[latest["decision"] == schemas.CLEARED,
+                                         "account"].to_numpy())
 
     expected = np.where(own > 0, "none", _INHERITED[inherited])
     expected = np.where((own == 0) & (inherited == 0) & family_of_blocked & ~cleared, "review",
