@@ -86,3 +86,11 @@ def test_too_many_rejects_exits_1_naming_the_table() -> None:
     assert result.exit_code == 1
     assert result.output.startswith("Error: logins.csv rejected 2 of 18 rows (11.1%), over the limit of 5.0%")
     assert "Traceback" not in result.output
+
+
+def test_synth_says_what_it_wrote_in_words(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["synth", str(tmp_path / "m"), "--accounts", "50",
+                                       "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("50 accounts, ")
+    assert f"-> {tmp_path / 'm'} in " in result.output

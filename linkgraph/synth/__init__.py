@@ -45,6 +45,16 @@ class SynthResult:
     counts: dict[str, int]
     next_night: SynthResult | None = field(default=None)
 
+    def __str__(self) -> str:
+        """One line per night: rows per table and where they went.
+
+        >>> print(SynthResult(Path("m"), {}, Path("m/truth.csv"), {"accounts": 2, "truth": 2}))
+        2 accounts, 2 truth -> m
+        """
+        rows = ", ".join(f"{n:,} {table}" for table, n in self.counts.items())
+        line = f"{rows} -> {self.out_dir}"
+        return line if self.next_night is None else f"{line}\n{self.next_night}"
+
 
 def synthesize(out_dir: str | Path, *, accounts: int, seed: int, fmt: str = "csv",
                next_night: str | Path | None = None) -> SynthResult:
