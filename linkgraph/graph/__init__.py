@@ -150,7 +150,7 @@ def build_links(
     flags = farm_ties(coded, flags, farmed_accounts(account_index), config=config)
     # a common name is no hub for telling one person from a family (see names.py)
     names = registered_names(coded, (flags.reason == 0) | (flags.reason == flags.reasons.index(HUB)))
-    own_phone, own_card, phones = _phones_and_cards(coded, flags)
+    own_number_or_card, phones = _phones_and_cards(coded, flags)
 
     pairs = pair_rows(coded, flags, config=config)
     summary, agreement = _summary(coded, flags, pairs, names)
@@ -159,8 +159,8 @@ def build_links(
         summary.linking(), config=config,
     )
     profile_code = account_index.code
-    reasons = _reasons(summary, agreement, profiles, profile_code, own_phone, own_card,
-                           phones, config=config)
+    reasons = _reasons(summary, agreement, profiles, profile_code, own_number_or_card, phones,
+                       config=config)
 
     # home addresses shared by more persons than a family has stop linking; persons
     # come from the person-tier pairs, which addresses never decide (bursts aside)
@@ -172,7 +172,7 @@ def build_links(
         summary, agreement = _summary(coded, flags, pairs, names)
         profiles = with_burst_sizes(profiles, coded, profile_code, summary.linking(),
                                     config=config)
-        reasons = _reasons(summary, agreement, profiles, profile_code, own_phone, own_card,
+        reasons = _reasons(summary, agreement, profiles, profile_code, own_number_or_card,
                            phones, config=config)
 
     links = LinkSet(
@@ -201,11 +201,11 @@ def _summary(
 
 def _reasons(
     summary: PairSummary, agreement: NameAgreement, profiles: pd.DataFrame,
-    profile_code: np.ndarray, own_phone: np.ndarray, own_card: np.ndarray,
-    phones: np.ndarray, *, config: GraphConfig,
+    profile_code: np.ndarray, own_number_or_card: np.ndarray, phones: np.ndarray, *,
+    config: GraphConfig,
 ) -> np.ndarray:
     """Each pair's corroboration rule (``corroborate.pair_reasons``)."""
-    facts = account_facts(profiles, profile_code, own_phone, own_card, phones, config=config)
+    facts = account_facts(profiles, profile_code, own_number_or_card, phones, config=config)
     return pair_reasons(summary, facts, agreement, config=config)
 
 
@@ -218,15 +218,13 @@ def _person_labels(coded: CodedIncidence, summary: PairSummary, reasons: np.ndar
     return connected_components(graph.tocsr(), directed=False)[1].astype(np.int64)
 
 
-def _phones_and_cards(
-    coded: CodedIncidence, flags: ValueFlags
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per account code: a phone number only it has, a card only it has, any phone number.
+def _phones_and_cards(coded: CodedIncidence, flags: ValueFlags) -> tuple[np.ndarray, np.ndarray]:
+    """Per account code: a phone number or a card only it has; any phone number.
 
     Only values that link count (a card: a provider fingerprint or bin+last4+expiry).
     """
     n = len(coded.accounts)
-    own_phone, own_card, phones = (np.zeros(n, dtype=bool) for _ in range(3))
+    own_number_or_card, phones = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     wanted = np.zeros(max(len(coded.kinds), 1), dtype=np.int8)  # 1 phone, 2 card
     for kind, code in ((s.K_PHONE, 1), (s.K_CARD, 2), (s.K_CARD_DIGITS, 2)):
         if kind in coded.kinds:
@@ -234,13 +232,12 @@ def _phones_and_cards(
     # the few phone and card rows first, then their values' flags
     rows = np.flatnonzero(wanted[coded.kind])
     group = coded.group[rows]
-    rows = rows[~flags.suppressed[group]]
-    group = coded.group[rows]
-    account, kind, own = coded.account[rows], wanted[coded.kind[rows]], flags.n_accounts[group] == 1
-    phones[account[kind == 1]] = True
-    own_phone[account[(kind == 1) & own]] = True
-    own_card[account[(kind == 2) & own]] = True
-    return own_phone, own_card, phones
+    linking = ~flags.suppressed[group]
+    rows, group = rows[linking], group[linking]
+    account = coded.account[rows]
+    phones[account[wanted[coded.kind[rows]] == 1]] = True
+    own_number_or_card[account[flags.n_accounts[group] == 1]] = True
+    return own_number_or_card, phones
 
 
 def _incidence_frame(coded: CodedIncidence, flags: ValueFlags) -> pd.DataFrame:

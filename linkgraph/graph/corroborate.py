@@ -29,8 +29,9 @@ members of one family; the evidence decides, first rule that applies wins:
    the two never held at the same time (a number that changed hands);
 5. ``person``, *several kinds*: two or more person-level kinds in common;
 6. ``household``, *two phones*: a single card or device under matching
-   registered names, and each account has a phone number, not the same one: a father and son of one name with the family card are
-   two people as often as one person keeps two numbers; a moderator decides;
+   registered names, and each account has a phone number, not the same one:
+   a father and son of one name with the family card are two people as
+   often as one person keeps two numbers; a moderator decides;
 7. ``person``, *same name*: one person-level value and registered names that
    match (equal, or one initial apart). Only ``accounts.full_name`` counts: a
    family card carries its holder's name to every member;
@@ -123,8 +124,7 @@ class AccountFacts:
     """Per account code, the facts corroboration asks (see :func:`account_facts`)."""
 
     own_identity: np.ndarray
-    own_phone: np.ndarray
-    own_card: np.ndarray
+    own_number_or_card: np.ndarray
     phone: np.ndarray
     in_burst: np.ndarray
     farmed: np.ndarray
@@ -179,20 +179,19 @@ def resolve_recycled(
 
 
 def account_facts(
-    profiles: pd.DataFrame, code: np.ndarray, own_phone: np.ndarray, own_card: np.ndarray,
+    profiles: pd.DataFrame, code: np.ndarray, own_number_or_card: np.ndarray,
     phone: np.ndarray, *, config: GraphConfig
 ) -> AccountFacts:
     """The per-account facts of ``profiles`` as arrays over account codes.
 
     ``code`` is each profile's account code (-1 for an account with no
-    identifiers); ``own_phone`` and ``own_card`` (a phone number, a card
-    nobody else has) and ``phone`` (any phone number that links) are per
-    account code already. An account
-    missing from the accounts table gets no corroboration from its facts (it
-    counts as having an identity, as outside any burst).
+    identifiers); ``own_number_or_card`` (a phone number or a card nobody else
+    has) and ``phone`` (any phone number that links) are per account code
+    already. An account missing from the accounts table gets no corroboration
+    from its facts (it counts as having an identity, as outside any burst).
     """
     present = code >= 0
-    n_codes = len(own_phone)
+    n_codes = len(phone)
     own = np.ones(n_codes, dtype=bool)
     in_burst = np.zeros(n_codes, dtype=bool)
     farmed = np.zeros(n_codes, dtype=bool)
@@ -201,7 +200,7 @@ def account_facts(
                                >= config.burst_min_accounts)[present]
     farmed[code[present]] = (profiles[s.COUPON_ONLY].to_numpy(dtype=bool)
                              | profiles[s.DISPOSABLE_EMAIL].to_numpy(dtype=bool))[present]
-    return AccountFacts(own_identity=own, own_phone=own_phone, own_card=own_card, phone=phone,
+    return AccountFacts(own_identity=own, own_number_or_card=own_number_or_card, phone=phone,
                         in_burst=in_burst, farmed=farmed)
 
 
@@ -224,7 +223,7 @@ def pair_reasons(
     # proves nothing here (an emulator gives every account a fresh one; a number or card
     # costs money), and a mailbox or number it merely typed in proves less (anyone can
     # type one)
-    throwaway = ~(facts.own_phone | facts.own_card) & facts.farmed & facts.in_burst
+    throwaway = ~facts.own_number_or_card & facts.farmed & facts.in_burst
     physical = (person_mask & ~personal_bits) != 0
     throwaway = (throwaway[a] | throwaway[b]) & physical
     # a phone two differently named accounts never held at the same time changed hands
