@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -130,21 +131,21 @@ def _release_freed_memory() -> None:
     ``malloc_trim`` returns it, where the C library has one.
     """
     pa.default_memory_pool().release_unused()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
-    """glibc, for ``malloc_trim``; None elsewhere (macOS, musl, Windows)."""
+    """glibc, for ``malloc_trim``, found on the first run (not at import); None elsewhere
+    (macOS, musl, Windows)."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.malloc_trim.argtypes = [ctypes.c_size_t]
     except (OSError, AttributeError):
         return None
     return libc
-
-
-_LIBC = _libc()
 
 
 def _blanked(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
