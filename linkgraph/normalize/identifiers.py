@@ -13,9 +13,10 @@ accounts.full_name             name        ``accounts.full_name``
 addresses line1..country       address     ``addresses``
 addresses.recipient_name       name        ``addresses.recipient_name``
 payments.fingerprint           card        ``payments.fingerprint``
-payments bin+last4+expiry      card_digits ``payments.card_digits`` (no fingerprint, and the
-                                           digits are not those of one fingerprinted card,
-                                           whose fingerprint the row takes instead)
+payments bin+last4+expiry      card_digits ``payments.card_digits`` (with the holder's initials;
+                                           no fingerprint, and the digits are not those of
+                                           one fingerprinted card, whose fingerprint the row
+                                           takes instead)
 payments.holder_name           name        ``payments.holder_name``
 logins.ip                      ip          ``logins.ip``
 logins.device_id               device      ``logins.device_id``
@@ -294,8 +295,8 @@ def _payment_rows(
     fingerprints = normalize_fingerprints(payments[S.FINGERPRINT])
     digits = card_digits(payments[S.CARD_BIN], payments[S.CARD_LAST4], payments[S.CARD_EXPIRY],
                          payments[S.HOLDER_NAME])
-    # a card without a fingerprint whose bin + last4 + expiry belong to exactly one
-    # fingerprinted card is that card (tokenised by one feed and not by another): it takes
+    # a card without a fingerprint whose bin + last4 + expiry (with the holder's initials,
+    # see card_digits) belong to exactly one fingerprinted card is that card (tokenised by one feed and not by another): it takes
     # the fingerprint, and the card's own sharing limits. Digits stand in for the rest;
     # two fingerprinted cards with equal digits but different tokens are different cards,
     # and a bare card matching both is neither's for sure: it meets only bare cards.
