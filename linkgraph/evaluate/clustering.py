@@ -13,11 +13,10 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from linkgraph import codes
 from linkgraph import schemas as s
+from linkgraph.cluster import components
 
 logger = logging.getLogger(__name__)
 
@@ -222,9 +221,7 @@ def raw_components(tables: Mapping[str, pd.DataFrame], truth: pd.DataFrame) -> p
         return pd.Series(np.arange(n), index=account_ids.to_numpy(), name="raw_component")
     row = np.concatenate(rows)
     col = np.concatenate(groups) + n
-    size = n + n_groups
-    graph = coo_matrix((np.ones(len(row), dtype=np.int8), (row, col)), shape=(size, size))
-    _, labels = connected_components(graph.tocsr(), directed=False)
+    labels = components(n + n_groups, row, col)
     return pd.Series(
         joint_codes(labels[:n]), index=account_ids.to_numpy(), name="raw_component"
     )

@@ -189,8 +189,9 @@ def score_run(
     in_cluster = clustering_metrics(cluster, person, prefix="x")
     metrics["person.pair_recall_in_cluster"] = in_cluster["x.pair_recall"]
     # a link group lies inside one person: its pairs are the person pairs some rule can join
-    group = label_codes(scored[s.LINK_GROUP]) if s.LINK_GROUP in scored.columns else person
+    group = person
     if s.LINK_GROUP in scored.columns:
+        group = label_codes(scored[s.LINK_GROUP])
         linkable = clustering_metrics(person_cluster, group, prefix="x")
         metrics["person.linkable_pairs"] = linkable["x.true_pairs"]
         metrics["person.pair_recall_linkable"] = linkable["x.pair_recall"]

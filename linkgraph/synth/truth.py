@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from linkgraph import schemas
+from linkgraph.cluster import components
 from linkgraph.synth import vocab
 from linkgraph.synth.build import World
 from linkgraph.synth.world import DAY, NOW1, NOW2
@@ -247,12 +246,10 @@ def link_groups(acc: pd.DataFrame, exists: np.ndarray) -> np.ndarray:
     row = np.concatenate(rows)
     _, group = np.unique(np.concatenate(keys), return_inverse=True)
     # a star per (person, kind, entity): each holder to the entity's node
-    graph = coo_matrix((np.ones(row.size, dtype=np.int8), (row, n + group)),
-                       shape=(n + int(group.max(initial=-1)) + 1,) * 2)
-    _, label = connected_components(graph, directed=False)
-    first = np.full(label.max(initial=-1) + 1, n, dtype=np.int64)
-    np.minimum.at(first, label[:n], np.arange(n))
-    return exists[first[label[:n]]]
+    label = components(n + int(group.max(initial=-1)) + 1, row, n + group)[:n]
+    # labels follow each component's smallest node, here always an account: its first
+    first = np.unique(label, return_index=True)[1]
+    return exists[first[label]]
 
 
 def _rank_within(group: np.ndarray) -> np.ndarray:
