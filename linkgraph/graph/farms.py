@@ -30,6 +30,7 @@ import logging
 from dataclasses import replace
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from linkgraph import schemas as s
 from linkgraph.config import GraphConfig
@@ -105,25 +106,10 @@ def _delivery_places(coded: CodedIncidence, flags: ValueFlags, group: np.ndarray
     household_kinds = np.array([TIER_OF_KIND.get(k) == s.T_HOUSEHOLD for k in coded.kinds]
                                or [False])
     no_place = np.isin(np.asarray(flags.reasons, dtype=object), _NO_PLACE)
-    home_rows = np.flatnonzero(household_kinds[coded.kind] & ~no_place[flags.reason[coded.group]])
-    homes = np.zeros(coded.n_groups, dtype=np.int64)
-    if not len(home_rows):
-        return homes
-    # each account's homes, sorted by account, joined to the candidate rows by account
-    order = np.argsort(coded.account[home_rows], kind="stable")
-    home_account = coded.account[home_rows][order]
-    home_group = coded.group[home_rows][order]
-    start = np.searchsorted(home_account, account, side="left")
-    count = np.searchsorted(home_account, account, side="right") - start
-    left = np.repeat(group, count)
-    right = home_group[np.repeat(start, count) + _ranks(count)]
-    distinct = np.unique(left.astype(np.int64) * coded.n_groups + right)
-    np.add.at(homes, distinct // coded.n_groups, 1)
-    return homes
-
-
-def _ranks(count: np.ndarray) -> np.ndarray:
-    """0..count-1 for each entry of ``count``, concatenated."""
-    total = int(count.sum())
-    offsets = np.repeat(np.cumsum(count) - count, count)
-    return np.arange(total) - offsets
+    places = np.flatnonzero(household_kinds[coded.kind] & ~no_place[flags.reason[coded.group]])
+    n_accounts, n_groups = len(coded.accounts), coded.n_groups
+    # (group x account) times (account x place): a row's non-zeros are its distinct places
+    holders = csr_matrix((np.ones(len(group)), (group, account)), shape=(n_groups, n_accounts))
+    delivered = csr_matrix((np.ones(len(places)), (coded.account[places], coded.group[places])),
+                           shape=(n_accounts, n_groups))
+    return np.diff((holders @ delivered).indptr)
