@@ -11,6 +11,9 @@ import pandas as pd
 import pytest
 from hypothesis import settings
 
+import linkgraph as lg
+from linkgraph.config import Config
+
 # CI explores the same examples every run (a submission must not fail by luck);
 # locally each run draws new ones, so a property keeps being searched.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
@@ -71,6 +74,14 @@ def _golden_feed_with_hostile_accounts(data: Path, *, formula: bool = False,
 
 
 @pytest.fixture(scope="session")
-def hostile_feed() -> Callable[..., Path]:
-    """Builder of the golden input with hostile accounts (see ``_golden_feed_with_hostile_accounts``)."""
-    return _golden_feed_with_hostile_accounts
+def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Builder of a run directory over the golden input with hostile accounts:
+    ``hostile_run(name, **feed_options)`` (see ``_golden_feed_with_hostile_accounts``)."""
+
+    def build(name: str, **options: bool) -> Path:
+        base = tmp_path_factory.mktemp(name)
+        data = _golden_feed_with_hostile_accounts(base / "feed", **options)
+        lg.run(data, out=base / "run", config=Config(max_reject_rate=0.5))
+        return base / "run"
+
+    return build

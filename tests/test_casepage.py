@@ -12,10 +12,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import linkgraph as lg
 from linkgraph.casepage import render_case_page, write_case_page, write_case_pages
 from linkgraph.cli import main
-from linkgraph.config import Config
 from linkgraph.errors import LinkgraphError
 from linkgraph.report import read_run
 from linkgraph.run import Run
@@ -55,11 +53,8 @@ class _Page(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory, hostile_feed: Callable[..., Path]) -> Path:
-    base = tmp_path_factory.mktemp("casepage")
-    data = hostile_feed(base / "feed", formula=True)
-    lg.run(data, out=base / "run", config=Config(max_reject_rate=0.5))
-    return base / "run"
+def run_dir(hostile_run: Callable[..., Path]) -> Path:
+    return hostile_run("casepage", formula=True)
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import linkgraph as lg
 from linkgraph.cli import main
-from linkgraph.config import Config
 from linkgraph.errors import LinkgraphError
 from linkgraph.explain import explain_account
 from linkgraph.report import read_run
@@ -22,11 +20,8 @@ HOSTILE = "<script>alert(1)</script>"  # the hostile account of conftest's feed
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory, hostile_feed: Callable[..., Path]) -> Path:
-    base = tmp_path_factory.mktemp("explain")
-    data = hostile_feed(base / "feed", carrier_nat=True)
-    lg.run(data, out=base / "run", config=Config(max_reject_rate=0.5))
-    return base / "run"
+def run_dir(hostile_run: Callable[..., Path]) -> Path:
+    return hostile_run("explain", carrier_nat=True)
 
 
 @pytest.fixture(scope="module")
