@@ -141,6 +141,8 @@ def test_link_groups_leave_out_pairs_nothing_could_join() -> None:
     assert metrics["person.normalisation_only_pairs"] == 2
     assert metrics["person.pair_recall_normalisation_only"] == 0.0
     assert metrics["person.pair_recall"] == pytest.approx(1 / 6)
+    # 3 of the person's 6 pairs can be joined at all
+    assert metrics["person.pair_recall_ceiling"] == pytest.approx(3 / 6)
 
 
 def test_blocked_persons_account_sharing_nothing_with_the_blocked_one_is_not_linkable() -> None:

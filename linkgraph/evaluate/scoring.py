@@ -194,6 +194,10 @@ def score_run(
         group = label_codes(scored[s.LINK_GROUP])
         linkable = clustering_metrics(person_cluster, group, prefix="x")
         metrics["person.linkable_pairs"] = linkable["x.true_pairs"]
+        # the all-pairs recall of a run that joins every linkable pair and nothing else
+        true_pairs = metrics["person.true_pairs"]
+        metrics["person.pair_recall_ceiling"] = (
+            linkable["x.true_pairs"] / true_pairs if true_pairs else 1.0)
         metrics["person.pair_recall_linkable"] = linkable["x.pair_recall"]
     if raw_components is not None:
         # an account the components do not know is alone in its own component
