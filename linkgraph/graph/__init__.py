@@ -18,7 +18,6 @@ are dropped and the tiers decided again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +45,7 @@ from linkgraph.graph.incidence import (
     TIER_CODES,
     CodedIncidence,
     base_weights,
+    categorical,
     code_identifiers,
     rarity_weight,
     tier_codes,
@@ -256,20 +256,13 @@ def _incidence_frame(coded: CodedIncidence, flags: ValueFlags) -> pd.DataFrame:
     group = coded.group
     # kind, source, tier and reason repeat a handful of words over every row: as
     # categoricals they take a byte a row instead of a string (~0.5 GB at 1M accounts)
-    incidence[s.KIND] = _categorical(coded.kind, coded.kinds)
+    incidence[s.KIND] = categorical(coded.kind, coded.kinds)
     incidence[s.SOURCE] = incidence[s.SOURCE].astype("category")
     # reason 0 (the value links) is missing; the names start at reason 1
-    incidence[s.SUPPRESSED] = _categorical(flags.reason[group] - 1, flags.reasons[1:])
-    incidence[s.TIER] = _categorical(tier[group], TIER_CODES)
+    incidence[s.SUPPRESSED] = categorical(flags.reason[group] - 1, flags.reasons[1:])
+    incidence[s.TIER] = categorical(tier[group], TIER_CODES)
     incidence[s.N_ACCOUNTS] = n_accounts.astype(np.int64, copy=False)[group]
     incidence[s.WEIGHT] = weight[group]
     incidence[s.LINKING] = linking[group]
     return incidence
 
-
-def _categorical(codes: np.ndarray, names: Sequence[str]) -> pd.Categorical:
-    """A categorical of ``codes`` into ``names`` (-1 missing), its categories the distinct
-    names sorted, so that it sorts and compares as the strings would."""
-    categories, recode = np.unique(np.asarray(names, dtype=object), return_inverse=True)
-    recode = np.append(recode, -1)  # code -1 stays missing
-    return pd.Categorical.from_codes(recode[codes], categories=categories.tolist())

@@ -61,7 +61,7 @@ import pandas as pd
 
 from linkgraph import schemas as s
 from linkgraph.config import GraphConfig
-from linkgraph.graph.incidence import TIER_CODES, CodedIncidence, labels, take
+from linkgraph.graph.incidence import TIER_CODES, CodedIncidence, categorical, take
 from linkgraph.graph.names import NameAgreement
 from linkgraph.graph.pairs import PairRows
 
@@ -291,11 +291,11 @@ def pair_tier_frame(
     return pd.DataFrame({
         s.ACCOUNT_A: take(coded.accounts, a),
         s.ACCOUNT_B: take(coded.accounts, b),
-        s.TIER: labels(pair_tier_codes(reasons), TIER_CODES),
+        s.TIER: categorical(pair_tier_codes(reasons), TIER_CODES),
         s.WEIGHT: summary.weight.astype(np.float64),
         s.N_PERSON_KINDS: n_person.astype(np.int64),
         s.N_HOUSEHOLD_KINDS: n_household.astype(np.int64),
-        s.CORROBORATION: labels(inverse, words),
+        s.CORROBORATION: categorical(inverse, words),
     })
 
 
