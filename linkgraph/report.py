@@ -193,6 +193,10 @@ def safe_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     safe = frame.copy()
     for column in safe.columns:
         values = safe[column]
+        if isinstance(values.dtype, pd.CategoricalDtype) and (
+                values.dtype.categories.dtype == object
+                or pd.api.types.is_string_dtype(values.dtype.categories.dtype)):
+            values = values.astype(object)  # a category may be a formula too
         if pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
             safe[column] = safe_text(values)
     return safe
@@ -293,6 +297,14 @@ def _float_text(floats: np.ndarray) -> pa.Array:
 def _csv_fields(values: pd.Series) -> pa.ChunkedArray | None:
     """Each cell as ``to_csv`` writes it (NA empty), or None for a dtype left to pandas."""
     dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        # each category formatted once (kinds, tiers, reasons: a handful over millions of rows)
+        categories = _csv_fields(pd.Series(dtype.categories.astype("str")))
+        if categories is None:
+            return None
+        text = pa.concat_arrays([*categories.chunks, pa.array([""], pa.large_string())])
+        codes = np.asarray(values.cat.codes, dtype=np.int64)
+        return pa.chunked_array([text.take(pa.array(np.where(codes < 0, len(text) - 1, codes)))])
     if pd.api.types.is_string_dtype(dtype) or dtype == object:
         text = pc.fill_null(_safe_arrow(values), _lit(""))
         # Python's csv.QUOTE_MINIMAL with lineterminator "\n"

@@ -40,6 +40,7 @@ def test_text_numbers_flags_and_times_are_written_as_pandas_writes_them(
     frame = pd.DataFrame({
         "text": pd.Series(cells, dtype="str"),
         "object": pd.Series(cells, dtype=object),
+        "category": pd.Series(cells, dtype="category"),
         "count": rng.integers(-(10**12), 10**12, n),
         "nullable": pd.Series(rng.integers(0, 9, n), dtype="Int64").mask(rng.random(n) < 0.3),
         "flag": rng.random(n) < 0.5,
@@ -59,6 +60,13 @@ def test_whole_numbers_and_extremes_keep_numpy_float_text(tmp_path: Path) -> Non
 
 
 def test_frame_of_an_unhandled_dtype_falls_back_to_pandas(tmp_path: Path) -> None:
-    frame = pd.DataFrame({"c": pd.Categorical(["x", "y,z"]), "n": [1, 2]})
+    frame = pd.DataFrame({"c": pd.Categorical([1 + 2j, 3j]), "n": [1, 2]})
     assert _arrow_csv(frame, tmp_path / "a.csv") == _pandas_csv(frame, tmp_path / "b.csv")
-    assert (tmp_path / "a.csv").read_text() == 'c,n\nx,1\n"y,z",2\n'
+    assert (tmp_path / "a.csv").read_text() == "c,n\n(1+2j),1\n3j,2\n"
+
+
+def test_categorical_text_is_written_as_its_strings(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"kind": pd.Categorical(["ip", None, "y,z", "=1+1", "ip"]),
+                          "n": [1, 2, 3, 4, 5]})
+    assert _arrow_csv(frame, tmp_path / "a.csv") == _pandas_csv(frame, tmp_path / "b.csv")
+    assert (tmp_path / "a.csv").read_text() == "kind,n\nip,1\n,2\n\"y,z\",3\n'=1+1,4\nip,5\n"
