@@ -49,7 +49,11 @@ def dataset(accounts: int, seed: int) -> Path:
         from linkgraph.synth import synthesize
 
         started = time.perf_counter()
-        synthesize(path, accounts=accounts, seed=seed, fmt="parquet")
+        # above a million accounts the world is drawn in shards (Parquet parts; ~3 GB per
+        # shard, a second process writes one while the next is drawn), so that ten million
+        # fit in memory; a million or fewer stays one file per table
+        synthesize(path, accounts=accounts, seed=seed, fmt="parquet", shard_size=1_000_000,
+                   processes=2)
         print(f"generated {path} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return path
 

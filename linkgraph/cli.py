@@ -235,18 +235,27 @@ def validate(data_dir: Path, max_reject_rate: float) -> None:
               show_default=True)
 @click.option("--next-night", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write the same world a day later to this directory.")
+@click.option("--shard-size", type=click.IntRange(min=1), default=1_000_000, show_default=True,
+              help="Above this many accounts, draw the world shard by shard (bounded memory; "
+                   "Parquet tables become directories of parts).")
+@click.option("--processes", type=click.IntRange(min=1, max=2), default=1, show_default=True,
+              help="2: write each shard in a second process while the next one is drawn "
+                   "(sharded worlds; same bytes).")
 @_fail_cleanly
-def synth(out_dir: Path, n_accounts: int, seed: int, fmt: str, next_night: Path | None) -> None:
+def synth(out_dir: Path, n_accounts: int, seed: int, fmt: str, next_night: Path | None,
+          shard_size: int, processes: int) -> None:
     """Generate a synthetic marketplace with ground truth (truth.csv) in OUT_DIR.
 
     \b
     Example:
       linkgraph synth /tmp/market --accounts 100000 --seed 7 --next-night /tmp/market2
+      linkgraph synth /tmp/big --accounts 10000000 --format parquet --processes 2
     """
     from linkgraph.synth import synthesize
 
     started = time.perf_counter()
-    result = synthesize(out_dir, accounts=n_accounts, seed=seed, fmt=fmt, next_night=next_night)
+    result = synthesize(out_dir, accounts=n_accounts, seed=seed, fmt=fmt, next_night=next_night,
+                        shard_size=shard_size, processes=processes)
     click.echo(f"{result} in {time.perf_counter() - started:.1f} s")
 
 

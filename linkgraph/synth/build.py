@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,9 @@ from linkgraph.synth.world import (
     public_ipv4,
 )
 
+if TYPE_CHECKING:
+    from linkgraph.synth.shards import Shared
+
 
 @dataclass(frozen=True)
 class World:
@@ -63,8 +67,15 @@ class World:
     movers: pd.DataFrame
 
 
-def build_world(n_accounts: int, rng: np.random.Generator) -> World:
-    """Draw a world with exactly ``n_accounts`` accounts on the first night."""
+def build_world(n_accounts: int, rng: np.random.Generator, *, shared: Shared | None = None
+                ) -> World:
+    """Draw a world with exactly ``n_accounts`` accounts on the first night.
+
+    With ``shared`` the world is one shard of a larger marketplace: its
+    offices, carrier NATs, Wi-Fi, VPN exits and pickup points are the
+    marketplace's (drawn once for all shards), and its phones, home
+    addresses, home IPs and mailboxes avoid the values earlier shards took.
+    """
     sizes = farm_sizes(rng, n_accounts)
     n_honest = n_accounts - int(sizes.sum())
     n_households = math.ceil(n_honest / 2.4) + 5
@@ -78,13 +89,14 @@ def build_world(n_accounts: int, rng: np.random.Generator) -> World:
     newcomers = build_households(rng, max(1, round(0.002 * len(households))), night=2)
     persons = pd.concat([persons, build_persons(rng, newcomers, len(households))],
                         ignore_index=True)
-    households = distinct_homes(rng, pd.concat([households, newcomers], ignore_index=True))
+    households = distinct_homes(rng, pd.concat([households, newcomers], ignore_index=True),
+                                taken=None if shared is None else shared.taken.homes)
     country = persons["country"].to_numpy()
     hh_country = households["country"].to_numpy()
     n_persons, n_hh = len(persons), len(households)
 
     entities = Entities()
-    phone = national_phones(rng, country)
+    phone = national_phones(rng, country, taken=None if shared is None else shared.taken.phones)
     persons["phone"] = np.where(persons["has_phone"].to_numpy(), phone, -1)
     first, last = persons["first"].to_numpy(), persons["last"].to_numpy()
     persons["mailbox"] = entities.add("mailbox", new_mailboxes(rng, first, last, country))
@@ -93,22 +105,22 @@ def build_world(n_accounts: int, rng: np.random.Generator) -> World:
     persons["quit"] = NOW2
 
     head = np.searchsorted(persons["household"].to_numpy(), np.arange(n_hh))
-    shared = households["size"].to_numpy() >= 2
-    family_card = shared & (rng.random(n_hh) < 0.2)
+    several = households["size"].to_numpy() >= 2
+    family_card = several & (rng.random(n_hh) < 0.2)
     households["card"] = -1
     households.loc[family_card, "card"] = entities.add("card", new_cards(
         rng, hh_country[family_card], first[head[family_card]], last[head[family_card]]))
-    tablet = shared & (rng.random(n_hh) < 0.15)
+    tablet = several & (rng.random(n_hh) < 0.15)
     households["tablet"] = -1
     households.loc[tablet, "tablet"] = entities.add("device", new_devices(rng, int(tablet.sum())))
 
+    if shared is not None:
+        return _shard_world(rng, households, persons, entities, sizes, shared)
     offices = _offices(rng, persons)
     per_country = np.bincount(country, weights=persons["n_accounts"].to_numpy(),
                               minlength=N_COUNTRIES) + 0.03 * n_accounts * np.array(
                                   vocab.COUNTRY_WEIGHTS)
-    n_nat = np.maximum(1, np.round(per_country / 2000)).astype(int)
-    n_wifi = np.maximum(1, np.round(per_country / 1500)).astype(int)
-    n_vpn = max(1, round(0.12 * n_accounts / 150))
+    n_nat, n_wifi, n_vpn = hub_counts(per_country, n_accounts)
     vpn_country = rng.choice([0, 2], size=n_vpn)
     ip_country = np.concatenate([hh_country, hh_country, offices["country"].to_numpy(),
                                  np.repeat(np.arange(N_COUNTRIES), n_nat),
@@ -121,9 +133,29 @@ def build_world(n_accounts: int, rng: np.random.Generator) -> World:
     nat = pd.DataFrame({"country": np.repeat(np.arange(N_COUNTRIES), n_nat), "ip": ips[3]})
     wifi = pd.DataFrame({"country": np.repeat(np.arange(N_COUNTRIES), n_wifi), "ip": ips[4]})
     vpn = pd.DataFrame({"country": vpn_country, "ip": ips[5]})
+    pickups = draw_pickups(rng, per_country)
+    return _finish(rng, households, persons, entities, sizes, offices, nat, wifi, vpn, pickups)
+
+
+def hub_counts(per_country: np.ndarray, n_accounts: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """How many carrier NATs and public Wi-Fi spots per country, and VPN exits, for a world.
+
+    ``per_country``: accounts (expected or drawn) per country.
+
+    >>> nat, wifi, vpn = hub_counts(np.array([4000.0, 3000.0, 2000.0, 1000.0]), 10_000)
+    >>> nat.tolist(), wifi.tolist(), vpn
+    ([2, 2, 1, 1], [3, 2, 1, 1], 8)
+    """
+    n_nat = np.maximum(1, np.round(per_country / 2000)).astype(int)
+    n_wifi = np.maximum(1, np.round(per_country / 1500)).astype(int)
+    return n_nat, n_wifi, max(1, round(0.12 * n_accounts / 150))
+
+
+def draw_pickups(rng: np.random.Generator, per_country: np.ndarray) -> pd.DataFrame:
+    """Pickup points and parcel lockers, one per 2,500 accounts of a country (two at least)."""
     n_pickups = np.maximum(2, np.round(per_country / 2500)).astype(int)
     pickup_country = np.repeat(np.arange(N_COUNTRIES), n_pickups)
-    pickups = pd.DataFrame({
+    return pd.DataFrame({
         "country": pickup_country, "brand": rng.integers(0, 2, size=len(pickup_country)),
         "number": rng.choice(np.arange(100, 10_000), size=len(pickup_country), replace=False),
         "street": in_country(rng, pickup_country, STREET_OFFSET),
@@ -131,10 +163,17 @@ def build_world(n_accounts: int, rng: np.random.Generator) -> World:
         "city": in_country(rng, pickup_country, CITY_OFFSET),
     })
 
+
+def _finish(rng: np.random.Generator, households: pd.DataFrame, persons: pd.DataFrame,
+            entities: Entities, sizes: np.ndarray, offices: pd.DataFrame, nat: pd.DataFrame,
+            wifi: pd.DataFrame, vpn: pd.DataFrame, pickups: pd.DataFrame,
+            shared: Shared | None = None) -> World:
+    """Recycled numbers, reassigned IPs, the accounts (honest and farm), mailboxes, movers."""
     persons = _recycle_phones(rng, persons)
     households = _reassign_home_ips(rng, households, persons)
     honest = honest_accounts(rng, persons, households, entities, pickups)
-    farm, style = farm_accounts(rng, persons, sizes, entities, pickups)
+    farm, style = farm_accounts(rng, persons, sizes, entities, pickups,
+                                taken_phones=None if shared is None else shared.taken.phones)
     persons["farmer"] = style
     accounts = pd.concat([honest, farm], ignore_index=True)
     accounts = accounts.iloc[np.argsort(accounts["created"].to_numpy(), kind="stable")]
@@ -142,11 +181,32 @@ def build_world(n_accounts: int, rng: np.random.Generator) -> World:
     accounts["night"] = np.where(accounts["created"].to_numpy() > NOW1, 2, 1)
     return World(
         households=households, persons=persons, accounts=accounts,
-        mailboxes=dedupe_mailboxes(rng, entities.table("mailbox")),
+        mailboxes=dedupe_mailboxes(rng, entities.table("mailbox"),
+                                   taken=None if shared is None else shared.taken.mailboxes),
         cards=entities.table("card"), devices=entities.table("device"), offices=offices,
         nat=nat, wifi=wifi, vpn=vpn, pickups=pickups,
         movers=_movers(rng, persons, households),
     )
+
+
+def _shard_world(rng: np.random.Generator, households: pd.DataFrame, persons: pd.DataFrame,
+                 entities: Entities, sizes: np.ndarray, shared: Shared) -> World:
+    """The rest of a shard's world, around the marketplace's shared places."""
+    offices = shared.offices
+    country, hh_country = persons["country"].to_numpy(), households["country"].to_numpy()
+    office_country = offices["country"].to_numpy()
+    worker = persons["office_worker"].to_numpy()
+    office = np.full(len(persons), -1, dtype=np.int64)
+    for x in range(N_COUNTRIES):
+        mask = worker & (country == x)
+        rows = np.flatnonzero(office_country == x)
+        office[mask] = rows[rng.integers(0, rows.size, size=int(mask.sum()))]
+    persons["office"] = office
+    ips = public_ipv4(rng, np.concatenate([hh_country, hh_country]), taken=shared.taken.ips)
+    households["ip"], households["ip_alt"] = ips[:len(households)], ips[len(households):]
+    households["ip_switch"] = NOW2 + DAY
+    return _finish(rng, households, persons, entities, sizes, offices, shared.nat, shared.wifi,
+                   shared.vpn, shared.pickups, shared)
 
 
 def _offices(rng: np.random.Generator, persons: pd.DataFrame) -> pd.DataFrame:
@@ -161,6 +221,11 @@ def _offices(rng: np.random.Generator, persons: pd.DataFrame) -> pd.DataFrame:
         office[mask] = sum(counts) + rng.integers(0, n_offices, size=int(mask.sum()))
         counts.append(n_offices)
     persons["office"] = office
+    return draw_offices(rng, np.array(counts))
+
+
+def draw_offices(rng: np.random.Generator, counts: np.ndarray) -> pd.DataFrame:
+    """``counts[x]`` offices in each country ``x``: an address, a company and a floor."""
     office_country = np.repeat(np.arange(N_COUNTRIES), counts)
     n = len(office_country)
     return pd.DataFrame({

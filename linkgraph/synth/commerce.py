@@ -22,8 +22,11 @@ _COMPANY_FORMS = (" Inc.", " OOO", " GmbH", " Ltd")
 _PICKUP_LINES = np.array([p for c in vocab.PICKUP_POINTS for p in c], dtype=object)
 
 
-def addresses(world: World, rng: np.random.Generator) -> Table:
-    """Home, office and pickup-point addresses of each account; movers' new homes next night."""
+def addresses(world: World, rng: np.random.Generator, *, first_id: int = 0) -> Table:
+    """Home, office and pickup-point addresses of each account; movers' new homes next night.
+
+    ``first_id``: the number of the first ``address_id`` (a shard's ids follow the earlier shards').
+    """
     acc = world.accounts
     movers = world.movers
     newest = acc.reset_index().groupby("person")["index"].max()
@@ -87,7 +90,7 @@ def addresses(world: World, rng: np.random.Generator) -> Table:
                        name_variants(rng, n))
     night = np.where(rows["time"].to_numpy() > NOW1, 2, 1)
     columns = {"account_id": ("code", account, "account"),
-               "address_id": ("str", render.ids("ad", np.arange(n), 9)),
+               "address_id": ("str", render.ids("ad", first_id + np.arange(n), 9)),
                "recipient_name": ("str", _obj(names))}
     columns.update({k: ("str", _obj(v)) for k, v in lines.items()})
     columns["country"] = ("str", _obj(COUNTRY_CODES[country]))
@@ -104,8 +107,13 @@ def _fill_number(pattern: np.ndarray, number: np.ndarray) -> np.ndarray:
     return out
 
 
-def payments(world: World, rng: np.random.Generator) -> Table:
-    """Cards (own, family, a farmer's), with a provider fingerprint or only BIN/last4/expiry; wallets."""
+def payments(world: World, rng: np.random.Generator, *, first_id: int = 0,
+             first_person: int = 0) -> Table:
+    """Cards (own, family, a farmer's), with a provider fingerprint or only BIN/last4/expiry; wallets.
+
+    ``first_id``: the number of the first ``payment_id``; ``first_person``: the
+    marketplace-wide number of the world's first person (a wallet token is the person's).
+    """
     acc = world.accounts
     parts = []
     for column in ("card", "family_card"):
@@ -126,7 +134,7 @@ def payments(world: World, rng: np.random.Generator) -> Table:
     fp = render.fixed_strings(np.concatenate([
         np.broadcast_to(np.frombuffer(b"fp_", np.uint8), (n, 3)),
         render.hex_digits(cards["fp"].to_numpy().astype(np.uint64), 16)], axis=1))
-    person = acc["person"].to_numpy()[account].astype(np.uint64)
+    person = (first_person + acc["person"].to_numpy()[account]).astype(np.uint64)
     wallet_token = render.fixed_strings(np.concatenate([
         np.broadcast_to(np.frombuffer(b"wl_", np.uint8), (n, 3)),
         render.hex_digits(person * np.uint64(0x9E3779B97F4A7C15), 16)], axis=1))
@@ -145,7 +153,7 @@ def payments(world: World, rng: np.random.Generator) -> Table:
     last4 = render.decimal_digits(cards["last4"].to_numpy(), 4)
     columns = {
         "account_id": ("code", account, "account"),
-        "payment_id": ("str", render.ids("pm", np.arange(n), 9)),
+        "payment_id": ("str", render.ids("pm", first_id + np.arange(n), 9)),
         "method": ("str", _obj(np.where(is_card, "card", "wallet").astype(object))),
         "fingerprint": ("str", fingerprint),
         "card_bin": ("str", _obj(np.where(is_card, render.fixed_strings(bin_text).to_numpy(
@@ -159,12 +167,14 @@ def payments(world: World, rng: np.random.Generator) -> Table:
 
 
 def orders(world: World, rng: np.random.Generator, address_rows: np.ndarray,
-           address_eligible: np.ndarray, payment_rows: np.ndarray) -> Table:
+           address_eligible: np.ndarray, payment_rows: np.ndarray, *, first_id: int = 0
+           ) -> Table:
     """Orders over the years: honest shoppers buy on and off; farm accounts once, just above the minimum.
 
     ``address_rows`` / ``payment_rows``: the owning account of each address / payment row
     (sorted), so an order points at one of its own account's rows; a mover's new
     address (not ``address_eligible``, last in its account's rows) is not used.
+    ``first_id``: the number of the first ``order_id``.
     """
     acc = world.accounts
     n_acc = len(acc)
@@ -209,7 +219,7 @@ def orders(world: World, rng: np.random.Generator, address_rows: np.ndarray,
     order_seq = np.empty(n, dtype=np.int64)
     order_seq[np.argsort(when, kind="stable")] = np.arange(n)
     columns = {
-        "order_id": ("str", render.ids("o", order_seq, 10)),
+        "order_id": ("str", render.ids("o", first_id + order_seq, 10)),
         "account_id": ("code", account, "account"), "created_at": ("time", when),
         "amount": ("num", amount),
         "currency": ("str", _obj(np.array(vocab.CURRENCIES, dtype=object)[country])),

@@ -47,9 +47,11 @@ def farm_sizes(rng: np.random.Generator, n_accounts: int) -> np.ndarray:
 
 
 def farm_accounts(rng: np.random.Generator, persons: pd.DataFrame, sizes: np.ndarray,
-                  entities: Entities, pickups: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+                  entities: Entities, pickups: pd.DataFrame,
+                  taken_phones: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Choose farmers among night-1 persons and open their farm accounts (both nights).
 
+    ``taken_phones``: numbers other parts of the world hold, which burners avoid too.
     Returns the farm accounts and each person's farmer style (0 for honest people).
     """
     style = np.zeros(len(persons), dtype=np.int64)
@@ -112,7 +114,10 @@ def farm_accounts(rng: np.random.Generator, persons: pd.DataFrame, sizes: np.nda
     phone = np.where(naive & (rng.random(n) < 0.7), p["phone"].to_numpy(), -1)
     burner = evasive & (rng.random(n) < 0.3)
     taken = persons["phone"].to_numpy()
-    phone[burner] = national_phones(rng, country[burner], taken=taken[taken >= 0])
+    taken = taken[taken >= 0]
+    if taken_phones is not None:
+        taken = np.concatenate([taken_phones, np.sort(taken)])  # two sorted runs
+    phone[burner] = national_phones(rng, country[burner], taken=taken)
 
     # the tie of an evasive farmer: one device, one card, or both
     fp = persons.iloc[farmer]

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from linkgraph.normalize.email import normalize_emails
 from linkgraph.synth import render, vocab
-from linkgraph.synth.world import DOMAINS
+from linkgraph.synth.world import DOMAINS, sorted_member
 
 FIRST = np.array([n for c in vocab.FIRST_NAMES for n in c], dtype=object)
 LAST = np.array([n for c in vocab.LAST_NAMES for n in c], dtype=object)
@@ -76,7 +76,18 @@ def canonical_mailboxes(mailboxes: pd.DataFrame) -> np.ndarray:
     return normalize_emails(address)["value"].to_numpy(dtype=object)
 
 
-def dedupe_mailboxes(rng: np.random.Generator, mailboxes: pd.DataFrame) -> pd.DataFrame:
+def mailbox_hashes(keys: np.ndarray) -> np.ndarray:
+    """A uint64 per canonical mailbox key, to remember keys cheaply across shards.
+
+    >>> a, b = mailbox_hashes(np.array(["jhill@gmail.com", "jhill1@gmail.com"], dtype=object))
+    >>> bool(a != b)
+    True
+    """
+    return pd.util.hash_array(np.asarray(keys, dtype=object))
+
+
+def dedupe_mailboxes(rng: np.random.Generator, mailboxes: pd.DataFrame,
+                     taken: np.ndarray | None = None) -> pd.DataFrame:
     """New digits for each mailbox that is, once canonical, the same as an earlier one.
 
     Different names can write the same mailbox (``James Hill`` and ``John
@@ -89,10 +100,13 @@ def dedupe_mailboxes(rng: np.random.Generator, mailboxes: pd.DataFrame) -> pd.Da
         rng: the world's generator (same seed, same digits).
         mailboxes: integer-coded mailboxes (``first``, ``last``, ``style``,
             ``digits``, ``domain``); not modified.
+        taken: sorted :func:`mailbox_hashes` of keys earlier shards own; a
+            row with one of them gets fresh digits too.
 
     Returns:
         A copy with ``digits`` changed where needed; every row's canonical
-        mailbox is distinct.
+        mailbox is distinct. With ``taken``, also a ``hash`` column: each
+        row's :func:`mailbox_hashes` (what the next shard must avoid).
 
     Raises:
         RuntimeError: if fresh digits cannot separate the mailboxes (cannot
@@ -107,12 +121,19 @@ def dedupe_mailboxes(rng: np.random.Generator, mailboxes: pd.DataFrame) -> pd.Da
     mailboxes = mailboxes.copy()
     key = canonical_mailboxes(mailboxes)
     digits = mailboxes["digits"].to_numpy().copy()
+    hashes = None if taken is None else mailbox_hashes(key)
     for _ in range(_MAX_ROUNDS):
         dup = pd.Series(key, dtype="object").duplicated().to_numpy()
+        if hashes is not None and taken is not None:
+            dup = dup | sorted_member(hashes, taken)
         if not dup.any():
             mailboxes["digits"] = digits
+            if hashes is not None:
+                mailboxes["hash"] = hashes
             return mailboxes
         digits[dup] = rng.integers(100, 10_000, size=int(dup.sum()))
         changed = mailboxes.iloc[np.flatnonzero(dup)].assign(digits=digits[dup])
         key[dup] = canonical_mailboxes(changed)
+        if hashes is not None:
+            hashes[dup] = mailbox_hashes(key[dup])
     raise RuntimeError("could not make mailboxes distinct")  # pragma: no cover

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,26 +41,22 @@ def materialise(spec: tuple, idx: np.ndarray, pools: dict[str, pa.Array], fmt: s
     return pa.array(np.asarray(spec[1])[idx], from_pandas=True)
 
 
-def write_night(out_dir: Path, tables: Tables, pools: dict[str, pa.Array], truth: pd.DataFrame,
-                night: int, rng: np.random.Generator, fmt: str) -> dict[str, Path | int]:
-    """Write every input table of one night (rows shuffled) and its ``truth.csv``.
-
-    Returns ``{table: path}`` and ``{"rows.table": count}`` entries.
-    """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path | int] = {}
+def night_tables(tables: Tables, pools: dict[str, pa.Array], night: int,
+                 rng: np.random.Generator, fmt: str) -> Iterator[tuple[str, pa.Table]]:
+    """Each input table of one night, rows shuffled, in ``schemas.TABLE_NAMES`` order."""
     for name in schemas.TABLE_NAMES:
         table = tables[name]
         idx = rows_of_night(np.asarray(table["time"]), night)
         idx = idx[rng.permutation(idx.size)]
         columns = schemas.INPUT_TABLES[name][1]
-        arrow = pa.table({c: materialise(table["columns"][c], idx, pools, fmt) for c in columns})
-        path = out_dir / f"{name}.{fmt}"
-        _write(arrow, path, fmt)
-        written[name] = path
-        written[f"rows.{name}"] = len(idx)
+        yield name, pa.table({c: materialise(table["columns"][c], idx, pools, fmt)
+                              for c in columns})
+
+
+def truth_arrow(truth: pd.DataFrame, pools: dict[str, pa.Array]) -> pa.Table:
+    """The truth frame with account, person and household codes written as ids."""
     account = truth["account"].to_numpy()
-    arrow = pa.table({
+    return pa.table({
         schemas.ACCOUNT_ID: pools["account"].take(pa.array(account)),
         schemas.PERSON_ID: render.ids("p", truth[schemas.PERSON_ID].to_numpy(), 8),
         schemas.HOUSEHOLD_ID: render.ids("h", truth[schemas.HOUSEHOLD_ID].to_numpy(), 8),
@@ -68,15 +65,34 @@ def write_night(out_dir: Path, tables: Tables, pools: dict[str, pa.Array], truth
                                                 schemas.HOUSEHOLD_ID, schemas.LINK_GROUP)},
         schemas.LINK_GROUP: pools["account"].take(pa.array(truth[schemas.LINK_GROUP].to_numpy())),
     })
+
+
+def write_night(out_dir: Path, tables: Tables, pools: dict[str, pa.Array], truth: pd.DataFrame,
+                night: int, rng: np.random.Generator, fmt: str) -> dict[str, Path | int]:
+    """Write every input table of one night (rows shuffled) and its ``truth.csv``.
+
+    Returns ``{table: path}`` and ``{"rows.table": count}`` entries.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path | int] = {}
+    for name, arrow in night_tables(tables, pools, night, rng, fmt):
+        path = out_dir / f"{name}.{fmt}"
+        write_table(arrow, path, fmt)
+        written[name] = path
+        written[f"rows.{name}"] = arrow.num_rows
     path = out_dir / "truth.csv"
-    _write(arrow, path, "csv")
+    write_table(truth_arrow(truth, pools), path, "csv")
     written["truth"] = path
     written["rows.truth"] = len(truth)
     return written
 
 
-def _write(table: pa.Table, path: Path, fmt: str) -> None:
+def write_table(table: pa.Table, path: Path, fmt: str, *, append: bool = False) -> None:
+    """Write ``table`` to ``path``; with ``append`` (CSV only) add rows without a header."""
     if fmt == "parquet":
         pq.write_table(table, path)
+    elif append:
+        with open(path, "ab") as sink:
+            pcsv.write_csv(table, sink, pcsv.WriteOptions(include_header=False))
     else:
         pcsv.write_csv(table, path)

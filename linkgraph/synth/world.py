@@ -72,16 +72,45 @@ def in_country(rng: np.random.Generator, country: np.ndarray, offsets: np.ndarra
     return offsets[country] + (rng.random(len(country)) * sizes).astype(np.int64)
 
 
+def sorted_member(values: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_values)`` for a sorted second array, by binary search.
+
+    >>> sorted_member(np.array([3, 5, 9]), np.array([1, 5, 9])).tolist()
+    [False, True, True]
+    """
+    if sorted_values.size == 0:
+        return np.zeros(len(values), dtype=bool)
+    # sorted queries walk the large array in order (cache-friendly binary searches)
+    order = np.argsort(values, kind="stable")
+    queries = np.asarray(values)[order]
+    at = np.minimum(np.searchsorted(sorted_values, queries), sorted_values.size - 1)
+    out = np.empty(len(order), dtype=bool)
+    out[order] = sorted_values[at] == queries
+    return out
+
+
+def as_sorted(values: np.ndarray) -> np.ndarray:
+    """``values`` sorted (returned as is when already sorted; two sorted runs merge in linear time).
+
+    >>> as_sorted(np.array([4, 9, 1, 2])).tolist()
+    [1, 2, 4, 9]
+    """
+    if np.any(values[1:] < values[:-1]):
+        return np.sort(values, kind="stable")
+    return values
+
+
 def distinct(rng: np.random.Generator, draw: Callable[[np.random.Generator, int], np.ndarray],
              n: int, taken: np.ndarray | None = None) -> np.ndarray:
     """``draw(rng, k)`` values for ``n`` rows, redrawn until no two rows (or ``taken``) collide."""
     values = draw(rng, n)
     taken = np.array([], dtype=values.dtype) if taken is None else taken
+    taken = as_sorted(taken)
     for _ in range(50):
         _, first = np.unique(values, return_index=True)
         dup = np.ones(n, dtype=bool)
         dup[first] = False
-        dup |= np.isin(values, taken)
+        dup |= sorted_member(values, taken)
         if not dup.any():
             return values
         values[dup] = draw(rng, int(dup.sum()))
@@ -93,7 +122,7 @@ def public_ipv4(rng: np.random.Generator, country: np.ndarray,
     """Distinct public IPv4 addresses (uint32) from each row's country's residential blocks."""
     country = np.asarray(country)
     out = np.zeros(len(country), dtype=np.uint32)
-    used = np.array([], dtype=np.uint32) if taken is None else taken.astype(np.uint32)
+    used = np.array([], dtype=np.uint32) if taken is None else as_sorted(taken.astype(np.uint32))
     for x in range(N_COUNTRIES):
         mask = country == x
         if mask.any():
@@ -104,7 +133,7 @@ def public_ipv4(rng: np.random.Generator, country: np.ndarray,
                     1, 1 << 24, size=k, dtype=np.uint32)
 
             out[mask] = distinct(rng, draw, int(mask.sum()), taken=used)
-            used = np.concatenate([used, out[mask]])
+            used = np.sort(np.concatenate([used, out[mask]]), kind="stable")
     return out
 
 
@@ -112,6 +141,7 @@ def national_phones(rng: np.random.Generator, country: np.ndarray,
                     taken: np.ndarray | None = None) -> np.ndarray:
     """Distinct 10-digit national mobile numbers (int64) in each row's country's ranges."""
     out = np.zeros(len(country), dtype=np.int64)
+    taken = None if taken is None else as_sorted(taken)
     for x in range(N_COUNTRIES):
         mask = country == x
         if mask.any():
@@ -189,11 +219,28 @@ def build_households(rng: np.random.Generator, n: int, night: int) -> pd.DataFra
     })
 
 
-def distinct_homes(rng: np.random.Generator, households: pd.DataFrame) -> pd.DataFrame:
-    """Redraw house numbers and flats until no two households share a home address."""
+def home_keys(households: pd.DataFrame) -> np.ndarray:
+    """One int64 per home address (street, house number, flat, city).
+
+    >>> home_keys(pd.DataFrame({"street": [3], "no": [12], "apt": [0], "city": [5]})).tolist()
+    [1204800000005]
+    """
+    street, no = households["street"].to_numpy(), households["no"].to_numpy()
+    apt, city = households["apt"].to_numpy(), households["city"].to_numpy()
+    return ((street.astype(np.int64) * 1000 + no) * 400 + apt) * 1_000_000 + city
+
+
+def distinct_homes(rng: np.random.Generator, households: pd.DataFrame,
+                   taken: np.ndarray | None = None) -> pd.DataFrame:
+    """Redraw house numbers and flats until no two households (or ``taken`` keys) share a home.
+
+    ``taken``: sorted :func:`home_keys` of homes another part of the world already has.
+    """
     households = households.copy()
     for _ in range(50):
         dup = households.duplicated(["street", "no", "apt", "city"]).to_numpy()
+        if taken is not None and taken.size:
+            dup = dup | sorted_member(home_keys(households), taken)
         if not dup.any():
             return households
         no = households["no"].to_numpy().copy()
