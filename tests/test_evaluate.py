@@ -559,6 +559,21 @@ def test_evaluate_prefers_parquet_to_csv(tmp_path: Path) -> None:
     assert card.metrics["clusters.largest"] == 3
 
 
+def test_evaluate_reads_synth_tables_written_as_parquet_part_directories(tmp_path: Path) -> None:
+    write_synth_dir(tmp_path / "synth")
+    write_run_dir(tmp_path / "run", joined=True)
+    synth = tmp_path / "synth"
+    for name in ("accounts", "orders"):  # one part per shard, as sharded synth writes them
+        frame = pd.read_csv(synth / f"{name}.csv", dtype=str, keep_default_na=False)
+        (synth / f"{name}.csv").unlink()
+        (synth / f"{name}.parquet").mkdir()
+        frame.iloc[:1].to_parquet(synth / f"{name}.parquet" / "part-00000.parquet")
+        frame.iloc[1:].to_parquet(synth / f"{name}.parquet" / "part-00001.parquet")
+    metrics = evaluate(tmp_path / "run", synth).metrics
+    assert metrics["person.normalisation_only_pairs"] == 1
+    assert metrics["coupon.roc_auc"] == 1.0
+
+
 def test_evaluate_without_accounts_file_says_what_the_directory_should_be(
     tmp_path: Path,
 ) -> None:

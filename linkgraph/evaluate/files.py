@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
+import pyarrow.dataset as ds
 
 from linkgraph import schemas as s
 from linkgraph.errors import InputError, RunDirectoryError
@@ -91,8 +91,9 @@ def _read_table(directory: Path, name: str, columns: tuple[str, ...]) -> pd.Data
     """
     parquet, csv = directory / f"{name}.parquet", directory / f"{name}.csv"
     try:
-        if parquet.is_file():
-            present = [c for c in columns if c in pq.read_schema(parquet).names]
+        if parquet.is_file() or parquet.is_dir():  # a directory of parts, as sharded synth writes
+            names = ds.dataset(parquet, format="parquet").schema.names
+            present = [c for c in columns if c in names]
             return pd.read_parquet(parquet, columns=present)
         if csv.is_file():
             wanted = set(columns)
