@@ -241,6 +241,44 @@ def test_strangers_card_with_the_same_digits_but_another_holder_is_another_card(
     assert cards.loc["stranger", "value"] == "404159|7569|0930|KP"
 
 
+def _cards_with_equal_digits_and_initials(holders: list[str], fingerprints: list[str | None]
+                                          ) -> pd.DataFrame:
+    ids = [f"a{i}" for i in range(len(holders))]
+    payments = pd.DataFrame({
+        "account_id": ids, "payment_id": [f"p{i}" for i in range(len(holders))],
+        "fingerprint": fingerprints, "card_bin": "542418", "card_last4": "8584",
+        "card_expiry": "12/28", "holder_name": holders,
+    })
+    tables = _tables(accounts=pd.DataFrame({"account_id": ids}), payments=payments)
+    identifiers = normalize_identifiers(tables, config=NormalizeConfig())
+    return identifiers[identifiers["kind"].isin(["card", "card_digits"])].set_index("account_id")
+
+
+def test_strangers_card_with_the_same_digits_and_initials_does_not_take_a_fingerprint() -> None:
+    # seen at 2M accounts: an honest shopper's untokenised card and a farm's prepaid card,
+    # one BIN, last four and expiry, holders MICHAEL WRIGHT and Megan White (both MW)
+    cards = _cards_with_equal_digits_and_initials(["Megan White", "MICHAEL WRIGHT"],
+                                                  ["fp_farm", None])
+    assert cards.loc["a0", "value"] == "fp_farm"
+    assert cards.loc["a1", "kind"] == "card_digits"
+    assert cards.loc["a1", "value"] == "542418|8584|1228|MW|michael wright"
+
+
+def test_one_holder_written_two_ways_still_takes_the_fingerprint() -> None:
+    cards = _cards_with_equal_digits_and_initials(
+        ["Megan White", "M. WHITE", "White Megan", "Michael Wright"],
+        ["fp_card", None, None, None])
+    assert cards.loc[["a0", "a1", "a2"], "value"].tolist() == ["fp_card"] * 3
+    assert cards.loc["a3", "value"] == "542418|8584|1228|MW|michael wright"
+
+
+def test_strangers_bare_cards_with_the_same_digits_and_initials_are_two_cards() -> None:
+    cards = _cards_with_equal_digits_and_initials(["Megan White", "MICHAEL WRIGHT", "megan white"],
+                                                  [None, None, None])
+    assert cards["value"].tolist() == ["542418|8584|1228|MW", "542418|8584|1228|MW|michael wright",
+                                       "542418|8584|1228|MW"]
+
+
 def test_card_without_fingerprint_matching_two_tokenised_cards_meets_only_bare_cards() -> None:
     tables = _three_cards_same_digits()
     bare = pd.DataFrame({"account_id": ["a5"], "payment_id": ["p5"], "fingerprint": [None],

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from linkgraph import schemas as s
 from linkgraph.graph.incidence import CodedIncidence, take
+from linkgraph.normalize.name import names_agree
 
 #: the identifiers frame's ``source`` of a registered name
 REGISTERED_NAME_SOURCE = f"accounts.{s.FULL_NAME}"
@@ -120,33 +121,3 @@ def _with_initial(
     hit = pc.match_substring_regex(values, pattern=r"(?:^|\s)\pL(?:\s|$)").fill_null(False)
     flags[groups] = hit.to_numpy(zero_copy_only=False)
     return flags
-
-
-def names_agree(left: str, right: str) -> bool:
-    """True when two normalised names are equal or differ by one initial.
-
-    Keys are sorted tokens (``anna petrova``); ``A. Petrova`` is ``a petrova``.
-
-    >>> names_agree("anna petrova", "anna petrova")
-    True
-    >>> names_agree("a petrova", "anna petrova"), names_agree("a petrova", "ivan petrova")
-    (True, False)
-    >>> names_agree("anna petrova", "anna ivanova"), names_agree("b petrova", "anna petrova")
-    (False, False)
-    """
-    if left == right:
-        return True
-    left_tokens, right_tokens = left.split(), right.split()
-    if len(left_tokens) != len(right_tokens):
-        return False
-    only_left = list(left_tokens)
-    only_right = []
-    for token in right_tokens:
-        if token in only_left:
-            only_left.remove(token)
-        else:
-            only_right.append(token)
-    if len(only_left) != 1 or len(only_right) != 1:
-        return False
-    short, long = sorted((only_left[0], only_right[0]), key=len)
-    return len(short) == 1 and len(long) > 1 and long.startswith(short)

@@ -55,3 +55,33 @@ def _normalize_distinct(raw: pd.Series) -> pd.DataFrame:
     value = key.where(valid, key.fillna(folded))
     suppressed = reasons(~valid, "invalid")
     return pd.DataFrame({"value": value.astype(TEXT), "suppressed": suppressed})
+
+
+def names_agree(left: str, right: str) -> bool:
+    """True when two normalised names are equal or differ by one initial.
+
+    Keys are sorted tokens (``anna petrova``); ``A. Petrova`` is ``a petrova``.
+
+    >>> names_agree("anna petrova", "anna petrova")
+    True
+    >>> names_agree("a petrova", "anna petrova"), names_agree("a petrova", "ivan petrova")
+    (True, False)
+    >>> names_agree("anna petrova", "anna ivanova"), names_agree("b petrova", "anna petrova")
+    (False, False)
+    """
+    if left == right:
+        return True
+    left_tokens, right_tokens = left.split(), right.split()
+    if len(left_tokens) != len(right_tokens):
+        return False
+    only_left = list(left_tokens)
+    only_right = []
+    for token in right_tokens:
+        if token in only_left:
+            only_left.remove(token)
+        else:
+            only_right.append(token)
+    if len(only_left) != 1 or len(only_right) != 1:
+        return False
+    short, long = sorted((only_left[0], only_right[0]), key=len)
+    return len(short) == 1 and len(long) > 1 and long.startswith(short)

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from linkgraph.normalize.name import names_agree, normalize_names
 from linkgraph.normalize.text import TEXT, as_text, extract, map_distinct
 
 _EXPIRY = (
@@ -92,11 +93,91 @@ def card_digits(bins: pd.Series, last4: pd.Series, expiry: pd.Series,
     month_year.index = bin6.index
     value = (bin6 + "|" + tail + "|" + month_year).astype(TEXT)
     if holders is not None:
-        initials = map_distinct(as_text(holders), holder_initials)
-        initials.index = bin6.index
+        holders = as_text(holders).set_axis(bin6.index)
+        initials = map_distinct(holders, holder_initials)
         value = value.where(initials.isna(), value + "|" + initials)
+        value = _namesakes_apart(value, holders)
     return pd.DataFrame({"value": value, "suppressed": pd.Series(pd.NA, index=bins.index,
                                                                   dtype=TEXT)})
+
+
+def _namesakes_apart(keys: pd.Series, holders: pd.Series) -> pd.Series:
+    """``keys``, with the holders of one key who are not one person told apart.
+
+    Two strangers' cards can share a BIN, last four, expiry and initials
+    (``MEGAN WHITE`` and ``Michael Wright``, both ``MW``); at ten million
+    accounts they do. Where a key's holders are several names, they are
+    grouped by :func:`~linkgraph.normalize.name.names_agree` (equal, or one
+    initial apart: ``J. Doe`` and ``JOHN DOE`` stay one card), and each group
+    after the first in sorted order gets its smallest name appended
+    (``...|MW|michael wright``). A key with one name, or holders that are no
+    valid name, is unchanged. Only the few keys with several spellings meet
+    the name rules.
+
+    >>> keys = pd.Series(["k|MW", "k|MW", "k|MW", "k|DJ", "k|DJ"])
+    >>> holders = pd.Series(["Megan White", "Michael Wright", "MEGAN WHITE", "J. Doe", "JOHN DOE"])
+    >>> _namesakes_apart(keys, holders).tolist()
+    ['k|MW', 'k|MW|michael wright', 'k|MW', 'k|DJ', 'k|DJ']
+    """
+    key_code, _ = pd.factorize(keys)
+    holder_code, holder_names = pd.factorize(holders)
+    known = (key_code >= 0) & (holder_code >= 0)
+    pairs = np.unique(key_code[known] * (len(holder_names) + 1) + holder_code[known])
+    pair_key = pairs // (len(holder_names) + 1)
+    several = np.flatnonzero(np.bincount(pair_key, minlength=1) > 1)
+    if not len(several):
+        return keys
+    pairs = pairs[np.isin(pair_key, several)]
+    pair_key, pair_holder = pairs // (len(holder_names) + 1), pairs % (len(holder_names) + 1)
+    names = normalize_names(pd.Series(np.asarray(holder_names)[pair_holder], dtype=TEXT))
+    valid = names["suppressed"].isna().to_numpy() & names["value"].notna().to_numpy()
+    width = len(holder_names) + 1
+    split_pairs: list[int] = []
+    suffixes: list[str] = []
+    # a Python loop over the keys that several names share: a handful per million cards
+    for key in np.unique(pair_key[valid]):
+        at = np.flatnonzero((pair_key == key) & valid)
+        spelled = [str(names["value"].iat[i]) for i in at]
+        groups = _agreeing_groups(sorted(set(spelled)))
+        first = min(spelled)  # the group of the smallest name keeps the key as it is
+        for i, name in zip(at, spelled, strict=True):
+            if groups[name] != first:
+                split_pairs.append(int(key) * width + int(pair_holder[i]))
+                suffixes.append(groups[name])
+    if not split_pairs:
+        return keys
+    order = np.argsort(split_pairs)
+    split_pairs_sorted = np.asarray(split_pairs, dtype=np.int64)[order]
+    row_pair = np.where(known, key_code * width + holder_code, -1)
+    slot = np.clip(np.searchsorted(split_pairs_sorted, row_pair), 0, len(order) - 1)
+    split = known & (split_pairs_sorted[slot] == row_pair)
+    suffix = np.asarray(suffixes, dtype=object)[order][slot[split]]
+    out = keys.copy()
+    out[split] = (keys[split] + "|" + pd.Series(suffix, index=keys.index[split], dtype=TEXT))
+    return out
+
+
+def _agreeing_groups(names: list[str]) -> dict[str, str]:
+    """Each of the sorted ``names``, mapped to the smallest name it is joined to by a
+    chain of agreeing names (equal, or one initial apart).
+
+    >>> _agreeing_groups(["a petrova", "alla petrova", "anna petrova", "ivan petrov"])["anna petrova"]
+    'a petrova'
+    """
+    parent = list(range(len(names)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, left in enumerate(names):
+        for j in range(i + 1, len(names)):
+            if names_agree(left, names[j]):
+                a, b = root(i), root(j)
+                parent[max(a, b)] = min(a, b)  # names are sorted: the smaller index is the root
+    return {name: names[root(i)] for i, name in enumerate(names)}
 
 
 def holder_initials(holders: pd.Series) -> pd.Series:
