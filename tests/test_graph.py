@@ -483,6 +483,29 @@ def test_kid_without_own_identity_on_the_family_tablet_stays_household() -> None
     assert tier_of(links, "kid", "mum") == "household"
 
 
+def test_sibling_whose_card_and_phone_sit_on_their_own_second_account_is_someone_apart() -> None:
+    # seen at 2M accounts: a family tablet; one sibling's card, phone and phone's device are
+    # shared with that sibling's own second account, so none is "only theirs"; still, the
+    # sibling has a card and a phone the blocked brother lacks: family, not one person
+    family = identifiers(
+        ("sib", "device", "tab"), ("bro", "device", "tab"), ("bro", "phone", "+79001112233"),
+        ("sib", "card", "fp-sib"), ("sib2", "card", "fp-sib"),
+        ("sib", "phone", "+79005556677"), ("sib2", "phone", "+79005556677"),
+        ("sib", "device", "phone-sib"), ("sib2", "device", "phone-sib"))
+    assert tier_of(links_of(family), "bro", "sib") == "household"
+    # the sibling's second account is still theirs
+    assert tier_of(links_of(family), "sib", "sib2") == "person"
+
+
+def test_account_whose_only_device_is_the_others_has_no_identity_apart() -> None:
+    shadow = identifiers(("main", "device", "tab"), ("alt", "device", "tab"),
+                         ("main", "card", "fp-1"), *own_phones("main"))
+    assert tier_of(links_of(shadow), "alt", "main") == "person"
+    # with a card of its own (even one it shares with a third account) it is someone apart
+    apart = pd.concat([shadow, identifiers(("alt", "card", "fp-2"), ("third", "card", "fp-2"))])
+    assert tier_of(links_of(apart), "alt", "main") == "household"
+
+
 def test_shared_phone_is_one_persons_when_names_do_not_conflict() -> None:
     phone = identifiers(("a", "phone", "+79001234567"), ("b", "phone", "+79001234567"),
                         ("a", "card", "fp-a"), ("b", "card", "fp-b"))

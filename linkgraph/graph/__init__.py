@@ -150,7 +150,7 @@ def build_links(
     flags = farm_ties(coded, flags, farmed_accounts(account_index), config=config)
     # a common name is no hub for telling one person from a family (see names.py)
     names = registered_names(coded, (flags.reason == 0) | (flags.reason == flags.reasons.index(HUB)))
-    own_number_or_card, phones = _phones_and_cards(coded, flags)
+    own_number_or_card, phones, identities = _phones_and_cards(coded, flags)
 
     pairs = pair_rows(coded, flags, config=config)
     summary, agreement = _summary(coded, flags, pairs, names)
@@ -160,7 +160,7 @@ def build_links(
     )
     profile_code = account_index.code
     reasons = _reasons(summary, agreement, profiles, profile_code, own_number_or_card, phones,
-                       config=config)
+                       identities, config=config)
 
     # home addresses shared by more persons than a family has stop linking; persons
     # come from the person-tier pairs, which addresses never decide (bursts aside)
@@ -173,7 +173,7 @@ def build_links(
         profiles = with_burst_sizes(profiles, coded, profile_code, summary.linking(),
                                     config=config)
         reasons = _reasons(summary, agreement, profiles, profile_code, own_number_or_card,
-                           phones, config=config)
+                           phones, identities, config=config)
 
     links = LinkSet(
         incidence=_incidence_frame(coded, flags),
@@ -201,11 +201,12 @@ def _summary(
 
 def _reasons(
     summary: PairSummary, agreement: NameAgreement, profiles: pd.DataFrame,
-    profile_code: np.ndarray, own_number_or_card: np.ndarray, phones: np.ndarray, *,
-    config: GraphConfig,
+    profile_code: np.ndarray, own_number_or_card: np.ndarray, phones: np.ndarray,
+    identities: np.ndarray, *, config: GraphConfig,
 ) -> np.ndarray:
     """Each pair's corroboration rule (``corroborate.pair_reasons``)."""
-    facts = account_facts(profiles, profile_code, own_number_or_card, phones, config=config)
+    facts = account_facts(profiles, profile_code, own_number_or_card, phones, identities,
+                          config=config)
     return pair_reasons(summary, facts, agreement, config=config)
 
 
@@ -218,26 +219,32 @@ def _person_labels(coded: CodedIncidence, summary: PairSummary, reasons: np.ndar
     return connected_components(graph.tocsr(), directed=False)[1].astype(np.int64)
 
 
-def _phones_and_cards(coded: CodedIncidence, flags: ValueFlags) -> tuple[np.ndarray, np.ndarray]:
-    """Per account code: a phone number or a card only it has; any phone number.
+def _phones_and_cards(
+    coded: CodedIncidence, flags: ValueFlags
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per account code: a phone number or a card only it has; any phone number; how
+    many phone numbers, cards and devices it has.
 
     Only values that link count (a card: a provider fingerprint or bin+last4+expiry).
     """
     n = len(coded.accounts)
     own_number_or_card, phones = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    wanted = np.zeros(max(len(coded.kinds), 1), dtype=np.int8)  # 1 phone, 2 card
-    for kind, code in ((s.K_PHONE, 1), (s.K_CARD, 2), (s.K_CARD_DIGITS, 2)):
+    wanted = np.zeros(max(len(coded.kinds), 1), dtype=np.int8)  # 1 phone, 2 card, 3 device
+    for kind, code in ((s.K_PHONE, 1), (s.K_CARD, 2), (s.K_CARD_DIGITS, 2), (s.K_DEVICE, 3)):
         if kind in coded.kinds:
             wanted[coded.kinds.index(kind)] = code
-    # the few phone and card rows first, then their values' flags
+    # the few phone, card and device rows first, then their values' flags
     rows = np.flatnonzero(wanted[coded.kind])
     group = coded.group[rows]
     linking = ~flags.suppressed[group]
     rows, group = rows[linking], group[linking]
     account = coded.account[rows]
-    phones[account[wanted[coded.kind[rows]] == 1]] = True
-    own_number_or_card[account[flags.n_accounts[group] == 1]] = True
-    return own_number_or_card, phones
+    identities = np.bincount(account, minlength=n)
+    wanted_of_row = wanted[coded.kind[rows]]
+    phones[account[wanted_of_row == 1]] = True
+    number_or_card = wanted_of_row <= 2
+    own_number_or_card[account[number_or_card & (flags.n_accounts[group] == 1)]] = True
+    return own_number_or_card, phones, identities
 
 
 def _incidence_frame(coded: CodedIncidence, flags: ValueFlags) -> pd.DataFrame:

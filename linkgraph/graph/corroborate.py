@@ -36,7 +36,8 @@ members of one family; the evidence decides, first rule that applies wins:
    match (equal, or one initial apart). Only ``accounts.full_name`` counts: a
    family card carries its holder's name to every member;
 8. ``person``, *no own identity*: one of the two has no phone, card or
-   device that nobody else has;
+   device that nobody else has, nor one the other account lacks (a sibling
+   whose card and phone are shared with their own second account is someone);
 9. ``person``, *personal identifier*: the shared value is a phone number or
    mailbox (``GraphConfig.personal_kinds``: one person's, rarely a family's),
    unless both accounts have a phone number besides, not the same one (two
@@ -64,6 +65,7 @@ from linkgraph.config import GraphConfig
 from linkgraph.graph.incidence import TIER_CODES, CodedIncidence, categorical, take
 from linkgraph.graph.names import NameAgreement
 from linkgraph.graph.pairs import PairRows
+from linkgraph.graph.profiles import identity_kinds
 
 #: evidence classes in the order the words list them (strongest first)
 _CLASSES = ("card", "device", "phone", "email", "address", "ip", "name", "other")
@@ -101,6 +103,7 @@ class PairSummary:
     weight: np.ndarray
     held_together: np.ndarray
     stale: np.ndarray
+    shared_identities: np.ndarray
 
     def person_level(self) -> np.ndarray:
         """Per pair: it shares a person-level value (the pairs whose names matter)."""
@@ -116,7 +119,8 @@ class PairSummary:
         return PairSummary(a=self.a[entries], b=self.b[entries], mask=self.mask[entries],
                            weight=self.weight[entries],
                            held_together=self.held_together[entries],
-                           stale=self.stale[entries])
+                           stale=self.stale[entries],
+                           shared_identities=self.shared_identities[entries])
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,7 @@ class AccountFacts:
     """Per account code, the facts corroboration asks (see :func:`account_facts`)."""
 
     own_identity: np.ndarray
+    identities: np.ndarray
     own_number_or_card: np.ndarray
     phone: np.ndarray
     in_burst: np.ndarray
@@ -144,7 +149,7 @@ def summarize_pairs(coded: CodedIncidence, pairs: PairRows) -> PairSummary:
     if len(a) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return PairSummary(a=empty, b=empty, mask=empty, weight=np.zeros(0), held_together=empty,
-                           stale=empty)
+                           stale=empty, shared_identities=empty)
     start = np.ones(len(a), dtype=bool)
     start[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
     starts = np.flatnonzero(start)
@@ -155,6 +160,8 @@ def summarize_pairs(coded: CodedIncidence, pairs: PairRows) -> PairSummary:
         weight=np.add.reduceat(np.where(pairs.recycled, 0.0, pairs.weight), starts),
         held_together=np.bitwise_or.reduceat(np.where(pairs.gapped, 0, bits), starts),
         stale=mask & ~fresh,
+        shared_identities=np.add.reduceat(
+            identity_kinds(coded)[coded.kind[pairs.row_a]].astype(np.int64), starts),
     )
 
 
@@ -180,13 +187,14 @@ def resolve_recycled(
 
 def account_facts(
     profiles: pd.DataFrame, code: np.ndarray, own_number_or_card: np.ndarray,
-    phone: np.ndarray, *, config: GraphConfig
+    phone: np.ndarray, identities: np.ndarray, *, config: GraphConfig
 ) -> AccountFacts:
     """The per-account facts of ``profiles`` as arrays over account codes.
 
     ``code`` is each profile's account code (-1 for an account with no
     identifiers); ``own_number_or_card`` (a phone number or a card nobody else
-    has) and ``phone`` (any phone number that links) are per account code
+    has), ``phone`` (any phone number that links) and ``identities`` (phone
+    numbers, cards and devices that are no hub or junk) are per account code
     already. An account missing from the accounts table gets no corroboration
     from its facts (it counts as having an identity, as outside any burst).
     """
@@ -200,7 +208,8 @@ def account_facts(
                                >= config.burst_min_accounts)[present]
     farmed[code[present]] = (profiles[s.COUPON_ONLY].to_numpy(dtype=bool)
                              | profiles[s.DISPOSABLE_EMAIL].to_numpy(dtype=bool))[present]
-    return AccountFacts(own_identity=own, own_number_or_card=own_number_or_card, phone=phone,
+    return AccountFacts(own_identity=own, identities=identities,
+                        own_number_or_card=own_number_or_card, phone=phone,
                         in_burst=in_burst, farmed=farmed)
 
 
@@ -246,6 +255,11 @@ def pair_reasons(
     # mailbox, or a parent's phone may sit on a child's account, but not both
     both_personal = (1 << _CLASSES.index("email")) | (1 << _CLASSES.index("phone"))
     same_mailbox = ((person_mask & both_personal) == both_personal) & ~recycled
+
+    def no_identity_apart(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        # x has no phone, card or device of its own, nor one the other lacks: a family
+        # member whose card and phone sit on their own second account is someone apart
+        return ~facts.own_identity[x] & (facts.identities[x] <= summary.shared_identities)
     return np.select(
         [burst_evidence & burst,
          (n_person >= 1) & throwaway,
@@ -257,7 +271,7 @@ def pair_reasons(
          n_person >= 2,
          (n_person == 1) & shares_physical_only & two_phones & names.compatible,
          (n_person == 1) & names.compatible,
-         (n_person == 1) & ~(facts.own_identity[a] & facts.own_identity[b]),
+         (n_person == 1) & (no_identity_apart(a, b) | no_identity_apart(b, a)),
          (n_person == 1) & shares_personal & ~two_phones,
          n_person == 1,
          n_household >= 1],

@@ -103,7 +103,7 @@ def account_profiles(
                     & ~suppressed)
     person = person_value[coded.group]
     own = (person_value & (n_accounts == 1))[coded.group]
-    identity_kind = np.array([k in _IDENTITY_KINDS for k in coded.kinds] or [False])
+    identity_kind = identity_kinds(coded)
     own_identity = own & identity_kind[coded.kind]
     per_code = {
         s.N_PERSON_IDS: np.bincount(coded.account[person], minlength=n_codes),
@@ -248,3 +248,9 @@ def _burst_sizes(
     sizes = np.ones(len(code), dtype=np.int64)
     sizes[present] = per_code[code[present]]
     return sizes
+
+
+def identity_kinds(coded: CodedIncidence) -> np.ndarray:
+    """Per kind code of ``coded``: whether the kind names a person's identity (phone
+    number, card, device)."""
+    return np.array([k in _IDENTITY_KINDS for k in coded.kinds] or [False])
