@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from linkgraph.normalize.text import TEXT, as_text, to_text
+from linkgraph.normalize.text import TEXT, arrow_text, as_text, to_text
 
 #: NaT as an int64 (numpy's and pandas' sentinel)
 NAT = np.iinfo(np.int64).min
@@ -72,13 +74,37 @@ class KindRows:
 def text_codes(values: pd.Series, *, sort: bool = False) -> tuple[np.ndarray, pd.Series]:
     """Codes (-1 for NA) and the distinct values as TEXT; sorted when ``sort``.
 
+    What ``pd.factorize`` gives (distinct values in order of first appearance,
+    or in sorted order), hashed by Arrow's ``dictionary_encode`` straight into
+    one dictionary (pandas unifies per-chunk dictionaries, and sorts in Python).
+
     >>> codes, distinct = text_codes(pd.Series(["b", None, "a", "b"]), sort=True)
     >>> codes.tolist(), distinct.tolist()
     ([1, -1, 0, 1], ['a', 'b'])
     """
     text = to_text(values)
-    codes, uniques = pd.factorize(text, sort=sort)
-    return np.asarray(codes, dtype=np.int64), pd.Series(uniques, dtype=TEXT)
+    if not len(text):
+        return np.zeros(0, dtype=np.int64), pd.Series([], dtype=TEXT)
+    array = text.array.__arrow_array__()
+    if isinstance(array, pa.ChunkedArray) and array.num_chunks > 1:
+        # the chunks are hashed in turn into one table, so every chunk comes out with
+        # the same (the final) dictionary: no copy of the strings into one chunk
+        encoded = pc.dictionary_encode(array)
+        indices = pa.chunked_array([chunk.indices for chunk in encoded.chunks])
+        distinct = encoded.chunk(encoded.num_chunks - 1).dictionary
+    else:
+        single = pc.dictionary_encode(arrow_text(text))
+        indices, distinct = single.indices, single.dictionary
+    codes = np.asarray(indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    if sort and len(distinct) > 1:
+        # Arrow compares strings byte by byte, as pandas' sort of Arrow strings does
+        order = np.asarray(pc.array_sort_indices(distinct), dtype=np.int64)
+        rank = np.empty(len(order) + 1, dtype=np.int64)
+        rank[order] = np.arange(len(order), dtype=np.int64)
+        rank[-1] = -1
+        codes = rank[codes]
+        distinct = distinct.take(pa.array(order))
+    return codes, _series(distinct)
 
 
 def take_codes(table: np.ndarray, codes: np.ndarray, missing: int = -1) -> np.ndarray:
@@ -91,10 +117,10 @@ def take_codes(table: np.ndarray, codes: np.ndarray, missing: int = -1) -> np.nd
 
 
 def _min_runs(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """The minimum of each run of ``values`` beginning at ``starts`` (int64)."""
+    """The minimum of each run of ``values`` beginning at ``starts`` (``values``' dtype)."""
     if not len(starts):
-        return np.zeros(0, dtype=np.int64)
-    return np.minimum.reduceat(values.astype(np.int64, copy=False), starts)
+        return np.zeros(0, dtype=values.dtype)
+    return np.minimum.reduceat(values, starts)
 
 
 def group_kind(
@@ -122,58 +148,68 @@ def group_kind(
     >>> rows.account.tolist(), rows.values.tolist(), rows.first.tolist(), rows.last.tolist()
     ([0], ['a'], [1], [3])
     """
-    account = np.concatenate([p.account for p in parts])
-    first = np.concatenate([p.first for p in parts])
-    last = np.concatenate([p.last for p in parts])
     sources = tuple(sorted({p.source for p in parts}))
-    source = np.concatenate([np.full(len(p.account), sources.index(p.source), dtype=np.int64)
-                             for p in parts])
-    values = pd.concat([p.values for p in parts], ignore_index=True)
+    # the raw (or canonical) values of every part hashed once; from here on the rows
+    # are integer codes, in the narrowest type that holds them where they are gathered
+    codes, distinct = pooled_codes([p.values for p in parts], sort=normalizer is None)
     if normalizer is not None:
         # each distinct raw value normalised once, over all sources of the kind
-        raw, distinct = text_codes(values)
         normalized = normalizer(as_text(distinct)).reset_index(drop=True)
+        del distinct
         canonical, uniques = text_codes(normalized["value"], sort=True)
         reason, reasons = text_codes(normalized["suppressed"], sort=True)
-        value = take_codes(canonical, raw)
-        suppressed = take_codes(np.where(reason < 0, len(reasons), reason), raw, len(reasons))
+        del normalized
+        reason = np.where(reason < 0, len(reasons), reason)
+        value = np.concatenate([take_codes(canonical, c) for c in codes])
+        suppressed = np.concatenate([take_codes(reason, c, len(reasons)) for c in codes])
     else:
-        value, uniques = text_codes(values, sort=True)
-        suppressed_text = pd.concat([p.suppressed for p in parts], ignore_index=True)  # type: ignore[misc]
-        suppressed, reasons = text_codes(suppressed_text, sort=True)
-        suppressed = np.where(suppressed < 0, len(reasons), suppressed)
+        uniques = distinct
+        value = np.concatenate(codes)
+        reason_codes, reasons = pooled_codes([p.suppressed for p in parts],  # type: ignore[misc]
+                                             sort=True)
+        suppressed = np.concatenate(reason_codes)
+        suppressed[suppressed < 0] = len(reasons)
+        del reason_codes
+    del codes
     if any(p.last4 is not None for p in parts):
-        last4_text = pd.concat([p.last4 if p.last4 is not None
-                                else pd.Series(pd.NA, index=range(len(p.account)), dtype=TEXT)
-                                for p in parts], ignore_index=True)
-        last4, last4s = text_codes(as_text(last4_text), sort=True)
-        last4 = np.where(last4 < 0, len(last4s), last4)
+        last4_codes, last4s = pooled_codes(
+            [as_text(p.last4) if p.last4 is not None
+             else pd.Series(pd.NA, index=range(len(p.account)), dtype=TEXT) for p in parts],
+            sort=True)
+        last4_all = np.concatenate(last4_codes)
+        last4_all[last4_all < 0] = len(last4s)
+        last4: np.ndarray | None = last4_all
     else:
-        last4, last4s = np.zeros(len(account), dtype=np.int64), pd.Series([], dtype=TEXT)
+        last4, last4s = None, pd.Series([], dtype=TEXT)
 
+    account = np.concatenate([p.account for p in parts])
     keep = np.flatnonzero((account >= 0) & (value >= 0))
     n_values = max(len(uniques), 1)
     key = account[keep] * n_values + value[keep]
+    del account, value
     # sorted, not hashed: a sort of the int64 keys is cheaper than a hash table of
     # millions of keys, the reductions run over contiguous runs, and the kinds come
     # out sorted by (account, value), which makes the final sort a merge of runs
     order = np.argsort(key, kind="stable")
     rows = keep[order]
     key = key[order]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else keep[:0]
+    del keep, order
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else rows[:0]
     keys = key[starts]
-    first_k = first[rows]
-    first_k = np.where(first_k == NAT, _BIG, first_k)
-    group_first = _min_runs(first_k, starts)
+    del key
+    group_first, group_last = _time_runs(parts, rows, starts)
+    source = _small(np.concatenate([np.full(len(p.account), sources.index(p.source), dtype=np.int8)
+                                    for p in parts]))
     return KindRows(
         kind=kind,
         account=keys // n_values,
         value=keys % n_values,
-        first=np.where(group_first == _BIG, NAT, group_first),
-        last=np.maximum.reduceat(last[rows], starts) if len(starts) else starts,
+        first=group_first,
+        last=group_last,
         source=_min_runs(source[rows], starts),
-        suppressed=_min_runs(suppressed[rows], starts),
-        last4=_min_runs(last4[rows], starts),
+        suppressed=_min_runs(_small(suppressed)[rows], starts),
+        last4=(_min_runs(_small(last4)[rows], starts) if last4 is not None
+               else np.zeros(len(starts), dtype=np.int8)),
         values=uniques,
         reasons=reasons,
         last4s=last4s,
@@ -181,15 +217,67 @@ def group_kind(
     )
 
 
-def decode(codes: np.ndarray, distinct: pd.Series) -> pd.Series:
-    """Codes back to TEXT (an Arrow ``take``); a code ``len(distinct)`` or -1 is NA.
+def _time_runs(parts: Sequence[SourceRows], rows: np.ndarray, starts: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The earliest first and the latest last time of each run (``NAT`` when unknown)."""
+    first = np.concatenate([p.first for p in parts])[rows]
+    same = all(p.first is p.last for p in parts)  # sign-ins: one time for both
+    last = first if same else np.concatenate([p.last for p in parts])[rows]
+    group_last = np.maximum.reduceat(last, starts) if len(starts) else starts.astype(np.int64)
+    del last
+    # NaT is the smallest int64: the minimum must skip it
+    np.putmask(first, first == NAT, _BIG)
+    group_first = _min_runs(first, starts)
+    np.putmask(group_first, group_first == _BIG, NAT)
+    return group_first, group_last
+
+
+def _small(codes: np.ndarray) -> np.ndarray:
+    """Non-negative codes in the narrowest integer type that holds them (less to gather)."""
+    top = int(codes.max()) if len(codes) else 0
+    for dtype in (np.int8, np.int16, np.int32):
+        if top <= np.iinfo(dtype).max:
+            return codes.astype(dtype, copy=False)
+    return codes
+
+
+def pooled_codes(parts: Sequence[pd.Series], *, sort: bool = False
+                 ) -> tuple[list[np.ndarray], pd.Series]:
+    """Codes of several text columns into their common distinct values (-1: NA).
+
+    ``text_codes`` of their concatenation, split back into the parts: one hash
+    of every row is cheaper than hashing each part and then their distinct
+    values again (the parts of a kind share most of their values).
+
+    >>> codes, distinct = pooled_codes([pd.Series(["b", "a"]), pd.Series(["c", None, "b"])])
+    >>> [c.tolist() for c in codes], distinct.tolist()
+    ([[0, 1], [2, -1, 0]], ['b', 'a', 'c'])
+    """
+    if len(parts) == 1:
+        codes, uniques = text_codes(parts[0], sort=sort)
+        return [codes], uniques
+    codes, uniques = text_codes(pd.concat([to_text(p) for p in parts], ignore_index=True),
+                                sort=sort)
+    bounds = np.cumsum([0] + [len(p) for p in parts])
+    return [codes[bounds[i]:bounds[i + 1]] for i in range(len(parts))], uniques
+
+
+def decode(codes: np.ndarray, distinct: pd.Series, dtype: object = TEXT) -> pd.Series:
+    """Codes back to text (an Arrow ``take``); a code ``len(distinct)`` or -1 is NA.
+
+    ``dtype``: TEXT, or a pandas string dtype built on Arrow (``str``), made
+    straight from the taken Arrow array; any other dtype by ``astype``.
 
     >>> decode(np.array([1, 2, 0]), pd.Series(["a", "b"], dtype=TEXT)).tolist()
     ['b', <NA>, 'a']
     """
-    padded = pd.concat([distinct.reset_index(drop=True).astype(TEXT),
-                        pd.Series([pd.NA], dtype=TEXT)], ignore_index=True)
-    return padded.take(np.where(codes < 0, len(distinct), codes)).reset_index(drop=True)
+    codes = np.asarray(codes)
+    missing = (codes < 0) | (codes >= len(distinct))
+    indices = pa.array(codes, mask=missing if missing.any() else None)
+    taken = pa.chunked_array([arrow_text(distinct.astype(TEXT)).take(indices)])
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return pd.Series(dtype.__from_arrow__(taken))
+    return pd.Series(TEXT.__from_arrow__(taken)).astype(dtype)
 
 
 def micros(values: np.ndarray) -> pd.Series:
@@ -199,3 +287,8 @@ def micros(values: np.ndarray) -> pd.Series:
     [Timestamp('1970-01-01 00:00:00+0000', tz='UTC'), NaT]
     """
     return pd.Series(values.astype(np.int64).view("datetime64[us]")).dt.tz_localize("UTC")
+
+
+def _series(array: pa.Array) -> pd.Series:
+    """An Arrow string array as a TEXT series with a RangeIndex."""
+    return pd.Series(TEXT.__from_arrow__(pa.chunked_array([array])))

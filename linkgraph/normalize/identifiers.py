@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from functools import partial
 
 import numpy as np
@@ -58,6 +58,7 @@ from linkgraph.normalize.grouping import (
     decode,
     group_kind,
     micros,
+    pooled_codes,
     take_codes,
     text_codes,
 )
@@ -71,6 +72,7 @@ from linkgraph.normalize.text import TEXT, as_text, to_text
 logger = logging.getLogger(__name__)
 
 _TIME = "datetime64[us, UTC]"
+_NEVER = np.iinfo(np.int64).max  # the minimum's start: later than any time
 _USED_COLUMNS = {
     "accounts": (S.ACCOUNT_ID, S.CREATED_AT, S.EMAIL, S.PHONE, S.FULL_NAME, S.REGISTRATION_IP,
                  S.DEVICE_ID, S.COUNTRY),
@@ -126,35 +128,78 @@ def normalize_identifiers(
      ['a2', 'email', 'n/a', '***', 'junk']]
     """
     frames = _complete(tables)
-    account, account_ids = _account_codes(frames)
-    # Independent sources and kinds run two at a time: their work is mostly in Arrow
-    # kernels, which release the GIL (the results are collected in a fixed order)
+    # Independent tables, sources and kinds run two at a time: their work is mostly in
+    # Arrow kernels, which release the GIL (the results are collected in a fixed order)
     with ThreadPoolExecutor(max_workers=2 if engine.name == "local" else 1) as pool:
-        sources = [
-            pool.submit(_address_rows, frames["addresses"], frames["orders"], account, config,
-                        engine),
-            pool.submit(_account_rows, frames["accounts"], account["accounts"], config, engine),
-            pool.submit(_payment_rows, frames["payments"], frames["orders"], account),
-            pool.submit(_login_rows, frames["logins"], account["logins"]),
-        ]
-        by_kind: dict[str, list[SourceRows]] = {}
-        for part_kind, part in (row for future in sources for row in future.result()):
-            by_kind.setdefault(part_kind, []).append(part)
-        grouping = [pool.submit(group_kind, kind, by_kind[kind], _deferred(kind, engine))
-                    for kind in sorted(by_kind)]
-        grouped = [g for g in (future.result() for future in grouping) if len(g.account)]
-        judged = [pool.submit(_mask_and_junk, g, config) for g in grouped]
-        masks = [future.result() for future in judged]
-    # the source rows (raw values, per-row codes and times) are read: at a million
-    # accounts they would sit under the decoded frame, the stage's peak
-    del frames, account, sources, by_kind, grouping, judged
-    # and the pages Arrow's pool kept from them go back to the system (numpy, which
-    # allocates the sorted codes next, cannot reuse them)
+        account, account_ids = _account_codes(frames, pool)
+        sources = {
+            "accounts": pool.submit(_account_rows, frames["accounts"], account["accounts"],
+                                    config, engine),
+            "logins": pool.submit(_login_rows, frames["logins"], account["logins"]),
+            "addresses": pool.submit(_address_rows, frames["addresses"], frames["orders"],
+                                     account, config, engine),
+            "payments": pool.submit(_payment_rows, frames["payments"], frames["orders"],
+                                    account),
+        }
+        del frames, account
+        # a kind is grouped and judged as soon as the sources it reads are in, while
+        # the others still run; its source rows are let go once it is grouped
+        kinds: dict[str, Future[tuple[KindRows, tuple[pd.Series, np.ndarray] | None]]] = {}
+        done: dict[str, list[tuple[str, SourceRows]]] = {}
+        pending = set(sources.values())
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for table, future in sources.items():
+                if future in finished:
+                    done[table] = future.result()
+            for kind, tables_read in _KIND_SOURCES.items():
+                if kind not in kinds and all(t in done for t in tables_read):
+                    parts = [part for table in _SOURCE_ORDER if table in tables_read
+                             for part_kind, part in done[table] if part_kind == kind]
+                    if parts:
+                        kinds[kind] = pool.submit(_group_and_judge, kind, parts, config, engine)
+                    for table in tables_read:
+                        done[table] = [row for row in done[table] if row[0] != kind]
+                    del parts
+        # every kind a source gives must be in _KIND_SOURCES, or its rows would be lost
+        assert not any(done.values()), f"kinds without sources: {sorted(done)}"
+        del sources, done, finished, pending
+        results = [kinds[kind].result() for kind in sorted(kinds)]
+    del kinds
+    grouped = [g for g, _ in results if len(g.account)]
+    masks = [m for g, m in results if m is not None]
+    del results
+    # and the pages Arrow's pool kept from the source rows go back to the system (numpy,
+    # which allocates the sorted codes next, cannot reuse them)
     pa.default_memory_pool().release_unused()
     identifiers = _assemble(grouped, masks, account_ids)
+    codes = identifiers[S.ACCOUNT_CODE].to_numpy()
     logger.info("normalize: %d identifiers of %d accounts", len(identifiers),
-                identifiers[S.ACCOUNT_ID].nunique())
+                int(np.count_nonzero(codes[1:] != codes[:-1])) + min(len(codes), 1))
     return identifiers
+
+
+#: the tables each kind reads (module docstring), and the order their rows are pooled in
+_KIND_SOURCES = {
+    S.K_ADDRESS: ("addresses",),
+    S.K_CARD: ("payments",),
+    S.K_CARD_DIGITS: ("payments",),
+    S.K_DEVICE: ("accounts", "logins"),
+    S.K_EMAIL: ("accounts",),
+    S.K_IP: ("accounts", "logins"),
+    S.K_NAME: ("addresses", "accounts", "payments"),
+    S.K_PHONE: ("accounts",),
+}
+_SOURCE_ORDER = ("addresses", "accounts", "payments", "logins")
+
+
+def _group_and_judge(
+    kind: str, parts: list[SourceRows], config: NormalizeConfig, engine: Engine
+) -> tuple[KindRows, tuple[pd.Series, np.ndarray] | None]:
+    """A kind's rows grouped (``group_kind``), then its masks and junk flags."""
+    grouped = group_kind(kind, parts, _deferred(kind, engine, config))
+    parts.clear()  # the caller keeps no other reference: the source rows go now
+    return grouped, (_mask_and_junk(grouped, config) if len(grouped.account) else None)
 
 
 def _complete(tables: Tables) -> dict[str, pd.DataFrame]:
@@ -175,20 +220,22 @@ def _complete(tables: Tables) -> dict[str, pd.DataFrame]:
     return complete
 
 
-def _account_codes(frames: dict[str, pd.DataFrame]) -> tuple[dict[str, np.ndarray], pd.Series]:
+def _account_codes(frames: dict[str, pd.DataFrame], pool: ThreadPoolExecutor
+                   ) -> tuple[dict[str, np.ndarray], pd.Series]:
     """Each table's rows as codes into the sorted distinct account ids (-1: none or blank).
 
-    Every table's ids are hashed once; only the distinct ids are trimmed
-    (``as_text``) and sorted.
+    Every table's ids are hashed once (the tables two at a time in ``pool``);
+    only the distinct ids are trimmed (``as_text``) and sorted.
     """
-    local, pooled = {}, []
-    for table, frame in frames.items():
-        codes, distinct = text_codes(frame[S.ACCOUNT_ID])
-        local[table] = codes
+    hashed = [pool.submit(text_codes, frame[S.ACCOUNT_ID]) for frame in frames.values()]
+    local, pooled = [], []
+    for future in hashed:
+        codes, distinct = future.result()
+        local.append(codes)
         pooled.append(as_text(distinct))
     shared, account_ids = text_codes(pd.concat(pooled, ignore_index=True), sort=True)
     offsets = np.cumsum([0] + [len(p) for p in pooled])
-    return {table: take_codes(shared[offsets[i]:offsets[i + 1]], local[table])
+    return {table: take_codes(shared[offsets[i]:offsets[i + 1]], local[i])
             for i, table in enumerate(frames)}, account_ids
 
 
@@ -223,14 +270,10 @@ def _account_rows(
     accounts: pd.DataFrame, account: np.ndarray, config: NormalizeConfig, engine: Engine
 ) -> list[tuple[str, SourceRows]]:
     created = _micros(accounts[S.CREATED_AT])
-    emails = engine.map_rows(partial(
-        _emails, plus=DEFAULT_PLUS_TAG_DOMAINS + config.email_plus_tag_domains,
-        hyphen=DEFAULT_HYPHEN_TAG_DOMAINS + config.email_hyphen_tag_domains,
-    ), accounts[[S.EMAIL]])
     phones = engine.map_rows(partial(_phones, default_region=config.default_country),
                              accounts[[S.PHONE, S.COUNTRY]])
     return [
-        (S.K_EMAIL, _part("accounts.email", account, emails, created, created)),
+        (S.K_EMAIL, _part("accounts.email", account, accounts[S.EMAIL], created, created)),
         (S.K_PHONE, _part("accounts.phone", account, phones, created, created)),
         (S.K_DEVICE, _part("accounts.device_id", account, accounts[S.DEVICE_ID], created,
                            created)),
@@ -246,24 +289,27 @@ def _order_times(
     key: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     """First and last time each row's (account, ``key``) was used by an order (``NAT``: never)."""
-    n_table = len(table)
-    ids, distinct = text_codes(pd.concat([_text(table[key]), _text(orders[key])],
-                                         ignore_index=True))
+    (ids, order_ids), distinct = pooled_codes([table[key], orders[key]])
     # a blank id matches nothing
-    ids = take_codes(np.where(as_text(distinct).isna(), -1, np.arange(len(distinct))), ids)
-    accounts = np.concatenate([account, order_account])
-    pair = np.where((ids >= 0) & (accounts >= 0), accounts * max(len(distinct), 1) + ids, -1)
-    groups, _ = pd.factorize(pair)
-    n = int(groups.max()) + 1 if len(groups) else 0
+    usable = np.where(as_text(distinct).isna(), -1, np.arange(len(distinct)))
+    ids, order_ids = take_codes(usable, ids), take_codes(usable, order_ids)
+    n_ids = max(len(distinct), 1)
+    pair = np.where((ids >= 0) & (account >= 0), account * n_ids + ids, -1)
+    order_pair = np.where((order_ids >= 0) & (order_account >= 0),
+                          order_account * n_ids + order_ids, -1)
+    del ids, order_ids
+    # the rows' pairs hashed, the orders' looked up in them (an order of no row's pair
+    # is not needed)
+    groups, uniques = pd.factorize(pair)
+    found = pd.Index(uniques).get_indexer(order_pair)
+    used = (order_pair >= 0) & (found >= 0)
     at = _micros(orders[S.CREATED_AT])
-    used = pair[n_table:] >= 0
-    first = np.full(n + 1, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first, groups[n_table:][used], np.where(at == NAT, first[0], at)[used])
-    first = np.where(first == np.iinfo(np.int64).max, NAT, first)
-    last = np.full(n + 1, NAT, dtype=np.int64)
-    np.maximum.at(last, groups[n_table:][used], at[used])
-    mine = groups[:n_table]  # -1 (no pair) takes the NAT in the last slot
-    return first[mine], last[mine]
+    first = np.full(len(uniques), _NEVER, dtype=np.int64)
+    np.minimum.at(first, found[used], np.where(at == NAT, _NEVER, at)[used])
+    first = np.where(first == _NEVER, NAT, first)
+    last = np.full(len(uniques), NAT, dtype=np.int64)
+    np.maximum.at(last, found[used], at[used])
+    return first[groups], last[groups]
 
 
 def _address_rows(
@@ -342,12 +388,18 @@ def _login_rows(logins: pd.DataFrame, account: np.ndarray) -> list[tuple[str, So
 
 
 #: kinds read from several tables with one-column normalisers: the raw values of
-#: every source are normalised together, each distinct value once
+#: every source are normalised together, each distinct value once (email too, with
+#: its settings: one source, but its values need not be mapped back to every row)
 _DEFERRED = {S.K_NAME: normalize_names, S.K_DEVICE: normalize_devices, S.K_IP: normalize_ips}
 
 
-def _deferred(kind: str, engine: Engine) -> Callable[[pd.Series], pd.DataFrame] | None:
+def _deferred(kind: str, engine: Engine, config: NormalizeConfig
+              ) -> Callable[[pd.Series], pd.DataFrame] | None:
     """The normaliser of a deferred kind, run by ``engine`` on the kind's distinct raw values."""
+    if kind == S.K_EMAIL:
+        emails = partial(_emails, plus=DEFAULT_PLUS_TAG_DOMAINS + config.email_plus_tag_domains,
+                         hyphen=DEFAULT_HYPHEN_TAG_DOMAINS + config.email_hyphen_tag_domains)
+        return lambda distinct: engine.map_rows(emails, pd.DataFrame({S.EMAIL: distinct}))
     normalizer = _DEFERRED.get(kind)
     if normalizer is None:
         return None
@@ -396,7 +448,8 @@ def _assemble(
         order = np.lexsort((value, account))
     value, account = value[order], account[order]
     kinds = pd.Series([g.kind for g in grouped], dtype=TEXT)
-    kind = np.repeat(np.arange(len(grouped)), [len(g.account) for g in grouped])[order]
+    kind = np.repeat(np.arange(len(grouped), dtype=np.int8),
+                     [len(g.account) for g in grouped])[order]
 
     def codes(part: Callable[[KindRows], tuple[np.ndarray, pd.Series]], rows: np.ndarray
               ) -> tuple[np.ndarray, pd.Series]:
@@ -405,15 +458,20 @@ def _assemble(
         base = 0
         for g in grouped:
             c, d = part(g)
+            c = c.astype(np.int64)
             codes.append(np.where((c < 0) | (c >= len(d)), -1, c + base))
             distinct.append(d.reset_index(drop=True).astype(TEXT))
             base += len(d)
-        return np.concatenate(codes)[rows], pd.concat(distinct, ignore_index=True)
+        # a few sources and reasons: the sorted codes fit a narrow type (-1 included)
+        narrow = np.int8 if base < 127 else np.int16 if base < 32767 else np.int64
+        return (np.concatenate([c.astype(narrow) for c in codes])[rows],
+                pd.concat(distinct, ignore_index=True))
 
     first = np.concatenate([g.first for g in grouped])[order]
     last = np.concatenate([g.last for g in grouped])[order]
     source = codes(lambda g: (g.source, pd.Series(g.sources, dtype=TEXT)), order)
     suppressed = codes(lambda g: (g.suppressed, g.reasons), order)
+    suppressed_reasons = suppressed[1]
     values = pd.concat([g.values for g in grouped], ignore_index=True)
     masked = pd.concat([m for m, _ in masks], ignore_index=True)
     junk = np.concatenate([j for _, j in masks])[value]
@@ -425,26 +483,26 @@ def _assemble(
     # junk outranks the normalisers' reasons: "n/a" is a placeholder before it is invalid
     junk_code = len(suppressed[1])
     suppressed_codes = np.where(junk, junk_code, suppressed[0])
-    del junk
-    reasons = pd.concat([suppressed[1], pd.Series([JUNK], dtype=TEXT)], ignore_index=True)
-    # each column decoded straight to the installed pandas' text type, one at a time
-    out = pd.DataFrame({
-        S.ACCOUNT_ID: decode(account, account_ids).astype(text_dtype),
-        S.KIND: decode(kind, kinds).astype(text_dtype),
-    })
-    del kind
-    out[S.VALUE] = decode(value, values).astype(text_dtype)
-    del values
-    out[S.MASKED] = decode(value, masked).astype(text_dtype)
-    del masked
-    out[S.FIRST_SEEN] = micros(first)
+    del junk, suppressed
+    reasons = pd.concat([suppressed_reasons, pd.Series([JUNK], dtype=TEXT)], ignore_index=True)
+    # the times first (their int64 arrays go), then the text columns, decoded straight to
+    # the installed pandas' text type two at a time (Arrow's take releases the GIL)
+    first_seen = micros(first)
     del first
-    out[S.LAST_SEEN] = micros(last)
+    last_seen = micros(last)
     del last
-    out[S.SOURCE] = decode(*source).astype(text_dtype)
-    del source
-    out[S.SUPPRESSED] = decode(suppressed_codes, reasons).astype(text_dtype)
-    del suppressed_codes, suppressed
+    jobs = {
+        S.VALUE: (value, values), S.MASKED: (value, masked),
+        S.SOURCE: source, S.ACCOUNT_ID: (account, account_ids),
+        S.SUPPRESSED: (suppressed_codes, reasons), S.KIND: (kind, kinds),
+    }
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        decoded = {column: pool.submit(decode, codes, distinct, text_dtype)
+                   for column, (codes, distinct) in jobs.items()}
+        text = {column: future.result() for column, future in decoded.items()}
+    del jobs, decoded, values, masked, source, suppressed_codes, reasons, kind
+    columns = {**text, S.FIRST_SEEN: first_seen, S.LAST_SEEN: last_seen}
+    out = pd.DataFrame({c: columns.pop(c) for c in S.IDENTIFIER_COLUMNS}, copy=False)
     # the codes this stage sorted on, so the graph stage need not hash the strings again
     out[S.ACCOUNT_CODE] = account
     out[S.VALUE_CODE] = value

@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linkgraph.normalize.text import TEXT, as_text, extract, map_distinct
+from linkgraph.normalize.text import TEXT, arrow_flags, arrow_text, as_text, extract, map_distinct
 
 PRIVATE_IP = "private_ip"
 
@@ -111,17 +111,21 @@ def _normalize_distinct(raw: pd.Series) -> pd.DataFrame:
     octets = extract(text, _V4)
     is_v4 = np.array(octets["a"].notna(), dtype=bool)
     if is_v4.any():
-        parts = np.stack(
-            [octets[k][is_v4].astype("int64").to_numpy() for k in "abcd"], axis=1
-        )
+        rows = np.flatnonzero(is_v4)
+        parts = np.stack([_integers(octets[k].iloc[rows]) for k in "abcd"], axis=1)
         ok = (parts <= 255).all(axis=1)
-        idx = np.flatnonzero(is_v4)[ok]
+        idx = rows[ok]
         parts = parts[ok]
         number = (parts[:, 0] << 24 | parts[:, 1] << 16 | parts[:, 2] << 8 | parts[:, 3])
-        canonical = pd.Series(parts[:, 0].astype(str), dtype=TEXT)
-        for k in (1, 2, 3):
-            canonical = canonical + "." + pd.Series(parts[:, k].astype(str), dtype=TEXT)
-        value.iloc[idx] = canonical.to_numpy()
+        # most addresses are written canonically already (the text is the value): only
+        # those with leading zeros or a port are rebuilt from their numbers
+        rebuild = ~arrow_flags(pc.match_substring_regex(arrow_text(text.iloc[idx]), _CANONICAL_V4))
+        if rebuild.any():
+            redo = parts[rebuild]
+            canonical = pd.Series(redo[:, 0].astype(str), dtype=TEXT)
+            for k in (1, 2, 3):
+                canonical = canonical + "." + pd.Series(redo[:, k].astype(str), dtype=TEXT)
+            value.iloc[idx[rebuild]] = canonical.to_numpy()
         private = _in_ranges(number.astype(np.uint64), _V4_RANGES)
         suppressed.iloc[idx[private]] = PRIVATE_IP
         known[idx] = True
@@ -136,12 +140,27 @@ def _normalize_distinct(raw: pd.Series) -> pd.DataFrame:
         ok = np.array([t is not None for t in tops], dtype=bool)
         top = np.array([t if t is not None else 0 for t in tops], dtype=np.uint64)[ok]
         idx = idx[ok]
-        value.iloc[idx] = _prefix_texts(top)
+        # the prefixes' text put in place inside Arrow (no Python string per value)
+        at = np.zeros(len(value), dtype=bool)
+        at[idx] = True
+        value = pd.Series(TEXT.__from_arrow__(pa.chunked_array([pc.replace_with_mask(
+            arrow_text(value.astype(TEXT)), pa.array(at), _prefix_texts(top))])), index=value.index)
         private = _in_ranges(top, _V6_RANGES)
         suppressed.iloc[idx[private]] = PRIVATE_IP
         known[idx] = True
     suppressed = suppressed.mask(~known, "invalid")
     return pd.DataFrame({"value": value.astype(TEXT), "suppressed": suppressed})
+
+
+#: an IPv4 address as its canonical text: no leading zeros, no port (octets <= 255 are
+#: checked on the numbers)
+_CANONICAL_V4 = r"^(?:(?:0|[1-9][0-9]{0,2})\.){3}(?:0|[1-9][0-9]{0,2})$"
+
+
+def _integers(digits: pd.Series) -> np.ndarray:
+    """Decimal digit strings (no NA) as int64, parsed by Arrow."""
+    return np.asarray(pc.cast(arrow_text(digits), pa.int64()).to_numpy(zero_copy_only=False),
+                      dtype=np.int64)
 
 
 def _top64(address: str | None) -> int | None:
@@ -162,8 +181,8 @@ def _prefix_text(top: int) -> str:
 _HEXTETS = pa.array([f"{h:x}" for h in range(1 << 16)], type=pa.large_string())
 
 
-def _prefix_texts(tops: np.ndarray) -> np.ndarray:
-    """``_prefix_text`` of many /64 prefixes at once, in Arrow (objects only at the end).
+def _prefix_texts(tops: np.ndarray) -> pa.Array:
+    """``_prefix_text`` of many /64 prefixes at once, in Arrow (``large_string``).
 
     The lower 64 bits are zero, so RFC 5952's longest zero run is the trailing
     one (it always beats a run inside the first four hextets): the text is the
@@ -182,8 +201,7 @@ def _prefix_texts(tops: np.ndarray) -> np.ndarray:
             text = pc.binary_join_element_wise(pa.scalar(":", pa.large_string()), text, empty)
         pieces.insert(0, pc.if_else(pa.array(trailing), empty, text))
     # a row of only empty pieces (the prefix ::/64) starts with its "::"
-    text = pc.binary_join_element_wise(*pieces, pa.scalar("::/64", pa.large_string()), empty)
-    return np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+    return pc.binary_join_element_wise(*pieces, pa.scalar("::/64", pa.large_string()), empty)
 
 
 def _mapped_v4(address: str) -> str:

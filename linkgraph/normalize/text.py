@@ -55,16 +55,47 @@ def as_text(values: pd.Series) -> pd.Series:
     """
     text = to_text(values)
     # a blank cell is one with nothing but whitespace: all-space strings are rare,
-    # so test the cheap "empty or starts with a space" first
-    suspect = np.flatnonzero(np.array(
-        ((text.str.len() == 0) | text.str.match(_BLANK_START)).fillna(False),
-        dtype=bool,
-    ))
+    # so test the cheap "empty or starts with a space" first, and before it the
+    # cheaper still first byte (any blank start begins with one of _BLANK_BYTES)
+    array = arrow_text(text) if len(text) else None
+    if array is None or array.type != pa.large_string():
+        maybe = np.ones(len(text), dtype=bool)
+    else:
+        maybe = _first_byte_in(array, _BLANK_BYTES)
+    chosen = np.flatnonzero(maybe)
+    if not len(chosen):
+        return text
+    some = text.iloc[chosen]
+    suspect = chosen[np.array(((some.str.len() == 0) | some.str.match(_BLANK_START)).fillna(False),
+                              dtype=bool)]
     if not len(suspect):
         return text
     blank = np.zeros(len(text), dtype=bool)
     blank[suspect] = np.array(text.iloc[suspect].str.strip().str.len() == 0, dtype=bool)
     return text.mask(blank) if blank.any() else text
+
+
+#: the first UTF-8 byte of every character in _BLANK_START (checked by a test)
+_BLANK_BYTES = np.zeros(256, dtype=bool)
+_BLANK_BYTES[[*range(0x21), 0x7F, 0xC2, 0xE1, 0xE2, 0xE3, 0xEF]] = True
+
+
+def _first_byte_in(array: pa.Array, table: np.ndarray) -> np.ndarray:
+    """Per row of a ``large_string`` array: empty, or a first byte flagged in ``table`` (NA: False).
+
+    Read from the Arrow buffers, no string is copied.
+    """
+    n = len(array)
+    _, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=n + 1, offset=array.offset * 8)
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    data = (np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None
+            else np.zeros(1, dtype=np.uint8))
+    first = data[np.minimum(starts, max(len(data) - 1, 0))] if len(data) else np.zeros(n, np.uint8)
+    flagged = (lengths == 0) | table[first]
+    if array.null_count:
+        flagged &= np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    return flagged
 
 
 def fold(values: pd.Series) -> pd.Series:
@@ -82,19 +113,27 @@ def fold(values: pd.Series) -> pd.Series:
     text = apply_where(text, ~_ascii(text), lambda t: t.str.normalize("NFKD").str.replace(
         _COMBINING, "", regex=True))
     text = text.str.lower().str.replace("ß", "ss", regex=False)
-    blanks = ~_ascii(text) | _flags(pc.match_substring_regex(_arrow(text), "[\t-\r]|  "))
+    blanks = ~_ascii(text) | arrow_flags(pc.match_substring_regex(arrow_text(text), "[\t-\r]|  "))
     text = apply_where(text, blanks, lambda t: t.str.replace(SPACES, " ", regex=True))
     return text.str.strip()
 
 
-def _arrow(text: pd.Series) -> pa.Array:
-    """The Arrow array behind a TEXT series (one chunk)."""
+def arrow_text(text: pd.Series) -> pa.Array:
+    """The Arrow array behind a TEXT series (one chunk).
+
+    >>> arrow_text(pd.Series(["a", None], dtype=TEXT)).to_pylist()
+    ['a', None]
+    """
     array = text.array.__arrow_array__()
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
-def _flags(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """An Arrow boolean array as numpy, null as False."""
+def arrow_flags(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An Arrow boolean array as numpy, null as False.
+
+    >>> arrow_flags(pa.array([True, None, False])).tolist()
+    [True, False, False]
+    """
     return np.asarray(array.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
@@ -102,7 +141,7 @@ def _ascii(text: pd.Series) -> np.ndarray:
     """True where the value is ASCII text (False for NA)."""
     if len(text) == 0:
         return np.zeros(0, dtype=bool)
-    return _flags(pc.string_is_ascii(_arrow(text)))
+    return arrow_flags(pc.string_is_ascii(arrow_text(text)))
 
 
 def apply_where(
@@ -122,8 +161,8 @@ def apply_where(
     if rows.all():
         return func(text)
     chosen = np.flatnonzero(rows)
-    changed = _arrow(to_text(func(text.iloc[chosen])))
-    base = _arrow(text)
+    changed = arrow_text(to_text(func(text.iloc[chosen])))
+    base = arrow_text(text)
     merged = pc.replace_with_mask(base, pa.array(rows), changed.cast(base.type))
     return pd.Series(TEXT.__from_arrow__(pa.chunked_array([merged])), index=text.index)
 

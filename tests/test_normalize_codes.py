@@ -1,0 +1,75 @@
+"""The fast paths of the normalize stage give what the plain pandas calls give (issue 10)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linkgraph.normalize.grouping import decode, pooled_codes, text_codes
+from linkgraph.normalize.text import _BLANK_BYTES, _BLANK_START, TEXT, as_text
+
+# short strings over an alphabet with the blanks, accents and multi-byte characters
+# that the byte-level shortcuts must get right
+_TEXT = st.one_of(st.none(), st.text(alphabet=" \t\n\x00\x85\xa0\u2003\u3000\ufeffaAbé€𝄞", max_size=4))
+
+
+def test_every_character_a_blank_cell_may_start_with_is_seen_by_its_first_byte() -> None:
+    starts = re.compile(_BLANK_START)
+    missed = [c for c in map(chr, range(0x110000))
+              if starts.match(c) and not _BLANK_BYTES[c.encode("utf-8", "surrogatepass")[0]]]
+    assert missed == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_TEXT, max_size=20))
+def test_blank_cells_become_na_and_nothing_else_changes(values: list) -> None:
+    text = pd.Series(values, dtype=TEXT)
+    got = as_text(text)
+    # the rule without the shortcut: a cell is blank when Arrow's strip leaves nothing
+    blank = (text.str.strip().str.len() == 0).fillna(False).to_numpy(dtype=bool)
+    assert got.isna().tolist() == (text.isna().to_numpy(dtype=bool) | blank).tolist()
+    assert got.dropna().tolist() == text[~blank].dropna().tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_TEXT, max_size=20), st.booleans())
+def test_codes_are_those_of_pandas_factorize(values: list, sort: bool) -> None:
+    codes, distinct = text_codes(pd.Series(values, dtype=TEXT), sort=sort)
+    expected_codes, expected = pd.factorize(pd.Series(values, dtype=TEXT), sort=sort)
+    assert codes.tolist() == expected_codes.tolist()
+    assert distinct.tolist() == list(expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(_TEXT, max_size=8), min_size=1, max_size=4), st.booleans())
+def test_pooled_codes_are_the_codes_of_the_concatenated_parts(parts: list, sort: bool) -> None:
+    series = [pd.Series(p, dtype=TEXT) for p in parts]
+    codes, distinct = pooled_codes(series, sort=sort)
+    expected_codes, expected = text_codes(pd.concat(series, ignore_index=True), sort=sort)
+    assert np.concatenate(codes).tolist() == expected_codes.tolist()
+    assert distinct.tolist() == expected.tolist()
+
+
+def test_decoding_to_the_default_text_dtype_keeps_missing_codes_missing() -> None:
+    distinct = pd.Series(["a", "b"], dtype=TEXT)
+    got = decode(np.array([1, -1, 0, 2], dtype=np.int8), distinct, pd.Series(["x"]).dtype)
+    assert got.dtype == pd.Series(["x"]).dtype
+    assert got.isna().tolist() == [False, True, False, True]
+    assert got.dropna().tolist() == ["b", "a"]
+
+
+def test_codes_of_a_column_read_in_chunks_are_those_of_one_chunk() -> None:
+    import pyarrow as pa
+
+    values = ["b", None, "a", "b", "", "c", "a", None, "d"]
+    chunks = [pa.array(values[i:i + 2], pa.large_string()) for i in range(0, len(values), 2)]
+    chunked = pd.Series(TEXT.__from_arrow__(pa.chunked_array([*chunks, pa.array([], pa.large_string())])))
+    for sort in (False, True):
+        codes, distinct = text_codes(chunked, sort=sort)
+        expected_codes, expected = pd.factorize(pd.Series(values, dtype=TEXT), sort=sort)
+        assert codes.tolist() == expected_codes.tolist()
+        assert distinct.tolist() == list(expected)
