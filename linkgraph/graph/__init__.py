@@ -26,6 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from linkgraph import schemas as s
+from linkgraph.codes import categorical
 from linkgraph.config import GraphConfig
 from linkgraph.engine import LOCAL, Engine
 from linkgraph.errors import InputError
@@ -45,7 +46,6 @@ from linkgraph.graph.incidence import (
     TIER_CODES,
     CodedIncidence,
     base_weights,
-    categorical,
     code_identifiers,
     rarity_weight,
     tier_codes,

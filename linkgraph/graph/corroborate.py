@@ -61,8 +61,9 @@ import numpy as np
 import pandas as pd
 
 from linkgraph import schemas as s
+from linkgraph.codes import categorical
 from linkgraph.config import GraphConfig
-from linkgraph.graph.incidence import TIER_CODES, CodedIncidence, categorical, take
+from linkgraph.graph.incidence import TIER_CODES, CodedIncidence, take
 from linkgraph.graph.names import NameAgreement
 from linkgraph.graph.pairs import PairRows
 from linkgraph.graph.profiles import identity_kinds

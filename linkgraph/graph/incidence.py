@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -419,14 +418,6 @@ def labels(
     indices = pa.array(np.asarray(codes, dtype=np.int32), mask=missing)
     strings = pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.large_string())
     return pd.Series(pd.array(strings, dtype="str"))
-
-
-def categorical(codes: np.ndarray, names: Sequence[str]) -> pd.Categorical:
-    """A categorical of ``codes`` into ``names`` (-1 missing), its categories the distinct
-    names sorted, so that it sorts and compares as the strings would."""
-    categories, recode = np.unique(np.asarray(names, dtype=object), return_inverse=True)
-    recode = np.append(recode, -1)  # code -1 stays missing
-    return pd.Categorical.from_codes(recode[codes], categories=categories.tolist())
 
 
 def take(series: pd.Series | pd.Index, rows: np.ndarray) -> pd.Series:

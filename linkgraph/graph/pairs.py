@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from linkgraph import schemas as s
+from linkgraph.codes import categorical
 from linkgraph.config import GraphConfig
 from linkgraph.graph.hubs import ValueFlags
 from linkgraph.graph.incidence import (
@@ -20,7 +21,6 @@ from linkgraph.graph.incidence import (
     TIER_CODES,
     CodedIncidence,
     base_weights,
-    categorical,
     from_ns,
     rarity_weight,
     take,

@@ -39,6 +39,7 @@ import pandas as pd
 import pyarrow as pa
 
 from linkgraph import schemas as S
+from linkgraph.codes import categorical
 from linkgraph.config import NormalizeConfig
 from linkgraph.engine import LOCAL, Engine
 from linkgraph.errors import InputError
@@ -491,15 +492,17 @@ def _assemble(
     del first
     last_seen = micros(last)
     del last
-    jobs = {
-        S.VALUE: (value, values), S.MASKED: (value, masked),
-        S.SOURCE: source, S.ACCOUNT_ID: (account, account_ids),
-        S.SUPPRESSED: (suppressed_codes, reasons), S.KIND: (kind, kinds),
-    }
+    jobs = {S.VALUE: (value, values), S.MASKED: (value, masked),
+            S.ACCOUNT_ID: (account, account_ids)}
     with ThreadPoolExecutor(max_workers=2) as pool:
         decoded = {column: pool.submit(decode, codes, distinct, text_dtype)
                    for column, (codes, distinct) in jobs.items()}
         text = {column: future.result() for column, future in decoded.items()}
+    # a handful of kinds, sources and reasons over every row: categoricals (~0.4 GB less
+    # than strings at a million accounts)
+    for column, (codes, distinct) in {S.SOURCE: source, S.SUPPRESSED: (suppressed_codes, reasons),
+                                      S.KIND: (kind, kinds)}.items():
+        text[column] = pd.Series(categorical(codes.astype(np.int64), distinct.tolist()))
     del jobs, decoded, values, masked, source, suppressed_codes, reasons, kind
     columns = {**text, S.FIRST_SEEN: first_seen, S.LAST_SEEN: last_seen}
     out = pd.DataFrame({c: columns.pop(c) for c in S.IDENTIFIER_COLUMNS}, copy=False)
