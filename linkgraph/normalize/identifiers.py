@@ -500,9 +500,10 @@ def _assemble(
         text = {column: future.result() for column, future in decoded.items()}
     # a handful of kinds, sources and reasons over every row: categoricals (~0.4 GB less
     # than strings at a million accounts)
-    for column, (codes, distinct) in {S.SOURCE: source, S.SUPPRESSED: (suppressed_codes, reasons),
-                                      S.KIND: (kind, kinds)}.items():
-        text[column] = pd.Series(categorical(codes.astype(np.int64), distinct.tolist()))
+    for column, (word_codes, words) in {S.SOURCE: source,
+                                        S.SUPPRESSED: (suppressed_codes, reasons),
+                                        S.KIND: (kind, kinds)}.items():
+        text[column] = pd.Series(categorical(word_codes.astype(np.int64), words.tolist()))
     del jobs, decoded, values, masked, source, suppressed_codes, reasons, kind
     columns = {**text, S.FIRST_SEEN: first_seen, S.LAST_SEEN: last_seen}
     out = pd.DataFrame({c: columns.pop(c) for c in S.IDENTIFIER_COLUMNS}, copy=False)

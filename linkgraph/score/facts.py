@@ -268,11 +268,16 @@ def _redeemer_identifiers(
     class_of = np.array([_CLASS_OF_KIND.get(k, -1) for k in s.KINDS])
     cls = class_of[kind[keep]]
     cls = np.where(pickup[keep] & (cls == ADDRESS), PICKUP, cls)
-    values = pa.array(incidence[s.VALUE], from_pandas=True).take(pa.array(rows[keep]))
-    value_code, uniques = pd.factorize(values.to_pandas(), use_na_sentinel=False)
+    values = pa.array(incidence[s.VALUE], from_pandas=True)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    # coded in Arrow: millions of values never become Python strings
+    encoded = values.take(pa.array(rows[keep])).dictionary_encode(null_encoding="encode")
+    value_code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    n_values = len(encoded.dictionary)
     return pd.DataFrame({
         "pos": pos[keep], s.KIND: kind[keep], "cls": cls,
-        "vkey": kind[keep] * (len(uniques) + 1) + value_code, "row": rows[keep],
+        "vkey": kind[keep] * (n_values + 1) + value_code, "row": rows[keep],
     })
 
 
