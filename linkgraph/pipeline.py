@@ -89,7 +89,10 @@ def _run_stages(data_dir: str | Path, *, out: str | Path | None, previous: str |
 
     engine = get_engine(config.engine, master=config.spark_master)
     with stage("load"):
-        tables = engine.load_tables(data_dir, max_reject_rate=config.max_reject_rate)
+        # the sign-ins normalize reads (each place's first and last) are all an engine that
+        # ships rows to this process need send
+        tables = engine.load_tables(data_dir, max_reject_rate=config.max_reject_rate,
+                                    sign_ins="first_last")
         prior = load.load_previous_run(previous) if previous is not None else None
     with stage("normalize"):
         identifiers = normalize.normalize_identifiers(tables, config=config.normalize,

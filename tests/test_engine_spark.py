@@ -318,6 +318,27 @@ def marketplace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data
 
 
+def test_first_and_last_sign_ins_give_the_identifiers_of_every_sign_in(
+    spark: SparkEngine, marketplace: Path, tmp_path: Path
+) -> None:
+    # one account signing in again and again from one place: only its first and last
+    # sign-in cross to the driver, and normalize sees the same first and last seen
+    logins = pd.read_csv(marketplace / "logins.csv", dtype=str, keep_default_na=False)
+    again = logins.iloc[[0] * 5].assign(seen_at=[f"2026-0{m}-01T00:00:00Z" for m in range(1, 6)])
+    data = tmp_path / "data"
+    shutil.copytree(marketplace, data)
+    pd.concat([logins, again]).to_csv(data / "logins.csv", index=False)
+    config = Config()
+    local = load_tables(data, max_reject_rate=config.max_reject_rate)
+    reduced = spark.load_tables(data, max_reject_rate=config.max_reject_rate,
+                                sign_ins="first_last")
+    assert len(reduced.logins) < len(local.logins) - 4
+    assert reduced.sources == local.sources  # rows read and accepted: the whole table's
+    pd.testing.assert_frame_equal(
+        normalize.normalize_identifiers(reduced, config=config.normalize),
+        normalize.normalize_identifiers(local, config=config.normalize))
+
+
 def test_coupon_scores_on_spark_equal_the_local_scores(spark: SparkEngine,
                                                        marketplace: Path) -> None:
     config = Config()

@@ -74,6 +74,11 @@ class Aggregation(NamedTuple):
     fill: float = 0
 
 
+#: which sign-ins ``Engine.load_tables`` must return: every row, or each (account, IP,
+#: device)'s first and last (all that normalize reads)
+SignIns = Literal["all", "first_last"]
+
+
 @runtime_checkable
 class Engine(Protocol):
     """What a stage may ask of an engine (see the module docstring)."""
@@ -116,8 +121,15 @@ class Engine(Protocol):
         """Per group ``0..n_groups-1`` (``keys``: one group per row), each aggregate."""
         ...
 
-    def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05) -> Tables:
-        """``linkgraph.load.load_tables``: the input tables read and validated."""
+    def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
+                    sign_ins: SignIns = "all") -> Tables:
+        """``linkgraph.load.load_tables``: the input tables read and validated.
+
+        ``sign_ins="first_last"`` allows an engine that ships rows over a network
+        to keep, of each (account, IP, device) in ``logins``, only its first and
+        last sign-in: all the normalize stage reads of them (each value's first
+        and last seen). Row counts in the sources stay those of the whole table.
+        """
         ...
 
 
