@@ -29,9 +29,14 @@ from linkgraph.run import Run
 
 logger = logging.getLogger(__name__)
 
-#: order columns no stage after normalize reads: payments and addresses of orders (normalize
-#: reads them); nothing reads discount, and order_id only had to be unique (load checks it)
-_ORDER_COLUMNS_READ_ONCE = (s.ADDRESS_ID, s.PAYMENT_ID, s.DISCOUNT, s.ORDER_ID)
+#: order columns no stage reads after load: order_id only had to be unique (load checks
+#: it), and nothing reads discount
+_ORDER_COLUMNS_LOAD_ONLY = (s.ORDER_ID, s.DISCOUNT)
+#: columns no stage after normalize reads: the payments and addresses of orders, and the
+#: accounts' own identifiers (the identifiers frame carries them on)
+_ORDER_COLUMNS_READ_ONCE = (s.ADDRESS_ID, s.PAYMENT_ID)
+_ACCOUNT_COLUMNS_READ_ONCE = (s.EMAIL, s.PHONE, s.FULL_NAME, s.REGISTRATION_IP, s.DEVICE_ID,
+                              s.COUNTRY)
 
 #: called as ``progress(stage_name)`` when a stage starts; the CLI shows it
 ProgressCallback = Callable[[str], None]
@@ -94,6 +99,8 @@ def _run_stages(data_dir: str | Path, *, out: str | Path | None, previous: str |
         tables = engine.load_tables(data_dir, max_reject_rate=config.max_reject_rate,
                                     sign_ins="first_last")
         prior = load.load_previous_run(previous) if previous is not None else None
+        tables = dataclasses.replace(tables, orders=_blanked(tables.orders,
+                                                             *_ORDER_COLUMNS_LOAD_ONLY))
     with stage("normalize"):
         identifiers = normalize.normalize_identifiers(tables, config=config.normalize,
                                                       engine=engine)
@@ -101,7 +108,9 @@ def _run_stages(data_dir: str | Path, *, out: str | Path | None, previous: str |
     # as soon as no later stage reads it (graph, cluster and score read accounts and
     # orders only; the logins alone are a third of the input)
     tables = _emptied(tables, "addresses", "payments", "logins")
-    tables = dataclasses.replace(tables, orders=_blanked(tables.orders, *_ORDER_COLUMNS_READ_ONCE))
+    tables = dataclasses.replace(
+        tables, orders=_blanked(tables.orders, *_ORDER_COLUMNS_READ_ONCE),
+        accounts=_blanked(tables.accounts, *_ACCOUNT_COLUMNS_READ_ONCE))
     _release_freed_memory()  # ~1 GB at a million accounts, before the graph's own peak
     with stage("graph"):
         links = graph.build_links(identifiers, tables, config=config.graph, engine=engine)
