@@ -163,7 +163,7 @@ def payments(world: World, rng: np.random.Generator, *, first_id: int = 0,
         "card_expiry": ("str", _obj(np.where(is_card, exp_text, render.MISSING))),
         "holder_name": ("str", _obj(np.where(is_card, holder, wallet_holder))),
     }
-    return {"columns": columns, "time": created, "account": account}
+    return {"columns": columns, "time": created, "account": account, "card": card}
 
 
 def orders(world: World, rng: np.random.Generator, address_rows: np.ndarray,

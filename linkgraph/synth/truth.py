@@ -4,8 +4,9 @@ Rules of the truth (DESIGN.md): a blocked account itself gets ``none`` (it is
 the source); a blocked person's other accounts get the source's sanction
 (``ban`` from banned, ``suspend`` from suspended, the strongest if both);
 family members (same household, another person) of a blocked person get
-``review``, unless a moderator already ``cleared`` the account; everyone else
-``none``. Warnings, rating revocations and restrictions are not blocks.
+``review``, unless a moderator already ``cleared`` the account and it used the
+household's tablet or family card before that (a first use after the clearing is
+new evidence: ``review`` again); everyone else ``none``. Warnings, rating revocations and restrictions are not blocks.
 """
 
 from __future__ import annotations
@@ -45,6 +46,34 @@ def home_since(orders: dict, addresses: dict, n_accounts: int) -> np.ndarray:
     at_home[at_home] = addresses["home"][row[at_home]]
     since = np.full(n_accounts, _NEVER, dtype=np.int64)
     np.minimum.at(since, account[at_home], orders["time"][at_home])
+    return since
+
+
+def shared_since(world: World, logins: dict, orders: dict, payments: dict,
+                 junk_devices: int) -> np.ndarray:
+    """Per account, when it first used its household's tablet or family card
+    (``_NEVER`` if it never did): the evidence a family shares, from its first day.
+
+    ``junk_devices``: how many junk ids precede the devices in the login device codes.
+    """
+    acc = world.accounts
+    since = np.full(len(acc), _NEVER, dtype=np.int64)
+    tablet = acc["tablet"].to_numpy()
+    # an account whose own device is the tablet has used it since it was created
+    own_tablet = (tablet >= 0) & (acc["device"].to_numpy() == tablet)
+    since[own_tablet] = acc["created"].to_numpy()[own_tablet]
+    account = logins["columns"]["account_id"][1]
+    device = logins["columns"]["device_id"][1]
+    on_tablet = (tablet[account] >= 0) & (device == tablet[account] + junk_devices)
+    np.minimum.at(since, account[on_tablet], logins["time"][on_tablet])
+    buyer = orders["columns"]["account_id"][1]
+    row = orders["columns"]["payment_id"][1]
+    family_card = acc["family_card"].to_numpy()
+    paid = row >= 0
+    card = np.full(len(row), -1, dtype=np.int64)
+    card[paid] = payments["card"][row[paid]]
+    on_family_card = (family_card[buyer] >= 0) & (card == family_card[buyer])
+    np.minimum.at(since, buyer[on_family_card], orders["time"][on_family_card])
     return since
 
 
@@ -156,8 +185,13 @@ def _decisions(rng: np.random.Generator, world: World, blocks: pd.DataFrame,
 
 
 def truth_table(world: World, sanctions: pd.DataFrame, decisions: pd.DataFrame,
-                violator: np.ndarray, night: int) -> pd.DataFrame:
+                violator: np.ndarray, night: int, shared: np.ndarray | None = None
+                ) -> pd.DataFrame:
     """The truth for one night: one row per account that exists then, sorted by account.
+
+    ``shared``: per account, when it first used its household's tablet or family card
+    (:func:`shared_since`). A cleared family member who did so only after the
+    clearing may get a ``review``: new evidence after a moderator's decision (issue 6).
 
     Columns ``schemas.TRUTH_COLUMNS`` plus ``is_farmer, farmer_style, account_kind,
     blocked, cleared, moved`` (see data/sample/README.md). ``account`` holds the position.
@@ -188,12 +222,18 @@ def truth_table(world: World, sanctions: pd.DataFrame, decisions: pd.DataFrame,
     # cleared: the account's latest decision by then (an escalation reopens a clearing)
     d = decisions.loc[decisions["time"] <= now].sort_values(["account", "time"], kind="stable")
     latest = d.drop_duplicates("account", keep="last")
-    cleared = np.isin(exists, latest.loc[latest["decision"] == schemas.CLEARED,
-                                         "account"].to_numpy())
+    cleared_rows = latest.loc[latest["decision"] == schemas.CLEARED]
+    cleared = np.isin(exists, cleared_rows["account"].to_numpy())
+    renewed = np.zeros(len(exists), dtype=bool)
+    if shared is not None:
+        cleared_at = np.full(len(acc), _NEVER, dtype=np.int64)
+        cleared_at[cleared_rows["account"].to_numpy()] = cleared_rows["time"].to_numpy()
+        first_shared = shared[exists]
+        renewed = cleared & (first_shared > cleared_at[exists]) & (first_shared <= now)
 
     expected = np.where(own > 0, "none", _INHERITED[inherited])
-    expected = np.where((own == 0) & (inherited == 0) & family_of_blocked & ~cleared, "review",
-                        expected)
+    expected = np.where((own == 0) & (inherited == 0) & family_of_blocked
+                        & (~cleared | renewed), "review", expected)
     style = persons["farmer"].to_numpy()[person]
     role = np.where(style > 0, "farmer", np.where(violator[person], "violator", "honest"))
     return pd.DataFrame({
