@@ -33,6 +33,9 @@ def positions(values: pd.Series | pd.Index | np.ndarray, keys: pd.Index | pd.Ser
     if not text:
         return pd.Index(keys).get_indexer(values).astype(np.int64)
     left, right = left.cast(pa.large_string()), right.cast(pa.large_string())
+    if _same_sorted_ids(left, right):
+        # stages often look a table's sorted ids up in the very same ids
+        return np.arange(len(right), dtype=np.int64)
     if 4 * len(left) < len(right):
         # few values, many keys: hash the few and probe the keys once (a hash of
         # a million keys costs more than probing them)
@@ -45,6 +48,33 @@ def positions(values: pd.Series | pd.Index | np.ndarray, keys: pd.Index | pd.Ser
         return np.where(at >= 0, code_of[at], -1)
     found = pc.index_in(left, value_set=right)
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _same_sorted_ids(left: pa.Array | pa.ChunkedArray, right: pa.Array | pa.ChunkedArray
+                     ) -> bool:
+    """True when both are the same strictly ascending list: each is its own position."""
+    if len(left) != len(right) or left.null_count:
+        return False
+    return strictly_ascending(right) and bool(pc.all(pc.equal(left, right)).as_py())
+
+
+def strictly_ascending(values: pd.Series | pa.Array | pa.ChunkedArray) -> bool:
+    """True when the text ``values`` ascend strictly with none missing (a sorted list of
+    distinct ids, its own index).
+
+    >>> strictly_ascending(pd.Series(["a", "b", "c"])), strictly_ascending(pd.Series(["a", "a"]))
+    (True, False)
+    """
+    if isinstance(values, pd.Series):
+        values = pa.array(values.array) if isinstance(values.array, pd.arrays.ArrowStringArray) \
+            else pa.array(values.astype(object), type=pa.large_string(), from_pandas=True)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if values.null_count:
+        return False
+    if len(values) < 2:
+        return True
+    return bool(pc.all(pc.less(values[:-1], values[1:])).as_py())
 
 
 def categorical(codes: np.ndarray, names: Sequence[str]) -> pd.Categorical:

@@ -425,19 +425,6 @@ def take(series: pd.Series | pd.Index, rows: np.ndarray) -> pd.Series:
     return pd.Series(series.array.take(np.asarray(rows, dtype=np.int64)))
 
 
-def positions(values: pd.Series | pd.Index, universe: pd.Index) -> np.ndarray:
-    """Position of each of ``values`` in ``universe`` (unique strings), -1 where absent."""
-    looked_up = _arrow(pd.Series(values.array))
-    known = _arrow(pd.Series(universe.array))
-    # the accounts' ids against the identifiers' accounts are most often the very same list
-    if len(looked_up) == len(known) and (
-        len(known) == 0 or pc.all(pc.equal(looked_up, known)).as_py() is True
-    ):
-        return np.arange(len(known), dtype=np.int64)
-    found = pc.index_in(looked_up, value_set=known)
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
 def tier_codes(coded: CodedIncidence, kind: np.ndarray | None = None) -> np.ndarray:
     """Tier code (index into ``TIER_CODES``) per row, or per entry of ``kind`` codes when given.
 

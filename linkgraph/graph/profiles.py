@@ -10,8 +10,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
+from linkgraph.codes import positions, strictly_ascending
 from linkgraph.config import GraphConfig
-from linkgraph.graph.incidence import NAT, TIER_CODES, CodedIncidence, positions, tier_codes, to_ns
+from linkgraph.graph.incidence import NAT, TIER_CODES, CodedIncidence, tier_codes, to_ns
 from linkgraph.normalize import disposable_email
 
 #: kinds that make an identity of one's own when nobody else has them (a
@@ -47,7 +48,7 @@ def index_accounts(accounts: pd.DataFrame, orders: pd.DataFrame,
     missing from it (normally none) are looked up again among the account codes.
     """
     column = accounts[s.ACCOUNT_ID].astype("str")
-    ids = pd.Index(column) if _strictly_ascending(column) else \
+    ids = pd.Index(column) if strictly_ascending(column) else \
         pd.Index(column).unique().sort_values()
     code = positions(ids, coded.accounts)
     present = code >= 0
@@ -89,7 +90,7 @@ def account_profiles(
     profiles = pd.DataFrame({s.ACCOUNT_ID: ids.to_numpy()}).astype({s.ACCOUNT_ID: "str"})
     if s.CREATED_AT not in accounts.columns:
         created_at = pd.Series(pd.NaT, index=ids, dtype="datetime64[ns, UTC]")
-    elif len(accounts) == len(ids) and _strictly_ascending(accounts[s.ACCOUNT_ID].astype("str")):
+    elif len(accounts) == len(ids) and strictly_ascending(accounts[s.ACCOUNT_ID].astype("str")):
         # the table is its own profile order: no lookup of the ids
         created_at = pd.to_datetime(accounts[s.CREATED_AT], utc=True)
     else:
@@ -165,19 +166,6 @@ def _disposable(emails: pd.Series) -> np.ndarray:
     throwaway = distinct[disposable_email("x@" + distinct).to_numpy(dtype=bool)]
     hit = pc.is_in(domain, value_set=pa.array(throwaway.tolist(), type=domain.type))
     return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _strictly_ascending(column: pd.Series) -> bool:
-    """True when the ids ascend strictly with no missing one (they are their own sorted index)."""
-    array = pa.array(column.array) if isinstance(column.array, pd.arrays.ArrowStringArray) \
-        else pa.array(column.astype(object), type=pa.large_string(), from_pandas=True)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if array.null_count:
-        return False
-    if len(array) < 2:
-        return True
-    return bool(pc.all(pc.less(array[:-1], array[1:])).as_py())
 
 
 def _order_counts(
