@@ -193,9 +193,8 @@ def safe_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     safe = frame.copy()
     for column in safe.columns:
         values = safe[column]
-        if isinstance(values.dtype, pd.CategoricalDtype) and (
-                values.dtype.categories.dtype == object
-                or pd.api.types.is_string_dtype(values.dtype.categories.dtype)):
+        if isinstance(values.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(
+                values.dtype.categories.dtype):
             values = values.astype(object)  # a category may be a formula too
         if pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
             safe[column] = safe_text(values)

@@ -345,7 +345,7 @@ def _assemble(
     for column, (word_codes, words) in {S.SOURCE: source,
                                         S.SUPPRESSED: (suppressed_codes, reasons),
                                         S.KIND: (kind, kinds)}.items():
-        text[column] = pd.Series(categorical(word_codes.astype(np.int64), words.tolist()))
+        text[column] = pd.Series(categorical(word_codes, words.tolist()))
     del jobs, decoded, values, masked, source, suppressed_codes, reasons, kind
     columns = {**text, S.FIRST_SEEN: first_seen, S.LAST_SEEN: last_seen}
     out = pd.DataFrame({c: columns.pop(c) for c in S.IDENTIFIER_COLUMNS}, copy=False)

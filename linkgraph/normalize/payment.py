@@ -121,17 +121,17 @@ def _namesakes_apart(keys: pd.Series, holders: pd.Series) -> pd.Series:
     """
     key_code, _ = pd.factorize(keys)
     holder_code, holder_names = pd.factorize(holders)
+    width = len(holder_names) + 1  # a (key, holder) pair is key * width + holder
     known = (key_code >= 0) & (holder_code >= 0)
-    pairs = np.unique(key_code[known] * (len(holder_names) + 1) + holder_code[known])
-    pair_key = pairs // (len(holder_names) + 1)
+    pairs = np.unique(key_code[known] * width + holder_code[known])
+    pair_key = pairs // width
     several = np.flatnonzero(np.bincount(pair_key, minlength=1) > 1)
     if not len(several):
         return keys
     pairs = pairs[np.isin(pair_key, several)]
-    pair_key, pair_holder = pairs // (len(holder_names) + 1), pairs % (len(holder_names) + 1)
+    pair_key, pair_holder = pairs // width, pairs % width
     names = normalize_names(pd.Series(np.asarray(holder_names)[pair_holder], dtype=TEXT))
     valid = names["suppressed"].isna().to_numpy() & names["value"].notna().to_numpy()
-    width = len(holder_names) + 1
     split_pairs: list[int] = []
     suffixes: list[str] = []
     # a Python loop over the keys that several names share: a handful per million cards
