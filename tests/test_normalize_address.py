@@ -78,6 +78,13 @@ SAME_DWELLING = [
         ("prospekt Pobedy 3a", "kv. 15", "050000", "Almaty", "Kazakhstan"),
         ("просп. Победы, д. 3А, кв. 15", None, "050 000", None, "KZ"),
     ]),
+    # a street named by a type word ("Embankment Street"): which word is the type is
+    # unknowable, so the pair keeps one order whichever way it was written
+    ("naberezhnaya ulitsa 600|65|450984|ru", [
+        ("Naberezhnaya ul., 600, kv. 65", None, "450 984", "Ufa", "RU"),
+        ("ulitsa Naberezhnaya, dom 600", "kv.65", "450984", "Ufa", "RU"),
+        ("ул. Набережная, д. 600, кв. 65", None, "450984", "Уфа", "RU"),
+    ]),
     ("lesnaya ulitsa 4||kiev|ua", [
         ("ул. Лесная 4", None, None, "Киев", "UA"),
         ("ul. Lesnaya 4", None, None, "Kiev", "Ukraine"),

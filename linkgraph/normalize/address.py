@@ -284,15 +284,23 @@ def _canonical_street(street: pd.Series) -> pd.Series:
     padded = replace_re2(padded, "([a-z])(?:strasse|str) ", "\\1 street ")
     street = replace_words(padded, _WORD_RULES).str.strip()
     # Slavic street types stand before or after the name ("ul. Mira" = "Mira ul."):
-    # one canonical place, after the name, before the house number
+    # one canonical place, after the name, before the house number. A name that is
+    # itself a type word ("Naberezhnaya ul." = "ul. Naberezhnaya") has no telling which
+    # is which: the two words go in alphabetical order, and neither moves.
+    for later, earlier in _SWAPPED_TYPES.items():
+        street = street.str.replace(f"^({later}) ({earlier})(?= |$)", r"\2 \1", regex=True)
     movable = "|".join(_MOVABLE_TYPES)
     return street.str.replace(
-        f"^({movable}) ([^0-9]+?)(?: ([0-9].*))?$", r"\2 \1 \3", regex=True
+        f"^({movable}) (?!(?:{movable})(?: |$))([^0-9]+?)(?: ([0-9].*))?$", r"\2 \1 \3",
+        regex=True,
     ).str.strip()
 
 
 #: street types written before or after the street's name
 _MOVABLE_TYPES = ("ulitsa", "prospekt", "pereulok", "shosse", "naberezhnaya")
+#: each type word -> the type words sorting before it, as a regex alternation
+_SWAPPED_TYPES = {t: "|".join(e for e in _MOVABLE_TYPES if e < t)
+                  for t in _MOVABLE_TYPES if any(e < t for e in _MOVABLE_TYPES)}
 _WORD_RULES = word_rules(ABBREVIATIONS)
 
 

@@ -44,7 +44,7 @@ class Assembled:
     sanctions: pd.DataFrame
     decisions: pd.DataFrame
     violator: np.ndarray
-    shared_since: np.ndarray | None = None
+    uses: pd.DataFrame | None = None  # truth.first_uses
 
     def next_offsets(self, offsets: Offsets) -> Offsets:
         """Where the next shard's numbering starts, after this world numbered from ``offsets``."""
@@ -95,15 +95,16 @@ def assemble(world: World, streams: list[np.random.Generator], offsets: Offsets 
     sanctions, decisions, violator = truth.moderation(world, streams[3], home_since)
     built["sanctions"] = _sanction_table(sanctions)
     built["decisions"] = _decision_table(decisions)
-    shared = truth.shared_since(world, login_table, orders, payments, len(tables.JUNK_DEVICES))
+    uses = truth.first_uses(world, login_table, orders, payments, len(tables.JUNK_DEVICES),
+                            home_since)
     return Assembled(world=world, built=built, pools=pools, sanctions=sanctions,
-                     decisions=decisions, violator=violator, shared_since=shared)
+                     decisions=decisions, violator=violator, uses=uses)
 
 
 def truth_of_night(done: Assembled, night: int, offsets: Offsets = Offsets()) -> pd.DataFrame:
     """The truth rows of one night, persons and households numbered marketplace-wide."""
     rows = truth.truth_table(done.world, done.sanctions, done.decisions, done.violator, night,
-                             done.shared_since)
+                             done.uses)
     if offsets.person or offsets.household:
         rows = rows.assign(**{
             schemas.PERSON_ID: rows[schemas.PERSON_ID].to_numpy() + offsets.person,

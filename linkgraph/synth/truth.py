@@ -4,9 +4,9 @@ Rules of the truth (DESIGN.md): a blocked account itself gets ``none`` (it is
 the source); a blocked person's other accounts get the source's sanction
 (``ban`` from banned, ``suspend`` from suspended, the strongest if both);
 family members (same household, another person) of a blocked person get
-``review``, unless a moderator already ``cleared`` the account and it used the
-household's tablet or family card before that (a first use after the clearing is
-new evidence: ``review`` again); everyone else ``none``. Warnings, rating revocations and restrictions are not blocks.
+``review``, unless a moderator already ``cleared`` the account and it already
+shared a home, device or card with the blocked relative then (sharing that begins
+only after the clearing is new evidence: ``review`` again); everyone else ``none``. Warnings, rating revocations and restrictions are not blocks.
 """
 
 from __future__ import annotations
@@ -49,31 +49,76 @@ def home_since(orders: dict, addresses: dict, n_accounts: int) -> np.ndarray:
     return since
 
 
-def shared_since(world: World, logins: dict, orders: dict, payments: dict,
-                 junk_devices: int) -> np.ndarray:
-    """Per account, when it first used its household's tablet or family card
-    (``_NEVER`` if it never did): the evidence a family shares, from its first day.
+def first_uses(world: World, logins: dict, orders: dict, payments: dict,
+               junk_devices: int, home: np.ndarray) -> pd.DataFrame:
+    """Each account's first use of each device, card and home it used: ``account, person,
+    key, at`` (keys: ``3 * device``, ``3 * card + 1``, ``3 * household + 2``).
 
-    ``junk_devices``: how many junk ids precede the devices in the login device codes.
+    An account uses its own device from its creation, the devices it signs in on,
+    the cards of its orders, and its home from its first order there (``home``:
+    :func:`home_since`). ``junk_devices``: how many junk ids precede the devices in
+    the login device codes.
     """
     acc = world.accounts
-    since = np.full(len(acc), _NEVER, dtype=np.int64)
-    tablet = acc["tablet"].to_numpy()
-    # an account whose own device is the tablet has used it since it was created
-    own_tablet = (tablet >= 0) & (acc["device"].to_numpy() == tablet)
-    since[own_tablet] = acc["created"].to_numpy()[own_tablet]
-    account = logins["columns"]["account_id"][1]
-    device = logins["columns"]["device_id"][1]
-    on_tablet = (tablet[account] >= 0) & (device == tablet[account] + junk_devices)
-    np.minimum.at(since, account[on_tablet], logins["time"][on_tablet])
+    own = np.where(acc["device_junk"].to_numpy() > 0, -1, acc["device"].to_numpy())
+    has_own = own >= 0
+    login_account = logins["columns"]["account_id"][1]
+    login_device = logins["columns"]["device_id"][1] - junk_devices
+    signed_in = login_device >= 0
     buyer = orders["columns"]["account_id"][1]
     row = orders["columns"]["payment_id"][1]
-    family_card = acc["family_card"].to_numpy()
-    paid = row >= 0
     card = np.full(len(row), -1, dtype=np.int64)
-    card[paid] = payments["card"][row[paid]]
-    on_family_card = (family_card[buyer] >= 0) & (card == family_card[buyer])
-    np.minimum.at(since, buyer[on_family_card], orders["time"][on_family_card])
+    card[row >= 0] = payments["card"][row[row >= 0]]
+    paid = card >= 0
+    at_home = np.flatnonzero(home < _NEVER)
+    household = world.persons["household"].to_numpy()[acc["person"].to_numpy()]
+    uses = pd.DataFrame({
+        "account": np.concatenate([np.flatnonzero(has_own), login_account[signed_in],
+                                   buyer[paid], at_home]),
+        "key": np.concatenate([3 * own[has_own], 3 * login_device[signed_in],
+                               3 * card[paid] + 1, 3 * household[at_home] + 2]),
+        "at": np.concatenate([acc["created"].to_numpy()[has_own], logins["time"][signed_in],
+                              orders["time"][paid], home[at_home]]),
+    })
+    first = uses.groupby(["account", "key"])["at"].min().reset_index()
+    first.insert(1, "person", acc["person"].to_numpy()[first["account"].to_numpy()])
+    return first
+
+
+def shared_since(uses: pd.DataFrame, household: np.ndarray, blocked: np.ndarray,
+                 n_accounts: int) -> np.ndarray:
+    """Per account, when it first shared a device, card or home with a blocked person of
+    its household (``_NEVER`` if it never did).
+
+    Each counts from the later of the account's own first use and the blocked
+    relative's: the home, the family tablet and card, and also a blocked relative
+    signing in on the account's own phone. A moderator's clearing saw the family
+    link that had begun before it (issue 6 rule 5).
+
+    Args:
+        uses: :func:`first_uses`.
+        household: per person, their household that night.
+        blocked: per person, True when one of their accounts is blocked that night.
+        n_accounts: accounts in the world.
+    """
+    since = np.full(n_accounts, _NEVER, dtype=np.int64)
+    person = uses["person"].to_numpy()
+    uses = uses.assign(household=household[person])
+    # per (household, key): each blocked person's first use, then the earliest two
+    by_person = (uses[blocked[person]].groupby(["household", "key", "person"])["at"].min()
+                 .reset_index().sort_values(["household", "key", "at", "person"],
+                                            kind="stable"))
+    if by_person.empty:
+        return since
+    rank = by_person.groupby(["household", "key"], sort=False).cumcount().to_numpy()
+    earliest = by_person[rank == 0].set_index(["household", "key"])
+    second = by_person[rank == 1].set_index(["household", "key"])["at"]
+    place = pd.MultiIndex.from_frame(uses[["household", "key"]])
+    first_person = earliest["person"].reindex(place).to_numpy()
+    first_at = earliest["at"].reindex(place).fillna(_NEVER).to_numpy(dtype=np.int64)
+    second_at = second.reindex(place).fillna(_NEVER).to_numpy(dtype=np.int64)
+    other = np.where(first_person == person, second_at, first_at)
+    np.minimum.at(since, uses["account"].to_numpy(), np.maximum(uses["at"].to_numpy(), other))
     return since
 
 
@@ -185,12 +230,12 @@ def _decisions(rng: np.random.Generator, world: World, blocks: pd.DataFrame,
 
 
 def truth_table(world: World, sanctions: pd.DataFrame, decisions: pd.DataFrame,
-                violator: np.ndarray, night: int, shared: np.ndarray | None = None
+                violator: np.ndarray, night: int, uses: pd.DataFrame | None = None
                 ) -> pd.DataFrame:
     """The truth for one night: one row per account that exists then, sorted by account.
 
-    ``shared``: per account, when it first used its household's tablet or family card
-    (:func:`shared_since`). A cleared family member who did so only after the
+    ``uses``: each account's first use of each device and card (:func:`first_uses`). A
+    cleared family member who first shared one (or a home) with a blocked relative only after the
     clearing may get a ``review``: new evidence after a moderator's decision (issue 6).
 
     Columns ``schemas.TRUTH_COLUMNS`` plus ``is_farmer, farmer_style, account_kind,
@@ -225,7 +270,10 @@ def truth_table(world: World, sanctions: pd.DataFrame, decisions: pd.DataFrame,
     cleared_rows = latest.loc[latest["decision"] == schemas.CLEARED]
     cleared = np.isin(exists, cleared_rows["account"].to_numpy())
     renewed = np.zeros(len(exists), dtype=bool)
-    if shared is not None:
+    if uses is not None:
+        blocked = np.zeros(len(persons), dtype=bool)
+        blocked[person[own > 0]] = True
+        shared = shared_since(uses, household, blocked, len(acc))
         cleared_at = np.full(len(acc), _NEVER, dtype=np.int64)
         cleared_at[cleared_rows["account"].to_numpy()] = cleared_rows["time"].to_numpy()
         first_shared = shared[exists]
