@@ -348,6 +348,13 @@ def coded_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
 def _value_codes(values: pd.Series) -> np.ndarray:
     """Codes in order of first appearance, -1 for a missing value. The value alone is
     coded, not (kind, value): every consumer keys on kind and value together."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # equal values, equal category codes: renumbered in order of first appearance
+        category = np.asarray(values.array.codes, dtype=np.int64)
+        codes = np.full(len(category), -1, dtype=np.int64)
+        present = category >= 0
+        codes[present] = pd.factorize(category[present])[0]
+        return codes
     try:
         encoded = pa.array(values, from_pandas=True).dictionary_encode()  # Arrow strings: no copy
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed objects: pandas hashes them
