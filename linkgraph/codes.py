@@ -163,3 +163,43 @@ def _codes(values: pd.Series | pd.Index | pd.Categorical) -> np.ndarray:
     if isinstance(values, pd.Categorical):
         return values.codes
     return values.array.codes
+
+
+def sort_ranks(values: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer ranks that sort as ``values`` do (missing last), and how many ranks.
+
+    A categorical of sorted categories ranks by its codes, with no string
+    compared (pandas' own sort of a categorical builds a hash table of every
+    category, and keeps it); text is ranked by Arrow, the distinct values alone
+    sorted; other types by ``pd.factorize``.
+
+    >>> sort_ranks(pd.Series(["b", None, "a", "b"]))[0].tolist()
+    [1, 2, 0, 1]
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype) and _sorted_categories(values):
+        codes = np.asarray(_codes(values), dtype=np.int64)
+        n = len(values.dtype.categories)
+        return np.where(codes >= 0, codes, n), n + 1
+    try:
+        array = text_array(values) if not isinstance(values.dtype, pd.CategoricalDtype) else None
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        array = None
+    if array is None:
+        codes, uniques = pd.factorize(values, sort=True)
+        return np.where(codes >= 0, codes, len(uniques)), len(uniques) + 1
+    encoded = pc.dictionary_encode(array)
+    n_distinct = len(encoded.dictionary)
+    rank_of = np.empty(n_distinct + 1, dtype=np.int64)
+    rank_of[np.asarray(pc.array_sort_indices(encoded.dictionary))] = np.arange(n_distinct)
+    rank_of[n_distinct] = n_distinct  # missing values last
+    codes = encoded.indices.fill_null(n_distinct).to_numpy(zero_copy_only=False)
+    return rank_of[codes], n_distinct + 1
+
+
+def _sorted_categories(values: pd.Series | pd.Index) -> bool:
+    """Whether a categorical's categories ascend (compared in Arrow when text: pandas'
+    ``is_monotonic_increasing`` would build and keep a hash table of them)."""
+    categories = values.dtype.categories
+    if _text_categories(values):
+        return strictly_ascending(_as_large_string(categories))
+    return bool(categories.is_monotonic_increasing)
