@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
+from linkgraph.codes import coded_text
 
 logger = logging.getLogger(__name__)
 
@@ -418,6 +419,12 @@ def labels(
     indices = pa.array(np.asarray(codes, dtype=np.int32), mask=missing)
     strings = pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.large_string())
     return pd.Series(pd.array(strings, dtype="str"))
+
+
+def account_column(coded: CodedIncidence, codes: np.ndarray) -> pd.Categorical:
+    """Account ids from account codes, as a categorical of the sorted ids (int32 codes):
+    every frame of pairs shares the one list of ids."""
+    return coded_text(np.asarray(codes, dtype=np.int32), coded.accounts)
 
 
 def take(series: pd.Series | pd.Index, rows: np.ndarray) -> pd.Series:
