@@ -298,12 +298,19 @@ def _csv_fields(values: pd.Series) -> pa.ChunkedArray | None:
     """Each cell as ``to_csv`` writes it (NA empty), or None for a dtype left to pandas."""
     dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        # each category formatted once (kinds, tiers, reasons: a handful over millions of rows)
-        categories = _csv_fields(pd.Series(dtype.categories.astype("str")))
+        # each category formatted once (kinds, tiers, reasons: a handful over millions of
+        # rows); of the ids and values of the stages, the ones these rows use
+        codes = np.asarray(values.cat.codes, dtype=np.int64)
+        words = dtype.categories
+        if len(words) > len(codes):
+            used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(words)))
+            renumber = np.full(len(words) + 1, -1, dtype=np.int64)
+            renumber[used] = np.arange(len(used))
+            codes, words = renumber[codes], words.take(used)
+        categories = _csv_fields(pd.Series(words.astype("str")))
         if categories is None:
             return None
         text = pa.concat_arrays([*categories.chunks, pa.array([""], pa.large_string())])
-        codes = np.asarray(values.cat.codes, dtype=np.int64)
         return pa.chunked_array([text.take(pa.array(np.where(codes < 0, len(text) - 1, codes)))])
     if pd.api.types.is_string_dtype(dtype) or dtype == object:
         text = pc.fill_null(_safe_arrow(values), _lit(""))

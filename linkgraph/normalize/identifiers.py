@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as S
-from linkgraph.codes import categorical, coded_text
+from linkgraph.codes import categorical, coded_text, strictly_ascending
 from linkgraph.config import NormalizeConfig
 from linkgraph.engine import LOCAL, Engine
 from linkgraph.errors import InputError
@@ -65,7 +65,7 @@ from linkgraph.normalize.ip import normalize_ips
 from linkgraph.normalize.junk import JUNK, junk_values
 from linkgraph.normalize.name import normalize_names
 from linkgraph.normalize.sources import TIME, account_rows, address_rows, login_rows, payment_rows
-from linkgraph.normalize.text import TEXT, arrow_text, as_text
+from linkgraph.normalize.text import TEXT, as_text
 
 logger = logging.getLogger(__name__)
 
@@ -366,25 +366,39 @@ def _text_categorical(codes: np.ndarray, distinct: pd.Series, text_dtype: object
 
     Its categories are the distinct strings the codes use, sorted (``distinct`` may
     repeat a string, as the masked displays of two values do, or one value of two
-    kinds); its codes the narrowest integers pandas picks (int32 for millions).
+    kinds); its codes int32. Sorted distinct strings (the account ids) are taken as
+    they are; others are hashed once, and the distinct strings alone sorted.
     """
-    array = arrow_text(distinct.astype(TEXT))
-    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(distinct)) > 0)
-    encoded = pc.dictionary_encode(array.take(pa.array(used)))
-    words = encoded.dictionary
-    order = np.asarray(pc.array_sort_indices(words), dtype=np.int64)
-    rank = np.empty(len(order), dtype=np.int32)
-    rank[order] = np.arange(len(order), dtype=np.int32)
-    slot = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False),
-                      dtype=np.int64)
-    category = np.full(len(distinct) + 1, -1, dtype=np.int32)  # the last: code -1
-    category[used] = np.where(slot >= 0, rank[np.maximum(slot, 0)], -1)
-    categories = pd.Index(decode(order, _as_series(words), text_dtype), copy=False)
-    return coded_text(category[codes], categories)
-
-
-def _as_series(array: pa.Array) -> pd.Series:
-    return pd.Series(TEXT.__from_arrow__(pa.chunked_array([array])))
+    array = distinct.astype(TEXT).array.__arrow_array__()
+    if array.num_chunks <= 1 and strictly_ascending(array):  # one chunk: no copy to check
+        words, category = array, None
+    else:
+        encoded = pc.dictionary_encode(array)
+        chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+        # the chunks are hashed in turn into one table: the last chunk has every word
+        dictionary = chunks[-1].dictionary if chunks else pa.array([], pa.large_string())
+        slot = np.concatenate([np.asarray(c.indices.fill_null(-1).to_numpy(zero_copy_only=False),
+                                          dtype=np.int64) for c in chunks] or [np.zeros(0, np.int64)])
+        del encoded, chunks
+        order = np.asarray(pc.array_sort_indices(dictionary), dtype=np.int64)
+        rank = np.empty(len(order) + 1, dtype=np.int32)
+        rank[order] = np.arange(len(order), dtype=np.int32)
+        rank[-1] = -1  # a missing string
+        words, category = dictionary.take(pa.array(order)), rank[slot]
+        del dictionary, order, rank, slot
+    row_codes = np.asarray(codes if category is None else np.append(category, -1)[codes],
+                           dtype=np.int32)
+    row_codes[np.asarray(codes) < 0] = -1
+    used = np.bincount(row_codes[row_codes >= 0], minlength=len(words)) > 0
+    if not used.all():
+        # words no row uses (values of rows another rule dropped) are no category
+        renumber = np.full(len(words) + 1, -1, dtype=np.int32)
+        renumber[np.flatnonzero(used)] = np.arange(int(used.sum()), dtype=np.int32)
+        row_codes = renumber[row_codes]
+        words = words.filter(pa.array(used))
+    words = words.combine_chunks() if isinstance(words, pa.ChunkedArray) else words
+    categories = pd.Index(pd.array(words.cast(pa.large_string()), dtype=text_dtype), copy=False)
+    return coded_text(row_codes, categories)
 
 
 def _mask_and_junk(g: KindRows, config: NormalizeConfig) -> tuple[pd.Series, np.ndarray]:
