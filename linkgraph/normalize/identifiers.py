@@ -341,7 +341,8 @@ def _assemble(
     jobs = {S.VALUE: (value, values), S.MASKED: (value, masked),
             S.ACCOUNT_ID: (account, account_ids)}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        decoded = {column: pool.submit(_text_categorical, codes, distinct, text_dtype)
+        decoded = {column: pool.submit(_text_categorical, codes, distinct, text_dtype,
+                                       sorted_parts=column == S.VALUE)
                    for column, (codes, distinct) in jobs.items()}
         text = {column: pd.Series(future.result(), copy=False)
                 for column, future in decoded.items()}
@@ -360,34 +361,25 @@ def _assemble(
     return out
 
 
-def _text_categorical(codes: np.ndarray, distinct: pd.Series, text_dtype: object
-                      ) -> pd.Categorical:
+def _text_categorical(codes: np.ndarray, distinct: pd.Series, text_dtype: object, *,
+                      sorted_parts: bool = False) -> pd.Categorical:
     """``distinct`` at ``codes`` (-1 missing) as a categorical of the installed text dtype.
 
     Its categories are the distinct strings the codes use, sorted (``distinct`` may
     repeat a string, as the masked displays of two values do, or one value of two
     kinds); its codes int32. Sorted distinct strings (the account ids) are taken as
-    they are; others are hashed once, and the distinct strings alone sorted.
+    they are. ``sorted_parts``: ``distinct`` is a few sorted lists (each kind's
+    values), which Arrow merges into the sorted categories with no hash table;
+    otherwise the strings are hashed once and the distinct ones alone sorted.
     """
     array = distinct.astype(TEXT).array.__arrow_array__()
     if array.num_chunks <= 1 and strictly_ascending(array):  # one chunk: no copy to check
         words, category = array, None
+    elif sorted_parts:
+        words, category = _merged_words(array)
     else:
-        encoded = pc.dictionary_encode(array)
-        chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
-        # the chunks are hashed in turn into one table: the last chunk has every word
-        dictionary = chunks[-1].dictionary if chunks else pa.array([], pa.large_string())
-        slot = np.concatenate([np.asarray(c.indices.fill_null(-1).to_numpy(zero_copy_only=False),
-                                          dtype=np.int64) for c in chunks] or [np.zeros(0, np.int64)])
-        del encoded, chunks
-        order = np.asarray(pc.array_sort_indices(dictionary), dtype=np.int64)
-        rank = np.empty(len(order) + 1, dtype=np.int32)
-        rank[order] = np.arange(len(order), dtype=np.int32)
-        rank[-1] = -1  # a missing string
-        words, category = dictionary.take(pa.array(order)), rank[slot]
-        del dictionary, order, rank, slot
-    row_codes = np.asarray(codes if category is None else np.append(category, -1)[codes],
-                           dtype=np.int32)
+        words, category = _hashed_words(array)
+    row_codes = np.asarray(codes if category is None else category[codes], dtype=np.int32)
     row_codes[np.asarray(codes) < 0] = -1
     used = np.bincount(row_codes[row_codes >= 0], minlength=len(words)) > 0
     if not used.all():
@@ -399,6 +391,43 @@ def _text_categorical(codes: np.ndarray, distinct: pd.Series, text_dtype: object
     words = words.combine_chunks() if isinstance(words, pa.ChunkedArray) else words
     categories = pd.Index(pd.array(words.cast(pa.large_string()), dtype=text_dtype), copy=False)
     return coded_text(row_codes, categories)
+
+
+def _merged_words(array: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """The sorted distinct strings of ``array``, and each entry's code into them (the
+    last entry, for code -1, and nulls: -1)."""
+    order = np.asarray(pc.array_sort_indices(array), dtype=np.int64)  # nulls last
+    words = array.take(pa.array(order))
+    words = words.combine_chunks() if isinstance(words, pa.ChunkedArray) else words
+    n_valid = len(words) - words.null_count
+    words = words.slice(0, n_valid)
+    new = np.ones(n_valid, dtype=bool)
+    if n_valid > 1:
+        new[1:] = ~np.asarray(pc.equal(words[1:], words[:-1]).to_numpy(zero_copy_only=False),
+                              dtype=bool)
+    rank = np.full(len(order), -1, dtype=np.int32)
+    rank[:n_valid] = np.cumsum(new, dtype=np.int64) - 1
+    category = np.full(len(order) + 1, -1, dtype=np.int32)
+    category[order] = rank
+    if not new.all():  # a string of two kinds is one category
+        words = words.filter(pa.array(new))
+    return words, category
+
+
+def _hashed_words(array: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """:func:`_merged_words` by one hash of the strings, the distinct ones alone sorted."""
+    encoded = pc.dictionary_encode(array)
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    # the chunks are hashed in turn into one table: the last chunk has every word
+    dictionary = chunks[-1].dictionary if chunks else pa.array([], pa.large_string())
+    slot = np.concatenate([np.asarray(c.indices.fill_null(-1).to_numpy(zero_copy_only=False),
+                                      dtype=np.int64) for c in chunks] or [np.zeros(0, np.int64)])
+    del encoded, chunks
+    order = np.asarray(pc.array_sort_indices(dictionary), dtype=np.int64)
+    rank = np.empty(len(order) + 1, dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    rank[-1] = -1  # a missing string
+    return dictionary.take(pa.array(order)), np.append(rank[slot], -1).astype(np.int32)
 
 
 def _mask_and_junk(g: KindRows, config: NormalizeConfig) -> tuple[pd.Series, np.ndarray]:
