@@ -353,12 +353,13 @@ def _assemble(
                                         S.KIND: (kind, kinds)}.items():
         text[column] = pd.Series(categorical(word_codes, words.tolist()))
     del jobs, decoded, values, masked, source, suppressed_codes, reasons, kind
-    columns = {**text, S.FIRST_SEEN: first_seen, S.LAST_SEEN: last_seen}
-    out = pd.DataFrame({c: columns.pop(c) for c in S.IDENTIFIER_COLUMNS}, copy=False)
-    # the codes this stage sorted on, so the graph stage need not hash the strings again
-    out[S.ACCOUNT_CODE] = account
-    out[S.VALUE_CODE] = value
-    return out
+    # and the codes this stage sorted on, so the graph stage need not hash the strings
+    # again (given to the frame as they are: a column set afterwards would be a copy)
+    columns = {**text, S.FIRST_SEEN: first_seen, S.LAST_SEEN: last_seen,
+               S.ACCOUNT_CODE: pd.Series(account, copy=False),
+               S.VALUE_CODE: pd.Series(value, copy=False)}
+    return pd.DataFrame({c: columns.pop(c) for c in (*S.IDENTIFIER_COLUMNS,
+                                                     *S.IDENTIFIER_CODE_COLUMNS)}, copy=False)
 
 
 def _text_categorical(codes: np.ndarray, distinct: pd.Series, text_dtype: object, *,
