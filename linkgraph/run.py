@@ -339,7 +339,7 @@ def coded_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
     if s.VALUE not in pairs.columns:
         return pairs
     kept = [c for c in _CODED_PAIR_COLUMNS if c in pairs.columns]
-    coded = pairs[kept].copy()
+    coded = pairs[kept]  # copy-on-write: the columns are shared, not copied
     coded.insert(kept.index(s.KIND) + 1 if s.KIND in kept else 0, "value_code",
                  _value_codes(pairs[s.VALUE]))
     return coded
