@@ -102,7 +102,10 @@ def normalize_identifiers(
         ``last_seen`` (UTC, NaT when unknown), ``source`` (the first of the
         sources in sorted order), ``suppressed`` (NA when the value may
         link, else ``junk``, ``invalid``, ``private_ip`` or ``pickup_point``);
-        sorted by account_id, kind, value; then ``schemas.IDENTIFIER_CODE_COLUMNS``
+        sorted by account_id, kind, value. ``account_id``, ``value`` and ``masked``
+        are categoricals (int32 codes into their sorted distinct strings: a value
+        of two kinds is one category), ``kind``, ``source`` and ``suppressed``
+        categoricals of their few words; then ``schemas.IDENTIFIER_CODE_COLUMNS``
         (int64 ``account_code``, ``value_code``: codes ascending with the
         strings, one value code per (kind, value)) for the graph stage.
 
