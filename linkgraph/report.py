@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
+from linkgraph.codes import text_array
 from linkgraph.config import Config, ReportConfig, config_to_dict
 from linkgraph.errors import RunDirectoryError
 from linkgraph.run import Run
@@ -297,12 +298,19 @@ def _csv_fields(values: pd.Series) -> pa.ChunkedArray | None:
     """Each cell as ``to_csv`` writes it (NA empty), or None for a dtype left to pandas."""
     dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        # each category formatted once (kinds, tiers, reasons: a handful over millions of rows)
-        categories = _csv_fields(pd.Series(dtype.categories.astype("str")))
+        # each category formatted once (kinds, tiers, reasons: a handful over millions of
+        # rows); of the ids and values of the stages, the ones these rows use
+        codes = np.asarray(values.cat.codes, dtype=np.int64)
+        words = dtype.categories
+        if len(words) > len(codes):
+            used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(words)))
+            renumber = np.full(len(words) + 1, -1, dtype=np.int64)
+            renumber[used] = np.arange(len(used))
+            codes, words = renumber[codes], words.take(used)
+        categories = _csv_fields(pd.Series(words.astype("str")))
         if categories is None:
             return None
         text = pa.concat_arrays([*categories.chunks, pa.array([""], pa.large_string())])
-        codes = np.asarray(values.cat.codes, dtype=np.int64)
         return pa.chunked_array([text.take(pa.array(np.where(codes < 0, len(text) - 1, codes)))])
     if pd.api.types.is_string_dtype(dtype) or dtype == object:
         text = pc.fill_null(_safe_arrow(values), _lit(""))
@@ -348,8 +356,22 @@ def _csv_fields(values: pd.Series) -> pa.ChunkedArray | None:
     return None
 
 
+#: text columns the stages keep as categoricals (codes into their sorted distinct
+#: strings) that the Parquet files hold as plain strings, as they always did
+_DECODED_COLUMNS = frozenset({s.ACCOUNT_ID, s.ACCOUNT_A, s.ACCOUNT_B, s.VALUE, s.MASKED})
+
+
+def _plain_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its categorical columns of ``_DECODED_COLUMNS`` decoded to ``str``
+    (the strings of the rows only: one take of the categories at the codes)."""
+    decoded = {c: pd.Series(pd.array(text_array(frame[c]), dtype="str"), index=frame.index)
+               for c in frame.columns if c in _DECODED_COLUMNS
+               and isinstance(frame[c].dtype, pd.CategoricalDtype)}
+    return frame.assign(**decoded) if decoded else frame
+
+
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_parquet(path, index=False, engine="pyarrow", compression="zstd")
+    _plain_text(frame).to_parquet(path, index=False, engine="pyarrow", compression="zstd")
 
 
 def _write_analyst_parquet(frame: pd.DataFrame, attr: str, path: Path, *, key: bytes | None,

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
-from linkgraph.codes import positions
+from linkgraph.codes import positions, sort_ranks
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -339,7 +339,7 @@ def coded_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
     if s.VALUE not in pairs.columns:
         return pairs
     kept = [c for c in _CODED_PAIR_COLUMNS if c in pairs.columns]
-    coded = pairs[kept].copy()
+    coded = pairs[kept]  # copy-on-write: the columns are shared, not copied
     coded.insert(kept.index(s.KIND) + 1 if s.KIND in kept else 0, "value_code",
                  _value_codes(pairs[s.VALUE]))
     return coded
@@ -348,6 +348,13 @@ def coded_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
 def _value_codes(values: pd.Series) -> np.ndarray:
     """Codes in order of first appearance, -1 for a missing value. The value alone is
     coded, not (kind, value): every consumer keys on kind and value together."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # equal values, equal category codes: renumbered in order of first appearance
+        category = np.asarray(values.array.codes, dtype=np.int64)
+        codes = np.full(len(category), -1, dtype=np.int64)
+        present = category >= 0
+        codes[present] = pd.factorize(category[present])[0]
+        return codes
     try:
         encoded = pa.array(values, from_pandas=True).dictionary_encode()  # Arrow strings: no copy
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed objects: pandas hashes them
@@ -484,10 +491,14 @@ def _links_inside_clusters(
     (accounts are sorted by id, clusters coded in sorted order), stable, so
     the order is the one a sort on the strings gives.
     """
-    # both ends in one lookup: the account ids are hashed once
-    both = positions(pd.concat([pairs[s.ACCOUNT_A], pairs[s.ACCOUNT_B]], ignore_index=True),
-                     accounts[s.ACCOUNT_ID])
-    at_a, at_b = both[:len(pairs)], both[len(pairs):]
+    ends = pairs[s.ACCOUNT_A], pairs[s.ACCOUNT_B]
+    if any(isinstance(end.dtype, pd.CategoricalDtype) for end in ends):
+        # each end by its categories (a concat of categoricals would hash them all)
+        at_a, at_b = (positions(end, accounts[s.ACCOUNT_ID]) for end in ends)
+    else:
+        # both ends in one lookup: the account ids are hashed once
+        both = positions(pd.concat(ends, ignore_index=True), accounts[s.ACCOUNT_ID])
+        at_a, at_b = both[:len(pairs)], both[len(pairs):]
     code_a = np.where(at_a >= 0, cluster_codes[at_a], -1)
     code_b = np.where(at_b >= 0, cluster_codes[at_b], -2)
     rows = np.flatnonzero((code_a == code_b) & (code_a >= 0))
@@ -514,25 +525,9 @@ def _links_inside_clusters(
 
 
 def _sort_rank(values: pd.Series) -> tuple[np.ndarray, int]:
-    """Integer ranks that sort as ``values`` do, missing values last; and how many ranks."""
-    try:
-        array = pa.array(values, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        array = None
-    if array is None or not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
-        codes, uniques = pd.factorize(values, sort=True)
-        return np.where(codes >= 0, codes, len(uniques)), len(uniques) + 1
-    # Arrow hashes and sorts the text (UTF-8 byte order is code point order, as
-    # Python's); the distinct values alone are sorted
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    encoded = pc.dictionary_encode(array)
-    n_distinct = len(encoded.dictionary)
-    rank_of = np.empty(n_distinct + 1, dtype=np.int64)
-    rank_of[np.asarray(pc.array_sort_indices(encoded.dictionary))] = np.arange(n_distinct)
-    rank_of[n_distinct] = n_distinct  # missing values last
-    codes = encoded.indices.fill_null(n_distinct).to_numpy(zero_copy_only=False)
-    return rank_of[codes], n_distinct + 1
+    """Integer ranks that sort as ``values`` do, missing values last; and how many ranks
+    (a categorical's by its codes, text by Arrow: :func:`linkgraph.codes.sort_ranks`)."""
+    return sort_ranks(values)
 
 
 def _lexsort(keys: list[tuple[np.ndarray, int]]) -> np.ndarray:

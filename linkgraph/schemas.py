@@ -329,3 +329,10 @@ def require_columns(needed: dict[str, tuple[Any, tuple[str, ...]]], *, stage: st
 ACCOUNT_CODE: Final = "account_code"  # int64: code of account_id, ascending with the id
 VALUE_CODE: Final = "value_code"  # int64: one code per (kind, value), ascending with both
 IDENTIFIER_CODE_COLUMNS: Final = (ACCOUNT_CODE, VALUE_CODE)
+
+# --- normalize, graph (session 4): text columns as categoricals -----------------------
+# In the identifiers frame, the LinkSet frames and the Run frames taken from them,
+# ACCOUNT_ID / ACCOUNT_A / ACCOUNT_B / VALUE / MASKED may be pandas categoricals whose
+# categories are the distinct strings, sorted (so they sort and compare as the strings),
+# with int32 codes. Read them through ``linkgraph.codes`` (positions, text_array,
+# sort_ranks); the report writes them to Parquet and CSV as the plain strings.

@@ -292,3 +292,18 @@ def test_card_without_fingerprint_matching_two_tokenised_cards_meets_only_bare_c
     digits = identifiers[identifiers["kind"] == "card_digits"]
     assert digits["account_id"].tolist() == ["a5"]
     assert "a5" not in identifiers.loc[identifiers["kind"] == "card", "account_id"].tolist()
+
+
+def test_ids_values_and_masks_are_categoricals_of_their_sorted_distinct_strings():
+    # "annlee" is a name, and the same string a device id: one category for both kinds
+    accounts = pd.DataFrame({"account_id": ["a2", "a1"], "full_name": ["Annlee", "Bob Ray"],
+                             "device_id": ["annlee", "dev-77"]})
+    ids = normalize_identifiers(_tables(accounts=accounts), config=NormalizeConfig())
+    for column in ("account_id", "value", "masked"):
+        categories = ids[column].cat.categories
+        assert categories.is_unique and categories.is_monotonic_increasing
+        assert set(categories) == set(ids[column].astype(str))  # no unused category
+        assert ids[column].cat.codes.dtype.itemsize <= 4
+    shared = ids[ids["value"].astype(str) == "annlee"]
+    assert sorted(shared["kind"].astype(str)) == ["device", "name"]
+    assert ids.groupby(["kind", "value"], observed=True)["value_code"].nunique().eq(1).all()

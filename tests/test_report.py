@@ -3,7 +3,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -128,3 +130,27 @@ def test_read_run_returns_what_was_written(tmp_path: Path) -> None:
 def test_read_run_on_a_plain_directory_says_what_to_pass(tmp_path: Path) -> None:
     with pytest.raises(RunDirectoryError, match="not a linkgraph run directory"):
         report.read_run(tmp_path)
+
+
+def test_categorical_ids_and_values_are_written_as_the_strings_they_stand_for(
+        tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from linkgraph.codes import coded_text
+    from linkgraph.report import _write_csv, _write_parquet
+
+    ids = pd.Index(["=cmd", "a1", "a2", "a3"], dtype="str")  # more ids than rows use
+    coded = pd.DataFrame({
+        "account_a": coded_text(np.array([1, 0, -1]), ids),
+        "kind": pd.Categorical(["card", "ip", "card"]),
+        "weight": [1.0, 0.5, 0.25],
+    })
+    plain = coded.assign(account_a=pd.Series(["a1", "=cmd", None], dtype="str"))
+    for name, frame in (("coded", coded), ("plain", plain)):
+        _write_parquet(frame, tmp_path / f"{name}.parquet")
+        _write_csv(frame, tmp_path / f"{name}.csv", bom=False)
+    assert (tmp_path / "coded.csv").read_bytes() == (tmp_path / "plain.csv").read_bytes()
+    assert (tmp_path / "coded.parquet").read_bytes() == (tmp_path / "plain.parquet").read_bytes()
+    schema = pq.read_schema(tmp_path / "coded.parquet")
+    assert pa.types.is_large_string(schema.field("account_a").type)
+    assert pa.types.is_dictionary(schema.field("kind").type)

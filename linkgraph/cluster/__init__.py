@@ -29,6 +29,7 @@ from linkgraph.cluster import stable as _stable
 from linkgraph.cluster.alerts import find_alerts
 from linkgraph.cluster.subgraph import cluster_graph
 from linkgraph.cluster.summary import summarise
+from linkgraph.codes import positions, strictly_ascending
 from linkgraph.config import ClusterConfig
 from linkgraph.engine import LOCAL, Engine
 from linkgraph.errors import RunDirectoryError
@@ -237,23 +238,22 @@ def _take_str(values: np.ndarray, codes: np.ndarray) -> pd.api.extensions.Extens
 def _account_codes(account_ids: pd.Series, columns: list[pd.Series]) -> tuple[pd.Index, list[np.ndarray]]:
     """The sorted distinct account ids, and each column as codes into them (-1: unknown).
 
-    One factorize over every id column at once: each distinct string is
-    hashed once, and codes follow account-id order, so code order is id order.
+    The ids are sorted once (they usually are already); each column is looked up
+    in them by Arrow hashing, a categorical column (the graph stage's pairs) by its
+    categories alone.
     """
-    parts = [account_ids.dropna().astype("str"), *(c.astype("str") for c in columns)]
-    codes, uniques = pd.factorize(pd.concat(parts, ignore_index=True))
-    n_accounts = len(parts[0])
-    # Accounts come first, so their codes are 0..k-1 in input order (a sorted input stays sorted).
-    account_codes = np.arange(int(codes[:n_accounts].max()) + 1 if n_accounts else 0)
-    names = pd.Index(uniques[: len(account_codes)])
-    order = np.arange(len(names)) if names.is_monotonic_increasing else names.argsort()
-    position = np.full(len(uniques) + 1, -1, dtype=np.int64)  # the last slot catches NA (-1)
-    position[account_codes[order]] = np.arange(len(account_codes))
-    out, start = [], n_accounts
-    for part in parts[1:]:
-        out.append(position[codes[start:start + len(part)]])
-        start += len(part)
-    return names.take(order), out
+    ids = account_ids.dropna().astype("str")
+    if strictly_ascending(ids):
+        names = pd.Index(ids)
+    else:
+        names = pd.Index(pd.unique(ids)).sort_values()
+    out = []
+    for column in columns:
+        if not (isinstance(column.dtype, pd.CategoricalDtype)
+                or pd.api.types.is_string_dtype(column.dtype)):
+            column = column.astype("str")
+        out.append(positions(column, names))
+    return names, out
 
 
 def _check_columns(accounts: pd.DataFrame, links: LinkSet, previous: PreviousRun | None) -> None:

@@ -83,6 +83,9 @@ class LinkSet:
         tier after corroboration: schemas.PAIR_TIER_COLUMNS. Clusters use it:
         person tier -> person_cluster_id, person + household -> cluster_id.
     hubs: one row per (kind, value) that stopped linking: schemas.HUB_COLUMNS.
+    Account ids, values and masked values are categoricals of sorted distinct
+    strings in every frame (the incidence's own, shared by the rows taken from
+    it); the report writes them as strings.
     profiles: one row per account (account_id + facts such as
         ``has_own_identity``, ``disposable_email``, ``burst_size``,
         ``coupon_only``) used by corroboration and scoring.

@@ -63,7 +63,7 @@ import pandas as pd
 from linkgraph import schemas as s
 from linkgraph.codes import categorical
 from linkgraph.config import GraphConfig
-from linkgraph.graph.incidence import TIER_CODES, CodedIncidence, take
+from linkgraph.graph.incidence import TIER_CODES, CodedIncidence, account_column
 from linkgraph.graph.names import NameAgreement
 from linkgraph.graph.pairs import PairRows
 from linkgraph.graph.profiles import identity_kinds
@@ -304,8 +304,8 @@ def pair_tier_frame(
     inverse = inverse[combo]
     words = [_words(int(c) // _N_REASONS, int(c) % _N_REASONS) for c in distinct]
     return pd.DataFrame({
-        s.ACCOUNT_A: take(coded.accounts, a),
-        s.ACCOUNT_B: take(coded.accounts, b),
+        s.ACCOUNT_A: account_column(coded, a),
+        s.ACCOUNT_B: account_column(coded, b),
         s.TIER: categorical(pair_tier_codes(reasons), TIER_CODES),
         s.WEIGHT: summary.weight.astype(np.float64),
         s.N_PERSON_KINDS: n_person.astype(np.int64),

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
+from linkgraph.codes import sort_ranks, text_array
 from linkgraph.config import GraphConfig
 from linkgraph.engine import LOCAL, Engine
 from linkgraph.graph.incidence import TIER_OF_KIND, CodedIncidence, labels, take
@@ -200,7 +201,9 @@ def hub_frame(coded: CodedIncidence, flags: ValueFlags) -> pd.DataFrame:
         s.N_ACCOUNTS: flags.n_accounts[chosen],
         s.REASON: flags.reason_labels(chosen),
     })
-    return hubs.sort_values([s.KIND, s.VALUE], kind="stable", ignore_index=True)
+    # ranked on codes: pandas' sort of a categorical would hash every category
+    order = np.lexsort((sort_ranks(hubs[s.VALUE])[0], sort_ranks(hubs[s.KIND])[0]))
+    return hubs.take(order).reset_index(drop=True)
 
 
 def _business_addresses(
@@ -214,19 +217,10 @@ def _business_addresses(
     groups = groups[np.bincount(coded.group, minlength=coded.n_groups)[groups] > 0]
     words = "|".join(re.escape(w.strip().lower()) for w in config.business_address_words)
     pattern = rf"(?:^|[^\pL\pN])(?:{words})(?:$|[^\pL\pN])"
-    values = _strings(take(coded.frame[s.VALUE], representative[groups]))
+    values = text_array(coded.frame[s.VALUE], representative[groups])
     hit = pc.match_substring_regex(pc.utf8_lower(values), pattern=pattern).fill_null(False)
     business[groups] = hit.to_numpy(zero_copy_only=False)
     return business
-
-
-def _strings(series: pd.Series) -> pa.Array:
-    """The strings of ``series`` as one Arrow array (no Python objects when Arrow-backed)."""
-    if isinstance(series.array, pd.arrays.ArrowStringArray):
-        array = pa.array(series.array)
-    else:
-        array = pa.array(series.astype(object), type=pa.large_string(), from_pandas=True)
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
 def _listed(
@@ -237,14 +231,16 @@ def _listed(
     denied = np.zeros(coded.n_groups, dtype=bool)
     if not (config.hub_allow or config.hub_deny) or coded.n_groups == 0:
         return allowed, denied
-    values = coded.frame[s.VALUE].take(representative).reset_index(drop=True)
+    values = text_array(coded.frame[s.VALUE], representative)
     kinds = coded.frame[s.KIND].take(representative).reset_index(drop=True)
     for entries, out in ((config.hub_allow, allowed), (config.hub_deny, denied)):
         pairs = [entry.partition(":") for entry in entries]
-        listed_values = {value for _, _, value in pairs}
-        candidates = np.flatnonzero(values.isin(listed_values).to_numpy())
+        listed_values = sorted({value for _, _, value in pairs})
+        listed = pc.is_in(values, value_set=pa.array(listed_values, pa.large_string()))
+        candidates = np.flatnonzero(np.asarray(listed.fill_null(False).to_numpy(
+            zero_copy_only=False), dtype=bool))
         wanted = {(kind, value) for kind, _, value in pairs}
         for group in candidates:  # only the few groups whose value is listed
-            if (kinds[group], values[group]) in wanted:
+            if (kinds[group], values[int(group)].as_py()) in wanted:
                 out[group] = True
     return allowed, denied

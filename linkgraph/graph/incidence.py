@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
+from linkgraph.codes import coded_text
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class CodedIncidence:
     frame: the identifier rows (``schemas.IDENTIFIER_COLUMNS``), sorted by
         ``account_id, kind, value``, one row per key.
     account: code of the row's account into ``accounts`` (sorted ids).
-    kind: code of the row's kind into ``kinds`` (sorted names).
+    kind: code of the row's kind into ``kinds`` (sorted names); int8 for a few kinds.
     group: dense code of the row's (kind, value): rows with equal codes share a value.
     first_ns / last_ns: first and last seen as int64 nanoseconds (``NAT`` unknown).
     first_row: per group, its first row (that of its smallest account; 0 for an unused code).
@@ -259,7 +260,8 @@ def _kind_codes_of_groups(
     if names != sorted(set(names)):
         logger.info("graph: value codes not ordered by kind; coding the kinds from the strings")
         return _kind_codes(kinds)
-    by_group = np.repeat(np.arange(len(names), dtype=np.int64), np.diff([*starts, n_groups]))
+    by_group = np.repeat(np.arange(len(names), dtype=_kind_dtype(len(names))),
+                         np.diff([*starts, n_groups]))
     return by_group[group], tuple(names)
 
 
@@ -277,9 +279,14 @@ def _kind_codes(kinds: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
         names += [str(k) for k in extra]
     present = np.flatnonzero(np.bincount(codes, minlength=len(names)))
     ordered = sorted(present, key=lambda c: names[c])
-    remap = np.zeros(len(names), dtype=np.int64)
+    remap = np.zeros(len(names), dtype=_kind_dtype(len(ordered)))
     remap[ordered] = np.arange(len(ordered))
     return remap[codes], tuple(names[c] for c in ordered)
+
+
+def _kind_dtype(n_kinds: int) -> type[np.signedinteger]:
+    """A byte per row for the handful of kinds (only ever used as an index)."""
+    return np.int8 if n_kinds < 127 else np.int64
 
 
 def _group_codes(kind: np.ndarray, values: pd.Series) -> tuple[np.ndarray, int]:
@@ -418,6 +425,12 @@ def labels(
     indices = pa.array(np.asarray(codes, dtype=np.int32), mask=missing)
     strings = pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.large_string())
     return pd.Series(pd.array(strings, dtype="str"))
+
+
+def account_column(coded: CodedIncidence, codes: np.ndarray) -> pd.Categorical:
+    """Account ids from account codes, as a categorical of the sorted ids (int32 codes):
+    every frame of pairs shares the one list of ids."""
+    return coded_text(np.asarray(codes, dtype=np.int32), coded.accounts)
 
 
 def take(series: pd.Series | pd.Index, rows: np.ndarray) -> pd.Series:

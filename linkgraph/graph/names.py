@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
+from linkgraph.codes import text_array
 from linkgraph.graph.incidence import CodedIncidence, take
 from linkgraph.normalize.name import names_agree
 
@@ -116,8 +116,7 @@ def _with_initial(
 ) -> np.ndarray:
     """Per group code (``n_groups`` of them): True for the ``groups`` whose name has a one-letter word."""
     flags = np.zeros(n_groups, dtype=bool)
-    values = pa.array(take(coded.frame[s.VALUE], first_row[groups]).astype(object),
-                      type=pa.large_string(), from_pandas=True)
+    values = text_array(coded.frame[s.VALUE], first_row[groups])
     hit = pc.match_substring_regex(values, pattern=r"(?:^|\s)\pL(?:\s|$)").fill_null(False)
     flags[groups] = hit.to_numpy(zero_copy_only=False)
     return flags

@@ -20,6 +20,7 @@ from linkgraph.graph.incidence import (
     NAT,
     TIER_CODES,
     CodedIncidence,
+    account_column,
     base_weights,
     from_ns,
     rarity_weight,
@@ -91,8 +92,8 @@ def pair_frame(coded: CodedIncidence, pairs: PairRows) -> pd.DataFrame:
     frame = coded.frame
     kind = coded.kind[pairs.row_a]
     pairs_frame = pd.DataFrame({
-        s.ACCOUNT_A: take(coded.accounts, coded.account[pairs.row_a]),
-        s.ACCOUNT_B: take(coded.accounts, coded.account[pairs.row_b]),
+        s.ACCOUNT_A: account_column(coded, coded.account[pairs.row_a]),
+        s.ACCOUNT_B: account_column(coded, coded.account[pairs.row_b]),
         s.KIND: categorical(kind, coded.kinds),
         s.VALUE: take(frame[s.VALUE], pairs.row_a),
         s.MASKED: take(frame[s.MASKED], pairs.row_a),

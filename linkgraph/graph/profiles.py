@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
-from linkgraph.codes import positions, strictly_ascending
+from linkgraph.codes import positions, strictly_ascending, text_array
 from linkgraph.config import GraphConfig
 from linkgraph.graph.incidence import NAT, TIER_CODES, CodedIncidence, tier_codes, to_ns
 from linkgraph.normalize import disposable_email
@@ -151,7 +151,7 @@ def _disposable_by_code(coded: CodedIncidence) -> np.ndarray:
     if s.K_EMAIL not in coded.kinds:
         return flags
     rows = np.flatnonzero(coded.kind == coded.kinds.index(s.K_EMAIL))
-    emails = coded.frame[s.VALUE].take(rows).astype("str")
+    emails = pd.Series(pd.array(text_array(coded.frame[s.VALUE], rows), dtype="str"))
     disposable = _disposable(emails)
     flags[coded.account[rows[disposable]]] = True
     return flags

@@ -69,9 +69,7 @@ def _link_graph(links: LinkSet, accounts: pd.DataFrame, account_ids: pd.Index,
     """
     n = len(account_ids)
     tiers = links.pair_tiers
-    both = positions(pd.concat([tiers[s.ACCOUNT_A], tiers[s.ACCOUNT_B]], ignore_index=True),
-                      account_ids)
-    a, b = both[:len(tiers)], both[len(tiers):]
+    a, b = _both_ends(tiers, account_ids)
     known = (a >= 0) & (b >= 0) & (a != b)
     if not known.all():
         logger.warning("sanctions: %d pair_tiers rows name an unknown account or repeat one; "
@@ -115,6 +113,20 @@ def _link_graph(links: LinkSet, accounts: pd.DataFrame, account_ids: pd.Index,
         same_family=np.tile(same(s.CLUSTER_ID), 2)[order],
         stale_strong=stale_strong[order], stale_any=stale_any[order],
     )
+
+
+def _both_ends(pairs: pd.DataFrame, account_ids: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in ``account_ids`` of each pair's two accounts (-1: unknown).
+
+    Categorical ends (the graph stage's) are looked up by their categories, each
+    end alone (pandas' concat of two categoricals hashes every category and keeps
+    the table); text ends in one lookup, the ids hashed once.
+    """
+    ends = pairs[s.ACCOUNT_A], pairs[s.ACCOUNT_B]
+    if any(isinstance(end.dtype, pd.CategoricalDtype) for end in ends):
+        return positions(ends[0], account_ids), positions(ends[1], account_ids)
+    both = positions(pd.concat(ends, ignore_index=True), account_ids)
+    return both[:len(pairs)], both[len(pairs):]
 
 
 def _newest_evidence(pairs: pd.DataFrame, account_ids: pd.Index, key: np.ndarray,

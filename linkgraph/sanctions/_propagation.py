@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from linkgraph import schemas as s
+from linkgraph.codes import strictly_ascending
 from linkgraph.config import PolicyConfig
 from linkgraph.engine import LOCAL, Engine
 from linkgraph.errors import InputError
@@ -135,10 +136,15 @@ def propagate(
         "sanctions": (sanctions, (s.ACCOUNT_ID, s.ACTION, s.CREATED_AT)),
         "decisions": (decisions, (s.ACCOUNT_ID, s.DECISION, s.CREATED_AT)),
     }, stage="sanctions stage", hint="It comes from an earlier stage: check that stage's output.")
-    if not accounts[s.ACCOUNT_ID].is_monotonic_increasing:
+    # sorted and unique (the usual case) is checked in Arrow: pandas' checks would build
+    # and keep a hash table of every id
+    ids = accounts[s.ACCOUNT_ID]
+    ascending = strictly_ascending(ids) if pd.api.types.is_string_dtype(ids.dtype) else bool(
+        ids.is_monotonic_increasing and ids.is_unique)
+    if not ascending:
         accounts = accounts.sort_values(s.ACCOUNT_ID, kind="stable", ignore_index=True)
     account_ids = pd.Index(accounts[s.ACCOUNT_ID])
-    if not account_ids.is_unique:
+    if not ascending and not account_ids.is_unique:
         repeated = accounts[s.ACCOUNT_ID].duplicated(keep=False)
         raise InputError(
             f"sanctions stage: accounts repeats {int(repeated.sum())} account ids "

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
+from linkgraph.codes import text_array
 from linkgraph.config import CouponConfig
 from linkgraph.engine import LOCAL, Aggregation, Engine
 from linkgraph.graph import LinkSet
@@ -54,6 +55,11 @@ def positions(
     million ids once, and Arrow's hashing of strings, are several times faster
     than ``Index.get_indexer`` per part. Non-Arrow types fall back to pandas.
     """
+    if any(isinstance(values.dtype, pd.CategoricalDtype) for values, _ in parts):
+        # a categorical's categories are looked up once, its rows follow their codes
+        return [_positions_of_codes(index, values, rows)
+                if isinstance(values.dtype, pd.CategoricalDtype)
+                else positions(index, (values, rows))[0] for values, rows in parts]
     try:
         haystack = pa.array(index, from_pandas=True)
         needles = []
@@ -73,6 +79,16 @@ def positions(
                 np.int64)
             for values, rows in parts
         ]
+
+
+def _positions_of_codes(index: pd.Index, values: pd.Series | pd.Index,
+                        rows: np.ndarray | None) -> np.ndarray:
+    """:func:`positions` of one categorical part."""
+    codes = np.asarray(values.array.codes, dtype=np.int64)
+    if rows is not None:
+        codes = codes[rows]
+    (found,) = positions(index, (pd.Series(values.dtype.categories), None))
+    return np.append(found, -1)[codes]
 
 
 def categories(values: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -268,11 +284,9 @@ def _redeemer_identifiers(
     class_of = np.array([_CLASS_OF_KIND.get(k, -1) for k in s.KINDS])
     cls = class_of[kind[keep]]
     cls = np.where(pickup[keep] & (cls == ADDRESS), PICKUP, cls)
-    values = pa.array(incidence[s.VALUE], from_pandas=True)
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
     # coded in Arrow: millions of values never become Python strings
-    encoded = values.take(pa.array(rows[keep])).dictionary_encode(null_encoding="encode")
+    encoded = text_array(incidence[s.VALUE], rows[keep]).dictionary_encode(
+        null_encoding="encode")
     value_code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     n_values = len(encoded.dictionary)
     return pd.DataFrame({
@@ -312,7 +326,7 @@ def _disposable(
         flag = profiles["disposable_email"].astype("boolean").fillna(False)
         return _per_account(index, profiles[s.ACCOUNT_ID], flag.to_numpy(dtype="float64")) == 1
     email = np.flatnonzero((kind == s.KINDS.index(s.K_EMAIL)) & (pos >= 0))
-    values = pa.array(links.incidence[s.VALUE], from_pandas=True).take(pa.array(rows[email]))
+    values = text_array(links.incidence[s.VALUE], rows[email])
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         values = values.cast(pa.string())
     domain = pc.utf8_lower(pc.utf8_trim_whitespace(

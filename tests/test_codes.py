@@ -1,0 +1,39 @@
+"""The shared integer codes: lookups and ranks through categoricals, as through strings."""
+
+import numpy as np
+import pandas as pd
+
+from linkgraph.codes import coded_text, positions, sort_ranks, text_array
+
+
+def _ids(codes: list[int], names: list[str]) -> pd.Series:
+    return pd.Series(coded_text(np.array(codes), pd.Index(names, dtype="str")))
+
+
+def test_a_categorical_finds_the_same_positions_as_its_strings():
+    column = _ids([2, -1, 0, 1, 2], ["a1", "a2", "zz"])
+    keys = pd.Index(["a0", "a1", "a2"], dtype="str")
+    assert positions(column, keys).tolist() == positions(
+        column.astype(object), keys).tolist() == [-1, -1, 1, 2, -1]
+
+
+def test_a_categorical_ranks_as_its_strings_missing_last():
+    column = _ids([2, -1, 0, 1, 2], ["a1", "a2", "zz"])
+    ranks, size = sort_ranks(column)
+    assert ranks.tolist() == [2, 3, 0, 1, 2] and size == 4
+    assert np.argsort(ranks, kind="stable").tolist() == np.argsort(
+        sort_ranks(column.astype(object))[0], kind="stable").tolist()
+
+
+def test_text_of_a_categorical_at_some_rows_is_those_rows_strings():
+    column = _ids([2, -1, 0], ["a1", "a2", "zz"])
+    assert text_array(column, np.array([2, 1, 0])).to_pylist() == ["a1", None, "zz"]
+    assert text_array(pd.Series(["x", None])).to_pylist() == ["x", None]
+
+
+def test_unchecked_categories_build_no_hash_table_of_them():
+    names = pd.Index([f"id{i:05d}" for i in range(1000)], dtype="str")
+    column = _ids(list(range(1000)), list(names))
+    positions(column, names)
+    sort_ranks(column)
+    assert "_engine" not in column.dtype.categories._cache
