@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -141,7 +143,7 @@ def _namesakes_apart(keys: pd.Series, holders: pd.Series) -> pd.Series:
     suffixes: list[str] = []
     # a Python loop over the keys that several spellings share (a few percent of the
     # cards); the names are compared only where a key has two different spellings
-    for start, end in zip(bounds[:-1], bounds[1:], strict=False):
+    for start, end in pairwise(bounds):
         spelled = spelled_all[start:end]
         distinct = sorted(set(spelled))
         if len(distinct) < 2:

@@ -182,15 +182,23 @@ def map_distinct(
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     distinct = pd.Series(uniques if uniques.dtype == TEXT else np.asarray(uniques, dtype=object),
                          dtype=TEXT)
-    result = func(distinct)
+    return take_rows(func(distinct), codes, values.index)
+
+
+def take_rows(
+    result: pd.DataFrame | pd.Series, codes: np.ndarray, index: pd.Index
+) -> pd.DataFrame | pd.Series:
+    """The rows ``codes`` of ``result`` (an all-NA row for -1), with ``index``.
+
+    How :func:`map_distinct` maps the results of the distinct values back to the rows.
+
+    >>> take_rows(pd.Series(["A", "B"]), np.array([1, -1, 0]), pd.RangeIndex(3)).tolist()
+    ['B', nan, 'A']
+    """
     # -1 (NA) indexes the appended all-NA row
-    if isinstance(result, pd.DataFrame):
-        padded = pd.concat([result, result.iloc[:0].reindex([len(result)])], ignore_index=True)
-        out = padded.iloc[np.where(codes < 0, len(result), codes)]
-    else:
-        padded_s = pd.concat([result, result.iloc[:0].reindex([len(result)])], ignore_index=True)
-        out = padded_s.iloc[np.where(codes < 0, len(result), codes)]
-    out.index = values.index
+    padded = pd.concat([result, result.iloc[:0].reindex([len(result)])], ignore_index=True)
+    out = padded.iloc[np.where(codes < 0, len(result), codes)]
+    out.index = index
     return out
 
 
