@@ -143,7 +143,7 @@ def _normalize_distinct(
     parts = split_last(text, "@", ("local", "domain"))
     local = parts["local"].fillna("")
     domain = parts["domain"].fillna("")
-    domain = domain.map(aliases, na_action="ignore").fillna(domain).astype(TEXT)
+    domain = _aliased(domain, aliases)
 
     is_gmail = (domain == GMAIL).to_numpy(dtype=bool)
     is_plus = domain.isin(plus).to_numpy(dtype=bool) | is_gmail
@@ -172,6 +172,17 @@ def _normalize_distinct(
     value = key.where(valid, text)
     suppressed = reasons(~valid, "invalid").set_axis(raw.index)
     return pd.DataFrame({"value": value.astype(TEXT), "suppressed": suppressed})
+
+
+def _aliased(domain: pd.Series, aliases: Mapping[str, str]) -> pd.Series:
+    """Each domain (no NA) as its alias, else itself: ``map(aliases).fillna(domain)`` in Arrow."""
+    if not aliases or not len(domain):
+        return domain.astype(TEXT)
+    array = arrow_text(domain.astype(TEXT))
+    found = pc.index_in(array, value_set=pa.array(list(aliases), type=array.type))
+    alias = pa.array(list(aliases.values()), type=array.type).take(found)
+    return pd.Series(TEXT.__from_arrow__(pa.chunked_array([pc.coalesce(alias, array)])),
+                     index=domain.index)
 
 
 def _has(text: pd.Series, literal: str) -> np.ndarray:
