@@ -110,9 +110,12 @@ def fold(values: pd.Series) -> pd.Series:
     ['zoe strasse', 'ecole']
     """
     text = as_text(values)
-    text = apply_where(text, ~_ascii(text), lambda t: t.str.normalize("NFKD").str.replace(
+    wide = ~_ascii(text)
+    text = apply_where(text, wide, lambda t: t.str.normalize("NFKD").str.replace(
         _COMBINING, "", regex=True))
-    text = text.str.lower().str.replace("ß", "ss", regex=False)
+    # "ß" (and the capital that lowers to it) is not ASCII: only those values may hold it
+    text = apply_where(text.str.lower(), wide,
+                       lambda t: t.str.replace("ß", "ss", regex=False))
     blanks = ~_ascii(text) | arrow_flags(pc.match_substring_regex(arrow_text(text), "[\t-\r]|  "))
     text = apply_where(text, blanks, lambda t: t.str.replace(SPACES, " ", regex=True))
     return text.str.strip()
