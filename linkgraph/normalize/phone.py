@@ -40,6 +40,7 @@ from linkgraph.normalize.text import (
     arrow_text,
     as_text,
     extract,
+    keep_ascii,
     reasons,
     to_text,
 )
@@ -168,7 +169,7 @@ def _international(full: pd.Series) -> tuple[pd.Series, pd.Series, np.ndarray]:
         cc = cc.mask(head.isin(_CC_BY_LENGTH[n - 1]).to_numpy(dtype=bool), head)
     lengths = _lengths(full)
     undecided = _flags(cc.isna()) | (lengths <= 2)
-    national = pd.Series(pd.NA, index=full.index, dtype=TEXT)
+    national: _Pieces = ([], [])
     cc_len = _lengths(cc)
     for code in pd.unique(cc[~undecided]):
         sel = _flags(cc == code) & ~undecided
@@ -177,9 +178,9 @@ def _international(full: pd.Series) -> tuple[pd.Series, pd.Series, np.ndarray]:
             undecided |= sel
             continue
         nat, und = _national_number(full[sel].str.slice(int(cc_len[sel][0])), rules)
-        national[sel] = nat
+        _add(national, np.flatnonzero(sel), nat)
         undecided[np.flatnonzero(sel)[und]] = True
-    return cc, national, undecided
+    return cc, _taken(national, _placed(national, len(full)), full.index), undecided
 
 
 def _national_in_region(digits: pd.Series, rules: _Rules) -> tuple[pd.Series, np.ndarray]:
@@ -222,9 +223,9 @@ def _fast_e164(raw: pd.Series, regions: pd.Series) -> tuple[pd.Series, np.ndarra
     e164: _Pieces = ([], [])
     full: _Pieces = ([], [])
     decided = _flags(text.str.fullmatch(r"(?:\+?[0-9 ().\-/]*[0-9][0-9 ().\-/]*)"))
-    digits = text
-    for separator in " ().-/+":  # the only non-digits a decided value may hold
-        digits = digits.str.replace(separator, "", regex=False)
+    # a decided value holds digits and " ().-/+" only: its digits are what is left of it
+    # (the digits of the other values are never read)
+    digits = keep_ascii(text, "0123456789")
     plus = _flags(text.str.startswith("+")) & decided
 
     _add(full, np.flatnonzero(plus), digits[plus])
