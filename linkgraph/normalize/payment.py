@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import string
 from itertools import pairwise
 
 import numpy as np
@@ -22,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph.normalize.name import names_agree, normalize_names
-from linkgraph.normalize.text import TEXT, as_text, extract, map_distinct
+from linkgraph.normalize.text import TEXT, as_text, extract, keep_ascii, map_distinct
 
 _EXPIRY = (
     r"^(?:(?P<month>[0-9]{1,2})[ /.\-]*(?P<year>[0-9]{4}|[0-9]{2})"
@@ -86,9 +87,9 @@ def card_digits(bins: pd.Series, last4: pd.Series, expiry: pd.Series,
     ...             pd.Series(["A. Petrova", None]))["value"].tolist()
     ['424242|4242|1226|AP', '424242|4242|1226']
     """
-    bin6 = as_text(bins).str.replace("[^0-9]", "", regex=True).str.slice(0, 6)
+    bin6 = keep_ascii(as_text(bins), string.digits).str.slice(0, 6)
     bin6 = bin6.where(bin6.str.len() == 6)
-    tail = as_text(last4).str.replace("[^0-9]", "", regex=True)
+    tail = keep_ascii(as_text(last4), string.digits)
     tail = tail.where(tail.str.len() == 4)
     tail.index = bin6.index
     month_year = normalize_expiry(expiry)
