@@ -32,13 +32,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import string
 
 import numpy as np
 import pandas as pd
 
 from linkgraph import schemas as S
 from linkgraph.normalize.phone import split_e164
-from linkgraph.normalize.text import TEXT, as_text, extract, map_distinct
+from linkgraph.normalize.text import TEXT, as_text, extract, keep_ascii, map_distinct, split_last
 
 _STARS = "***"
 
@@ -128,7 +129,7 @@ def _mask_generic(values: pd.Series) -> pd.Series:
 
 
 def _mask_email(values: pd.Series) -> pd.Series:
-    parts = extract(values, "^(?P<local>.*)@(?P<domain>[^@]*)$")
+    parts = split_last(values, "@", ("local", "domain"))
     local = parts["local"]
     shown = (local.str.slice(0, 1) + _STARS).where(_lengths(local) >= 2, _STARS)
     masked = shown + "@" + parts["domain"]
@@ -141,7 +142,7 @@ def _mask_phone(values: pd.Series) -> pd.Series:
     n = _lengths(national)
     masked = "+" + parts["cc"] + _stars(n - 2, values.index) + national.str.slice(-2)
     masked = masked.where(n > 4, "+" + parts["cc"] + _STARS)
-    digits = values.str.replace("[^0-9]", "", regex=True)
+    digits = keep_ascii(values, string.digits)
     fallback = (_STARS + digits.str.slice(-2)).where(_lengths(digits) > 4, _STARS)
     return masked.where(parts["cc"].notna(), fallback).astype(TEXT)
 
@@ -154,7 +155,7 @@ def _mask_card_digits(values: pd.Series) -> pd.Series:
 def _mask_cards(values: pd.Series, last4: pd.Series | None) -> pd.Series:
     token = ("card ****" + values.str.slice(-4)).where(_lengths(values) >= 8, "card ****")
     if last4 is not None:
-        digits = as_text(last4).str.replace("[^0-9]", "", regex=True).set_axis(values.index)
+        digits = keep_ascii(as_text(last4), string.digits).set_axis(values.index)
         digits = digits.where(_lengths(digits) == 4)
         token = ("card ****" + digits).where(digits.notna(), token)
     return token.where(values.notna()).astype(TEXT)

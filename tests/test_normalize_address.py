@@ -197,3 +197,22 @@ def test_normalising_twice_changes_nothing_and_row_order_does_not_matter(rows, r
     rnd.shuffle(order)
     shuffled = normalize_addresses(frame.iloc[order], pickup_keywords=PICKUP)
     pd.testing.assert_frame_equal(shuffled.sort_index(), once)
+
+
+def test_each_row_gets_the_key_it_gets_alone_whatever_rows_share_its_fields():
+    # rows that share some fields and differ in one; a control character in a field
+    rows = [("12 Main St", "Apt 4", "12345", "Springfield", "US"),
+            ("12 Main St", "Apt 5", "12345", "Springfield", "US"),
+            ("12 Main St", "Apt 4", "12346", "Springfield", "US"),
+            ("12 Main St", "Apt 4", None, "Springfield", "GB"),
+            ("12 Main St", "Apt\x1f4", "12345", "Springfield", "US"),
+            ("12 Main\x1fSt", "Apt 4", "12345", "Springfield", "US"),
+            (None, "Apt 4", "12345", "Springfield\x1f", "US"),
+            ("12 Main St", "Apt 4", "12345", "Springfield", "US")]
+    frame = pd.DataFrame(rows, columns=["line1", "line2", "postal_code", "city", "country"],
+                         dtype=object)
+    together = normalize_addresses(frame, pickup_keywords=PICKUP)
+    alone = [_key(*row) for row in rows]
+    assert [(v if pd.notna(v) else None) for v in together["value"]] == [k for k, _ in alone]
+    assert together["value"].iloc[0] == together["value"].iloc[4] == together["value"].iloc[7]
+    assert len(set(together["value"].iloc[:4])) == 4

@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkgraph.normalize.grouping import decode, pooled_codes, text_codes
-from linkgraph.normalize.text import _BLANK_BYTES, _BLANK_START, TEXT, as_text
+from linkgraph.normalize.text import (
+    _BLANK_BYTES,
+    _BLANK_START,
+    TEXT,
+    as_text,
+    extract,
+    keep_ascii,
+    split_last,
+)
 
 # short strings over an alphabet with the blanks, accents and multi-byte characters
 # that the byte-level shortcuts must get right
@@ -73,3 +81,27 @@ def test_codes_of_a_column_read_in_chunks_are_those_of_one_chunk() -> None:
         expected_codes, expected = pd.factorize(pd.Series(values, dtype=TEXT), sort=sort)
         assert codes.tolist() == expected_codes.tolist()
         assert distinct.tolist() == list(expected)
+
+
+# the separators and line breaks the regex rules treat specially, with multi-byte text
+_SPLIT_TEXT = st.one_of(st.none(), st.text(alphabet="a@.|\n\r é€𝄞", max_size=6))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_SPLIT_TEXT, max_size=20), st.integers(0, 3))
+def test_split_at_the_last_separator_is_the_regex_extract(values: list, cut: int) -> None:
+    text = pd.Series(values, dtype=TEXT).iloc[cut:]  # a slice: an Arrow offset
+    expected = extract(text, "^(?P<local>.*)@(?P<domain>[^@]*)$")
+    pd.testing.assert_frame_equal(split_last(text, "@", ("local", "domain")), expected)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_SPLIT_TEXT, max_size=20), st.integers(0, 3), st.booleans())
+def test_keeping_ascii_characters_is_the_regex_replacement(values: list, cut: int,
+                                                           two_chunks: bool) -> None:
+    text = pd.Series(values, dtype=TEXT).iloc[cut:]
+    if two_chunks:
+        text = pd.concat([text.iloc[:2], text.iloc[2:]])
+    for allowed, pattern in (("0123456789", "[^0-9]"), ("a.|", "[^a.|]")):
+        expected = text.str.replace(pattern, "", regex=True)
+        pd.testing.assert_series_equal(keep_ascii(text, allowed), expected)

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkgraph.normalize.ip import normalize_ips
+from linkgraph.normalize.ip import _top64, _tops64, normalize_ips
+from linkgraph.normalize.text import TEXT
 
 # (raw, expected value, expected suppressed)
 VARIANTS = [
@@ -78,3 +79,22 @@ def test_random_addresses_agree_with_ipaddress_and_normalise_idempotently(addres
     order = list(range(len(raw)))
     rnd.shuffle(order)
     pd.testing.assert_frame_equal(normalize_ips(raw.iloc[order]).sort_index(), once)
+
+
+_HEXTET = st.integers(0, 0xFFFF).map(lambda h: f"{h:x}")
+_ADDRESS_TEXT = st.one_of(
+    st.lists(_HEXTET, min_size=8, max_size=8).map(":".join),  # the full form, fast path
+    st.lists(st.sampled_from(["0", "00a", "0db8", "ffff", "12345", "g1", ""]),
+             min_size=7, max_size=9).map(":".join),  # full-looking, valid or not
+    st.integers(0, 2 ** 128 - 1).map(lambda n: str(ipaddress.IPv6Address(n))),  # "::" forms
+    st.text(alphabet="0123456789abcdef:.", max_size=12),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(st.none(), _ADDRESS_TEXT), max_size=12))
+def test_prefixes_read_in_numpy_are_those_inet_pton_reads(addresses: list) -> None:
+    ok, top = _tops64(pd.Series(addresses, dtype=TEXT))
+    expected = [_top64(a) for a in addresses]
+    assert ok.tolist() == [t is not None for t in expected]
+    assert top[ok].tolist() == [t for t in expected if t is not None]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import phonenumbers
 import pytest
@@ -175,3 +177,27 @@ def test_normalising_twice_changes_nothing_and_row_order_does_not_matter(rows, r
     rnd.shuffle(order)
     shuffled = normalize_phones(raw.iloc[order], countries.iloc[order])
     pd.testing.assert_frame_equal(shuffled.sort_index(), once)
+
+
+def _split_by_hand(value: str | None) -> tuple[str | None, str | None]:
+    """split_e164 spelt out: "+" and digits; the calling code the prefix that is one."""
+    if value is None or not re.fullmatch(r"\+[0-9]+", value):
+        return None, None
+    digits, cc = value[1:], None
+    for n in (3, 2, 1):
+        if digits[:n] in {str(c) for c in phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+                          if len(str(c)) == n}:
+            cc = digits[:n]
+    return (cc, digits[len(cc):]) if cc is not None else (None, None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="+0123456789 a\n\u0661", max_size=6),
+                          st.from_regex(r"\+[0-9]{1,14}", fullmatch=True)), max_size=20),
+       st.integers(0, 2))
+def test_split_e164_reads_plus_digits_and_the_calling_code_that_starts_them(values, cut):
+    text = pd.Series(values, dtype="string[pyarrow]").iloc[cut:]  # a slice: an Arrow offset
+    parts = split_e164(text)
+    got = [(None if pd.isna(c) else c, None if pd.isna(n) else n)
+           for c, n in zip(parts["cc"], parts["national"], strict=True)]
+    assert got == [_split_by_hand(v) for v in values[cut:]]

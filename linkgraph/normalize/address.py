@@ -41,6 +41,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from linkgraph import schemas as S
+from linkgraph.normalize.grouping import text_codes
 from linkgraph.normalize.junk import PLACEHOLDERS
 from linkgraph.normalize.text import (
     TEXT,
@@ -51,6 +52,7 @@ from linkgraph.normalize.text import (
     map_distinct,
     reasons,
     replace_re2,
+    take_rows,
 )
 from linkgraph.normalize.words import latin_words, replace_words, word_rules
 
@@ -126,8 +128,14 @@ def _has(text: pd.Series, pattern: str) -> np.ndarray:
     """True where ``pattern`` (RE2) occurs in the value (False for NA)."""
     if not len(text):
         return np.zeros(0, dtype=bool)
-    found = pc.match_substring_regex(text.array.__arrow_array__(), pattern)
+    array = text.array.__arrow_array__()
+    # a pattern without metacharacters is a plain substring: no regex engine per value
+    found = (pc.match_substring(array, pattern) if not _METACHARACTERS.intersection(pattern)
+             else pc.match_substring_regex(array, pattern))
     return np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+_METACHARACTERS = frozenset(".^$*+?{}[]\\|()")
 
 
 def _squeezed(text: pd.Series) -> pd.Series:
@@ -165,18 +173,46 @@ def normalize_addresses(
                                                                           dtype=TEXT)
         for c in ADDRESS_FIELDS
     ]
-    combined = fields[0]
-    for field in fields[1:]:
-        combined = combined + _SEP + field.str.replace(_SEP, " ", regex=False)
     has_street = np.array((fields[0].str.strip() != "") | (fields[1].str.strip() != ""), dtype=bool)
-    pattern = _pickup_pattern(pickup_keywords)
+    codes, parts = _distinct_addresses(fields, np.flatnonzero(has_street))
+    result = _normalize_distinct(parts, pickup=_pickup_pattern(pickup_keywords))
+    return take_rows(result, codes, addresses.index)
 
-    def _normalize(distinct: pd.Series) -> pd.DataFrame:
-        return _normalize_distinct(distinct, pickup=pattern)
 
-    result = map_distinct(combined.where(has_street), _normalize)
-    assert isinstance(result, pd.DataFrame)
-    return result
+def _distinct_addresses(fields: list[pd.Series], rows: np.ndarray
+                        ) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each of the ``rows``' code into its distinct (``ADDRESS_FIELDS``) tuple (-1 elsewhere),
+    and the distinct tuples as :func:`_normalize_distinct` reads them.
+
+    The fields are coded one by one and their codes combined, so no string is
+    built or hashed per row beyond each field's own. The fields are read as
+    they would be split back out of ``line1 + SEP + line2 + SEP + ...`` with
+    the separator made a space in all but line 1: a line 1 holding it splits
+    into nothing (all NA).
+    """
+    key = np.zeros(len(rows), dtype=np.int64)
+    n_keys = 1
+    for field in fields:
+        code, distinct = text_codes(field.iloc[rows])
+        if n_keys > np.iinfo(np.int64).max // max(len(distinct), 1):
+            key, uniques = pd.factorize(key)
+            n_keys = len(uniques)
+        key = key * max(len(distinct), 1) + code
+        n_keys *= max(len(distinct), 1)
+    row_code, uniques = pd.factorize(key)
+    first = np.empty(len(uniques), dtype=np.int64)
+    first[row_code[::-1]] = np.arange(len(rows) - 1, -1, -1)  # the first row of each tuple
+    codes = np.full(len(fields[0]), -1, dtype=np.int64)
+    codes[rows] = row_code
+    taken = rows[first]
+    columns = {c: field.iloc[taken].reset_index(drop=True)
+               for c, field in zip(ADDRESS_FIELDS, fields, strict=True)}
+    for c in ADDRESS_FIELDS[1:]:
+        columns[c] = apply_where(columns[c], _has(columns[c], _SEP),
+                                 lambda t: t.str.replace(_SEP, " ", regex=False))
+    parts = pd.DataFrame(columns)
+    unsplit = _has(columns[ADDRESS_FIELDS[0]], _SEP)
+    return codes, parts.mask(pd.Series(unsplit)) if unsplit.any() else parts
 
 
 def _pickup_pattern(keywords: Iterable[str]) -> str | None:
@@ -186,8 +222,7 @@ def _pickup_pattern(keywords: Iterable[str]) -> str | None:
     return "(?:^| )(?:" + "|".join(re.escape(w) for w in words) + ")(?: |$)"
 
 
-def _normalize_distinct(combined: pd.Series, *, pickup: str | None) -> pd.DataFrame:
-    parts = extract(combined, "^" + _SEP.join(f"(?P<{c}>[^{_SEP}]*)" for c in ADDRESS_FIELDS) + "$")
+def _normalize_distinct(parts: pd.DataFrame, *, pickup: str | None) -> pd.DataFrame:
     # fields with few distinct values (line 2, postal code, city, country) are
     # normalised once per distinct value, not once per distinct address
     line2 = _per_distinct(parts[S.LINE2], _words).fillna("")
@@ -211,7 +246,8 @@ def _normalize_distinct(combined: pd.Series, *, pickup: str | None) -> pd.DataFr
     # "n/a" must stay a placeholder the junk rules know, not become "north a"
     placeholder = np.array(lines.isin(_placeholder_words()), dtype=bool)
     street = latin_words(_canonical_street(street)).mask(placeholder, lines)
-    unit = latin_words(replace_re2(unit, "^0+([0-9])", "\\1"))  # "apt 04" = "apt 4"
+    unit = latin_words(apply_where(unit, _has(unit, "^0"),  # "apt 04" = "apt 4"
+                                   lambda t: replace_re2(t, "^0+([0-9])", "\\1")))
     postal_country = parts[S.POSTAL_CODE].fillna("") + _SEP + parts[S.COUNTRY].fillna("")
     postal = _per_distinct(postal_country, _postal_codes_of)
     city = _per_distinct(parts[S.CITY], lambda c: latin_words(_words(c))).fillna("")
@@ -271,29 +307,41 @@ def _placeholder_words() -> frozenset[str]:
 
 def _split_unit(lines: pd.Series) -> tuple[pd.Series, pd.Series]:
     markers = "|".join(re.escape(m) for m in UNIT_MARKERS)
-    found = extract(lines, f"^(?P<pre>.*?)(?:^| )(?:{markers}) (?P<unit>[^ ]+)(?P<post>.*)$")
+    # the captures run only where a marker and a unit may be: a match test is far cheaper
+    maybe = np.flatnonzero(_has(lines, f"(?:^| )(?:{markers}) [^ ]"))
+    found = extract(lines.iloc[maybe],
+                    f"^(?P<pre>.*?)(?:^| )(?:{markers}) (?P<unit>[^ ]+)(?P<post>.*)$")
     has_unit = np.array(found["unit"].notna(), dtype=bool)
-    street = (found["pre"].fillna("") + found["post"].fillna("")).where(has_unit, lines)
-    unit = found["unit"].fillna("")
+    rows = maybe[has_unit]
+    found = found[has_unit]
+    street = lines.copy()
+    unit = pd.Series("", index=lines.index, dtype=TEXT)
+    if len(rows):
+        street.iloc[rows] = (found["pre"] + found["post"]).to_numpy()
+        unit.iloc[rows] = found["unit"].to_numpy()
     return _squeezed(street).str.strip(), unit
 
 
 def _canonical_street(street: pd.Series) -> pd.Series:
     # German glued street type: "hauptstr"/"hauptstrasse" -> "haupt street"
     padded = " " + street.str.replace(" ", "  ", regex=False) + " "
-    padded = replace_re2(padded, "([a-z])(?:strasse|str) ", "\\1 street ")
+    padded = apply_where(padded, _has(padded, "str"),
+                         lambda t: replace_re2(t, "([a-z])(?:strasse|str) ", "\\1 street "))
     street = replace_words(padded, _WORD_RULES).str.strip()
     # Slavic street types stand before or after the name ("ul. Mira" = "Mira ul."):
     # one canonical place, after the name, before the house number. A name that is
     # itself a type word ("Naberezhnaya ul." = "ul. Naberezhnaya") has no telling which
     # is which: the two words go in alphabetical order, and neither moves.
-    for later, earlier in _SWAPPED_TYPES.items():
-        street = street.str.replace(f"^({later}) ({earlier})(?= |$)", r"\2 \1", regex=True)
     movable = "|".join(_MOVABLE_TYPES)
-    return street.str.replace(
-        f"^({movable}) (?!(?:{movable})(?: |$))([^0-9]+?)(?: ([0-9].*))?$", r"\2 \1 \3",
-        regex=True,
-    ).str.strip()
+
+    def reordered(text: pd.Series) -> pd.Series:
+        for later, earlier in _SWAPPED_TYPES.items():
+            text = text.str.replace(f"^({later}) ({earlier})(?= |$)", r"\2 \1", regex=True)
+        return text.str.replace(
+            f"^({movable}) (?!(?:{movable})(?: |$))([^0-9]+?)(?: ([0-9].*))?$", r"\2 \1 \3",
+            regex=True)
+
+    return apply_where(street, _has(street, f"^(?:{movable}) "), reordered).str.strip()
 
 
 #: street types written before or after the street's name

@@ -21,12 +21,24 @@ Rules (each applied to the distinct values only):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from linkgraph.normalize.text import TEXT, apply_where, as_text, extract, map_distinct, reasons
+from linkgraph.normalize.text import (
+    TEXT,
+    apply_where,
+    arrow_flags,
+    arrow_text,
+    as_text,
+    extract,
+    map_distinct,
+    reasons,
+    split_last,
+)
 
 GMAIL: str = "gmail.com"
 
@@ -121,13 +133,17 @@ def _normalize_distinct(
     raw: pd.Series, *, plus: frozenset[str], hyphen: frozenset[str], aliases: Mapping[str, str]
 ) -> pd.DataFrame:
     text = raw.str.strip().str.lower()
-    text = text.str.replace(r"^mailto:|^<|>$", "", regex=True)
-    text = text.str.replace(r"\.$", "", regex=True).str.strip()
+    # the replacements run on the few values they change
+    wrapped = _starts(text, "mailto:") | _starts(text, "<") | _ends(text, ">")
+    text = apply_where(text, wrapped,
+                       lambda t: t.str.replace(r"^mailto:|^<|>$", "", regex=True))
+    text = apply_where(text, _ends(text, "."),
+                       lambda t: t.str.replace(r"\.$", "", regex=True)).str.strip()
     valid = text.str.fullmatch(f"(?:{_EMAIL})").fillna(False).to_numpy(dtype=bool)
-    parts = extract(text, r"^(?P<local>.*)@(?P<domain>[^@]*)$")
+    parts = split_last(text, "@", ("local", "domain"))
     local = parts["local"].fillna("")
     domain = parts["domain"].fillna("")
-    domain = domain.map(aliases, na_action="ignore").fillna(domain).astype(TEXT)
+    domain = _aliased(domain, aliases)
 
     is_gmail = (domain == GMAIL).to_numpy(dtype=bool)
     is_plus = domain.isin(plus).to_numpy(dtype=bool) | is_gmail
@@ -158,9 +174,36 @@ def _normalize_distinct(
     return pd.DataFrame({"value": value.astype(TEXT), "suppressed": suppressed})
 
 
+def _aliased(domain: pd.Series, aliases: Mapping[str, str]) -> pd.Series:
+    """Each domain (no NA) as its alias, else itself: ``map(aliases).fillna(domain)`` in Arrow."""
+    if not aliases or not len(domain):
+        return domain.astype(TEXT)
+    array = arrow_text(domain.astype(TEXT))
+    found = pc.index_in(array, value_set=pa.array(list(aliases), type=array.type))
+    alias = pa.array(list(aliases.values()), type=array.type).take(found)
+    return pd.Series(TEXT.__from_arrow__(pa.chunked_array([pc.coalesce(alias, array)])),
+                     index=domain.index)
+
+
 def _has(text: pd.Series, literal: str) -> np.ndarray:
     """True where the value contains ``literal`` (False for NA)."""
-    return np.array(text.str.contains(literal, regex=False).fillna(False), dtype=bool)
+    return _test(pc.match_substring, text, literal)
+
+
+def _starts(text: pd.Series, literal: str) -> np.ndarray:
+    """True where the value starts with ``literal`` (False for NA)."""
+    return _test(pc.starts_with, text, literal)
+
+
+def _ends(text: pd.Series, literal: str) -> np.ndarray:
+    """True where the value ends with ``literal`` (False for NA)."""
+    return _test(pc.ends_with, text, literal)
+
+
+def _test(kernel: Callable[..., pa.Array], text: pd.Series, literal: str) -> np.ndarray:
+    if not len(text):
+        return np.zeros(0, dtype=bool)
+    return arrow_flags(kernel(arrow_text(text), literal))
 
 
 def disposable_email(values: pd.Series, *, extra_domains: Iterable[str] = ()) -> pd.Series:

@@ -30,7 +30,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linkgraph.normalize.text import TEXT, arrow_flags, arrow_text, as_text, extract, map_distinct
+from linkgraph.normalize.text import (
+    TEXT,
+    apply_where,
+    arrow_flags,
+    arrow_text,
+    as_text,
+    extract,
+    map_distinct,
+)
 
 PRIVATE_IP = "private_ip"
 
@@ -98,9 +106,10 @@ def normalize_ips(values: pd.Series) -> pd.DataFrame:
 
 def _normalize_distinct(raw: pd.Series) -> pd.DataFrame:
     text = raw.str.strip().str.lower()
-    mapped = extract(text, r"^\[?::ffff:(?:0{1,4}:)?(?P<v4>[0-9]{1,3}(?:\.[0-9]{1,3}){3})\]?$")["v4"]
-    text = mapped.fillna(text)
-    hex_mapped = np.flatnonzero(np.array(text.str.contains("ffff:", regex=False).fillna(False)))
+    # IPv4-mapped addresses: the capture runs on the few values that may be one
+    text = apply_where(text, _contains(text, "::ffff:"), lambda t: extract(
+        t, r"^\[?::ffff:(?:0{1,4}:)?(?P<v4>[0-9]{1,3}(?:\.[0-9]{1,3}){3})\]?$")["v4"].fillna(t))
+    hex_mapped = np.flatnonzero(_contains(text, "ffff:"))
     if len(hex_mapped):  # "::ffff:c000:201" is 192.0.2.1 too
         text = text.copy()
         text.iloc[hex_mapped] = [_mapped_v4(v) for v in text.iloc[hex_mapped].to_numpy(dtype=object)]
@@ -133,12 +142,14 @@ def _normalize_distinct(raw: pd.Series) -> pd.DataFrame:
     maybe_v6 = ~known & np.array(text.str.contains(":", regex=False).fillna(False), dtype=bool)
     if maybe_v6.any():
         idx = np.flatnonzero(maybe_v6)
-        cleaned = extract(
-            text[maybe_v6], r"^\[?(?P<addr>[0-9a-f:.]+)(?:%[^\]]*)?(?:/64)?(?:\](?::[0-9]{1,5})?)?$"
-        )["addr"]
-        tops = [_top64(v) for v in cleaned.to_numpy(dtype=object, na_value=None)]
-        ok = np.array([t is not None for t in tops], dtype=bool)
-        top = np.array([t if t is not None else 0 for t in tops], dtype=np.uint64)[ok]
+        candidates = text[maybe_v6]
+        # most addresses are bare: the regex capture runs on the others only
+        bare = arrow_flags(pc.match_substring_regex(arrow_text(candidates), "^[0-9a-f:.]+$"))
+        cleaned = candidates.copy() if bare.all() else candidates.where(bare, extract(
+            candidates, r"^\[?(?P<addr>[0-9a-f:.]+)(?:%[^\]]*)?(?:/64)?(?:\](?::[0-9]{1,5})?)?$"
+        )["addr"])
+        ok, top = _tops64(cleaned)
+        top = top[ok]
         idx = idx[ok]
         # the prefixes' text put in place inside Arrow (no Python string per value)
         at = np.zeros(len(value), dtype=bool)
@@ -157,10 +168,55 @@ def _normalize_distinct(raw: pd.Series) -> pd.DataFrame:
 _CANONICAL_V4 = r"^(?:(?:0|[1-9][0-9]{0,2})\.){3}(?:0|[1-9][0-9]{0,2})$"
 
 
+def _contains(text: pd.Series, literal: str) -> np.ndarray:
+    """True where the value contains ``literal`` (False for NA)."""
+    return arrow_flags(pc.match_substring(arrow_text(text), literal)) if len(text) else (
+        np.zeros(0, dtype=bool))
+
+
 def _integers(digits: pd.Series) -> np.ndarray:
     """Decimal digit strings (no NA) as int64, parsed by Arrow."""
     return np.asarray(pc.cast(arrow_text(digits), pa.int64()).to_numpy(zero_copy_only=False),
                       dtype=np.int64)
+
+
+def _tops64(addresses: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(parsed, the top 64 bits) of IPv6 addresses: :func:`_top64` of each.
+
+    Addresses written in full (eight groups of 1-4 hex digits, the common
+    form) are read in numpy; the others (``::``, an IPv4 tail) by
+    ``socket.inet_pton`` one by one.
+    """
+    n = len(addresses)
+    ok = np.zeros(n, dtype=bool)
+    top = np.zeros(n, dtype=np.uint64)
+    if not n:
+        return ok, top
+    array = arrow_text(addresses)
+    full = arrow_flags(pc.match_substring_regex(array, "^[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){7}$"))
+    rows = np.flatnonzero(full)
+    if len(rows):
+        groups = pc.list_flatten(pc.split_pattern(array.take(pa.array(rows)), ":"))
+        first4 = (np.arange(len(rows))[:, None] * 8 + np.arange(4)).ravel()
+        padded = pc.utf8_lpad(groups.take(pa.array(first4)), width=4, padding="0")
+        digits = np.frombuffer(padded.cast(pa.large_string()).buffers()[2], dtype=np.uint8,
+                               count=len(first4) * 4)
+        nibbles = _HEX_VALUE[digits].reshape(len(rows), 16).astype(np.uint64)
+        value = np.zeros(len(rows), dtype=np.uint64)
+        for i in range(16):
+            value = (value << np.uint64(4)) | nibbles[:, i]
+        ok[rows] = True
+        top[rows] = value
+    rest = np.flatnonzero(~full)
+    tops = [_top64(v) for v in addresses.iloc[rest].to_numpy(dtype=object, na_value=None)]
+    ok[rest] = [t is not None for t in tops]
+    top[rest] = np.array([t if t is not None else 0 for t in tops], dtype=np.uint64)
+    return ok, top
+
+
+#: the value of each hex digit's byte (lower case; the others are never read)
+_HEX_VALUE = np.zeros(256, dtype=np.uint8)
+_HEX_VALUE[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
 
 
 def _top64(address: str | None) -> int | None:

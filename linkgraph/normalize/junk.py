@@ -25,14 +25,25 @@ normaliser), plus a configurable list (``NormalizeConfig.junk_values``):
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from linkgraph import schemas as S
 from linkgraph.normalize.phone import split_e164
-from linkgraph.normalize.text import TEXT, as_text, extract, fold
+from linkgraph.normalize.text import (
+    TEXT,
+    arrow_flags,
+    arrow_text,
+    as_text,
+    extract,
+    fold,
+    keep_ascii,
+    split_last,
+)
 
 JUNK = "junk"
 
@@ -147,23 +158,27 @@ def _listed(kind: str, extra: Iterable[str]) -> frozenset[str]:
 
 
 def _email_junk(values: pd.Series, _: int) -> np.ndarray:
-    parts = extract(values, "^(?P<local>.*)@(?P<domain>[^@]*)$")
+    parts = split_last(values, "@", ("local", "domain"))
     local, domain = parts["local"].fillna(""), parts["domain"].fillna("")
     junk = _flags(local.isin(PLACEHOLDER_LOCALS)) | _flags(domain.isin(PLACEHOLDER_DOMAINS))
-    tld = extract(domain, r"(?:^|\.)(?P<tld>[^.]+)$")["tld"]
-    junk |= _flags(tld.isin(_RESERVED_TLDS))
+    # the top-level domain (after the last dot) is reserved: the domain is one, or ends
+    # with a dot and one
+    junk |= _flags(domain.isin(_RESERVED_TLDS))
+    array = arrow_text(domain)
+    for tld in _RESERVED_TLDS:
+        junk |= arrow_flags(pc.ends_with(array, "." + tld))
     junk |= _repeated(local) | _digit_run(local)
     return junk
 
 
 def _phone_junk(values: pd.Series, _: int) -> np.ndarray:
     national = split_e164(values)["national"]
-    digits = national.fillna(values.str.replace("[^0-9]", "", regex=True))
+    digits = national.fillna(keep_ascii(values, string.digits))
     return _repeated(digits) | _digit_run(digits)
 
 
 def _device_junk(values: pd.Series, min_length: int) -> np.ndarray:
-    alnum = values.str.replace("[^0-9a-z]", "", regex=True)
+    alnum = keep_ascii(values, string.digits + string.ascii_lowercase)
     junk = _repeated(alnum) | _flags(values.isin(BROKEN_DEVICE_IDS))
     return junk | (alnum.str.len().fillna(0).to_numpy() < min_length)
 

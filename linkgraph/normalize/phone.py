@@ -30,9 +30,20 @@ from functools import cache
 import numpy as np
 import pandas as pd
 import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat
 
-from linkgraph.normalize.text import TEXT, as_text, extract, reasons
+from linkgraph.normalize.text import (
+    TEXT,
+    arrow_flags,
+    arrow_text,
+    as_text,
+    extract,
+    keep_ascii,
+    reasons,
+    to_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +169,7 @@ def _international(full: pd.Series) -> tuple[pd.Series, pd.Series, np.ndarray]:
         cc = cc.mask(head.isin(_CC_BY_LENGTH[n - 1]).to_numpy(dtype=bool), head)
     lengths = _lengths(full)
     undecided = _flags(cc.isna()) | (lengths <= 2)
-    national = pd.Series(pd.NA, index=full.index, dtype=TEXT)
+    national: _Pieces = ([], [])
     cc_len = _lengths(cc)
     for code in pd.unique(cc[~undecided]):
         sel = _flags(cc == code) & ~undecided
@@ -167,9 +178,9 @@ def _international(full: pd.Series) -> tuple[pd.Series, pd.Series, np.ndarray]:
             undecided |= sel
             continue
         nat, und = _national_number(full[sel].str.slice(int(cc_len[sel][0])), rules)
-        national[sel] = nat
+        _add(national, np.flatnonzero(sel), nat)
         undecided[np.flatnonzero(sel)[und]] = True
-    return cc, national, undecided
+    return cc, _taken(national, _placed(national, len(full)), full.index), undecided
 
 
 def _national_in_region(digits: pd.Series, rules: _Rules) -> tuple[pd.Series, np.ndarray]:
@@ -207,15 +218,17 @@ def _national_in_region(digits: pd.Series, rules: _Rules) -> tuple[pd.Series, np
 def _fast_e164(raw: pd.Series, regions: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """(E.164 or NA, decided) for distinct (raw, region) pairs; NA + decided = unparseable."""
     text = raw.str.strip()
-    e164 = np.full(len(raw), None, dtype=object)  # filled in place: Arrow setitem is slow
+    # E.164 and the digits after + or IDD, gathered in pieces (rows, Arrow strings) and
+    # placed once at the end: Arrow setitem and object arrays of strings are slow
+    e164: _Pieces = ([], [])
+    full: _Pieces = ([], [])
     decided = _flags(text.str.fullmatch(r"(?:\+?[0-9 ().\-/]*[0-9][0-9 ().\-/]*)"))
-    digits = text
-    for separator in " ().-/+":  # the only non-digits a decided value may hold
-        digits = digits.str.replace(separator, "", regex=False)
+    # a decided value holds digits and " ().-/+" only: its digits are what is left of it
+    # (the digits of the other values are never read)
+    digits = keep_ascii(text, "0123456789")
     plus = _flags(text.str.startswith("+")) & decided
 
-    full = np.full(len(raw), None, dtype=object)  # digits after + or IDD
-    full[plus] = digits[plus].to_numpy(dtype=object)
+    _add(full, np.flatnonzero(plus), digits[plus])
     national_rows = decided & ~plus
     region_codes, region_names = pd.factorize(regions.where(national_rows))
     for code, region in enumerate(region_names):
@@ -230,25 +243,52 @@ def _fast_e164(raw: pd.Series, regions: pd.Series) -> tuple[pd.Series, np.ndarra
             is_idd, after = _cut_prefix(sub, rules.idd)
             # libphonenumber: an IDD followed by 0 is not an IDD
             is_idd &= ~_flags(after.str.startswith("0"))
-            full[idx[is_idd]] = after[is_idd].to_numpy(dtype=object)
+            _add(full, idx[is_idd], after[is_idd])
             keep = ~is_idd
             idx, sub = idx[keep], sub[keep]
         national, undecided = _national_in_region(sub, rules)
         ok = ~undecided & _nsn_length_ok(national)  # else libphonenumber raises: unparseable
-        e164[idx[ok]] = ("+" + rules.cc + national[ok]).to_numpy(dtype=object)
+        _add(e164, idx[ok], "+" + rules.cc + national[ok])
         decided[idx[undecided]] = False
     # no region: libphonenumber cannot read a number without "+" (decided: unparseable)
     no_region = national_rows & (region_codes < 0)
     decided[no_region] = True
 
-    intl = ~pd.isna(full)
+    full_digits = _taken(full, _placed(full, len(raw)), pd.RangeIndex(len(raw)))
+    intl = np.array(full_digits.notna(), dtype=bool)
     if intl.any():
-        cc, national, undecided = _international(pd.Series(full[intl], dtype=TEXT))
+        cc, national, undecided = _international(full_digits[intl].reset_index(drop=True))
         idx = np.flatnonzero(intl)
         ok = ~undecided & _nsn_length_ok(national)
-        e164[idx[ok]] = ("+" + cc + national)[ok].to_numpy(dtype=object)
+        _add(e164, idx[ok], ("+" + cc + national)[ok])
         decided[idx[undecided]] = False
-    return pd.Series(e164, index=raw.index, dtype=TEXT).where(decided), decided
+    return _taken(e164, _placed(e164, len(raw)), raw.index).where(decided), decided
+
+
+#: rows and their values, in pieces: see :func:`_add`, :func:`_placed`, :func:`_taken`
+_Pieces = tuple[list[np.ndarray], list[pd.Series]]
+
+
+def _add(pieces: _Pieces, rows: np.ndarray, values: pd.Series) -> None:
+    """Values for ``rows`` (each row given a value at most once over all pieces)."""
+    pieces[0].append(rows)
+    pieces[1].append(values)
+
+
+def _placed(pieces: _Pieces, n: int) -> np.ndarray:
+    """Each of the ``n`` rows' position in the pieces' concatenated values (-1: none)."""
+    at = np.full(n, -1, dtype=np.int64)
+    if pieces[0]:
+        rows = np.concatenate(pieces[0])
+        at[rows] = np.arange(len(rows))
+    return at
+
+
+def _taken(pieces: _Pieces, at: np.ndarray, index: pd.Index) -> pd.Series:
+    """The pieces' values at the positions ``at`` (NA for -1), as TEXT with ``index``."""
+    values = pa.concat_arrays([arrow_text(to_text(v)).cast(pa.large_string())
+                               for v in pieces[1]] or [_nulls(0)])
+    return _series(values.take(pa.array(at, mask=at < 0)), index)
 
 
 def _parse_one(raw: str, region: str | None) -> str | None:
@@ -266,17 +306,80 @@ def split_e164(values: pd.Series) -> pd.DataFrame:
     [['7', '9123456789'], ['44', '7911123456'], [<NA>, <NA>]]
     """
     text = values if values.dtype == TEXT else as_text(values)
-    digits = extract(text, r"^\+(?P<digits>[0-9]+)$")["digits"]
-    cc = pd.Series(pd.NA, index=values.index, dtype=TEXT)
-    for n in (3, 2, 1):
-        head = digits.str.slice(0, n)
-        cc = cc.mask(head.isin(_CC_BY_LENGTH[n - 1]).to_numpy(dtype=bool), head)
-    national = pd.Series(pd.NA, index=values.index, dtype=TEXT)
-    cc_len = _lengths(cc)
-    for n in (1, 2, 3):
-        sel = cc_len == n
-        national[sel] = digits[sel].str.slice(n)
-    return pd.DataFrame({"cc": cc, "national": national})
+    if not len(text):
+        empty = pd.Series(pd.NA, index=values.index, dtype=TEXT)
+        return pd.DataFrame({"cc": empty, "national": empty})
+    array = arrow_text(text).cast(pa.large_string())
+    # E.164 is ASCII: the calling code is read from the first digits' bytes and the
+    # two parts are cut out of the bytes, not by a regex capture per value
+    e164 = arrow_flags(pc.match_substring_regex(array, r"^\+[0-9]+$"))
+    n_rows = len(array)
+    _, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=n_rows + 1,
+                            offset=array.offset * 8)
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else None
+    n_digits = np.where(e164, np.diff(offsets) - 1, 0)
+    cc_len = np.zeros(n_rows, dtype=np.int64)
+    if data is not None and e164.any():
+        number, known = np.zeros(n_rows, dtype=np.int64), []
+        for n in (1, 2, 3):
+            long_enough = n_digits >= n
+            at = np.where(long_enough, offsets[:-1] + n, 0)  # the n-th digit after "+"
+            number = number * 10 + data[np.minimum(at, len(data) - 1)].astype(np.int64) - 48
+            known.append(long_enough & np.isin(number, _CC_NUMBERS[n - 1]))
+        for n in (3, 2, 1):  # calling codes are prefix-free: at most one length matches
+            cc_len[known[n - 1]] = n
+    cc, national = _cut(array, offsets, data, e164 & (cc_len > 0), cc_len)
+    return pd.DataFrame({"cc": _series(cc, values.index),
+                         "national": _series(national, values.index)})
+
+
+#: the calling codes of each length (1, 2, 3) as numbers (none starts with 0)
+_CC_NUMBERS = tuple(np.array(sorted(int(c) for c in codes), dtype=np.int64)
+                    for codes in _CC_BY_LENGTH)
+
+
+def _cut(array: pa.Array, offsets: np.ndarray, data: np.ndarray | None, rows: np.ndarray,
+         head: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """The ``head`` bytes after each of the ``rows``' first byte, and the bytes after
+    them (NA for the other rows): ``+79123`` with a head of 1 -> ``7``, ``9123``."""
+    n_rows = len(array)
+    if data is None or not rows.any():
+        return _nulls(n_rows), _nulls(n_rows)
+    head = np.where(rows, head, 0)
+    tail = np.where(rows, np.diff(offsets) - 1 - head, 0)
+    chosen = np.flatnonzero(rows)
+    first = offsets[:-1][chosen] + 1  # the first byte after "+"
+    cut = first + head[chosen]
+    byte = data[:offsets[-1]]
+
+    def inside(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Flags the bytes of the ranges [starts, ends) by a running sum (the ranges are
+        disjoint and in the rows' order: no two start, nor two end, at one byte)."""
+        mark = np.zeros(len(byte) + 1, dtype=np.int8)
+        mark[starts] += 1
+        mark[ends] -= 1
+        return np.cumsum(mark[:-1], dtype=np.int8).astype(bool)
+
+    in_head = inside(first, cut)
+    in_tail = inside(cut, offsets[1:][chosen])
+    valid = pa.array(rows).buffers()[1]
+    n_null = int(n_rows - np.count_nonzero(rows))
+
+    def built(lengths: np.ndarray, taken: np.ndarray) -> pa.Array:
+        return pa.LargeStringArray.from_buffers(
+            n_rows, pa.py_buffer(np.r_[np.int64(0), np.cumsum(lengths, dtype=np.int64)]),
+            pa.py_buffer(byte[taken].tobytes()), valid, n_null)
+
+    return built(head, in_head), built(tail, in_tail)
+
+
+def _nulls(n: int) -> pa.Array:
+    return pa.nulls(n, type=pa.large_string())
+
+
+def _series(array: pa.Array, index: pd.Index) -> pd.Series:
+    return pd.Series(TEXT.__from_arrow__(pa.chunked_array([array])), index=index)
 
 
 def valid_e164(values: pd.Series) -> pd.Series:

@@ -110,9 +110,12 @@ def fold(values: pd.Series) -> pd.Series:
     ['zoe strasse', 'ecole']
     """
     text = as_text(values)
-    text = apply_where(text, ~_ascii(text), lambda t: t.str.normalize("NFKD").str.replace(
+    wide = ~_ascii(text)
+    text = apply_where(text, wide, lambda t: t.str.normalize("NFKD").str.replace(
         _COMBINING, "", regex=True))
-    text = text.str.lower().str.replace("ß", "ss", regex=False)
+    # "ß" (and the capital that lowers to it) is not ASCII: only those values may hold it
+    text = apply_where(text.str.lower(), wide,
+                       lambda t: t.str.replace("ß", "ss", regex=False))
     blanks = ~_ascii(text) | arrow_flags(pc.match_substring_regex(arrow_text(text), "[\t-\r]|  "))
     text = apply_where(text, blanks, lambda t: t.str.replace(SPACES, " ", regex=True))
     return text.str.strip()
@@ -182,15 +185,23 @@ def map_distinct(
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     distinct = pd.Series(uniques if uniques.dtype == TEXT else np.asarray(uniques, dtype=object),
                          dtype=TEXT)
-    result = func(distinct)
+    return take_rows(func(distinct), codes, values.index)
+
+
+def take_rows(
+    result: pd.DataFrame | pd.Series, codes: np.ndarray, index: pd.Index
+) -> pd.DataFrame | pd.Series:
+    """The rows ``codes`` of ``result`` (an all-NA row for -1), with ``index``.
+
+    How :func:`map_distinct` maps the results of the distinct values back to the rows.
+
+    >>> take_rows(pd.Series(["A", "B"]), np.array([1, -1, 0]), pd.RangeIndex(3)).tolist()
+    ['B', nan, 'A']
+    """
     # -1 (NA) indexes the appended all-NA row
-    if isinstance(result, pd.DataFrame):
-        padded = pd.concat([result, result.iloc[:0].reindex([len(result)])], ignore_index=True)
-        out = padded.iloc[np.where(codes < 0, len(result), codes)]
-    else:
-        padded_s = pd.concat([result, result.iloc[:0].reindex([len(result)])], ignore_index=True)
-        out = padded_s.iloc[np.where(codes < 0, len(result), codes)]
-    out.index = values.index
+    padded = pd.concat([result, result.iloc[:0].reindex([len(result)])], ignore_index=True)
+    out = padded.iloc[np.where(codes < 0, len(result), codes)]
+    out.index = index
     return out
 
 
@@ -215,6 +226,84 @@ def extract(values: pd.Series, pattern: str) -> pd.DataFrame:
         field = pc.struct_field(found, name) if len(text) else pa.array([], type=pa.large_string())
         columns[name] = pd.Series(TEXT.__from_arrow__(field), index=values.index)
     return pd.DataFrame(columns, index=values.index)
+
+
+def split_last(values: pd.Series, separator: str, names: tuple[str, str]) -> pd.DataFrame:
+    """The text before and after the last ``separator`` (one character), without a regex.
+
+    What ``extract(values, "^(?P<a>.*)@(?P<b>[^@]*)$")`` gives for ``separator``
+    ``"@"`` and ``names`` ``("a", "b")``: NA where there is no separator or the
+    text before it holds a line break (RE2's ``.`` stops at one), at the cost
+    of a split instead of a regex with captures per value.
+
+    >>> split_last(pd.Series(["a@b@c", "x", None]), "@", ("local", "domain")).to_numpy().tolist()
+    [['a@b', 'c'], [<NA>, <NA>], [<NA>, <NA>]]
+    """
+    text = to_text(values)
+    if not len(text):
+        return pd.DataFrame({name: text for name in names}, index=values.index)
+    array = arrow_text(text)
+    lists = pc.split_pattern(array, separator, max_splits=1, reverse=True)
+    found = arrow_flags(pc.equal(pc.list_value_length(lists), 2))
+    starts = np.asarray(lists.offsets.to_numpy()[:-1], dtype=np.int64)
+    parts = pc.list_flatten(lists)
+    head = parts.take(pa.array(starts, mask=~found))
+    found &= ~arrow_flags(pc.match_substring(head, "\n"))
+    missing = pa.array(~found)
+    columns = {names[0]: pc.if_else(missing, pa.scalar(None, head.type), head),
+               names[1]: parts.take(pa.array(starts + 1, mask=~found))}
+    return pd.DataFrame({name: pd.Series(TEXT.__from_arrow__(pa.chunked_array([column])),
+                                         index=values.index)
+                         for name, column in columns.items()}, index=values.index)
+
+
+def keep_ascii(values: pd.Series, allowed: str) -> pd.Series:
+    """``values`` with every character not in ``allowed`` (ASCII characters) removed.
+
+    ``str.replace("[^0-9a-z]", "", regex=True)`` for ``allowed`` the digits and
+    lower-case letters, done on the bytes in numpy: every byte of a non-ASCII
+    character is >= 0x80, so dropping the bytes not allowed drops exactly the
+    characters not allowed, and what is left is ASCII.
+
+    >>> keep_ascii(pd.Series(["ab-12 é", None, ""]), "0123456789abcdefghijklmnopqrstuvwxyz"
+    ...            ).tolist()
+    ['ab12', <NA>, '']
+    """
+    table = np.zeros(256, dtype=bool)
+    codes = [ord(c) for c in allowed]
+    if max(codes, default=0) > 0x7F:
+        raise ValueError(f"keep_ascii: {allowed!r} holds a non-ASCII character")
+    table[codes] = True
+    text = to_text(values)
+    if not len(text):
+        return text
+    array = text.array.__arrow_array__()
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    # a quarter million values at a time: the running counts stay small
+    step = 1 << 18
+    kept = [_kept_bytes(chunk.cast(pa.large_string()).slice(start, step), table)
+            for chunk in chunks for start in range(0, len(chunk), step)]
+    return pd.Series(TEXT.__from_arrow__(pa.chunked_array(kept, type=pa.large_string())),
+                     index=values.index)
+
+
+def _kept_bytes(array: pa.Array, table: np.ndarray) -> pa.Array:
+    """A ``large_string`` array with the bytes not flagged in ``table`` dropped."""
+    n = len(array)
+    _, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=n + 1, offset=array.offset * 8)
+    data = (np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0]:offsets[-1]]
+            if data_buffer is not None else np.zeros(0, dtype=np.uint8))
+    keep = table[data]
+    # the kept bytes before each byte: int32 while it fits (half the memory traffic)
+    count = np.zeros(len(data) + 1, dtype=np.int32 if len(data) < 2 ** 31 else np.int64)
+    np.cumsum(keep, out=count[1:])
+    starts = count[offsets - offsets[0]].astype(np.int64)
+    result = pa.LargeStringArray.from_buffers(
+        n, pa.py_buffer(starts), pa.py_buffer(data[keep].tobytes()))
+    if array.null_count:
+        result = pc.if_else(array.is_null(), pa.scalar(None, pa.large_string()), result)
+    return result
 
 
 def replace_re2(values: pd.Series, pattern: str, replacement: str) -> pd.Series:
