@@ -133,7 +133,9 @@ def _mask_email(values: pd.Series) -> pd.Series:
     local = parts["local"]
     shown = (local.str.slice(0, 1) + _STARS).where(_lengths(local) >= 2, _STARS)
     masked = shown + "@" + parts["domain"]
-    return masked.where(parts["domain"].notna(), _mask_generic(values)).astype(TEXT)
+    # no mailbox before the @: the domain would be the whole value
+    mailbox = parts["domain"].notna() & (_lengths(local) > 0)
+    return masked.where(mailbox, _mask_generic(values)).astype(TEXT)
 
 
 def _mask_phone(values: pd.Series) -> pd.Series:

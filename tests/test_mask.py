@@ -95,5 +95,10 @@ def test_pseudonyms_are_stable_keyed_and_short():
     assert pseudonymize(values.iloc[::-1], key=b"secret").sort_index().equals(first)
 
 
+def test_an_email_with_no_mailbox_does_not_show_its_domain_as_the_whole_value():
+    assert mask_values("email", pd.Series(["@0", "@gmail.com", "a@b"])).tolist() == [
+        "***", "@***", "***@b"]
+
+
 def test_a_bare_number_in_an_ip_column_is_starred_not_echoed():
     assert mask_values("ip", pd.Series(["00", "12345"])).tolist() == ["***", "***"]
