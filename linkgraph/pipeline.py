@@ -72,7 +72,6 @@ def run(
         if previous.path is None:
             raise LinkgraphError("previous run was never written to disk; pass its run directory")
         previous = previous.path
-    _large_blocks_mapped()
     with _returning_arrow_pool():
         return _run_stages(data_dir, out=out, previous=previous, config=config,
                            progress=progress)
@@ -181,28 +180,6 @@ def _release_freed_memory() -> None:
         libc.malloc_trim(0)
 
 
-#: glibc's mallopt parameter for the size above which a block is mapped on its own
-_M_MMAP_THRESHOLD = -3
-_MMAP_THRESHOLD = 256 * 1024
-
-
-def _large_blocks_mapped() -> None:
-    """Blocks above 256 KiB get their own mapping, returned to the system when freed.
-
-    glibc raises its mmap threshold after every large free (up to 32 MiB), so
-    the column-sized buffers of one stage (numpy arrays, Arrow's malloc pool)
-    land on the heap and stay resident behind later small blocks until
-    ``malloc_trim``. A fixed threshold keeps each stage's transient arrays from
-    adding to the next stage's peak (about 0.5 GB at a million accounts). Set
-    once per process, and not at all when the user set ``MALLOC_MMAP_THRESHOLD_``.
-    """
-    if os.environ.get("MALLOC_MMAP_THRESHOLD_"):
-        return
-    libc = _libc()
-    if libc is not None:
-        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
-
-
 @functools.cache
 def _libc() -> ctypes.CDLL | None:
     """glibc, for ``malloc_trim``, found on the first run (not at import); None elsewhere
@@ -210,7 +187,6 @@ def _libc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.malloc_trim.argtypes = [ctypes.c_size_t]
-        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     except (OSError, AttributeError):
         return None
     return libc
