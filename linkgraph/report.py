@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from linkgraph import schemas as s
 from linkgraph.codes import text_array
@@ -370,8 +371,25 @@ def _plain_text(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**decoded) if decoded else frame
 
 
+#: rows per Parquet row group: pyarrow's default, so a file written a group at a time
+#: has the bytes of one written whole
+_PARQUET_ROW_GROUP = 1024 * 1024
+
+
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    _plain_text(frame).to_parquet(path, index=False, engine="pyarrow", compression="zstd")
+    """``frame`` as a zstd Parquet file, converted and written a row group at a time: the
+    decoded text of ten million accounts' identifiers never exists whole."""
+    writer = None
+    try:
+        for start in range(0, max(len(frame), 1), _PARQUET_ROW_GROUP):
+            part = _plain_text(frame.iloc[start:start + _PARQUET_ROW_GROUP])
+            table = pa.Table.from_pandas(part, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema, compression="zstd")
+            writer.write_table(table, row_group_size=_PARQUET_ROW_GROUP)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def _write_analyst_parquet(frame: pd.DataFrame, attr: str, path: Path, *, key: bytes | None,

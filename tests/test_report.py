@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -154,3 +155,33 @@ def test_categorical_ids_and_values_are_written_as_the_strings_they_stand_for(
     schema = pq.read_schema(tmp_path / "coded.parquet")
     assert pa.types.is_large_string(schema.field("account_a").type)
     assert pa.types.is_dictionary(schema.field("kind").type)
+
+
+def test_a_parquet_file_written_a_row_group_at_a_time_has_the_bytes_of_one_written_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the identifiers of ten million accounts are decoded and written one row group at a
+    # time; the file must be the one pandas would write, row groups of the same size
+    monkeypatch.setattr(report, "_PARQUET_ROW_GROUP", 1000)
+    ids = [f"u{i:05d}" for i in range(2600)]
+    frame = pd.DataFrame({
+        "account_id": pd.Categorical(ids[::-1], categories=ids),
+        "kind": pd.Categorical(["email", "phone"] * 1300, categories=["email", "phone"]),
+        "masked": [f"j***{i % 7}@x.com" for i in range(2600)],
+        "first_seen": pd.date_range("2026-01-01", periods=2600, freq="h", tz="UTC"),
+        "weight": np.linspace(0, 1, 2600),
+    })
+    report._write_parquet(frame, tmp_path / "parts.parquet")
+    whole = frame.assign(account_id=frame["account_id"].astype(str).astype("str"))
+    pq.write_table(pa.Table.from_pandas(whole, preserve_index=False),
+                           tmp_path / "whole.parquet", compression="zstd", row_group_size=1000)
+    assert (tmp_path / "parts.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+    assert pq.ParquetFile(tmp_path / "parts.parquet").num_row_groups == 3
+    assert pd.read_parquet(tmp_path / "parts.parquet")["account_id"].tolist() == ids[::-1]
+
+
+def test_an_empty_frame_still_writes_its_parquet_schema(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"account_id": pd.Series(dtype="str"), "score": pd.Series(dtype=float)})
+    report._write_parquet(frame, tmp_path / "empty.parquet")
+    back = pd.read_parquet(tmp_path / "empty.parquet")
+    assert back.empty and list(back.columns) == ["account_id", "score"]
