@@ -57,9 +57,11 @@ def positions(
     than ``Index.get_indexer`` per part. Non-Arrow types fall back to pandas.
     """
     if any(isinstance(values.dtype, pd.CategoricalDtype) for values, _ in parts):
-        # a categorical's categories are looked up once, its rows follow their codes
+        # a categorical's categories are looked up once, its rows follow their codes; a
+        # whole column (the accounts' own sorted ids, often) needs no hash when it is the index
         return [_positions_of_codes(index, values, rows)
                 if isinstance(values.dtype, pd.CategoricalDtype)
+                else code_positions(values, index) if rows is None
                 else positions(index, (values, rows))[0] for values, rows in parts]
     try:
         haystack = pa.array(index, from_pandas=True)
