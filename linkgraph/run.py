@@ -505,7 +505,12 @@ def _links_inside_clusters(
     at_a, at_b, code_a = at_a[rows], at_b[rows], code_a[rows]
     n = len(accounts)
     kind = _sort_rank(pairs[s.KIND].take(rows))
-    order = _lexsort([(code_a, n), (at_a, n), (at_b, n), kind])
+    if _ascending([(at_a, n), (at_b, n), kind]):
+        # the graph stage's pairs come sorted by (account_a, account_b, kind, value): a
+        # stable sort on the cluster alone then gives the full order (one key, not four)
+        order = np.argsort(code_a, kind="stable")
+    else:
+        order = _lexsort([(code_a, n), (at_a, n), (at_b, n), kind])
     # the value only breaks ties (two shared values of one kind): rank it on those rows alone
     ordered = [code_a[order], at_a[order], at_b[order], kind[0][order]]
     same = np.ones(max(len(order) - 1, 0), dtype=bool)
@@ -528,6 +533,18 @@ def _sort_rank(values: pd.Series) -> tuple[np.ndarray, int]:
     """Integer ranks that sort as ``values`` do, missing values last; and how many ranks
     (a categorical's by its codes, text by Arrow: :func:`linkgraph.codes.sort_ranks`)."""
     return sort_ranks(values)
+
+
+def _ascending(keys: list[tuple[np.ndarray, int]]) -> bool:
+    """Whether the rows already ascend by the keys (first key first), ties allowed; keys
+    as for :func:`_lexsort`. False, unchecked, when the keys do not fold into 63 bits."""
+    folded, bound = np.zeros(len(keys[0][0]), dtype=np.int64), 1
+    for ranks, size in keys:
+        size = max(size, 1)
+        if bound * size >= 2**62:
+            return False
+        folded, bound = folded * size + ranks, bound * size
+    return bool(np.all(folded[1:] >= folded[:-1]))
 
 
 def _lexsort(keys: list[tuple[np.ndarray, int]]) -> np.ndarray:

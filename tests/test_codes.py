@@ -2,8 +2,10 @@
 
 import numpy as np
 import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
 
-from linkgraph.codes import coded_text, positions, sort_ranks, text_array
+from linkgraph.codes import coded_text, positions, sort_ranks, sorted_unique, text_array
 
 
 def _ids(codes: list[int], names: list[str]) -> pd.Series:
@@ -37,3 +39,10 @@ def test_unchecked_categories_build_no_hash_table_of_them():
     positions(column, names)
     sort_ranks(column)
     assert "_engine" not in column.dtype.categories._cache
+
+
+@given(st.lists(st.integers(-2**40, 2**40), max_size=50))
+def test_sorted_unique_is_numpys_unique(values: list[int]) -> None:
+    array = np.array(values, dtype=np.int64)
+    assert sorted_unique(array).tolist() == np.unique(array).tolist()
+    assert sorted_unique(array).dtype == np.unique(array).dtype

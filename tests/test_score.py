@@ -390,3 +390,42 @@ def test_output_does_not_depend_on_row_order_and_reasons_explain_every_point(
         if row.n_new_user_orders <= 1 and row.hub_burst_redeemers == 0:
             assert row.coupon_abuse_score == 0
     assert np.all(np.diff(scores.clusters.index) == 1)
+
+
+def test_orders_found_through_the_graph_score_as_orders_looked_up_again() -> None:
+    """The graph stage's lookup of the orders' accounts (kept on the LinkSet) gives the
+    scores a fresh lookup gives, an order of an account the table lacks included."""
+    from dataclasses import replace
+
+    from linkgraph.config import GraphConfig
+    from linkgraph.graph import build_links
+
+    accounts = pd.DataFrame({"account_id": ["a1", "a2", "a3"],
+                             "created_at": pd.to_datetime(["2026-01-01"] * 3, utc=True)})
+    identifiers = pd.DataFrame({
+        "account_id": ["a1", "a2", "a1", "a2", "a3"],
+        "kind": ["card", "card", "device", "device", "card"],
+        "value": ["fp9", "fp9", "d1", "d1", "fp3"],
+        "masked": ["****fp9", "****fp9", "d***", "d***", "****fp3"],
+        "first_seen": pd.NaT, "last_seen": pd.NaT, "source": "payments", "suppressed": None})
+    orders = pd.DataFrame({
+        "order_id": ["o1", "o2", "o3", "o4"], "account_id": ["a2", "zz", "a1", "a2"],
+        "created_at": pd.to_datetime(["2026-01-02"] * 4, utc=True),
+        "amount": [30.0, 5.0, 31.0, 90.0], "currency": "EUR",
+        "coupon_code": ["W", "W", "W", None], "coupon_type": ["new_user", "new_user", "new_user", None]})
+    tables = Tables(accounts=accounts, addresses=NONE, payments=NONE, logins=NONE, orders=orders,
+                    sanctions=pd.DataFrame({"account_id": [], "action": []}), decisions=NONE,
+                    rejects=NONE)
+    links = build_links(identifiers, tables, config=GraphConfig())
+    assert links.order_accounts is not None and links.order_accounts.tolist() == [1, -1, 0, 1]
+    clustering = Clustering(
+        accounts=pd.DataFrame({"account_id": ["a1", "a2", "a3"], "cluster_id": ["c1", "c1", "c2"],
+                               "person_cluster_id": ["p1", "p1", "p2"]}),
+        clusters=pd.DataFrame({"cluster_id": ["c1", "c2"]}),
+        changes=NONE, alerts=NONE, issued_ids=NONE)
+    shared = score_clusters(clustering, links, tables, config=CouponConfig())
+    fresh = score_clusters(clustering, replace(links, order_accounts=None), tables,
+                           config=CouponConfig())
+    pd.testing.assert_frame_equal(shared.clusters, fresh.clusters)
+    pd.testing.assert_frame_equal(shared.persons, fresh.persons)
+    assert shared.clusters["coupon_abuse_score"].iloc[0] > 0

@@ -15,6 +15,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order
 
 from linkgraph import schemas as s
+from linkgraph.codes import sorted_unique
 from linkgraph.config import ClusterConfig
 
 
@@ -40,7 +41,7 @@ def find_alerts(
     size = np.bincount(family, minlength=len(cluster_ids))
     too_big = size > config.alert_size
     bridges = _bridges(family, size, edges, config)
-    alerted = np.union1d(np.flatnonzero(too_big), bridges["label"].to_numpy())
+    alerted = sorted_unique(np.concatenate([np.flatnonzero(too_big), bridges["label"].to_numpy()]))
     if not len(alerted):
         return pd.DataFrame({
             c: pd.Series(dtype="int64" if c == s.N_ACCOUNTS else "str") for c in s.CLUSTER_ALERT_COLUMNS

@@ -181,5 +181,6 @@ def extend_registry(registry: pd.DataFrame, new_ids: np.ndarray, kind: str, run:
 
 def finish_registry(registry: pd.DataFrame) -> pd.DataFrame:
     """The registry as returned: str ids, sorted by cluster_id."""
-    out = registry.sort_values(s.CLUSTER_ID, kind="stable", ignore_index=True)
-    return out.astype({s.CLUSTER_ID: "str", s.KIND: "str", s.ISSUED_RUN: "int64"})
+    # typed first: pandas sorts Arrow-backed text in Arrow, Python strings one by one
+    out = registry.astype({s.CLUSTER_ID: "str", s.KIND: "str", s.ISSUED_RUN: "int64"})
+    return out.sort_values(s.CLUSTER_ID, kind="stable", ignore_index=True)

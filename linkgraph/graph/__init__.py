@@ -89,6 +89,10 @@ class LinkSet:
     profiles: one row per account (account_id + facts such as
         ``has_own_identity``, ``disposable_email``, ``burst_size``,
         ``coupon_only``) used by corroboration and scoring.
+    order_accounts: per row of the orders frame the graph read, the row in
+        ``profiles`` of its account (-1: not in the accounts table), int32;
+        None when not made. The score stage reads it rather than look the
+        account of every order up again (millions of text ids).
     """
 
     incidence: pd.DataFrame
@@ -96,6 +100,7 @@ class LinkSet:
     pair_tiers: pd.DataFrame
     hubs: pd.DataFrame
     profiles: pd.DataFrame
+    order_accounts: np.ndarray | None = None
 
 
 def build_links(
@@ -184,6 +189,7 @@ def build_links(
         pair_tiers=pair_tier_frame(coded, summary, reasons),
         hubs=hub_frame(coded, flags),
         profiles=profiles,
+        order_accounts=account_index.order_rows,
     )
     logger.info(
         "graph: %d identifier rows, %d hubs, %d value pairs, %d account pairs",

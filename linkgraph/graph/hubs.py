@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
-from linkgraph.codes import sort_ranks, text_array
+from linkgraph.codes import sort_ranks, sorted_unique, text_array
 from linkgraph.config import GraphConfig
 from linkgraph.engine import LOCAL, Engine
 from linkgraph.graph.incidence import TIER_OF_KIND, CodedIncidence, labels, take
@@ -174,7 +174,7 @@ def household_hubs(
         return flags
     rows = np.flatnonzero(candidate[coded.group])
     n_labels = int(person.max()) + 1
-    distinct = np.unique(coded.group[rows] * n_labels + person[coded.account[rows]])
+    distinct = sorted_unique(coded.group[rows] * n_labels + person[coded.account[rows]])
     n_persons = np.bincount(distinct // n_labels, minlength=coded.n_groups)
     hub = candidate & (n_persons > limit)
     if not hub.any():

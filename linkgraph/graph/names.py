@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
-from linkgraph.codes import text_array
+from linkgraph.codes import sorted_unique, text_array
 from linkgraph.graph.incidence import CodedIncidence, take
 from linkgraph.normalize.name import names_agree
 
@@ -95,7 +95,7 @@ def name_agreement(
     if len(differ):
         # only a name with a one-letter word can match another one initial apart
         n_groups = int(max(name_a.max(), name_b.max())) + 1
-        initial = _with_initial(coded, first_row, np.union1d(name_a[differ], name_b[differ]),
+        initial = _with_initial(coded, first_row, sorted_unique(np.concatenate([name_a[differ], name_b[differ]])),
                                 n_groups)
         differ = differ[initial[name_a[differ]] | initial[name_b[differ]]]
     if len(differ):

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from linkgraph import schemas as s
-from linkgraph.codes import categorical
+from linkgraph.codes import categorical, sorted_unique
 from linkgraph.config import GraphConfig
 from linkgraph.graph.hubs import ValueFlags
 from linkgraph.graph.incidence import (
@@ -137,7 +137,7 @@ def _all_pairs(
     row_a, row_b = [flags.first_row[two_groups]], [last_row[two_groups]]
 
     rows, starts, sizes = _group_runs(group, chosen_groups & ~twos)
-    for size in np.unique(sizes):  # bounded by the largest cap, not by the number of values
+    for size in sorted_unique(sizes):  # bounded by the largest cap, not by the number of values
         if size < 2:
             continue
         i, j = np.triu_indices(int(size), k=1)

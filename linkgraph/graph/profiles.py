@@ -31,6 +31,7 @@ class AccountIndex:
     orders: per id, ``n_orders``, ``n_new_user_orders`` and ``coupon_only``.
     coupon_only: per account code (accounts missing from the table included).
     disposable: per account code, a mailbox on a throwaway domain.
+    order_rows: per order, the position of its account in ``ids`` (-1 none), int32.
     """
 
     ids: pd.Index
@@ -38,6 +39,7 @@ class AccountIndex:
     orders: dict[str, np.ndarray]
     coupon_only: np.ndarray
     disposable: np.ndarray
+    order_rows: np.ndarray
 
 
 def index_accounts(accounts: pd.DataFrame, orders: pd.DataFrame,
@@ -53,7 +55,7 @@ def index_accounts(accounts: pd.DataFrame, orders: pd.DataFrame,
     code = positions(ids, coded.accounts)
     present = code >= 0
     n_codes = len(coded.accounts)
-    counts, stray = _order_counts(orders, ids)
+    counts, stray, order_rows = _order_counts(orders, ids)
     per_code = {}
     for name, per_id in counts.items():
         out = np.zeros(n_codes, dtype=np.int64)
@@ -67,7 +69,7 @@ def index_accounts(accounts: pd.DataFrame, orders: pd.DataFrame,
             per_code[name] += np.bincount(at[found & chosen], minlength=n_codes)
     return AccountIndex(ids=ids, code=code, orders=_order_columns(counts),
                         coupon_only=_order_columns(per_code)[s.COUPON_ONLY],
-                        disposable=_disposable_by_code(coded))
+                        disposable=_disposable_by_code(coded), order_rows=order_rows)
 
 
 def account_profiles(
@@ -170,15 +172,18 @@ def _disposable(emails: pd.Series) -> np.ndarray:
 
 def _order_counts(
     orders: pd.DataFrame, ids: pd.Index
-) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, dict[str, np.ndarray]] | None]:
+) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, dict[str, np.ndarray]] | None,
+           np.ndarray]:
     """Orders, orders with a coupon and new-user orders per id of ``ids``.
 
     Also the orders of accounts not in ``ids``, as (their account ids, per
-    count the orders it counts), or None when there are none.
+    count the orders it counts), or None when there are none; and per order
+    its account's position in ``ids`` (-1 none), as int32.
     """
     zero = np.zeros(len(ids), dtype=np.int64)
     if s.ACCOUNT_ID not in orders.columns or orders.empty:
-        return {_N_ORDERS: zero, _N_COUPON: zero, _N_NEW_USER: zero}, None
+        return ({_N_ORDERS: zero, _N_COUPON: zero, _N_NEW_USER: zero}, None,
+                np.full(len(orders), -1, dtype=np.int32))
     used_coupon = np.zeros(len(orders), dtype=bool)
     for column in (s.COUPON_CODE, s.COUPON_TYPE):
         if column in orders.columns:
@@ -196,11 +201,13 @@ def _order_counts(
         _N_COUPON: np.bincount(account[known & used_coupon], minlength=len(ids)),
         _N_NEW_USER: np.bincount(account[known & new_user], minlength=len(ids)),
     }
+    order_rows = account.astype(np.int32)
     if known.all():
-        return counts, None
+        return counts, None, order_rows
     unknown = np.flatnonzero(~known)
     return counts, (account_ids.take(unknown), {_N_ORDERS: np.ones(len(unknown), dtype=bool),
-                              _N_COUPON: used_coupon[unknown], _N_NEW_USER: new_user[unknown]})
+                              _N_COUPON: used_coupon[unknown], _N_NEW_USER: new_user[unknown]}), \
+        order_rows
 
 
 def _order_columns(counts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

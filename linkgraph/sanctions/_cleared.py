@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from linkgraph import schemas as s
+from linkgraph.codes import sorted_unique
 from linkgraph.sanctions._inputs import _epoch_ns, _pair_rows
 from linkgraph.sanctions._links import _Channel, _Links
 from linkgraph.sanctions._reach import _out_edges, _reach
@@ -72,10 +73,10 @@ def _seen_when_cleared(candidates: pd.DataFrame, links: _Links, channels: list[_
     graph = links.graph
     # the links any search below can touch, and their ages
     depth = max(c.max_hops for c in channels)
-    near = _reach(graph, np.unique(node[on]), max_hops=depth - 1,
+    near = _reach(graph, sorted_unique(node[on]), max_hops=depth - 1,
                   expandable=np.ones(graph.n_nodes, dtype=bool))
     _, position, _ = _out_edges(graph, np.flatnonzero(near.hops >= 0))
-    pair_keys = np.unique(links.pair_key(position))
+    pair_keys = sorted_unique(links.pair_key(position))
     ages = _link_ages(pairs, account_ids, pair_keys)
 
     for index, channel in enumerate(channels):
@@ -99,7 +100,7 @@ def _seen_when_cleared(candidates: pd.DataFrame, links: _Links, channels: list[_
             at = np.minimum(np.searchsorted(pair_keys, key), len(pair_keys) - 1)
             age = np.where(pair_keys[at] == key, began[at], _ALWAYS)
             ok = channel.usable[position] & (age < deadline[label])
-            reached = np.unique(graph.target[position[ok]] * n_labels + label[ok])
+            reached = sorted_unique(graph.target[position[ok]] * n_labels + label[ok])
             reached = reached[~np.isin(reached, visited)]
             visited = np.concatenate([visited, reached])
             head, label = reached // n_labels, reached % n_labels

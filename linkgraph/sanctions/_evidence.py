@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from linkgraph import schemas as s
+from linkgraph.codes import sorted_unique
 from linkgraph.sanctions._inputs import _pair_rows
 
 #: strongest evidence first; card digits read as a card to a moderator
@@ -58,8 +59,8 @@ def _edge_texts(pairs: pd.DataFrame, account_ids: pd.Index, keys: np.ndarray) ->
             values (IP, name), a strong one the person- and household-tier
             values (every value when it has none of its own).
     """
-    keys = np.unique(keys)
-    rows, row_pair = _pair_rows(pairs, account_ids, np.unique(keys // 2))
+    keys = sorted_unique(keys)
+    rows, row_pair = _pair_rows(pairs, account_ids, sorted_unique(keys // 2))
     wanted = pd.Index(keys)
     row_is_weak = rows[s.TIER].eq(s.T_WEAK).fillna(True).to_numpy(bool)
     # every row may serve the weak and the strong text of its pair

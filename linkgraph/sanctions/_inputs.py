@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from linkgraph import schemas as s
-from linkgraph.codes import positions
+from linkgraph.codes import positions, sorted_unique
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def _pair_rows(pairs: pd.DataFrame, account_ids: pd.Index,
     probes against the few accounts involved, never by mapping every pair row.
     """
     n = len(account_ids)
-    involved = np.unique(np.concatenate([pair_keys // n, pair_keys % n]))
+    involved = sorted_unique(np.concatenate([pair_keys // n, pair_keys % n]))
     names = account_ids[involved]
     a_at = positions(pairs[s.ACCOUNT_A], names)
     near = np.flatnonzero(a_at >= 0)

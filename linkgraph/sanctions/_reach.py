@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import csr_matrix
 
+from linkgraph.codes import sorted_unique
+
 #: confidences are compared at this many decimals, so that products taken in
 #: a different order do not break ties at random
 _CONF_DECIMALS = 9
@@ -112,7 +114,7 @@ def _reach(graph: _Graph, sources: np.ndarray, *, max_hops: int,
     source = np.full(n, -1, dtype=np.int64)
     pred = np.full(n, -1, dtype=np.int64)
     conf = np.zeros(n, dtype=np.float64)
-    frontier = np.unique(sources.astype(np.int64))
+    frontier = sorted_unique(sources.astype(np.int64))
     hops[frontier] = 0
     source[frontier] = frontier
     conf[frontier] = 1.0

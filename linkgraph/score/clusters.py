@@ -10,6 +10,7 @@ import pandas as pd
 
 from linkgraph import schemas as s
 from linkgraph.cluster import Clustering
+from linkgraph.codes import positions, strictly_ascending
 from linkgraph.config import CouponConfig
 from linkgraph.engine import LOCAL, Engine
 from linkgraph.errors import InputError
@@ -154,11 +155,18 @@ def _codes(ids: pd.Series, of: pd.Series) -> tuple[pd.Index, np.ndarray]:
     One factorize of both, then the few distinct values are sorted: cheaper
     than a lookup of every row in a sorted index.
     """
-    codes, uniques = pd.factorize(pd.concat([ids, of], ignore_index=True))
+    if ids is not of and pd.api.types.is_string_dtype(ids.dtype) and strictly_ascending(ids):
+        # the clusters frame comes sorted: its ids are the distinct values, unless
+        # an account names a cluster it lacks (then the factorize below)
+        found = positions(of, ids)
+        if len(found) == 0 or found.min() >= 0:
+            return pd.Index(ids.array), found
+    both = of if ids is of else pd.concat([ids, of], ignore_index=True)
+    codes, uniques = pd.factorize(both)
     order = np.asarray(pd.Index(uniques).argsort())
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    return pd.Index(uniques[order]), rank[codes[len(ids):]]
+    return pd.Index(uniques[order]), rank[codes[len(both) - len(of):]]
 
 
 def _check_columns(clusters: Clustering, links: LinkSet, tables: Tables) -> None:

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
+from linkgraph.codes import positions as code_positions
 from linkgraph.codes import text_array
 from linkgraph.config import CouponConfig
 from linkgraph.engine import LOCAL, Aggregation, Engine
@@ -56,9 +57,11 @@ def positions(
     than ``Index.get_indexer`` per part. Non-Arrow types fall back to pandas.
     """
     if any(isinstance(values.dtype, pd.CategoricalDtype) for values, _ in parts):
-        # a categorical's categories are looked up once, its rows follow their codes
+        # a categorical's categories are looked up once, its rows follow their codes; a
+        # whole column (the accounts' own sorted ids, often) needs no hash when it is the index
         return [_positions_of_codes(index, values, rows)
                 if isinstance(values.dtype, pd.CategoricalDtype)
+                else code_positions(values, index) if rows is None
                 else positions(index, (values, rows))[0] for values, rows in parts]
     try:
         haystack = pa.array(index, from_pandas=True)
@@ -87,8 +90,27 @@ def _positions_of_codes(index: pd.Index, values: pd.Series | pd.Index,
     codes = np.asarray(values.array.codes, dtype=np.int64)
     if rows is not None:
         codes = codes[rows]
-    (found,) = positions(index, (pd.Series(values.dtype.categories), None))
+    # the categories are often the index itself (the accounts' sorted ids): no lookup then
+    found = code_positions(pd.Index(values.dtype.categories), index)
     return np.append(found, -1)[codes]
+
+
+def _order_positions(index: pd.Index, links: LinkSet, orders: pd.DataFrame) -> np.ndarray | None:
+    """Each order's account position in ``index`` (-1 absent), from the graph stage's
+    lookup of the same orders (``links.order_accounts``); None when it made none.
+
+    Only the profiles' ids are looked up (usually ``index`` itself), and the
+    orders the accounts table lacks: not the millions of orders' text ids again.
+    """
+    rows = links.order_accounts
+    if rows is None or len(rows) != len(orders) or s.ACCOUNT_ID not in links.profiles.columns:
+        return None
+    found = code_positions(links.profiles[s.ACCOUNT_ID], index)
+    at = np.append(found, -1)[rows]
+    stray = np.flatnonzero(rows < 0)
+    if len(stray):
+        at[stray] = positions(index, (orders[s.ACCOUNT_ID], stray))[0]
+    return at
 
 
 def categories(values: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -164,11 +186,15 @@ def account_facts(
     )
     orders = tables.orders if s.ACCOUNT_ID in tables.orders.columns else pd.DataFrame(
         {s.ACCOUNT_ID: pd.Series([], dtype="str")})
-    incidence_pos, order_pos, created_pos, blocked_pos = positions(
-        index, (incidence[s.ACCOUNT_ID], rows), (orders[s.ACCOUNT_ID], None),
+    order_pos = _order_positions(index, links, orders)
+    order_part = (orders[s.ACCOUNT_ID], None if order_pos is None else np.zeros(0, np.int64))
+    incidence_pos, looked_up, created_pos, blocked_pos = positions(
+        index, (incidence[s.ACCOUNT_ID], rows), order_part,
         (created_from[s.ACCOUNT_ID], None),
         (sanctions[s.ACCOUNT_ID] if len(blocking) else pd.Series([], dtype="str"), blocking),
     )
+    if order_pos is None:
+        order_pos = looked_up
 
     created = np.full(n, np.nan)
     known = created_pos >= 0

@@ -20,6 +20,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
+from linkgraph.codes import sorted_unique
 from linkgraph.engine.spark.session import quiet_pandas_warning
 
 #: confidences are compared at this many decimals (as the local reach does:
@@ -41,7 +42,7 @@ def bounded_reach(
     source = np.full(n_nodes, -1, dtype=np.int64)
     pred = np.full(n_nodes, -1, dtype=np.int64)
     path_conf = np.zeros(n_nodes, dtype=np.float64)
-    start = np.unique(np.asarray(sources, dtype=np.int64))
+    start = sorted_unique(np.asarray(sources, dtype=np.int64))
     hops[start], source[start], path_conf[start] = 0, start, 1.0
     if len(start) == 0 or len(tail) == 0 or max_hops < 1:
         return hops, source, pred, path_conf
