@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -33,6 +34,28 @@ def quiet_pandas_warning() -> Iterator[None]:
         yield
 
 
+#: the driver's heap on a local master, unless the user chose one: local mode runs the
+#: executors in the driver, and Spark's 1 GB loses a million accounts' load results
+#: (``TaskResultLost``)
+LOCAL_DRIVER_MEMORY = "4g"
+
+
+def local_driver_memory(environ: dict[str, str] | os._Environ[str]) -> str | None:
+    """The driver memory a new local session is given: ``LOCAL_DRIVER_MEMORY``, unless
+    the environment already sets one (``--driver-memory`` in ``PYSPARK_SUBMIT_ARGS``,
+    or ``SPARK_DRIVER_MEMORY``), which then wins.
+
+    >>> local_driver_memory({})
+    '4g'
+    >>> local_driver_memory({"PYSPARK_SUBMIT_ARGS": "--driver-memory 8g pyspark-shell"})
+    """
+    if "--driver-memory" in environ.get("PYSPARK_SUBMIT_ARGS", ""):
+        return None
+    if environ.get("SPARK_DRIVER_MEMORY"):
+        return None
+    return LOCAL_DRIVER_MEMORY
+
+
 def spark_session(master: str | None = None) -> SparkSession:
     """The active SparkSession, or a new one on ``master`` tuned for linkgraph.
 
@@ -40,7 +63,8 @@ def spark_session(master: str | None = None) -> SparkSession:
     fixture's) is used as it is: its master and settings win over ``master``.
     A new one gets Arrow conversions, adaptive query execution (it coalesces
     small shuffles and splits skewed join partitions) and, on a ``local[n]``
-    master, ``n`` shuffle partitions instead of 200 and no web UI.
+    master, ``n`` shuffle partitions instead of 200, no web UI and a 4 GB driver
+    (:func:`local_driver_memory`).
     A checkpoint directory is set when the session has none (a temporary
     directory; on a cluster set ``spark.checkpoint.dir`` to shared storage).
     """
@@ -64,6 +88,9 @@ def spark_session(master: str | None = None) -> SparkSession:
                        .config("spark.default.parallelism", str(partitions))
                        .config("spark.ui.enabled", "false")
                        .config("spark.ui.showConsoleProgress", "false"))
+            memory = local_driver_memory(os.environ)
+            if memory is not None:
+                builder = builder.config("spark.driver.memory", memory)
         logger.info("starting a Spark session on %s", master or "the default master")
         session = builder.getOrCreate()
     context = session.sparkContext
