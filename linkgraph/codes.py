@@ -76,8 +76,7 @@ def strictly_ascending(values: pd.Series | pa.Array | pa.ChunkedArray) -> bool:
     (True, False)
     """
     if isinstance(values, pd.Series):
-        values = pa.array(values.array) if isinstance(values.array, pd.arrays.ArrowStringArray) \
-            else pa.array(values.astype(object), type=pa.large_string(), from_pandas=True)
+        values = _as_large_string(values)
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if values.null_count:

@@ -42,6 +42,7 @@ from linkgraph.normalize.text import (
     extract,
     keep_ascii,
     reasons,
+    string_bytes,
     to_text,
 )
 
@@ -314,13 +315,10 @@ def split_e164(values: pd.Series) -> pd.DataFrame:
     # two parts are cut out of the bytes, not by a regex capture per value
     e164 = arrow_flags(pc.match_substring_regex(array, r"^\+[0-9]+$"))
     n_rows = len(array)
-    _, offsets_buffer, data_buffer = array.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=n_rows + 1,
-                            offset=array.offset * 8)
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else None
+    offsets, data = string_bytes(array)
     n_digits = np.where(e164, np.diff(offsets) - 1, 0)
     cc_len = np.zeros(n_rows, dtype=np.int64)
-    if data is not None and e164.any():
+    if len(data) and e164.any():
         number, known = np.zeros(n_rows, dtype=np.int64), []
         for n in (1, 2, 3):
             long_enough = n_digits >= n
@@ -339,12 +337,12 @@ _CC_NUMBERS = tuple(np.array(sorted(int(c) for c in codes), dtype=np.int64)
                     for codes in _CC_BY_LENGTH)
 
 
-def _cut(array: pa.Array, offsets: np.ndarray, data: np.ndarray | None, rows: np.ndarray,
+def _cut(array: pa.Array, offsets: np.ndarray, data: np.ndarray, rows: np.ndarray,
          head: np.ndarray) -> tuple[pa.Array, pa.Array]:
     """The ``head`` bytes after each of the ``rows``' first byte, and the bytes after
     them (NA for the other rows): ``+79123`` with a head of 1 -> ``7``, ``9123``."""
     n_rows = len(array)
-    if data is None or not rows.any():
+    if not len(data) or not rows.any():
         return _nulls(n_rows), _nulls(n_rows)
     head = np.where(rows, head, 0)
     tail = np.where(rows, np.diff(offsets) - 1 - head, 0)

@@ -80,18 +80,31 @@ _BLANK_BYTES = np.zeros(256, dtype=bool)
 _BLANK_BYTES[[*range(0x21), 0x7F, 0xC2, 0xE1, 0xE2, 0xE3, 0xEF]] = True
 
 
+def string_bytes(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A ``large_string`` array's offsets (``len + 1``, int64, into the data) and data
+    bytes (uint8; empty when there are none), read from its buffers without a copy.
+
+    >>> offsets, data = string_bytes(pa.array(["ab", "c"], type=pa.large_string()).slice(1))
+    >>> offsets.tolist(), bytes(data[offsets[0]:offsets[-1]])
+    ([2, 3], b'c')
+    """
+    _, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=len(array) + 1,
+                            offset=array.offset * 8)
+    data = (np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None
+            else np.zeros(0, dtype=np.uint8))
+    return offsets, data
+
+
 def _first_byte_in(array: pa.Array, table: np.ndarray) -> np.ndarray:
     """Per row of a ``large_string`` array: empty, or a first byte flagged in ``table`` (NA: False).
 
     Read from the Arrow buffers, no string is copied.
     """
     n = len(array)
-    _, offsets_buffer, data_buffer = array.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=n + 1, offset=array.offset * 8)
+    offsets, data = string_bytes(array)
     starts, lengths = offsets[:-1], np.diff(offsets)
-    data = (np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None
-            else np.zeros(1, dtype=np.uint8))
-    first = data[np.minimum(starts, max(len(data) - 1, 0))] if len(data) else np.zeros(n, np.uint8)
+    first = data[np.minimum(starts, len(data) - 1)] if len(data) else np.zeros(n, np.uint8)
     flagged = (lengths == 0) | table[first]
     if array.null_count:
         flagged &= np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
@@ -290,10 +303,8 @@ def keep_ascii(values: pd.Series, allowed: str) -> pd.Series:
 def _kept_bytes(array: pa.Array, table: np.ndarray) -> pa.Array:
     """A ``large_string`` array with the bytes not flagged in ``table`` dropped."""
     n = len(array)
-    _, offsets_buffer, data_buffer = array.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=n + 1, offset=array.offset * 8)
-    data = (np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0]:offsets[-1]]
-            if data_buffer is not None else np.zeros(0, dtype=np.uint8))
+    offsets, data = string_bytes(array)
+    data = data[offsets[0]:offsets[-1]]
     keep = table[data]
     # the kept bytes before each byte: int32 while it fits (half the memory traffic)
     count = np.zeros(len(data) + 1, dtype=np.int32 if len(data) < 2 ** 31 else np.int64)
