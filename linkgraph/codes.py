@@ -117,7 +117,10 @@ def categorical(codes: np.ndarray, names: Sequence[str]) -> pd.Categorical:
     """
     categories, recode = np.unique(np.asarray(names, dtype=object), return_inverse=True)
     recode = np.append(recode, -1)  # code -1 stays missing
-    return pd.Categorical.from_codes(recode[codes], categories=categories.tolist())
+    # in the categorical's own code type (a byte for a few names): the codes of millions
+    # of rows are made once, not as int64 first
+    narrow = pd.Categorical.from_codes([], categories=categories.tolist()).codes.dtype
+    return pd.Categorical.from_codes(recode.astype(narrow)[codes], categories=categories.tolist())
 
 
 def text_array(values: pd.Series | pd.Index | pd.Categorical,

@@ -326,8 +326,9 @@ def require_columns(needed: dict[str, tuple[Any, tuple[str, ...]]], *, stage: st
 # rows sorted by (account_id, kind, value) have ACCOUNT_CODE non-decreasing and
 # VALUE_CODE strictly ascending within an account. No raw value is in them.
 
-ACCOUNT_CODE: Final = "account_code"  # int64: code of account_id, ascending with the id
-VALUE_CODE: Final = "value_code"  # int64: one code per (kind, value), ascending with both
+# Both are int32 (int64 past 2**31 accounts or values).
+ACCOUNT_CODE: Final = "account_code"  # code of account_id, ascending with the id
+VALUE_CODE: Final = "value_code"  # one code per (kind, value), ascending with both
 IDENTIFIER_CODE_COLUMNS: Final = (ACCOUNT_CODE, VALUE_CODE)
 
 # --- normalize, graph (session 4): text columns as categoricals -----------------------

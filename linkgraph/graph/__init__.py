@@ -183,13 +183,23 @@ def build_links(
         reasons = _reasons(summary, agreement, profiles, profile_code, own_number_or_card,
                            phones, identities, config=config)
 
+    # the frames are made one at a time, each step's arrays let go before the next
+    # (at a million accounts they are hundreds of megabytes each): the pairs' tiers
+    # last need the summary, the pairs frame the pair rows
+    order_accounts = account_index.order_rows
+    del account_index, profile_code, names, agreement, own_number_or_card, phones, identities
+    pair_tiers = pair_tier_frame(coded, summary, reasons)
+    del summary, reasons
+    hubs = hub_frame(coded, flags)
+    pairs_frame = pair_frame(coded, pairs)
+    del pairs
     links = LinkSet(
         incidence=_incidence_frame(coded, flags),
-        pairs=pair_frame(coded, pairs),
-        pair_tiers=pair_tier_frame(coded, summary, reasons),
-        hubs=hub_frame(coded, flags),
+        pairs=pairs_frame,
+        pair_tiers=pair_tiers,
+        hubs=hubs,
         profiles=profiles,
-        order_accounts=account_index.order_rows,
+        order_accounts=order_accounts,
     )
     logger.info(
         "graph: %d identifier rows, %d hubs, %d value pairs, %d account pairs",
@@ -262,7 +272,7 @@ def _incidence_frame(coded: CodedIncidence, flags: ValueFlags) -> pd.DataFrame:
     ``suppressed`` is the value's reason (one per value, the normalize stage's
     first or the graph's ``hub``/``deny_list``).
     """
-    incidence = coded.frame.copy(deep=False)
+    frame = coded.frame
     # each fact is decided once per value, then spread to the value's rows
     group_kind = coded.kind[coded.first_row]
     suppressed, n_accounts = flags.suppressed, flags.n_accounts
@@ -270,15 +280,21 @@ def _incidence_frame(coded: CodedIncidence, flags: ValueFlags) -> pd.DataFrame:
     tier = tier_codes(coded, group_kind)
     linking = ~suppressed & (tier <= TIER_CODES.index(s.T_HOUSEHOLD)) & (n_accounts >= 2)
     group = coded.group
-    # kind, source, tier and reason repeat a handful of words over every row: as
-    # categoricals they take a byte a row instead of a string (~0.5 GB at 1M accounts)
-    incidence[s.KIND] = categorical(coded.kind, coded.kinds)
-    incidence[s.SOURCE] = incidence[s.SOURCE].astype("category")
     # reason 0 (the value links) is missing; the names start at reason 1
-    incidence[s.SUPPRESSED] = categorical(flags.reason[group] - 1, flags.reasons[1:])
-    incidence[s.TIER] = categorical(tier[group], TIER_CODES)
-    incidence[s.N_ACCOUNTS] = n_accounts.astype(np.int64, copy=False)[group]
-    incidence[s.WEIGHT] = weight[group]
-    incidence[s.LINKING] = linking[group]
-    return incidence
+    reason = flags.reason.astype(np.int16 if len(flags.reasons) < 2**15 else np.int64) - 1
+    # kind, source, tier and reason repeat a handful of words over every row: as
+    # categoricals they take a byte a row instead of a string (~0.5 GB at 1M accounts).
+    # A new frame of the identifiers' columns (shared, not copied) and the new arrays
+    # as they are: setting each on a copy of the frame would copy each array again
+    columns = {c: frame[c] for c in frame.columns}
+    columns.update({
+        s.KIND: categorical(coded.kind, coded.kinds),
+        s.SOURCE: frame[s.SOURCE].astype("category"),
+        s.SUPPRESSED: categorical(reason[group], flags.reasons[1:]),
+        s.TIER: categorical(tier[group], TIER_CODES),
+        s.N_ACCOUNTS: n_accounts.astype(np.int64, copy=False)[group],
+        s.WEIGHT: weight[group],
+        s.LINKING: linking[group],
+    })
+    return pd.DataFrame(columns, copy=False)
 

@@ -144,8 +144,9 @@ def summarize_pairs(coded: CodedIncidence, pairs: PairRows) -> PairSummary:
     """
     a = coded.account[pairs.row_a]
     b = coded.account[pairs.row_b]
+    # eight class bits: a 16-bit mask a pair (signed, so that ~mask stays a mask)
     class_bit = np.array([1 << _CLASSES.index(_CLASS_OF_KIND.get(k, "other"))
-                          for k in coded.kinds] or [0], dtype=np.int64)
+                          for k in coded.kinds] or [0], dtype=np.int16)
     bits = class_bit[coded.kind[pairs.row_a]]
     if len(a) == 0:
         empty = np.zeros(0, dtype=np.int64)
@@ -162,7 +163,7 @@ def summarize_pairs(coded: CodedIncidence, pairs: PairRows) -> PairSummary:
         held_together=np.bitwise_or.reduceat(np.where(pairs.gapped, 0, bits), starts),
         stale=mask & ~fresh,
         shared_identities=np.add.reduceat(
-            identity_kinds(coded)[coded.kind[pairs.row_a]].astype(np.int64), starts),
+            identity_kinds(coded)[coded.kind[pairs.row_a]].astype(np.int32), starts),
     )
 
 
@@ -296,7 +297,7 @@ def pair_tier_frame(
     n_person = _popcount(mask & _PERSON_BITS)
     n_household = _popcount(mask & _HOUSEHOLD_BITS)
     # the words depend on (mask, reason) alone: built once per combination
-    combo = mask * _N_REASONS + reasons
+    combo = mask.astype(np.int64) * _N_REASONS + reasons
     # combinations are small integers: a counting pass, not a sort, finds the distinct ones
     distinct = np.flatnonzero(np.bincount(combo)) if len(combo) else combo
     inverse = np.zeros(int(distinct.max(initial=0)) + 1, dtype=np.int64)
@@ -311,11 +312,11 @@ def pair_tier_frame(
         s.N_PERSON_KINDS: n_person.astype(np.int64),
         s.N_HOUSEHOLD_KINDS: n_household.astype(np.int64),
         s.CORROBORATION: categorical(inverse, words),
-    })
+    }, copy=False)  # the new arrays as they are, not copied again
 
 
 def _popcount(values: np.ndarray) -> np.ndarray:
-    counts = np.zeros(len(values), dtype=np.int64)
+    counts = np.zeros(len(values), dtype=np.int8)  # at most eight classes
     for bit in range(len(_CLASSES)):
         counts += (values >> bit) & 1
     return counts

@@ -174,7 +174,7 @@ def household_hubs(
         return flags
     rows = np.flatnonzero(candidate[coded.group])
     n_labels = int(person.max()) + 1
-    distinct = sorted_unique(coded.group[rows] * n_labels + person[coded.account[rows]])
+    distinct = sorted_unique(coded.group[rows].astype(np.int64) * n_labels + person[coded.account[rows]])
     n_persons = np.bincount(distinct // n_labels, minlength=coded.n_groups)
     hub = candidate & (n_persons > limit)
     if not hub.any():

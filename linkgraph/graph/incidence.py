@@ -67,11 +67,15 @@ class CodedIncidence:
 
     frame: the identifier rows (``schemas.IDENTIFIER_COLUMNS``), sorted by
         ``account_id, kind, value``, one row per key.
-    account: code of the row's account into ``accounts`` (sorted ids).
+    account: code of the row's account into ``accounts`` (sorted ids); int32 (codes,
+        rows and groups are int32 below two billion rows: half the memory of int64).
     kind: code of the row's kind into ``kinds`` (sorted names); int8 for a few kinds.
     group: dense code of the row's (kind, value): rows with equal codes share a value.
-    first_ns / last_ns: first and last seen as int64 nanoseconds (``NAT`` unknown).
     first_row: per group, its first row (that of its smallest account; 0 for an unused code).
+    first_seen / last_seen: the rows' times, typed (the frame's own columns when they
+        are; no copy): :meth:`seen_ns` reads them for the rows it is asked about.
+    active_until: per account code, the latest time any of its values was seen (int64
+        nanoseconds, ``NAT`` unknown).
     """
 
     frame: pd.DataFrame
@@ -81,14 +85,30 @@ class CodedIncidence:
     kinds: tuple[str, ...]
     group: np.ndarray
     n_groups: int
-    first_ns: np.ndarray
-    last_ns: np.ndarray
     first_row: np.ndarray
+    first_seen: pd.Series
+    last_seen: pd.Series
+    active_until: np.ndarray
 
     @property
     def account_start(self) -> np.ndarray:
         """Row index where each account's rows begin (rows are sorted by account)."""
         return np.searchsorted(self.account, np.arange(len(self.accounts)), side="left")
+
+    def seen_ns(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """First and last seen of the ``rows`` as int64 nanoseconds (``NAT`` unknown).
+
+        A value seen once has one time, used for both ends of its interval; a
+        value on file (seen at one instant) is held while its account is active
+        (:func:`_held_while_active`). Computed for the rows asked about only (the
+        pairs' rows), not kept for every row: two int64 arrays of every
+        identifier row were 150 MB at a million accounts.
+        """
+        first = to_ns(take(self.first_seen, rows))
+        last = to_ns(take(self.last_seen, rows))
+        first = np.where(first == NAT, last, first)
+        last = np.where(last == NAT, first, last)
+        return first, _held_while_active(self.active_until[self.account[rows]], first, last)
 
 
 def code_identifiers(identifiers: pd.DataFrame) -> CodedIncidence:
@@ -129,56 +149,91 @@ def code_identifiers(identifiers: pd.DataFrame) -> CodedIncidence:
     duplicate = np.zeros(len(frame), dtype=bool)
     if len(frame) > 1:
         duplicate[1:] = (account[1:] == account[:-1]) & (group[1:] == group[:-1])
-    first_ns = to_ns(frame[s.FIRST_SEEN])
-    last_ns = to_ns(frame[s.LAST_SEEN])
     if duplicate.any():
-        frame, first_ns, last_ns = _merge_duplicates(frame, duplicate, first_ns, last_ns)
+        frame = _merge_duplicates(frame, duplicate)
         keep = ~duplicate
         account, kind, group = account[keep], kind[keep], group[keep]
     if given is None or duplicate.any():
         first_row = _first_rows(group, n_groups)
-    # a value seen once has one time: use it for both ends of its interval
-    first_ns = np.where(first_ns == NAT, last_ns, first_ns)
-    last_ns = np.where(last_ns == NAT, first_ns, last_ns)
-    last_ns = _held_while_active(account, first_ns, last_ns)
+    first_seen, last_seen = _typed_times(frame[s.FIRST_SEEN]), _typed_times(frame[s.LAST_SEEN])
     return CodedIncidence(
         frame=frame, account=account, accounts=accounts, kind=kind, kinds=kinds,
-        group=group, n_groups=n_groups, first_ns=first_ns, last_ns=last_ns,
-        first_row=first_row,
+        group=group, n_groups=n_groups, first_row=first_row, first_seen=first_seen,
+        last_seen=last_seen,
+        active_until=_active_until(account, len(accounts), first_seen, last_seen),
     )
+
+
+#: rows converted to nanoseconds at a time where every row is read (a bounded scratch)
+_CHUNK_ROWS = 1 << 20
+
+
+def index_dtype(n: int) -> type[np.signedinteger]:
+    """int32 for codes and row positions below ``n`` (half the memory of int64), int64
+    past two billion.
+
+    >>> index_dtype(10**9).__name__, index_dtype(3 * 10**9).__name__
+    ('int32', 'int64')
+    """
+    return np.int32 if n < np.iinfo(np.int32).max else np.int64
+
+
+def _typed_times(column: pd.Series) -> pd.Series:
+    """``column`` itself when it holds timestamps, else its values parsed as UTC times
+    (:func:`to_ns`): times given as text are parsed once, whole, not chunk by chunk."""
+    if column.dtype.kind == "M" or isinstance(column.dtype, pd.DatetimeTZDtype):
+        return column
+    return from_ns(to_ns(column))
+
+
+def _active_until(account: np.ndarray, n_accounts: int, first_seen: pd.Series,
+                  last_seen: pd.Series) -> np.ndarray:
+    """Per account code, the latest last seen of its rows (a row seen once: that time).
+
+    The rows are read a chunk at a time: the nanoseconds of every row are never
+    all held at once.
+    """
+    until = np.full(n_accounts, NAT, dtype=np.int64)
+    for start in range(0, len(account), _CHUNK_ROWS):
+        end = min(start + _CHUNK_ROWS, len(account))
+        first = to_ns(first_seen.iloc[start:end])
+        last = to_ns(last_seen.iloc[start:end])
+        last = np.where(last == NAT, first, last)
+        codes = account[start:end]
+        runs = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        # an account's rows are consecutive: at most the one spanning two chunks is seen twice
+        np.maximum.at(until, codes[runs], np.maximum.reduceat(last, runs))
+    return until
 
 
 def _first_rows(group: np.ndarray, n_groups: int) -> np.ndarray:
     """For each group, its first row (rows ascend with the account: its smallest account's)."""
-    first = np.zeros(n_groups, dtype=np.int64)
+    dtype = index_dtype(len(group))
+    first = np.zeros(n_groups, dtype=dtype)
     # written backwards, so that the first row is the last write
-    first[group[::-1]] = np.arange(len(group) - 1, -1, -1, dtype=np.int64)
+    first[group[::-1]] = np.arange(len(group) - 1, -1, -1, dtype=dtype)
     return first
 
 
 def _held_while_active(
-    account: np.ndarray, first_ns: np.ndarray, last_ns: np.ndarray
+    active_until: np.ndarray, first_ns: np.ndarray, last_ns: np.ndarray
 ) -> np.ndarray:
     """Last seen, with values on file held for as long as their account is active.
 
     A value seen at one instant (the phone given at sign-up) stays the
-    account's until its last activity (the latest last seen of any of its
-    values): else a phone kept for years would look recycled between two
-    accounts of one person; a number really recycled belongs to an old account
-    that went quiet before the new one appeared.
+    account's until its last activity (``active_until``, per row: the latest
+    last seen of any of its account's values): else a phone kept for years
+    would look recycled between two accounts of one person; a number really
+    recycled belongs to an old account that went quiet before the new one
+    appeared. ``last_ns`` is updated in place and returned.
     """
-    if len(account) == 0:
-        return last_ns
-    new_account = np.r_[True, account[1:] != account[:-1]]
-    active_until = np.maximum.reduceat(last_ns, np.flatnonzero(new_account))
-    # account codes are 0, 1, 2... in row order: the code is the account's run
-    active_until = active_until[account]
     on_file = (first_ns == last_ns) & (first_ns != NAT)
-    return np.maximum(last_ns, active_until, out=last_ns.copy(), where=on_file)
+    return np.maximum(last_ns, active_until, out=last_ns, where=on_file)
 
 
 def _given_codes(identifiers: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
-    """The normalize stage's (account_code, value_code) as int64, or None when absent.
+    """The normalize stage's (account_code, value_code) as they are (int32 or int64, not
+    copied), or None when absent.
 
     Frames built by hand (tests, analysts) have no codes, or codes of the wrong
     type: those fall back to coding the strings.
@@ -190,7 +245,9 @@ def _given_codes(identifiers: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | N
         column = identifiers[name]
         if not pd.api.types.is_integer_dtype(column.dtype) or column.isna().any():
             return None
-        columns.append(column.to_numpy(dtype=np.int64))
+        values = column.to_numpy()
+        columns.append(values if values.dtype in (np.int32, np.int64) else
+                       values.astype(np.int64))
     if len(columns[0]) and min(int(columns[0].min()), int(columns[1].min())) < 0:
         return None
     return columns[0], columns[1]
@@ -211,18 +268,20 @@ def _codes_sorted(account: np.ndarray, value: np.ndarray) -> bool:
 
 def _dense_codes(codes: np.ndarray) -> tuple[np.ndarray, int]:
     """``codes`` renumbered 0..k-1 in the same order (no unused codes)."""
+    dtype = index_dtype(len(codes))
     if len(codes) == 0:
-        return np.zeros(0, dtype=np.int64), 0
+        return np.zeros(0, dtype=dtype), 0
     top = int(codes.max())
     if top > 4 * len(codes) + 1024:
         # sparse codes: a table as long as the largest code would waste memory
         dense, uniques = pd.factorize(codes, sort=True)
-        return np.asarray(dense, dtype=np.int64), len(uniques)
+        return np.asarray(dense, dtype=dtype), len(uniques)
     used = np.zeros(top + 1, dtype=bool)
     used[codes] = True
     if used.all():
-        return codes, top + 1  # dense already (the normalize stage's codes)
-    renumber = np.cumsum(used) - 1
+        # dense already (the normalize stage's codes)
+        return codes.astype(dtype, copy=False), top + 1
+    renumber = (np.cumsum(used) - 1).astype(dtype)
     return renumber[codes], int(renumber[-1]) + 1
 
 
@@ -294,10 +353,11 @@ def _group_codes(kind: np.ndarray, values: pd.Series) -> tuple[np.ndarray, int]:
 
     Codes of values re-coded that way stay unused (groups of zero rows).
     """
+    dtype = index_dtype(2 * len(values))  # codes of values re-coded run past the rows
     if len(values) == 0:
-        return np.zeros(0, dtype=np.int64), 0
+        return np.zeros(0, dtype=dtype), 0
     encoded = _arrow(values).dictionary_encode()
-    value = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    value = encoded.indices.to_numpy(zero_copy_only=False).astype(dtype)
     n_values = len(encoded.dictionary)
     some_kind = np.zeros(n_values, dtype=np.int64)
     some_kind[value] = kind
@@ -306,7 +366,7 @@ def _group_codes(kind: np.ndarray, values: pd.Series) -> tuple[np.ndarray, int]:
     if not mixed.any():
         return value, n_values
     rows = mixed[value]
-    extra, uniques = pd.factorize(kind[rows] * n_values + value[rows])
+    extra, uniques = pd.factorize(kind[rows].astype(np.int64) * n_values + value[rows])
     value = value.copy()
     value[rows] = n_values + extra
     return value, n_values + len(uniques)
@@ -351,14 +411,15 @@ def _run_codes(
     instead of the strings.
     """
     if len(values) == 0:
-        return np.zeros(0, dtype=np.int64), pd.Index([], dtype="str")
+        return np.zeros(0, dtype=index_dtype(0)), pd.Index([], dtype="str")
     starts = np.ones(len(values), dtype=bool)
     if given is not None:
         starts[1:] = given[1:] != given[:-1]
     else:
         array = _arrow(values)
         starts[1:] = pc.not_equal(array[1:], array[:-1]).to_numpy(zero_copy_only=False)
-    codes = np.cumsum(starts) - 1
+    codes = np.cumsum(starts, dtype=index_dtype(len(values)))
+    codes -= 1
     return codes, pd.Index(values[starts], dtype="str")
 
 
@@ -394,11 +455,10 @@ def from_ns(values: np.ndarray) -> pd.Series:
     )
 
 
-def _merge_duplicates(
-    frame: pd.DataFrame, duplicate: np.ndarray, first_ns: np.ndarray, last_ns: np.ndarray
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def _merge_duplicates(frame: pd.DataFrame, duplicate: np.ndarray) -> pd.DataFrame:
     """One row per key: earliest first seen, latest last seen, any suppression reason."""
     logger.info("graph: merging %d duplicate identifier rows", int(duplicate.sum()))
+    first_ns, last_ns = to_ns(frame[s.FIRST_SEEN]), to_ns(frame[s.LAST_SEEN])
     run = np.cumsum(~duplicate) - 1
     first = np.where(first_ns == NAT, np.iinfo(np.int64).max, first_ns)
     merged_first = np.full(run[-1] + 1, np.iinfo(np.int64).max, dtype=np.int64)
@@ -411,7 +471,7 @@ def _merge_duplicates(
     kept[s.SUPPRESSED] = reasons.to_numpy()
     kept[s.FIRST_SEEN] = from_ns(merged_first)
     kept[s.LAST_SEEN] = from_ns(merged_last)
-    return kept, merged_first, merged_last
+    return kept
 
 
 def labels(

@@ -23,6 +23,7 @@ from linkgraph.graph.incidence import (
     account_column,
     base_weights,
     from_ns,
+    index_dtype,
     rarity_weight,
     take,
     tier_codes,
@@ -70,10 +71,16 @@ def pair_rows(coded: CodedIncidence, flags: ValueFlags, *, config: GraphConfig) 
     # gathered from incidence rows that ascend with account_a (cache-friendly)
     order = _pair_order(coded, row_a, row_b)
     row_a, row_b = row_a[order], row_b[order]
-    first_a, first_b = coded.first_ns[row_a], coded.first_ns[row_b]
-    known = (first_a != NAT) & (first_b != NAT)
-    first_ns = np.where(known, np.maximum(first_a, first_b), NAT)
-    last_ns = np.where(known, np.minimum(coded.last_ns[row_a], coded.last_ns[row_b]), NAT)
+    del order
+    first_ns, last_ns = coded.seen_ns(row_a)
+    first_b, last_b = coded.seen_ns(row_b)
+    known = (first_ns != NAT) & (first_b != NAT)
+    # the later start and the earlier end of the two accounts' use, in place
+    np.maximum(first_ns, first_b, out=first_ns)
+    np.minimum(last_ns, last_b, out=last_ns)
+    del first_b, last_b
+    first_ns[~known] = NAT
+    last_ns[~known] = NAT
     gap_days = np.where(known, np.maximum(first_ns - last_ns, 0) / _NS_PER_DAY, np.nan)
 
     kind_a = coded.kind[row_a]
@@ -91,6 +98,8 @@ def pair_frame(coded: CodedIncidence, pairs: PairRows) -> pd.DataFrame:
     """The ``pairs`` frame: schemas.PAIR_COLUMNS, sorted by account_a, account_b, kind, value."""
     frame = coded.frame
     kind = coded.kind[pairs.row_a]
+    # the arrays become the columns as they are (copy=False: neither copied nor stacked
+    # into blocks; nothing writes to them afterwards)
     pairs_frame = pd.DataFrame({
         s.ACCOUNT_A: account_column(coded, coded.account[pairs.row_a]),
         s.ACCOUNT_B: account_column(coded, coded.account[pairs.row_b]),
@@ -102,7 +111,7 @@ def pair_frame(coded: CodedIncidence, pairs: PairRows) -> pd.DataFrame:
         s.FIRST_SEEN: from_ns(pairs.first_ns),
         s.LAST_SEEN: from_ns(pairs.last_ns),
         s.GAP_DAYS: pairs.gap_days,
-    })
+    }, copy=False)
     for column in (s.FIRST_SEEN, s.LAST_SEEN):  # the identifiers' own time resolution
         if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
             pairs_frame[column] = pairs_frame[column].astype(frame[column].dtype)
@@ -114,7 +123,8 @@ def _group_runs(group: np.ndarray, chosen_groups: np.ndarray) -> tuple[np.ndarra
     """Rows of the chosen groups, grouped (rows ascending within a group), run starts, sizes."""
     rows = np.flatnonzero(chosen_groups[group])
     # keys are unique (group, row), so an unstable sort keeps rows ascending in a group
-    rows = rows[np.argsort(group[rows] * len(group) + rows)]
+    rows = rows[np.argsort(group[rows].astype(np.int64) * len(group) + rows)].astype(
+        index_dtype(len(group)))
     if len(rows) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return rows, empty, empty
@@ -131,7 +141,7 @@ def _all_pairs(
     # values shared by exactly two accounts (most shared values) need no sort
     twos = chosen_groups & (flags.n_accounts == 2)
     two_rows = np.flatnonzero(twos[group])
-    last_row = np.zeros(len(twos), dtype=np.int64)
+    last_row = np.zeros(len(twos), dtype=flags.first_row.dtype)
     last_row[group[two_rows]] = two_rows  # ascending rows: the last write is the larger row
     two_groups = np.flatnonzero(twos)
     row_a, row_b = [flags.first_row[two_groups]], [last_row[two_groups]]
@@ -160,7 +170,7 @@ def _pair_order(coded: CodedIncidence, row_a: np.ndarray, row_b: np.ndarray) -> 
     """Order by account_a, account_b, then kind and value (the row order within account_a)."""
     n_accounts = max(len(coded.accounts), 1)
     account_a = coded.account[row_a]
-    pair_key = account_a * n_accounts + coded.account[row_b]
+    pair_key = account_a.astype(np.int64) * n_accounts + coded.account[row_b]
     within = row_a - coded.account_start[account_a]
     span = int(within.max()) + 1 if len(within) else 1
     if n_accounts * n_accounts * span < np.iinfo(np.int64).max // 2:

@@ -106,8 +106,8 @@ def normalize_identifiers(
         are categoricals (int32 codes into their sorted distinct strings: a value
         of two kinds is one category), ``kind``, ``source`` and ``suppressed``
         categoricals of their few words; then ``schemas.IDENTIFIER_CODE_COLUMNS``
-        (int64 ``account_code``, ``value_code``: codes ascending with the
-        strings, one value code per (kind, value)) for the graph stage.
+        (``account_code``, ``value_code``: int32, int64 past two billion; codes
+        ascending with the strings, one value code per (kind, value)) for the graph stage.
 
     Raises:
         InputError: a table lacks a required column (all listed at once);
@@ -282,7 +282,7 @@ def _assemble(
         empty = {c: pd.Series(dtype=text_dtype) for c in S.IDENTIFIER_COLUMNS}
         empty[S.FIRST_SEEN] = empty[S.LAST_SEEN] = pd.Series(dtype=TIME)
         for column in S.IDENTIFIER_CODE_COLUMNS:
-            empty[column] = pd.Series(dtype=np.int64)
+            empty[column] = pd.Series(dtype=np.int32)
         return pd.DataFrame(empty)[[*S.IDENTIFIER_COLUMNS, *S.IDENTIFIER_CODE_COLUMNS]]
     # one value code space: the kinds in sorted order, each kind's values sorted
     offsets = np.cumsum([0] + [len(g.values) for g in grouped])
@@ -293,7 +293,10 @@ def _assemble(
         order = np.argsort(account * n_values + value, kind="stable")
     else:
         order = np.lexsort((value, account))
-    value, account = value[order], account[order]
+    # int32 codes below two billion accounts and values: half the memory of int64, in this
+    # frame and in every array the graph stage derives from them
+    narrow = np.int32 if max(len(account_ids), n_values) < np.iinfo(np.int32).max else np.int64
+    value, account = value.astype(narrow)[order], account.astype(narrow)[order]
     kinds = pd.Series([g.kind for g in grouped], dtype=TEXT)
     kind = np.repeat(np.arange(len(grouped), dtype=np.int8),
                      [len(g.account) for g in grouped])[order]
