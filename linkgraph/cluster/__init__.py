@@ -113,13 +113,16 @@ def assign_clusters(
     [[2, 2, 0, 'address'], [1, 1, 1, '']]
     """
     _check_columns(accounts, links, previous)
-    pair_tiers = links.pair_tiers
-    pairs = links.pairs[links.pairs[s.TIER].isin(_LINKING_TIERS).to_numpy()]
+    pair_tiers, pairs = links.pair_tiers, links.pairs
+    # the rows of the linking pairs, not a copy of every column of them (at a million
+    # accounts the copy was the stage's largest allocation): their ends are looked up, and
+    # only the few columns the evidence needs are taken
+    linking = np.flatnonzero(pairs[s.TIER].isin(_LINKING_TIERS).to_numpy())
     prev_accounts = previous.accounts if previous is not None else pd.DataFrame({s.ACCOUNT_ID: []})
     index, (a, b, pair_a, pair_b, blocked_codes, prev_codes) = _account_codes(
         accounts[s.ACCOUNT_ID],
-        [pair_tiers[s.ACCOUNT_A], pair_tiers[s.ACCOUNT_B], pairs[s.ACCOUNT_A], pairs[s.ACCOUNT_B],
-         pd.Series(blocked), prev_accounts[s.ACCOUNT_ID]],
+        [pair_tiers[s.ACCOUNT_A], pair_tiers[s.ACCOUNT_B], pairs[s.ACCOUNT_A].take(linking),
+         pairs[s.ACCOUNT_B].take(linking), pd.Series(blocked), prev_accounts[s.ACCOUNT_ID]],
     )
     n = len(index)
     known = (a >= 0) & (b >= 0)
@@ -142,9 +145,11 @@ def assign_clusters(
     )
 
     edges = _distinct_edges(a[is_family], b[is_family])
+    del a, b, is_person, is_family, known
     n_edges = np.bincount(family[edges[:, 0]], minlength=len(family_ids)) if len(edges) else (
         np.zeros(len(family_ids), dtype=np.int64))
-    evidence = _pair_evidence(pairs, pair_a, pair_b, family)
+    evidence = _pair_evidence(pairs, linking, pair_a, pair_b, family)
+    del linking, pair_a, pair_b
     kind_codes, kinds = pd.factorize(evidence["kind"], sort=True)
     is_blocked = np.zeros(n, dtype=np.float64)
     is_blocked[blocked_codes[blocked_codes >= 0]] = 1.0
@@ -157,6 +162,7 @@ def assign_clusters(
         cluster_ids=family_ids, family=family, edges=edges,
         account_ids=index, pair_rows=evidence, config=config,
     )
+    del evidence, edges, kind_codes
     frame = pd.DataFrame({
         s.ACCOUNT_ID: index.array,
         s.CLUSTER_ID: _take_str(family_ids, family),
@@ -214,20 +220,29 @@ def _distinct_edges(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     n = int(hi.max()) + 1 if len(hi) else 1
     key = np.sort(lo[keep] * n + hi[keep])
     key = key[np.concatenate(([True], key[1:] != key[:-1]))] if len(key) else key
-    return np.stack([key // n, key % n], axis=1).astype(np.int64)
+    edges = np.empty((len(key), 2), dtype=np.int64)
+    np.floor_divide(key, n, out=edges[:, 0])
+    np.remainder(key, n, out=edges[:, 1])
+    return edges
 
 
-def _pair_evidence(pairs: pd.DataFrame, a: np.ndarray, b: np.ndarray, family: np.ndarray) -> pd.DataFrame:
-    """Kind-level linking pairs inside one family cluster: a, b (codes, a < b), kind, masked."""
+def _pair_evidence(pairs: pd.DataFrame, rows: np.ndarray, a: np.ndarray, b: np.ndarray,
+                   family: np.ndarray) -> pd.DataFrame:
+    """Kind-level linking pairs inside one family cluster: a, b (codes, a < b), kind, masked.
+
+    ``rows``: the rows of ``pairs`` that ``a`` and ``b`` (account codes) are of.
+    """
     inside = (a >= 0) & (b >= 0)
     inside[inside] = family[a[inside]] == family[b[inside]]
     at = np.flatnonzero(inside)
+    taken = rows[at]
     # two columns taken as they are (Arrow-backed text), not the whole frame copied
-    # and turned into Python strings: at a million accounts that is about a gigabyte
+    # and turned into Python strings: at a million accounts that is about a gigabyte;
+    # the arrays become the columns as they are (copy=False: not stacked into a block)
     return pd.DataFrame({
-        "a": np.minimum(a, b)[at], "b": np.maximum(a, b)[at],
-        "kind": pairs[s.KIND].take(at).array, "masked": pairs[s.MASKED].take(at).array,
-    })
+        "a": np.minimum(a[at], b[at]), "b": np.maximum(a[at], b[at]),
+        "kind": pairs[s.KIND].take(taken).array, "masked": pairs[s.MASKED].take(taken).array,
+    }, copy=False)
 
 
 def _take_str(values: np.ndarray, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:

@@ -75,6 +75,7 @@ def _link_graph(links: LinkSet, accounts: pd.DataFrame, account_ids: pd.Index,
         logger.warning("sanctions: %d pair_tiers rows name an unknown account or repeat one; "
                        "ignored", int((~known).sum()))
     lo, hi = np.minimum(a, b)[known].astype(np.int64), np.maximum(a, b)[known].astype(np.int64)
+    del a, b
     tier = np.select(
         [(tiers[s.TIER] == name).to_numpy(dtype=bool, na_value=False) for name in _TIER_CODE],
         list(_TIER_CODE.values()), _TIER_CODE[s.T_WEAK],
@@ -87,6 +88,7 @@ def _link_graph(links: LinkSet, accounts: pd.DataFrame, account_ids: pd.Index,
     first = np.ones(len(order), dtype=bool)
     first[1:] = key[order][1:] != key[order][:-1]
     keep = order[first]
+    del order, first, known
     lo, hi, tier, key = lo[keep], hi[keep], tier[keep], key[keep]
     person_kinds, household_kinds = person_kinds[keep], household_kinds[keep]
     conf = np.select(
@@ -94,6 +96,7 @@ def _link_graph(links: LinkSet, accounts: pd.DataFrame, account_ids: pd.Index,
         [1 - 0.5 ** (1 + person_kinds), 1 - 0.5 ** np.maximum(person_kinds + household_kinds, 1)],
         _WEAK_LINK_CONFIDENCE,
     )
+    del person_kinds, household_kinds, keep
 
     def same(column: str) -> np.ndarray:
         # an account without a cluster id does not block a link
@@ -101,18 +104,44 @@ def _link_graph(links: LinkSet, accounts: pd.DataFrame, account_ids: pd.Index,
         equal = pc.equal(ids.take(pa.array(lo)), ids.take(pa.array(hi))).fill_null(True)
         return equal.to_numpy(zero_copy_only=False).astype(bool)
 
-    is_cleared = cleared_ns != _NEVER
-    newest_strong, newest_any = _newest_evidence(links.pairs, account_ids, key, is_cleared)
-    tail, head = np.concatenate([lo, hi]), np.concatenate([hi, lo])
-    stale_strong = is_cleared[head] & (newest_strong < cleared_ns[head])
-    stale_any = is_cleared[head] & (newest_any < cleared_ns[head])
+    same_person, same_family = same(s.PERSON_CLUSTER_ID), same(s.CLUSTER_ID)
+    stale_strong, stale_any = _stale_into_cleared(links.pairs, account_ids, key, lo, hi,
+                                                  cleared_ns)
+    del key
+    # every pair in both directions: lo -> hi (pair i), then hi -> lo (pair i again)
+    m = len(lo)
+    tail = np.concatenate([lo, hi])
+    head = np.concatenate([hi, lo])
+    del lo, hi
     graph, order = _directed_graph(tail, head, np.tile(conf, 2), n)
+    del head, conf
+    # per edge in CSR order, its pair: the attributes per pair are taken once, no copy of
+    # them made for both directions first
+    pair = np.where(order < m, order, order - m)
     return _Links(
-        graph=graph, tail=tail[order], tier=np.tile(tier, 2)[order],
-        same_person=np.tile(same(s.PERSON_CLUSTER_ID), 2)[order],
-        same_family=np.tile(same(s.CLUSTER_ID), 2)[order],
+        graph=graph, tail=tail[order], tier=tier[pair],
+        same_person=same_person[pair], same_family=same_family[pair],
         stale_strong=stale_strong[order], stale_any=stale_any[order],
     )
+
+
+def _stale_into_cleared(pairs: pd.DataFrame, account_ids: pd.Index, key: np.ndarray,
+                        lo: np.ndarray, hi: np.ndarray, cleared_ns: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Per directed link (all ``lo -> hi``, then all ``hi -> lo``): whether it runs into a
+    cleared account carrying only person/household values (``stale_strong``), or only
+    values (``stale_any``), that account was sharing before it was cleared.
+
+    With nobody cleared (the usual night) nothing is stale, and no per-link date is made.
+    """
+    is_cleared = cleared_ns != _NEVER
+    if not is_cleared.any():
+        return np.zeros(2 * len(key), dtype=bool), np.zeros(2 * len(key), dtype=bool)
+    newest_strong, newest_any = _newest_evidence(pairs, account_ids, key, is_cleared)
+    head = np.concatenate([hi, lo])
+    stale_strong = is_cleared[head] & (newest_strong < cleared_ns[head])
+    stale_any = is_cleared[head] & (newest_any < cleared_ns[head])
+    return stale_strong, stale_any
 
 
 def _both_ends(pairs: pd.DataFrame, account_ids: pd.Index) -> tuple[np.ndarray, np.ndarray]:

@@ -57,7 +57,8 @@ def _directed_graph(tail: np.ndarray, head: np.ndarray, conf: np.ndarray,
     order it uses (to carry per-edge attributes along)."""
     # scipy's COO -> CSR is a counting sort; the edge number rides along as data
     # (edges are distinct, so nothing is summed)
-    adjacency = csr_matrix((np.arange(1, len(tail) + 1, dtype=np.int64), (tail, head)),
+    numbers = np.int32 if len(tail) < np.iinfo(np.int32).max else np.int64
+    adjacency = csr_matrix((np.arange(1, len(tail) + 1, dtype=numbers), (tail, head)),
                            shape=(n_nodes, n_nodes))
     order = adjacency.data - 1
     graph = _Graph(indptr=adjacency.indptr.astype(np.int64),
