@@ -98,13 +98,8 @@ def _link_graph(links: LinkSet, accounts: pd.DataFrame, account_ids: pd.Index,
     )
     del person_kinds, household_kinds, keep
 
-    def same(column: str) -> np.ndarray:
-        # an account without a cluster id does not block a link
-        ids = pa.array(accounts[column], from_pandas=True)
-        equal = pc.equal(ids.take(pa.array(lo)), ids.take(pa.array(hi))).fill_null(True)
-        return equal.to_numpy(zero_copy_only=False).astype(bool)
-
-    same_person, same_family = same(s.PERSON_CLUSTER_ID), same(s.CLUSTER_ID)
+    same_person, same_family = (_same_cluster(accounts[column], lo, hi)
+                                for column in (s.PERSON_CLUSTER_ID, s.CLUSTER_ID))
     stale_strong, stale_any = _stale_into_cleared(links.pairs, account_ids, key, lo, hi,
                                                   cleared_ns)
     del key
@@ -123,6 +118,14 @@ def _link_graph(links: LinkSet, accounts: pd.DataFrame, account_ids: pd.Index,
         same_person=same_person[pair], same_family=same_family[pair],
         stale_strong=stale_strong[order], stale_any=stale_any[order],
     )
+
+
+def _same_cluster(cluster_ids: pd.Series, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Per pair: its two accounts have the same cluster id (an account without one does
+    not block a link)."""
+    ids = pa.array(cluster_ids, from_pandas=True)
+    equal = pc.equal(ids.take(pa.array(lo)), ids.take(pa.array(hi))).fill_null(True)
+    return equal.to_numpy(zero_copy_only=False).astype(bool)
 
 
 def _stale_into_cleared(pairs: pd.DataFrame, account_ids: pd.Index, key: np.ndarray,
