@@ -281,7 +281,7 @@ def _incidence_frame(coded: CodedIncidence, flags: ValueFlags) -> pd.DataFrame:
     linking = ~suppressed & (tier <= TIER_CODES.index(s.T_HOUSEHOLD)) & (n_accounts >= 2)
     group = coded.group
     # reason 0 (the value links) is missing; the names start at reason 1
-    reason = flags.reason.astype(np.int16 if len(flags.reasons) < 2**15 else np.int64) - 1
+    reason = flags.reason - 1
     # kind, source, tier and reason repeat a handful of words over every row: as
     # categoricals they take a byte a row instead of a string (~0.5 GB at 1M accounts).
     # A new frame of the identifiers' columns (shared, not copied) and the new arrays

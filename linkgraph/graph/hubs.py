@@ -31,7 +31,7 @@ from linkgraph import schemas as s
 from linkgraph.codes import sort_ranks, sorted_unique, text_array
 from linkgraph.config import GraphConfig
 from linkgraph.engine import LOCAL, Engine
-from linkgraph.graph.incidence import TIER_OF_KIND, CodedIncidence, labels, take
+from linkgraph.graph.incidence import TIER_OF_KIND, CodedIncidence, index_dtype, labels, take
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ HUB: str = "hub"
 DENY_LIST: str = "deny_list"
 BUSINESS_ADDRESS: str = "business_address"
 _MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its sigma
+_REASON_CODE = np.int16  # per value, its reason's index (more reasons widen it)
 
 
 @dataclass(frozen=True)
@@ -94,12 +95,14 @@ def hub_limit(counts: np.ndarray, *, floor: int, cap: int, z: float) -> int:
 
 def flag_values(coded: CodedIncidence, *, config: GraphConfig, engine: Engine = LOCAL) -> ValueFlags:
     """Sharing counts per value (counted by ``engine``), and which values stop linking and why."""
-    n_accounts = engine.count_keys(coded.group, coded.n_groups)
+    # counts below the number of rows: int32 (half the memory) when they fit
+    n_accounts = engine.count_keys(coded.group, coded.n_groups).astype(
+        index_dtype(len(coded.group)), copy=False)
     representative = coded.first_row
     group_kind = coded.kind[representative] if coded.n_groups else np.zeros(0, np.int64)
     given = coded.frame[s.SUPPRESSED]
     row_suppressed = given.notna().to_numpy()
-    reason = np.zeros(coded.n_groups, dtype=np.int64)
+    reason = np.zeros(coded.n_groups, dtype=_REASON_CODE)  # a handful of reasons
     reasons = ["", HUB, DENY_LIST]
     if row_suppressed.any():
         rows = np.flatnonzero(row_suppressed)
@@ -179,8 +182,10 @@ def household_hubs(
     hub = candidate & (n_persons > limit)
     if not hub.any():
         return flags
-    reason, reasons = flags.reason.copy(), list(flags.reasons)
     counts, inverse = np.unique(n_persons[hub], return_inverse=True)
+    wide = len(flags.reasons) + len(counts) > np.iinfo(_REASON_CODE).max
+    reason = flags.reason.astype(np.int64) if wide else flags.reason.copy()
+    reasons = list(flags.reasons)
     reason[hub] = len(reasons) + inverse.ravel()
     reasons += [f"shared by {n} persons" for n in counts]
     logger.info("graph: %d household-tier values shared by more than %d persons are hubs",
@@ -198,7 +203,7 @@ def hub_frame(coded: CodedIncidence, flags: ValueFlags) -> pd.DataFrame:
         s.KIND: labels(coded.kind[rows], coded.kinds),
         s.VALUE: take(frame[s.VALUE], rows),
         s.MASKED: take(frame[s.MASKED], rows),
-        s.N_ACCOUNTS: flags.n_accounts[chosen],
+        s.N_ACCOUNTS: flags.n_accounts[chosen].astype(np.int64),
         s.REASON: flags.reason_labels(chosen),
     })
     # ranked on codes: pandas' sort of a categorical would hash every category

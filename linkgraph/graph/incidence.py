@@ -53,7 +53,8 @@ def rarity_weight(base: np.ndarray, n_accounts: np.ndarray) -> np.ndarray:
     >>> rarity_weight(np.array([1.0, 1.0, 1.0]), np.array([1, 2, 20])).round(3).tolist()
     [1.0, 1.0, 0.361]
     """
-    n = np.asarray(n_accounts, dtype=np.int64)
+    n = np.asarray(n_accounts)
+    n = n if n.dtype.kind == "i" else n.astype(np.int64)  # int32 counts index as they are
     if len(n) == 0:
         return np.zeros(0, dtype=np.float64)
     # one logarithm per distinct count, not per row
