@@ -117,7 +117,9 @@ def account_profiles(
     code = index.code
     present = code >= 0
     for column, values in per_code.items():
-        out = np.zeros(len(ids), dtype=values.dtype)
+        # counts of one account's identifiers and orders: int32 (the profiles are kept
+        # to the end of the run; no file holds them)
+        out = np.zeros(len(ids), dtype=np.int32 if values.dtype.kind in "iu" else values.dtype)
         out[present] = values[code[present]]
         profiles[column] = out
 
@@ -214,8 +216,8 @@ def _order_columns(counts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """n_orders, n_new_user_orders, coupon_only (every order used a coupon, at most 2)."""
     n_orders = counts[_N_ORDERS]
     return {
-        s.N_ORDERS: n_orders.astype(np.int64),
-        s.N_NEW_USER_ORDERS: counts[_N_NEW_USER].astype(np.int64),
+        s.N_ORDERS: n_orders.astype(np.int32),
+        s.N_NEW_USER_ORDERS: counts[_N_NEW_USER].astype(np.int32),
         s.COUPON_ONLY: (n_orders >= 1) & (n_orders <= _COUPON_ONLY_MAX_ORDERS)
         & (counts[_N_COUPON] == n_orders),
     }
@@ -240,7 +242,7 @@ def _burst_sizes(
     n_codes = len(coded.accounts)
     per_code = (np.bincount(a[close], minlength=n_codes)
                 + np.bincount(b[close], minlength=n_codes) + 1)
-    sizes = np.ones(len(code), dtype=np.int64)
+    sizes = np.ones(len(code), dtype=np.int32)
     sizes[present] = per_code[code[present]]
     return sizes
 
