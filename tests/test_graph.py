@@ -707,3 +707,32 @@ def test_coupon_orders_of_an_account_missing_from_the_accounts_table_still_farm(
     index = index_accounts(table.accounts, table.orders, coded)
     assert index.ids.tolist() == ["a1"]
     assert farmed_accounts(index).tolist() == [False, True]
+
+
+def test_phone_on_file_is_held_while_its_account_is_active_across_chunks(monkeypatch) -> None:
+    # the accounts' latest activity is found a chunk of rows at a time: an account whose
+    # rows straddle two chunks (here one row each) is as active as one read whole
+    from linkgraph.graph import incidence
+    monkeypatch.setattr(incidence, "_CHUNK_ROWS", 1)
+    kept_phone = identifiers(
+        ("old", "ip", "81.2.69.160", None, 850, 880), ("old", "phone", "+79001234567", None, 0, 0),
+        ("new", "phone", "+79001234567", None, 900, 900),
+    )
+    pair = links_of(kept_phone).pairs.query("kind == 'phone'").iloc[0]
+    assert pair[s.GAP_DAYS] == 20.0
+
+
+def test_the_normalize_stages_int32_codes_give_the_links_of_the_strings() -> None:
+    family = identifiers(
+        ("a", "card", "fp1"), ("a", "device", "d1"), ("b", "card", "fp1"), ("b", "device", "d1"),
+        ("c", "address", "1 main st"), ("b", "address", "1 main st"), ("c", "ip", "81.2.69.160"),
+    ).sort_values([s.ACCOUNT_ID, s.KIND, s.VALUE], ignore_index=True)
+    coded = family.assign(
+        account_code=pd.factorize(family[s.ACCOUNT_ID], sort=True)[0].astype("int32"),
+        value_code=pd.factorize(family[s.KIND] + "\0" + family[s.VALUE], sort=True)[0].astype(
+            "int32"))
+    from_codes, from_strings = links_of(coded), links_of(family)
+    for name in ("incidence", "pairs", "pair_tiers", "hubs", "profiles"):
+        pd.testing.assert_frame_equal(getattr(from_codes, name), getattr(from_strings, name))
+    assert from_codes.pair_tiers[[s.ACCOUNT_A, s.ACCOUNT_B]].to_numpy().tolist() == [["a", "b"],
+                                                                                   ["b", "c"]]

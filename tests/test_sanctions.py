@@ -585,3 +585,12 @@ def test_confidence_is_between_zero_and_one_for_every_flagged_account() -> None:
     assert np.all((flagged[s.CONFIDENCE] > 0) & (flagged[s.CONFIDENCE] <= 1))
     # a longer path is less certain
     assert row(actions, "A3")[s.CONFIDENCE] < row(actions, "A9")[s.CONFIDENCE]
+
+
+def test_texts_of_a_few_accounts_land_on_their_rows_and_every_other_row_is_missing() -> None:
+    from linkgraph.sanctions._actions import _text_column
+    column = _text_column([(np.array([3, 0]), np.array(["third", "first"], dtype=object)),
+                           (np.array([5]), np.array([None], dtype=object))], 6)
+    assert column.isna().tolist() == [False, True, True, False, True, True]
+    assert column[[0, 3]].tolist() == ["first", "third"]
+    assert column.dtype == pd.Series(["x"], dtype="str").dtype
