@@ -58,10 +58,15 @@ def set_hashes(labels: np.ndarray, n_labels: int, account_hash: np.ndarray, kind
 
 def _encode(bodies: np.ndarray, prefix: str) -> np.ndarray:
     """``prefix`` + each 40-bit body in base32, as an object array of str."""
-    shifts = np.arange(5 * (_BODY_CHARS - 1), -1, -5, dtype=np.uint64)
-    digits = (bodies[:, None] >> shifts[None, :]) & np.uint64(31)
-    text = _ALPHABET[digits.astype(np.intp)].view(f"S{_BODY_CHARS}").ravel()
-    return np.char.add(prefix, text.astype(f"U{_BODY_CHARS}")).astype(object)
+    # one character column at a time, a byte each (a million ids' digits at once as
+    # uint64 and again as indices were 0.1 GB): the ids' bytes are the rows of ``chars``
+    letters = _ALPHABET.view(np.uint8)
+    chars = np.empty((len(bodies), 1 + _BODY_CHARS), dtype=np.uint8)
+    chars[:, 0] = ord(prefix)
+    for position in range(_BODY_CHARS):
+        shift = np.uint64(5 * (_BODY_CHARS - 1 - position))
+        chars[:, 1 + position] = letters[((bodies >> shift) & np.uint64(31)).astype(np.intp)]
+    return chars.view(f"S{1 + _BODY_CHARS}").ravel().astype(f"U{1 + _BODY_CHARS}").astype(object)
 
 
 def _decode(ids: np.ndarray, prefix: str) -> np.ndarray:

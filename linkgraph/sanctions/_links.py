@@ -21,7 +21,7 @@ from linkgraph import schemas as s
 from linkgraph.codes import positions
 from linkgraph.graph import LinkSet
 from linkgraph.sanctions._inputs import _epoch_ns
-from linkgraph.sanctions._reach import _directed_graph, _Graph
+from linkgraph.sanctions._reach import _csr_order, _Graph
 
 logger = logging.getLogger(__name__)
 
@@ -108,11 +108,12 @@ def _link_graph(links: LinkSet, accounts: pd.DataFrame, account_ids: pd.Index,
     tail = np.concatenate([lo, hi])
     head = np.concatenate([hi, lo])
     del lo, hi
-    graph, order = _directed_graph(tail, head, np.tile(conf, 2), n)
-    del head, conf
+    indptr, target, order = _csr_order(tail, head, n)
+    del head
     # per edge in CSR order, its pair: the attributes per pair are taken once, no copy of
     # them made for both directions first
     pair = np.where(order < m, order, order - m)
+    graph = _Graph(indptr=indptr, target=target, conf=conf[pair].astype(np.float64, copy=False))
     return _Links(
         graph=graph, tail=tail[order], tier=tier[pair],
         same_person=same_person[pair], same_family=same_family[pair],

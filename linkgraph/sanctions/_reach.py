@@ -55,15 +55,21 @@ def _directed_graph(tail: np.ndarray, head: np.ndarray, conf: np.ndarray,
                     n_nodes: int) -> tuple[_Graph, np.ndarray]:
     """CSR adjacency of the distinct directed edges ``tail -> head``, and the edge
     order it uses (to carry per-edge attributes along)."""
+    indptr, target, order = _csr_order(tail, head, n_nodes)
+    return _Graph(indptr=indptr, target=target, conf=conf[order].astype(np.float64, copy=False)), order
+
+
+def _csr_order(tail: np.ndarray, head: np.ndarray,
+               n_nodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``indptr`` and ``target`` of the CSR adjacency of the distinct directed edges
+    ``tail -> head``, and the edge order it uses."""
     # scipy's COO -> CSR is a counting sort; the edge number rides along as data
     # (edges are distinct, so nothing is summed)
     numbers = np.int32 if len(tail) < np.iinfo(np.int32).max else np.int64
     adjacency = csr_matrix((np.arange(1, len(tail) + 1, dtype=numbers), (tail, head)),
                            shape=(n_nodes, n_nodes))
     order = adjacency.data - 1
-    graph = _Graph(indptr=adjacency.indptr.astype(np.int64),
-                   target=adjacency.indices.astype(np.int64), conf=conf[order].astype(np.float64))
-    return graph, order
+    return adjacency.indptr.astype(np.int64), adjacency.indices.astype(np.int64), order
 
 
 def _best_per_node(node: np.ndarray, conf: np.ndarray, source: np.ndarray,
