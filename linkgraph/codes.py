@@ -25,8 +25,9 @@ def positions(values: pd.Series | pd.Index | np.ndarray, keys: pd.Index | pd.Ser
     on millions of ids); other dtypes fall back to pandas.
     """
     if isinstance(values.dtype, pd.CategoricalDtype) and not isinstance(values, np.ndarray):
-        # each category is looked up once; the rows follow their codes
-        codes = np.asarray(_codes(values), dtype=np.int64)
+        # each category is looked up once; the rows follow their codes (as they are:
+        # int32 codes index as well as int64, with no copy of millions of them)
+        codes = np.asarray(_codes(values))
         found = positions(pd.Index(values.dtype.categories), keys)
         missing = positions(pd.Series([None], dtype=object), keys) if codes.min(
             initial=0) < 0 else np.array([-1])
