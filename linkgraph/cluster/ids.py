@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from linkgraph import schemas as s
 from linkgraph.errors import RunDirectoryError
@@ -66,7 +67,10 @@ def _encode(bodies: np.ndarray, prefix: str) -> np.ndarray:
     for position in range(_BODY_CHARS):
         shift = np.uint64(5 * (_BODY_CHARS - 1 - position))
         chars[:, 1 + position] = letters[((bodies >> shift) & np.uint64(31)).astype(np.intp)]
-    return chars.view(f"S{1 + _BODY_CHARS}").ravel().astype(f"U{1 + _BODY_CHARS}").astype(object)
+    # the bytes decoded by Arrow straight to Python strings (numpy would first widen
+    # every id to four bytes a character)
+    ids = pa.array(chars.view(f"S{1 + _BODY_CHARS}").ravel(), type=pa.binary()).cast(pa.string())
+    return np.asarray(ids.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _decode(ids: np.ndarray, prefix: str) -> np.ndarray:
