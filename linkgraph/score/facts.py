@@ -380,15 +380,28 @@ def _redeemer_identifiers(
     class_of = np.array([_CLASS_OF_KIND.get(k, -1) for k in s.KINDS])
     cls = class_of[kind[keep]]
     cls = np.where(pickup[keep] & (cls == ADDRESS), PICKUP, cls)
-    # coded in Arrow: millions of values never become Python strings
-    encoded = text_array(incidence[s.VALUE], rows[keep]).dictionary_encode(
-        null_encoding="encode")
-    value_code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    n_values = len(encoded.dictionary)
+    value_code, n_values = _value_codes(incidence[s.VALUE], rows[keep])
     return pd.DataFrame({
         "pos": pos[keep], s.KIND: kind[keep], "cls": cls,
         "vkey": kind[keep] * (n_values + 1) + value_code, "row": rows[keep],
     })
+
+
+def _value_codes(values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, int]:
+    """A code per value of ``values[rows]`` (equal values, equal codes; missing its own
+    code), as int64, and the number of codes.
+
+    A categorical's own codes are such codes: no string is decoded or hashed.
+    Text is coded in Arrow: millions of values never become Python strings.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        n_categories = len(values.dtype.categories)
+        codes = np.asarray(values.array.codes)[rows].astype(np.int64)
+        codes[codes < 0] = n_categories
+        return codes, n_categories + 1
+    encoded = text_array(values, rows).dictionary_encode(null_encoding="encode")
+    return (encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+            len(encoded.dictionary))
 
 
 def _own_identity(
