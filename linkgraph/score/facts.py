@@ -197,7 +197,7 @@ def account_facts(
     kind = _kind_numbers(incidence[s.KIND])
     # weak kinds (ip, name) say nothing here: drop their rows before the costly lookups
     rows = np.flatnonzero(np.isin(kind, [s.KINDS.index(k) for k in _SCORED_KINDS]))
-    kind = kind[rows].astype(np.int64)
+    kind = kind[rows]
 
     sanctions = tables.sanctions
     blocking = (
@@ -268,7 +268,6 @@ def _order_facts(
         dtype="float64", na_value=np.nan)[rows]
     currency = categories(column(orders, s.CURRENCY))[0][rows]
     currency += 1  # 0: no currency
-    when = days(column(orders, s.CREATED_AT))[rows]
 
     # "small": below a fixed amount, or below the currency's usual order (quantile)
     if config.small_order_amount is not None:
@@ -279,6 +278,8 @@ def _order_facts(
     large = amount > limit  # a missing amount is not evidence of a large order
     del limit
     near = new_user & _near_minimum(coupon, currency, amount, config=config)
+    del coupon, currency, amount  # an order's times are read after these are freed
+    when = days(column(orders, s.CREATED_AT))[rows]
     found = engine.group_aggregate(pos, n, {
         "n_orders": Aggregation("count"), "n_new_user": Aggregation("sum", new_user),
         "n_coupon": Aggregation("sum", has_coupon), "n_large": Aggregation("sum", large),
@@ -357,8 +358,11 @@ def _per_row(keys: np.ndarray, per_key: np.ndarray, groups: np.ndarray) -> np.nd
     group not among ``keys``."""
     if not len(keys):
         return np.full(len(groups), np.nan)
-    at = np.minimum(np.searchsorted(keys, groups), len(keys) - 1)
-    return np.where(keys[at] == groups, per_key[at], np.nan)
+    at = np.searchsorted(keys, groups)
+    np.minimum(at, len(keys) - 1, out=at)
+    found = per_key[at]
+    found[keys[at] != groups] = np.nan
+    return found
 
 
 def _per_account(index: pd.Index, account_id: pd.Series, values: np.ndarray) -> np.ndarray:
@@ -382,8 +386,8 @@ def _redeemer_identifiers(
     cls = np.where(pickup[keep] & (cls == ADDRESS), PICKUP, cls)
     value_code, n_values = _value_codes(incidence[s.VALUE], rows[keep])
     return pd.DataFrame({
-        "pos": pos[keep], s.KIND: kind[keep], "cls": cls,
-        "vkey": kind[keep] * (n_values + 1) + value_code, "row": rows[keep],
+        "pos": pos[keep], s.KIND: kind[keep].astype(np.int64), "cls": cls,
+        "vkey": kind[keep].astype(np.int64) * (n_values + 1) + value_code, "row": rows[keep],
     })
 
 
