@@ -243,8 +243,19 @@ def _write_csv(frame: pd.DataFrame, path: Path, *, bom: bool) -> None:
         return
     header = ",".join(_quoted_python(str(c)) for c in frame.columns) + "\n"
     last = frame.shape[1] - 1
-    cells = [_column_cells(frame.iloc[:, i], suffix="\n" if i == last else "")
-             for i in range(frame.shape[1])]
+    # the categories some rows use, of every column coded by them (flags, not counts:
+    # no int64 copy of the codes; -1, missing, flags the spare last slot)
+    used: dict[int, np.ndarray] = {}
+    for i in range(frame.shape[1]):
+        dtype = frame.dtypes.iloc[i]
+        if isinstance(dtype, pd.CategoricalDtype):
+            flags = used.setdefault(id(dtype.categories),
+                                    np.zeros(len(dtype.categories) + 1, dtype=bool))
+            flags[np.asarray(frame.iloc[:, i].cat.codes)] = True
+    formatted: dict[tuple[int, str], tuple[pa.Array, np.ndarray]] = {}
+    cells = [_column_cells(frame.iloc[:, i], suffix="\n" if i == last else "",
+                           used=used, formatted=formatted) for i in range(frame.shape[1])]
+    del used, formatted
     with open(path, "wb") as fh:
         fh.write((("\ufeff" if bom else "") + header).encode("utf-8"))
         for start in range(0, len(frame), _CSV_CHUNK):
@@ -254,23 +265,36 @@ def _write_csv(frame: pd.DataFrame, path: Path, *, bom: bool) -> None:
                 _write_values(fh, chunk)
 
 
-def _column_cells(values: pd.Series, *, suffix: str) -> Callable[[int, int], pa.Array]:
+def _column_cells(values: pd.Series, *, suffix: str, used: dict[int, np.ndarray],
+                  formatted: dict[tuple[int, str], tuple[pa.Array, np.ndarray]],
+                  ) -> Callable[[int, int], pa.Array]:
     """For rows ``[start, stop)`` of ``values``, each cell's CSV text followed by ``suffix``.
 
-    A categorical's categories the rows use are formatted once, here, and each
-    slice is one take of them: an account id is formatted once per file, not
-    once per slice it appears in.
+    A categorical's categories are formatted once, here, and each slice is one
+    take of them: an account id is formatted once per file, not once per slice
+    it appears in; ``formatted`` shares that work between columns of the same
+    categories (the two ends of a pair). Only the categories some column of the
+    file uses (``used``: flags by ``id`` of the categories) are formatted: the
+    stages share their categories between frames.
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
         codes = np.asarray(values.cat.codes)
-        used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(values.dtype.categories)))
-        # category code -> its text's position (the last, the suffix alone, for missing)
-        renumber = np.full(len(values.dtype.categories) + 1, len(used), dtype=np.int64)
-        renumber[used] = np.arange(len(used))
-        words = _csv_fields(pd.Series(values.dtype.categories.take(used).astype("str")),
-                            suffix=suffix)
-        assert words is not None  # text: always formatted
-        text = pa.concat_arrays([*words.chunks, pa.array([suffix], pa.large_string())])
+        categories = values.dtype.categories
+        key = (id(categories), suffix)
+        if key not in formatted:
+            used_rows = np.flatnonzero(used[id(categories)][:-1])
+            # category code -> its text's position (the last, the suffix alone, for missing)
+            renumber = np.full(len(categories) + 1, len(used_rows),
+                               dtype=np.int32 if len(categories) < 2**31 - 1 else np.int64)
+            renumber[used_rows] = np.arange(len(used_rows))
+            words = _csv_fields(pd.Series(categories.take(used_rows).astype("str")),
+                                suffix=suffix)
+            assert words is not None  # text: always formatted
+            text = pa.concat_arrays([*words.chunks, pa.array([suffix], pa.large_string())])
+            del used_rows, words
+            formatted[key] = (text, renumber)
+        else:
+            text, renumber = formatted[key]
         return lambda start, stop: text.take(pa.array(renumber[codes[start:stop]]))
 
     def cells(start: int, stop: int) -> pa.Array:

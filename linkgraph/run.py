@@ -350,7 +350,9 @@ def _value_codes(values: pd.Series) -> np.ndarray:
     coded, not (kind, value): every consumer keys on kind and value together."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         # equal values, equal category codes: renumbered in order of first appearance
-        category = np.asarray(values.array.codes, dtype=np.int64)
+        category = np.asarray(values.array.codes)
+        if category.min(initial=0) >= 0:  # nothing missing: the narrow codes, not a copy
+            return pd.factorize(category)[0].astype(np.int64, copy=False)
         codes = np.full(len(category), -1, dtype=np.int64)
         present = category >= 0
         codes[present] = pd.factorize(category[present])[0]

@@ -86,3 +86,16 @@ def test_ids_formatted_once_per_file_read_the_same_in_every_slice(
     })
     assert _arrow_csv(frame, tmp_path / "a.csv") == _pandas_csv(frame, tmp_path / "b.csv")
     assert (tmp_path / "a.csv").read_text().splitlines()[1:3] == ["0,'=x,ip", '1,"a,1",card']
+
+
+def test_both_ends_of_a_pair_coded_by_one_id_list_are_each_written_whole(tmp_path: Path) -> None:
+    # account_a and account_b share their categories (the accounts' ids): the ids formatted
+    # for the file are those either end uses, not only the first end's
+    ids = pd.CategoricalDtype(pd.Index(["a1", "a2", "a3", "a4"], dtype="str"))
+    frame = pd.DataFrame({
+        "account_a": pd.Categorical.from_codes([0, 0, 1], dtype=ids),
+        "account_b": pd.Categorical.from_codes([1, 2, 3], dtype=ids),
+        "n": [1, 2, 3],
+    })
+    assert _arrow_csv(frame, tmp_path / "a.csv") == _pandas_csv(frame, tmp_path / "b.csv")
+    assert (tmp_path / "a.csv").read_text() == "account_a,account_b,n\na1,a2,1\na1,a3,2\na2,a4,3\n"
