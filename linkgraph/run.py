@@ -533,9 +533,21 @@ def _links_inside_clusters(
         value_rank, _ = _sort_rank(pairs[s.VALUE].take(rows[order[at]]))
         order[at] = order[at][np.lexsort((value_rank, group))]
     del same
+    _return_freed_memory()  # the sort's freed keys, before the links frame is built
     inside = pairs.take(rows[order]).reset_index(drop=True)
+    del rows
+    _return_freed_memory()
     inside.insert(0, s.CLUSTER_ID, accounts[s.CLUSTER_ID].take(at_a[order]).reset_index(drop=True))
     return inside
+
+
+def _return_freed_memory() -> None:
+    """Give the memory freed so far back to the system (``pipeline._release_freed_memory``):
+    malloc keeps the freed arrays of a few tens of MB for reuse, which the next
+    ones, of other sizes, seldom fit."""
+    from linkgraph.pipeline import _release_freed_memory  # the pipeline imports this module
+
+    _release_freed_memory()
 
 
 def _sort_rank(values: pd.Series) -> tuple[np.ndarray, int]:
