@@ -126,6 +126,16 @@ def categories(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     return codes, cleaned
 
 
+def _scored_rows(incidence: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The incidence rows of the kinds the score reads, and their kinds (index into
+    ``schemas.KINDS``, int8): weak kinds (ip, name) say nothing here, so their rows
+    are dropped before the costly lookups."""
+    # a byte per incidence row (ten million at a million accounts)
+    kind = _kind_numbers(incidence[s.KIND])
+    rows = np.flatnonzero(np.isin(kind, [s.KINDS.index(k) for k in _SCORED_KINDS]))
+    return rows, kind[rows]
+
+
 def _category_codes(values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """:func:`categories` of ``values.take(rows)``; of a categorical, from its own codes
     (no rows taken, factorized or widened to int64)."""
@@ -193,11 +203,12 @@ def account_facts(
     facts = pd.DataFrame(index=pd.RangeIndex(n))
 
     incidence = links.incidence
-    # a byte per incidence row (ten million at a million accounts), widened once filtered
-    kind = _kind_numbers(incidence[s.KIND])
-    # weak kinds (ip, name) say nothing here: drop their rows before the costly lookups
-    rows = np.flatnonzero(np.isin(kind, [s.KINDS.index(k) for k in _SCORED_KINDS]))
-    kind = kind[rows]
+    # categorical ids (the graph stage's) are looked up by their categories, on their own:
+    # then the incidence's rows are read after the orders', whose peak they would add to
+    joined = not isinstance(incidence[s.ACCOUNT_ID].dtype, pd.CategoricalDtype)
+    rows, kind = _scored_rows(incidence) if joined else (np.zeros(0, np.int64), None)
+    # (deferred: an empty categorical keeps the lookup below on the categorical path)
+    ids = incidence[s.ACCOUNT_ID] if joined else pd.Series(pd.Categorical([]))
 
     sanctions = tables.sanctions
     blocking = (
@@ -214,7 +225,7 @@ def account_facts(
     order_pos = _order_positions(index, links, orders)
     order_part = (orders[s.ACCOUNT_ID], None if order_pos is None else np.zeros(0, np.int64))
     incidence_pos, looked_up, created_pos, blocked_pos = positions(
-        index, (incidence[s.ACCOUNT_ID], rows), order_part,
+        index, (ids, rows), order_part,
         (created_from[s.ACCOUNT_ID], None),
         (sanctions[s.ACCOUNT_ID] if len(blocking) else pd.Series([], dtype="str"), blocking),
     )
@@ -227,10 +238,14 @@ def account_facts(
     facts["created"] = created
 
     order_facts = _order_facts(orders, order_pos, n, config=config, engine=engine)
+    del order_pos, looked_up
     facts = pd.concat([facts, order_facts], axis=1)
     redeemer = facts["n_new_user"].to_numpy() > 0
     facts["redeemer"] = redeemer
 
+    if kind is None:
+        rows, kind = _scored_rows(incidence)
+        (incidence_pos,) = positions(index, (incidence[s.ACCOUNT_ID], rows))
     pos = incidence_pos
     suppressed_codes, reasons = _category_codes(column(incidence, s.SUPPRESSED), rows)
     clean = suppressed_codes < 0
