@@ -405,10 +405,47 @@ def _csv_fields(values: pd.Series, *, suffix: str = "") -> pa.ChunkedArray | Non
         missing = ticks == np.iinfo(np.int64).min
         seconds = pa.array(np.floor_divide(ticks, per_second), type=pa.timestamp("s"),
                            mask=missing)
-        text = pc.replace_substring(seconds.cast(pa.large_string()), " ", "T")
+        text = seconds.cast(pa.large_string())
+        fixed = _iso_layout(text, missing, suffix)
+        if fixed is not None:
+            return pa.chunked_array([fixed])
+        text = pc.replace_substring(text, " ", "T")
         text = pc.binary_join_element_wise(text, _lit("Z" + suffix), _lit(""))
         return pa.chunked_array([pc.fill_null(text, _lit(suffix))])
     return None
+
+
+def _iso_layout(text: pa.Array, missing: np.ndarray, suffix: str) -> pa.Array | None:
+    """Arrow's ``YYYY-MM-DD HH:MM:SS`` (``text``, null where ``missing``) as
+    ``YYYY-MM-DDTHH:MM:SSZ`` + ``suffix`` (``suffix`` alone where missing), moved as
+    bytes: a substring replace and a join cost eight times the cast itself.
+    None when a value is not 19 bytes long (a year before 0 or after 9999).
+    """
+    n = len(text)
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset:text.offset + n + 1]
+    lengths = np.diff(offsets)
+    if not (np.all(lengths[~missing] == 19) and np.all(lengths[missing] == 0)):
+        return None
+    tail = np.frombuffer(("Z" + suffix).encode("utf-8"), dtype=np.uint8)
+    width = 19 + len(tail)
+    data = text.buffers()[2]
+    present = np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]] if data is not None \
+        else np.zeros(0, dtype=np.uint8)
+    lines = np.empty((len(present) // 19, width), dtype=np.uint8)
+    lines[:, :19] = present.reshape(-1, 19)
+    lines[:, 10] = ord("T")
+    lines[:, 19:] = tail
+    ends = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.where(missing, len(tail) - 1, width), out=ends[1:])
+    if not missing.any():
+        return pa.LargeStringArray.from_buffers(n, pa.py_buffer(ends), pa.py_buffer(lines))
+    out = np.empty(int(ends[-1]), dtype=np.uint8)
+    rows = np.flatnonzero(~missing)
+    out[(ends[rows][:, None] + np.arange(width)).ravel()] = lines.ravel()
+    absent = ends[np.flatnonzero(missing)]
+    for at, byte in enumerate(tail[1:]):  # the suffix alone
+        out[absent + at] = byte
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(ends), pa.py_buffer(out))
 
 
 def _suffixed(text: pa.Array | pa.ChunkedArray, suffix: str) -> pa.ChunkedArray:
