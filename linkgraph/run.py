@@ -350,7 +350,9 @@ def _value_codes(values: pd.Series) -> np.ndarray:
     coded, not (kind, value): every consumer keys on kind and value together."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         # equal values, equal category codes: renumbered in order of first appearance
-        category = np.asarray(values.array.codes, dtype=np.int64)
+        category = np.asarray(values.array.codes)
+        if category.min(initial=0) >= 0:  # nothing missing: the narrow codes, not a copy
+            return pd.factorize(category)[0].astype(np.int64, copy=False)
         codes = np.full(len(category), -1, dtype=np.int64)
         present = category >= 0
         codes[present] = pd.factorize(category[present])[0]
@@ -499,9 +501,14 @@ def _links_inside_clusters(
         # both ends in one lookup: the account ids are hashed once
         both = positions(pd.concat(ends, ignore_index=True), accounts[s.ACCOUNT_ID])
         at_a, at_b = both[:len(pairs)], both[len(pairs):]
+        del both  # the halves keep it until they are filtered below
     code_a = np.where(at_a >= 0, cluster_codes[at_a], -1)
-    code_b = np.where(at_b >= 0, cluster_codes[at_b], -2)
-    rows = np.flatnonzero((code_a == code_b) & (code_a >= 0))
+    same_cluster = code_a >= 0
+    same_cluster &= code_a == np.where(at_b >= 0, cluster_codes[at_b], -2)
+    rows = np.flatnonzero(same_cluster)
+    del same_cluster
+    # each key freed once it has ordered the rows: at a million accounts every one is
+    # a column of the 3.6M pairs, and the links frame built last is the stage's peak
     at_a, at_b, code_a = at_a[rows], at_b[rows], code_a[rows]
     n = len(accounts)
     kind = _sort_rank(pairs[s.KIND].take(rows))
@@ -512,10 +519,11 @@ def _links_inside_clusters(
     else:
         order = _lexsort([(code_a, n), (at_a, n), (at_b, n), kind])
     # the value only breaks ties (two shared values of one kind): rank it on those rows alone
-    ordered = [code_a[order], at_a[order], at_b[order], kind[0][order]]
     same = np.ones(max(len(order) - 1, 0), dtype=bool)
-    for key in ordered:
-        same &= key[1:] == key[:-1]
+    for key in (code_a, at_a, at_b, kind[0]):
+        ordered = key[order]
+        same &= ordered[1:] == ordered[:-1]
+    del code_a, at_b, kind, ordered
     if same.any():
         tied = np.zeros(len(order), dtype=bool)
         tied[1:] |= same
@@ -524,9 +532,22 @@ def _links_inside_clusters(
         group = np.concatenate([[0], np.cumsum(~same)])[at]
         value_rank, _ = _sort_rank(pairs[s.VALUE].take(rows[order[at]]))
         order[at] = order[at][np.lexsort((value_rank, group))]
+    del same
+    _return_freed_memory()  # the sort's freed keys, before the links frame is built
     inside = pairs.take(rows[order]).reset_index(drop=True)
+    del rows
+    _return_freed_memory()
     inside.insert(0, s.CLUSTER_ID, accounts[s.CLUSTER_ID].take(at_a[order]).reset_index(drop=True))
     return inside
+
+
+def _return_freed_memory() -> None:
+    """Give the memory freed so far back to the system (``pipeline._release_freed_memory``):
+    malloc keeps the freed arrays of a few tens of MB for reuse, which the next
+    ones, of other sizes, seldom fit."""
+    from linkgraph.pipeline import _release_freed_memory  # the pipeline imports this module
+
+    _release_freed_memory()
 
 
 def _sort_rank(values: pd.Series) -> tuple[np.ndarray, int]:

@@ -70,3 +70,32 @@ def test_categorical_text_is_written_as_its_strings(tmp_path: Path) -> None:
                           "n": [1, 2, 3, 4, 5]})
     assert _arrow_csv(frame, tmp_path / "a.csv") == _pandas_csv(frame, tmp_path / "b.csv")
     assert (tmp_path / "a.csv").read_text() == "kind,n\nip,1\n,2\n\"y,z\",3\n'=1+1,4\nip,5\n"
+
+
+def test_ids_formatted_once_per_file_read_the_same_in_every_slice(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a categorical's categories are formatted once for the whole file and each slice of
+    # rows takes them: ids repeated across slices, unused and formula-like categories,
+    # missing cells and the line end carried by the last (categorical) column
+    monkeypatch.setattr(report, "_CSV_CHUNK", 3)
+    ids = pd.Index(["=x", "a,1", "b", "c\"q", "unused"], dtype="str")
+    frame = pd.DataFrame({
+        "n": np.arange(8),
+        "account": pd.Categorical.from_codes([0, 1, 2, -1, 3, 0, 2, 1], dtype=pd.CategoricalDtype(ids)),
+        "kind": pd.Categorical(["ip", "card", None, "ip", "card", "ip", "ip", None]),
+    })
+    assert _arrow_csv(frame, tmp_path / "a.csv") == _pandas_csv(frame, tmp_path / "b.csv")
+    assert (tmp_path / "a.csv").read_text().splitlines()[1:3] == ["0,'=x,ip", '1,"a,1",card']
+
+
+def test_both_ends_of_a_pair_coded_by_one_id_list_are_each_written_whole(tmp_path: Path) -> None:
+    # account_a and account_b share their categories (the accounts' ids): the ids formatted
+    # for the file are those either end uses, not only the first end's
+    ids = pd.CategoricalDtype(pd.Index(["a1", "a2", "a3", "a4"], dtype="str"))
+    frame = pd.DataFrame({
+        "account_a": pd.Categorical.from_codes([0, 0, 1], dtype=ids),
+        "account_b": pd.Categorical.from_codes([1, 2, 3], dtype=ids),
+        "n": [1, 2, 3],
+    })
+    assert _arrow_csv(frame, tmp_path / "a.csv") == _pandas_csv(frame, tmp_path / "b.csv")
+    assert (tmp_path / "a.csv").read_text() == "account_a,account_b,n\na1,a2,1\na1,a3,2\na2,a4,3\n"

@@ -126,6 +126,43 @@ def categories(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     return codes, cleaned
 
 
+def _scored_rows(incidence: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The incidence rows of the kinds the score reads, and their kinds (index into
+    ``schemas.KINDS``, int8): weak kinds (ip, name) say nothing here, so their rows
+    are dropped before the costly lookups."""
+    # a byte per incidence row (ten million at a million accounts)
+    kind = _kind_numbers(incidence[s.KIND])
+    rows = np.flatnonzero(np.isin(kind, [s.KINDS.index(k) for k in _SCORED_KINDS]))
+    return rows, kind[rows]
+
+
+def _category_codes(values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """:func:`categories` of ``values.take(rows)``; of a categorical, from its own codes
+    (no rows taken, factorized or widened to int64)."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return categories(values.take(rows))
+    names = [str(c).strip() for c in values.dtype.categories]
+    recode = np.array([-1 if n == "" else i for i, n in enumerate(names)] + [-1],
+                      dtype=np.int32)
+    return recode[np.asarray(values.array.codes)[rows]], names
+
+
+def _kind_numbers(kinds: pd.Series) -> np.ndarray:
+    """Each row's index into ``schemas.KINDS`` (-1: another kind or missing), as int8.
+
+    A categorical maps its few categories, its rows follow their codes: no
+    per-row factorize or int64 copy of the ten million incidence rows.
+    """
+    if isinstance(kinds.dtype, pd.CategoricalDtype):
+        codes = np.asarray(kinds.array.codes)
+        names = [str(c).strip() for c in kinds.dtype.categories]
+    else:
+        codes, names = categories(kinds)
+    number = np.array([s.KINDS.index(k) if k in s.KINDS else -1 for k in names] + [-1],
+                      dtype=np.int8)
+    return number[codes]
+
+
 def column(frame: pd.DataFrame, name: str) -> pd.Series:
     """``frame[name]``, or an all-NA column when the frame lacks it."""
     if name in frame.columns:
@@ -166,13 +203,12 @@ def account_facts(
     facts = pd.DataFrame(index=pd.RangeIndex(n))
 
     incidence = links.incidence
-    kind_codes, kind_names = categories(incidence[s.KIND])
-    kind_of_code = np.array([s.KINDS.index(k) if k in s.KINDS else -1 for k in kind_names]
-                            + [-1], dtype=np.int64)
-    kind = kind_of_code[kind_codes]
-    # weak kinds (ip, name) say nothing here: drop their rows before the costly lookups
-    rows = np.flatnonzero(np.isin(kind, [s.KINDS.index(k) for k in _SCORED_KINDS]))
-    kind = kind[rows]
+    # categorical ids (the graph stage's) are looked up by their categories, on their own:
+    # then the incidence's rows are read after the orders', whose peak they would add to
+    joined = not isinstance(incidence[s.ACCOUNT_ID].dtype, pd.CategoricalDtype)
+    rows, kind = _scored_rows(incidence) if joined else (np.zeros(0, np.int64), None)
+    # (deferred: an empty categorical keeps the lookup below on the categorical path)
+    ids = incidence[s.ACCOUNT_ID] if joined else pd.Series(pd.Categorical([]))
 
     sanctions = tables.sanctions
     blocking = (
@@ -189,7 +225,7 @@ def account_facts(
     order_pos = _order_positions(index, links, orders)
     order_part = (orders[s.ACCOUNT_ID], None if order_pos is None else np.zeros(0, np.int64))
     incidence_pos, looked_up, created_pos, blocked_pos = positions(
-        index, (incidence[s.ACCOUNT_ID], rows), order_part,
+        index, (ids, rows), order_part,
         (created_from[s.ACCOUNT_ID], None),
         (sanctions[s.ACCOUNT_ID] if len(blocking) else pd.Series([], dtype="str"), blocking),
     )
@@ -202,12 +238,16 @@ def account_facts(
     facts["created"] = created
 
     order_facts = _order_facts(orders, order_pos, n, config=config, engine=engine)
+    del order_pos, looked_up
     facts = pd.concat([facts, order_facts], axis=1)
     redeemer = facts["n_new_user"].to_numpy() > 0
     facts["redeemer"] = redeemer
 
+    if kind is None:
+        rows, kind = _scored_rows(incidence)
+        (incidence_pos,) = positions(index, (incidence[s.ACCOUNT_ID], rows))
     pos = incidence_pos
-    suppressed_codes, reasons = categories(column(incidence, s.SUPPRESSED).take(rows))
+    suppressed_codes, reasons = _category_codes(column(incidence, s.SUPPRESSED), rows)
     clean = suppressed_codes < 0
     pickup = _lookup(suppressed_codes, [r == _PICKUP for r in reasons])
 
@@ -227,28 +267,34 @@ def _order_facts(
 ) -> pd.DataFrame:
     """n_orders, n_new_user, coupon_only, n_near_min per account position."""
     known = pos >= 0
-    pos = pos[known]
+    # every order's account is known, as a rule: then no column is copied to drop rows
+    rows = slice(None) if known.all() else known
+    pos = pos[rows]
 
     type_codes, types = categories(column(orders, s.COUPON_TYPE))
-    code_codes, _ = categories(column(orders, s.COUPON_CODE))
-    type_codes, code_codes = type_codes[known], code_codes[known]
+    type_codes = type_codes[rows]
     new_user = _lookup(type_codes, [t.lower() in config.new_user_types for t in types])
+    code_codes = categories(column(orders, s.COUPON_CODE))[0][rows]
     has_coupon = (type_codes >= 0) | (code_codes >= 0)
+    # a coupon is its code, or its type when the code is missing
+    coupon = np.where(code_codes >= 0, code_codes, np.where(type_codes >= 0, -2 - type_codes, -1))
+    del type_codes, code_codes  # a column each per order: gone before the quantiles
     amount = pd.to_numeric(column(orders, s.AMOUNT), errors="coerce").to_numpy(
-        dtype="float64", na_value=np.nan)[known]
-    currency = categories(column(orders, s.CURRENCY))[0][known] + 1  # 0: no currency
-    when = days(column(orders, s.CREATED_AT))[known]
+        dtype="float64", na_value=np.nan)[rows]
+    currency = categories(column(orders, s.CURRENCY))[0][rows]
+    currency += 1  # 0: no currency
 
     # "small": below a fixed amount, or below the currency's usual order (quantile)
     if config.small_order_amount is not None:
         limit = np.full(len(pos), config.small_order_amount)
     else:
-        usual = pd.Series(amount).groupby(currency).quantile(config.small_order_quantile)
-        limit = usual.reindex(currency).to_numpy(dtype="float64")
+        limit = _per_row(*_quantile_by(amount, currency, config.small_order_quantile)[:2],
+                         currency)
     large = amount > limit  # a missing amount is not evidence of a large order
-    # a coupon is its code, or its type when the code is missing
-    coupon = np.where(code_codes >= 0, code_codes, np.where(type_codes >= 0, -2 - type_codes, -1))
+    del limit
     near = new_user & _near_minimum(coupon, currency, amount, config=config)
+    del coupon, currency, amount  # an order's times are read after these are freed
+    when = days(column(orders, s.CREATED_AT))[rows]
     found = engine.group_aggregate(pos, n, {
         "n_orders": Aggregation("count"), "n_new_user": Aggregation("sum", new_user),
         "n_coupon": Aggregation("sum", has_coupon), "n_large": Aggregation("sum", large),
@@ -284,11 +330,54 @@ def _near_minimum(
     if not usable.any():
         return np.zeros(len(amount), dtype=bool)
     key = (coupon - int(coupon.min())) * (int(currency.max()) + 1) + currency
-    sub = pd.Series(amount[usable]).groupby(key[usable])
-    floor = sub.quantile(config.near_min_quantile).where(sub.size() >= config.near_min_min_orders)
-    row_floor = floor.reindex(key).to_numpy(dtype="float64")
+    keys, floor, size = _quantile_by(amount[usable], key[usable], config.near_min_quantile)
+    row_floor = _per_row(keys, np.where(size >= config.near_min_min_orders, floor, np.nan), key)
     with np.errstate(invalid="ignore"):
         return usable & (row_floor > 0) & (amount <= row_floor * (1 + config.near_min_margin))
+
+
+def _quantile_by(values: np.ndarray, groups: np.ndarray, q: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``pd.Series(values).groupby(groups).quantile(q)`` (linear, NaN skipped), by one sort:
+    the groups ascending, their quantiles and their sizes (rows, NaN counted).
+
+    The arithmetic is pandas' own (``group_quantile``): the value at
+    ``int(q * (n - 1))`` of the group's sorted values, plus the fraction of
+    the step to the next one. pandas' groupby holds several copies of the
+    four million orders' amounts; this holds one.
+
+    >>> _quantile_by(np.array([4.0, 1.0, np.nan, 2.0, 9.0]), np.array([0, 0, 0, 0, 5]), 0.5)
+    (array([0, 5]), array([2., 9.]), array([4, 1]))
+    """
+    groups = np.asarray(groups)
+    if not len(groups):
+        return groups, np.zeros(0), np.zeros(0, dtype=np.int64)
+    # NaN sorts last within its group: each group's present values lead its run
+    order = np.lexsort((values, groups))
+    ordered, grouped = values[order], groups[order]
+    del order
+    starts = np.flatnonzero(np.concatenate([[True], grouped[1:] != grouped[:-1]]))
+    size = np.diff(np.append(starts, len(grouped)))
+    present = np.add.reduceat(~np.isnan(ordered), starts)
+    position = q * (present - 1).astype(np.float64)
+    at = np.minimum(starts + position.astype(np.int64), len(ordered) - 1)
+    frac = np.fmod(position, 1.0)
+    low = ordered[at]
+    high = ordered[np.minimum(at + 1, len(ordered) - 1)]
+    quantile = np.where(frac == 0.0, low, low + (high - low) * frac)
+    return grouped[starts], np.where(present > 0, quantile, np.nan), size
+
+
+def _per_row(keys: np.ndarray, per_key: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``per_key`` (aligned with the ascending ``keys``) at each row's group; NaN for a
+    group not among ``keys``."""
+    if not len(keys):
+        return np.full(len(groups), np.nan)
+    at = np.searchsorted(keys, groups)
+    np.minimum(at, len(keys) - 1, out=at)
+    found = per_key[at]
+    found[keys[at] != groups] = np.nan
+    return found
 
 
 def _per_account(index: pd.Index, account_id: pd.Series, values: np.ndarray) -> np.ndarray:
@@ -310,15 +399,28 @@ def _redeemer_identifiers(
     class_of = np.array([_CLASS_OF_KIND.get(k, -1) for k in s.KINDS])
     cls = class_of[kind[keep]]
     cls = np.where(pickup[keep] & (cls == ADDRESS), PICKUP, cls)
-    # coded in Arrow: millions of values never become Python strings
-    encoded = text_array(incidence[s.VALUE], rows[keep]).dictionary_encode(
-        null_encoding="encode")
-    value_code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    n_values = len(encoded.dictionary)
+    value_code, n_values = _value_codes(incidence[s.VALUE], rows[keep])
     return pd.DataFrame({
-        "pos": pos[keep], s.KIND: kind[keep], "cls": cls,
-        "vkey": kind[keep] * (n_values + 1) + value_code, "row": rows[keep],
+        "pos": pos[keep], s.KIND: kind[keep].astype(np.int64), "cls": cls,
+        "vkey": kind[keep].astype(np.int64) * (n_values + 1) + value_code, "row": rows[keep],
     })
+
+
+def _value_codes(values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, int]:
+    """A code per value of ``values[rows]`` (equal values, equal codes; missing its own
+    code), as int64, and the number of codes.
+
+    A categorical's own codes are such codes: no string is decoded or hashed.
+    Text is coded in Arrow: millions of values never become Python strings.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        n_categories = len(values.dtype.categories)
+        codes = np.asarray(values.array.codes)[rows].astype(np.int64)
+        codes[codes < 0] = n_categories
+        return codes, n_categories + 1
+    encoded = text_array(values, rows).dictionary_encode(null_encoding="encode")
+    return (encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+            len(encoded.dictionary))
 
 
 def _own_identity(
