@@ -29,10 +29,12 @@ address or payment method (``address_id``/``payment_id``); NaT when unknown.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,8 +83,33 @@ _USED_COLUMNS = {
 }
 
 
+class HandedOver:
+    """Input tables given to :func:`normalize_identifiers` for good, so that it can let
+    each go as soon as it has read it (the caller keeps no other reference).
+
+    At a million accounts the columns no later stage reads are about 1 GB
+    (the logins alone 0.5 GB): handed over, they are freed while the stage
+    runs instead of after it. A handover is read once.
+
+    >>> from linkgraph.load import Tables
+    >>> from linkgraph.schemas import INPUT_TABLES
+    >>> empty = {t: pd.DataFrame(columns=list(c)) for t, (_, c) in INPUT_TABLES.items()}
+    >>> handed = HandedOver(Tables(**{**empty, "rejects": pd.DataFrame()}))
+    >>> sorted(handed.take()), handed.take()
+    (['accounts', 'addresses', 'logins', 'orders', 'payments'], {})
+    """
+
+    def __init__(self, tables: Tables) -> None:
+        self._frames = {table: getattr(tables, table) for table in _USED_COLUMNS}
+
+    def take(self) -> dict[str, pd.DataFrame]:
+        """The handed-over frames by table name; empty once taken."""
+        frames, self._frames = self._frames, {}
+        return frames
+
+
 def normalize_identifiers(
-    tables: Tables, *, config: NormalizeConfig, engine: Engine = LOCAL
+    tables: Tables | HandedOver, *, config: NormalizeConfig, engine: Engine = LOCAL
 ) -> pd.DataFrame:
     """Tables -> the identifiers frame, one row per (account_id, kind, value).
 
@@ -92,7 +119,8 @@ def normalize_identifiers(
     column gives which kind.
 
     Args:
-        tables: the loaded input tables.
+        tables: the loaded input tables, or a :class:`HandedOver` of them (each
+            table then goes as soon as its rows are read).
         config: normalisation settings (junk lists, default phone region...).
         engine: where the per-value normalisers run (``linkgraph.engine``).
 
@@ -126,43 +154,59 @@ def normalize_identifiers(
      ['a1', 'phone', '+79123456789', '+7********89', nan],
      ['a2', 'email', 'n/a', '***', 'junk']]
     """
-    frames = _complete(tables)
+    frames = _complete(tables.take() if isinstance(tables, HandedOver) else
+                       {table: getattr(tables, table) for table in _USED_COLUMNS})
+    del tables
     # Independent tables, sources and kinds run two at a time: their work is mostly in
     # Arrow kernels, which release the GIL (the results are collected in a fixed order)
     with ThreadPoolExecutor(max_workers=2 if engine.name == "local" else 1) as pool:
-        account, account_ids = _account_codes(frames, pool)
+        # the sign-ins, a third of the input, are read first (their account ids hashed
+        # with them) and let go while the other tables' ids are hashed
+        logins = pool.submit(_login_rows, frames.pop("logins"))
+        account, account_ids = _account_codes(frames, pool, logins)
+        pa.default_memory_pool().release_unused()  # the sign-ins' strings, now read
+        # the longest first (address keys), so that the two threads finish together
         sources = {
-            "accounts": pool.submit(account_rows, frames["accounts"], account["accounts"],
-                                    config, engine),
-            "logins": pool.submit(login_rows, frames["logins"], account["logins"]),
             "addresses": pool.submit(address_rows, frames["addresses"], frames["orders"],
                                      account, config, engine),
+            "accounts": pool.submit(account_rows, frames["accounts"], account["accounts"],
+                                    config, engine),
             "payments": pool.submit(payment_rows, frames["payments"], frames["orders"],
                                     account),
         }
-        del frames, account
+        sign_ins = [(kind, dataclasses.replace(part, account=account["logins"]))
+                    for kind, part in logins.result()[2]]
+        del frames, account, logins
         # a kind is grouped and judged as soon as the sources it reads are in, while
-        # the others still run; its source rows are let go once it is grouped
+        # the others still run; its source rows are let go once it is grouped (a future
+        # keeps its result: each source's is taken from it and the future dropped)
         kinds: dict[str, Future[tuple[KindRows, tuple[pd.Series, np.ndarray] | None]]] = {}
-        done: dict[str, list[tuple[str, SourceRows]]] = {}
-        pending = set(sources.values())
+        done: dict[str, list[tuple[str, SourceRows]]] = {"logins": sign_ins}
+        del sign_ins
+        pending: set[Future[Any]] = set(sources.values())
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for table, future in sources.items():
-                if future in finished:
-                    done[table] = future.result()
+            for table in [t for t, future in sources.items() if future in finished]:
+                done[table] = sources.pop(table).result()
+                logger.debug("normalize: rows of %s built", table)
+            del finished
             for kind, tables_read in _KIND_SOURCES.items():
                 if kind not in kinds and all(t in done for t in tables_read):
                     parts = [part for table in _SOURCE_ORDER if table in tables_read
                              for part_kind, part in done[table] if part_kind == kind]
                     if parts:
                         kinds[kind] = pool.submit(_group_and_judge, kind, parts, config, engine)
+                        pending.add(kinds[kind])
                     for table in tables_read:
                         done[table] = [row for row in done[table] if row[0] != kind]
                     del parts
+            # what the finished work let go (the tables once read, a kind's source rows
+            # once grouped) goes back to the system now, not after the stage: glibc keeps
+            # freed blocks of the sizes these arrays have (~1 GB at a million accounts)
+            pa.default_memory_pool().release_unused()
         # every kind a source gives must be in _KIND_SOURCES, or its rows would be lost
         assert not any(done.values()), f"kinds without sources: {sorted(done)}"
-        del sources, done, finished, pending
+        del sources, done, pending
         results = [kinds[kind].result() for kind in sorted(kinds)]
     del kinds
     grouped = [g for g, _ in results if len(g.account)]
@@ -198,14 +242,16 @@ def _group_and_judge(
     """A kind's rows grouped (``group_kind``), then its masks and junk flags."""
     grouped = group_kind(kind, parts, _deferred(kind, engine, config))
     parts.clear()  # the caller keeps no other reference: the source rows go now
-    return grouped, (_mask_and_junk(grouped, config) if len(grouped.account) else None)
+    judged = _mask_and_junk(grouped, config) if len(grouped.account) else None
+    logger.debug("normalize: %s grouped and judged", kind)
+    return grouped, judged
 
 
-def _complete(tables: Tables) -> dict[str, pd.DataFrame]:
+def _complete(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The tables this stage reads, optional columns added as NA; missing required ones raise."""
     missing, complete = [], {}
     for table in _USED_COLUMNS:
-        frame = getattr(tables, table)
+        frame = frames.pop(table)
         required, columns = S.INPUT_TABLES[table]
         missing += [f"{table}.{c}" for c in required if c not in frame.columns]
         absent = [c for c in columns if c not in frame.columns]
@@ -219,23 +265,35 @@ def _complete(tables: Tables) -> dict[str, pd.DataFrame]:
     return complete
 
 
-def _account_codes(frames: dict[str, pd.DataFrame], pool: ThreadPoolExecutor
-                   ) -> tuple[dict[str, np.ndarray], pd.Series]:
+def _login_rows(logins: pd.DataFrame) -> tuple[np.ndarray, pd.Series, list[tuple[str, SourceRows]]]:
+    """The sign-ins' account ids hashed (codes, distinct ids) and their rows, whose
+    account codes are these, into the sign-ins' own distinct ids."""
+    codes, distinct = text_codes(logins[S.ACCOUNT_ID])
+    return codes, distinct, login_rows(logins, codes)
+
+
+def _account_codes(
+    frames: dict[str, pd.DataFrame], pool: ThreadPoolExecutor,
+    logins: Future[tuple[np.ndarray, pd.Series, list[tuple[str, SourceRows]]]],
+) -> tuple[dict[str, np.ndarray], pd.Series]:
     """Each table's rows as codes into the sorted distinct account ids (-1: none or blank).
 
-    Every table's ids are hashed once (the tables two at a time in ``pool``);
-    only the distinct ids are trimmed (``as_text``) and sorted.
+    Every table's ids are hashed once (the tables two at a time in ``pool``;
+    the sign-ins' by ``logins``); only the distinct ids are trimmed
+    (``as_text``) and sorted.
     """
-    hashed = [pool.submit(text_codes, frame[S.ACCOUNT_ID]) for frame in frames.values()]
+    hashed = {table: pool.submit(text_codes, frame[S.ACCOUNT_ID])
+              for table, frame in frames.items()}
     local, pooled = [], []
-    for future in hashed:
-        codes, distinct = future.result()
+    futures: list[Future[Any]] = [*hashed.values(), logins]
+    for future in futures:
+        codes, distinct = future.result()[:2]
         local.append(codes)
         pooled.append(as_text(distinct))
     shared, account_ids = text_codes(pd.concat(pooled, ignore_index=True), sort=True)
     offsets = np.cumsum([0] + [len(p) for p in pooled])
     return {table: take_codes(shared[offsets[i]:offsets[i + 1]], local[i])
-            for i, table in enumerate(frames)}, account_ids
+            for i, table in enumerate([*hashed, "logins"])}, account_ids
 
 
 #: kinds read from several tables with one-column normalisers: the raw values of
@@ -383,15 +441,24 @@ def _text_categorical(codes: np.ndarray, distinct: pd.Series, text_dtype: object
         words, category = _merged_words(array)
     else:
         words, category = _hashed_words(array)
-    row_codes = np.asarray(codes if category is None else category[codes], dtype=np.int32)
-    row_codes[np.asarray(codes) < 0] = -1
-    used = np.bincount(row_codes[row_codes >= 0], minlength=len(words)) > 0
+    # each entry of ``distinct`` -> its word (-1: none), decided on the entries, so that
+    # the rows are gathered once, straight into their int32 codes
+    codes = np.asarray(codes)
+    n_entries = len(distinct)
+    word = (np.arange(n_entries, dtype=np.int32) if category is None
+            else np.asarray(category[:n_entries], dtype=np.int32))
+    present = np.zeros(n_entries + 1, dtype=bool)  # the last: code -1
+    present[codes] = True
+    used = np.zeros(len(words) + 1, dtype=bool)  # the last: word -1
+    used[word[present[:n_entries]]] = True
+    used = used[:-1]
     if not used.all():
         # words no row uses (values of rows another rule dropped) are no category
         renumber = np.full(len(words) + 1, -1, dtype=np.int32)
         renumber[np.flatnonzero(used)] = np.arange(int(used.sum()), dtype=np.int32)
-        row_codes = renumber[row_codes]
+        word = renumber[word]
         words = words.filter(pa.array(used))
+    row_codes = np.append(word, np.int32(-1))[codes]
     words = words.combine_chunks() if isinstance(words, pa.ChunkedArray) else words
     categories = pd.Index(pd.array(words.cast(pa.large_string()), dtype=text_dtype), copy=False)
     return coded_text(row_codes, categories)

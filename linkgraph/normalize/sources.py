@@ -23,6 +23,7 @@ from linkgraph.normalize.grouping import (
     SourceRows,
     decode,
     pooled_codes,
+    source_rows,
     take_codes,
     text_codes,
 )
@@ -44,22 +45,15 @@ def _micros(values: pd.Series) -> np.ndarray:
     return np.asarray(times.array.asi8, dtype=np.int64)
 
 
-def _text(values: pd.Series) -> pd.Series:
-    """TEXT with a RangeIndex (blank cells are made NA later, per distinct value)."""
-    text = to_text(values)
-    return text.reset_index(drop=True)
-
-
 def _part(source: str, account: np.ndarray, normalized: pd.DataFrame | pd.Series,
           first: np.ndarray, last: np.ndarray, last4: pd.Series | None = None) -> SourceRows:
-    """A source of canonical values (a frame of value, suppressed) or raw ones (a Series)."""
+    """A source of canonical values (a frame of value, suppressed) or raw ones (a Series),
+    as codes (blank raw cells are made NA later, per distinct value)."""
     if isinstance(normalized, pd.Series):
-        return SourceRows(source, account, _text(normalized), first, last)
-    return SourceRows(
-        source, account, normalized["value"].astype(TEXT).reset_index(drop=True), first, last,
-        suppressed=normalized["suppressed"].astype(TEXT).reset_index(drop=True),
-        last4=None if last4 is None else _text(last4),
-    )
+        return source_rows(source, account, to_text(normalized), first, last)
+    return source_rows(source, account, normalized["value"].astype(TEXT), first, last,
+                       suppressed=normalized["suppressed"].astype(TEXT),
+                       last4=None if last4 is None else to_text(last4))
 
 
 def account_rows(
@@ -88,24 +82,34 @@ def _order_times(
     (ids, order_ids), distinct = pooled_codes([table[key], orders[key]])
     # a blank id matches nothing
     usable = np.where(as_text(distinct).isna(), -1, np.arange(len(distinct)))
-    ids, order_ids = take_codes(usable, ids), take_codes(usable, order_ids)
     n_ids = max(len(distinct), 1)
+    ids = take_codes(usable, ids)
+    order_ids = order_ids.astype(np.int32 if n_ids < np.iinfo(np.int32).max else np.int64)
     pair = np.where((ids >= 0) & (account >= 0), account * n_ids + ids, -1)
-    order_pair = np.where((order_ids >= 0) & (order_account >= 0),
-                          order_account * n_ids + order_ids, -1)
-    del ids, order_ids
+    del ids
     # the rows' pairs hashed, the orders' looked up in them (an order of no row's pair
-    # is not needed)
+    # is not needed), a slice of orders at a time: the orders outnumber the rows, and
+    # their whole-length arrays were most of this function's memory
     groups, uniques = pd.factorize(pair)
-    found = pd.Index(uniques).get_indexer(order_pair)
-    used = (order_pair >= 0) & (found >= 0)
-    at = _micros(orders[S.CREATED_AT])
+    index = pd.Index(uniques)
     first = np.full(len(uniques), _NEVER, dtype=np.int64)
-    np.minimum.at(first, found[used], np.where(at == NAT, _NEVER, at)[used])
-    first = np.where(first == _NEVER, NAT, first)
     last = np.full(len(uniques), NAT, dtype=np.int64)
-    np.maximum.at(last, found[used], at[used])
+    for start in range(0, len(order_ids), _ORDER_SLICE):
+        stop = start + _ORDER_SLICE
+        order_id, order_of = take_codes(usable, order_ids[start:stop]), order_account[start:stop]
+        found = index.get_indexer(np.where((order_id >= 0) & (order_of >= 0),
+                                           order_of * n_ids + order_id, -1))
+        used = (found >= 0) & (order_id >= 0) & (order_of >= 0)
+        at = _micros(orders[S.CREATED_AT].iloc[start:stop])[used]
+        found = found[used]
+        np.minimum.at(first, found, np.where(at == NAT, _NEVER, at))
+        np.maximum.at(last, found, at)
+    first = np.where(first == _NEVER, NAT, first)
     return first[groups], last[groups]
+
+
+#: orders looked up at a time in _order_times
+_ORDER_SLICE = 1 << 20
 
 
 def address_rows(
