@@ -64,13 +64,18 @@ def source_rows(source: str, account: np.ndarray, values: pd.Series, first: np.n
     >>> rows.values[0].tolist(), rows.values[1].tolist()
     ([0, 0], ['b'])
     """
-    return SourceRows(source, account, _narrow_codes(values), first, last,
-                      suppressed=None if suppressed is None else _narrow_codes(suppressed),
-                      last4=None if last4 is None else _narrow_codes(as_text(last4)))
+    return SourceRows(source, account, narrow_codes(values), first, last,
+                      suppressed=None if suppressed is None else narrow_codes(suppressed),
+                      last4=None if last4 is None else narrow_codes(as_text(last4)))
 
 
-def _narrow_codes(values: pd.Series) -> Coded:
-    """``text_codes`` with the codes as int32 where they fit (half the memory kept)."""
+def narrow_codes(values: pd.Series) -> Coded:
+    """``text_codes`` with the codes as int32 where they fit (half the memory kept).
+
+    >>> codes, distinct = narrow_codes(pd.Series(["b", None, "b"]))
+    >>> codes.dtype.name, codes.tolist(), distinct.tolist()
+    ('int32', [0, -1, 0], ['b'])
+    """
     codes, distinct = text_codes(values)
     if len(distinct) < np.iinfo(np.int32).max:
         codes = codes.astype(np.int32)
@@ -216,7 +221,7 @@ def group_kind(
     account = np.concatenate([p.account for p in parts])
     keep = np.flatnonzero((account >= 0) & (value >= 0))
     n_values = max(len(uniques), 1)
-    key = account[keep] * n_values + value[keep]
+    key = account[keep].astype(np.int64) * n_values + value[keep]  # codes may be int32
     del account, value
     # sorted, not hashed: a sort of the int64 keys is cheaper than a hash table of
     # millions of keys, the reductions run over contiguous runs, and the kinds come

@@ -29,7 +29,6 @@ address or payment method (``address_id``/``payment_id``); NaT when unknown.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -60,13 +59,22 @@ from linkgraph.normalize.grouping import (
     decode,
     group_kind,
     micros,
+    narrow_codes,
     take_codes,
     text_codes,
 )
 from linkgraph.normalize.ip import normalize_ips
 from linkgraph.normalize.junk import JUNK, junk_values
 from linkgraph.normalize.name import normalize_names
-from linkgraph.normalize.sources import TIME, account_rows, address_rows, login_rows, payment_rows
+from linkgraph.normalize.sources import (
+    TIME,
+    account_rows,
+    address_rows,
+    login_rows,
+    map_sliced,
+    micros_of,
+    payment_rows,
+)
 from linkgraph.normalize.text import TEXT, as_text
 
 logger = logging.getLogger(__name__)
@@ -160,10 +168,17 @@ def normalize_identifiers(
     # Independent tables, sources and kinds run two at a time: their work is mostly in
     # Arrow kernels, which release the GIL (the results are collected in a fixed order)
     with ThreadPoolExecutor(max_workers=2 if engine.name == "local" else 1) as pool:
-        # the sign-ins, a third of the input, are read first (their account ids hashed
-        # with them) and let go while the other tables' ids are hashed
-        logins = pool.submit(_login_rows, frames.pop("logins"))
-        account, account_ids = _account_codes(frames, pool, logins)
+        # the sign-ins, a third of the input, are read first, a column per task (each
+        # column goes once coded), before the other tables' ids are hashed
+        logins = frames.pop("logins")
+        sign_in = {column: pool.submit(narrow_codes, logins[column])
+                   for column in (S.ACCOUNT_ID, S.IP, S.DEVICE_ID)}
+        seen = pool.submit(micros_of, logins[S.SEEN_AT])
+        del logins
+        account, account_ids = _account_codes(frames, pool, sign_in.pop(S.ACCOUNT_ID))
+        sign_ins = login_rows(account["logins"], sign_in.pop(S.IP).result(),
+                              sign_in.pop(S.DEVICE_ID).result(), seen.result())
+        del seen
         pa.default_memory_pool().release_unused()  # the sign-ins' strings, now read
         # the longest first (address keys), so that the two threads finish together
         sources = {
@@ -174,9 +189,7 @@ def normalize_identifiers(
             "payments": pool.submit(payment_rows, frames["payments"], frames["orders"],
                                     account),
         }
-        sign_ins = [(kind, dataclasses.replace(part, account=account["logins"]))
-                    for kind, part in logins.result()[2]]
-        del frames, account, logins
+        del frames, account
         # a kind is grouped and judged as soon as the sources it reads are in, while
         # the others still run; its source rows are let go once it is grouped (a future
         # keeps its result: each source's is taken from it and the future dropped)
@@ -265,35 +278,30 @@ def _complete(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return complete
 
 
-def _login_rows(logins: pd.DataFrame) -> tuple[np.ndarray, pd.Series, list[tuple[str, SourceRows]]]:
-    """The sign-ins' account ids hashed (codes, distinct ids) and their rows, whose
-    account codes are these, into the sign-ins' own distinct ids."""
-    codes, distinct = text_codes(logins[S.ACCOUNT_ID])
-    return codes, distinct, login_rows(logins, codes)
-
-
-def _account_codes(
-    frames: dict[str, pd.DataFrame], pool: ThreadPoolExecutor,
-    logins: Future[tuple[np.ndarray, pd.Series, list[tuple[str, SourceRows]]]],
-) -> tuple[dict[str, np.ndarray], pd.Series]:
+def _account_codes(frames: dict[str, pd.DataFrame], pool: ThreadPoolExecutor,
+                   logins: Future[tuple[np.ndarray, pd.Series]],
+                   ) -> tuple[dict[str, np.ndarray], pd.Series]:
     """Each table's rows as codes into the sorted distinct account ids (-1: none or blank).
 
     Every table's ids are hashed once (the tables two at a time in ``pool``;
     the sign-ins' by ``logins``); only the distinct ids are trimmed
-    (``as_text``) and sorted.
+    (``as_text``) and sorted. The codes are int32 where they fit.
     """
-    hashed = {table: pool.submit(text_codes, frame[S.ACCOUNT_ID])
+    hashed = {table: pool.submit(narrow_codes, frame[S.ACCOUNT_ID])
               for table, frame in frames.items()}
+    hashed["logins"] = logins
     local, pooled = [], []
-    futures: list[Future[Any]] = [*hashed.values(), logins]
-    for future in futures:
-        codes, distinct = future.result()[:2]
+    for future in hashed.values():
+        codes, distinct = future.result()
         local.append(codes)
         pooled.append(as_text(distinct))
+    del hashed, future
     shared, account_ids = text_codes(pd.concat(pooled, ignore_index=True), sort=True)
+    if len(account_ids) < np.iinfo(np.int32).max:
+        shared = shared.astype(np.int32)
     offsets = np.cumsum([0] + [len(p) for p in pooled])
     return {table: take_codes(shared[offsets[i]:offsets[i + 1]], local[i])
-            for i, table in enumerate([*hashed, "logins"])}, account_ids
+            for i, table in enumerate([*frames, "logins"])}, account_ids
 
 
 #: kinds read from several tables with one-column normalisers: the raw values of
@@ -308,12 +316,12 @@ def _deferred(kind: str, engine: Engine, config: NormalizeConfig
     if kind == S.K_EMAIL:
         emails = partial(_emails, plus=DEFAULT_PLUS_TAG_DOMAINS + config.email_plus_tag_domains,
                          hyphen=DEFAULT_HYPHEN_TAG_DOMAINS + config.email_hyphen_tag_domains)
-        return lambda distinct: engine.map_rows(emails, pd.DataFrame({S.EMAIL: distinct}))
+        return lambda distinct: map_sliced(engine, emails, pd.DataFrame({S.EMAIL: distinct}))
     normalizer = _DEFERRED.get(kind)
     if normalizer is None:
         return None
     rule = partial(_one_column, normalizer=normalizer)
-    return lambda distinct: engine.map_rows(rule, pd.DataFrame({S.VALUE: distinct}))
+    return lambda distinct: map_sliced(engine, rule, pd.DataFrame({S.VALUE: distinct}))
 
 
 # Row rules for Engine.map_rows: the normalisers themselves, given their columns
