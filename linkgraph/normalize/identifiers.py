@@ -352,25 +352,31 @@ def _assemble(
         return pd.DataFrame(empty)[[*S.IDENTIFIER_COLUMNS, *S.IDENTIFIER_CODE_COLUMNS]]
     # one value code space: the kinds in sorted order, each kind's values sorted
     offsets = np.cumsum([0] + [len(g.values) for g in grouped])
-    value = np.concatenate([g.value + offsets[i] for i, g in enumerate(grouped)])
-    account = np.concatenate([g.account for g in grouped])
+    # the kinds' arrays taken out of them, so that each goes once its sorted copy is made
+    sizes = [len(g.account) for g in grouped]
+    kinds = pd.Series([g.kind for g in grouped], dtype=TEXT)
+    rows = {field: [getattr(g, field) for g in grouped] for field in ("account", "value", "first",
+                                                                       "last")}
+    sources = [(g.source, pd.Series(g.sources, dtype=TEXT)) for g in grouped]
+    reasons = [(g.suppressed, g.reasons) for g in grouped]
+    values = pd.concat([g.values for g in grouped], ignore_index=True)
+    grouped.clear()  # the caller keeps no other reference
+    value = np.concatenate([v + offsets[i] for i, v in enumerate(rows.pop("value"))])
+    account = np.concatenate(rows.pop("account")).astype(np.int64, copy=False)
     n_values = int(offsets[-1])
     if len(account_ids) * max(n_values, 1) < 2 ** 62:
         order = np.argsort(account * n_values + value, kind="stable")
     else:
         order = np.lexsort((value, account))
     value, account = value[order], account[order]
-    kinds = pd.Series([g.kind for g in grouped], dtype=TEXT)
-    kind = np.repeat(np.arange(len(grouped), dtype=np.int8),
-                     [len(g.account) for g in grouped])[order]
+    kind = np.repeat(np.arange(len(sizes), dtype=np.int8), sizes)[order]
 
-    def codes(part: Callable[[KindRows], tuple[np.ndarray, pd.Series]], rows: np.ndarray
+    def codes(parts: list[tuple[np.ndarray, pd.Series]], rows: np.ndarray
               ) -> tuple[np.ndarray, pd.Series]:
         """A per-kind coded column as codes (at the sorted ``rows``) into one distinct list."""
         codes, distinct = [], []
         base = 0
-        for g in grouped:
-            c, d = part(g)
+        for c, d in parts:
             c = c.astype(np.int64)
             codes.append(np.where((c < 0) | (c >= len(d)), -1, c + base))
             distinct.append(d.reset_index(drop=True).astype(TEXT))
@@ -380,24 +386,22 @@ def _assemble(
         return (np.concatenate([c.astype(narrow) for c in codes])[rows],
                 pd.concat(distinct, ignore_index=True))
 
-    first = np.concatenate([g.first for g in grouped])[order]
-    last = np.concatenate([g.last for g in grouped])[order]
-    source = codes(lambda g: (g.source, pd.Series(g.sources, dtype=TEXT)), order)
-    suppressed = codes(lambda g: (g.suppressed, g.reasons), order)
+    first = np.concatenate(rows.pop("first"))[order]
+    last = np.concatenate(rows.pop("last"))[order]
+    source = codes(sources, order)
+    suppressed = codes(reasons, order)
+    del sources, reasons
     suppressed_reasons = suppressed[1]
-    values = pd.concat([g.values for g in grouped], ignore_index=True)
     masked = pd.concat([m for m, _ in masks], ignore_index=True)
     junk = np.concatenate([j for _, j in masks])[value]
-    # the kinds' row arrays are all copied into the sorted ones: let them go before
-    # the strings are decoded (the caller keeps no other reference)
     del order
-    grouped.clear()
     masks.clear()
     # junk outranks the normalisers' reasons: "n/a" is a placeholder before it is invalid
     junk_code = len(suppressed[1])
     suppressed_codes = np.where(junk, junk_code, suppressed[0])
     del junk, suppressed
-    reasons = pd.concat([suppressed_reasons, pd.Series([JUNK], dtype=TEXT)], ignore_index=True)
+    all_reasons = pd.concat([suppressed_reasons, pd.Series([JUNK], dtype=TEXT)],
+                            ignore_index=True)
     # the times first (their int64 arrays go), then the text columns, decoded straight to
     # the installed pandas' text type two at a time (Arrow's take releases the GIL)
     first_seen = micros(first)
@@ -418,10 +422,10 @@ def _assemble(
     # a handful of kinds, sources and reasons over every row: categoricals (~0.4 GB less
     # than strings at a million accounts)
     for column, (word_codes, words) in {S.SOURCE: source,
-                                        S.SUPPRESSED: (suppressed_codes, reasons),
+                                        S.SUPPRESSED: (suppressed_codes, all_reasons),
                                         S.KIND: (kind, kinds)}.items():
         text[column] = pd.Series(categorical(word_codes, words.tolist()))
-    del jobs, decoded, values, masked, source, suppressed_codes, reasons, kind
+    del jobs, decoded, values, masked, source, suppressed_codes, all_reasons, kind
     # and the codes this stage sorted on, so the graph stage need not hash the strings
     # again (given to the frame as they are: a column set afterwards would be a copy)
     columns = {**text, S.FIRST_SEEN: first_seen, S.LAST_SEEN: last_seen,
