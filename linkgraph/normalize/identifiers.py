@@ -408,6 +408,9 @@ def _assemble(
     del first
     last_seen = micros(last)
     del last
+    # the kinds' arrays, now sorted into these, go back to the system before the strings
+    # are decoded (glibc would keep them: ~0.3 GB at a million accounts)
+    pa.default_memory_pool().release_unused()
     # ids, values and masked values as categoricals (int32 codes into their sorted
     # distinct strings): ~0.5 GB less than strings at a million accounts, for this frame
     # and every frame of the later stages that takes rows of it
