@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkgraph.normalize.grouping import NAT, SourceRows, decode, group_kind
+from linkgraph.normalize.grouping import NAT, SourceRows, decode, group_kind, source_rows
 from linkgraph.normalize.text import TEXT
 
 
@@ -26,9 +26,9 @@ _ROW = st.tuples(st.integers(-1, 3), st.sampled_from([None, "a", " A", "b", "B "
 def test_two_sources_group_like_a_string_groupby(first: list, second: list) -> None:
     def part(source: str, rows: list) -> SourceRows:
         times = np.array([NAT if t is None else t for _, _, t in rows], dtype=np.int64)
-        return SourceRows(source, np.array([a for a, _, _ in rows], dtype=np.int64),
-                          pd.Series([v for _, v, _ in rows], dtype=TEXT), times,
-                          np.where(times == NAT, NAT, times + 1))
+        return source_rows(source, np.array([a for a, _, _ in rows], dtype=np.int64),
+                           pd.Series([v for _, v, _ in rows], dtype=TEXT), times,
+                           np.where(times == NAT, NAT, times + 1))
 
     grouped = group_kind("k", [part("t.b", first), part("t.a", second)], _lower)
     got = pd.DataFrame({

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pandas as pd
 import pytest
 
@@ -9,7 +12,8 @@ from linkgraph import schemas as S
 from linkgraph.config import NormalizeConfig
 from linkgraph.errors import InputError
 from linkgraph.load import Tables
-from linkgraph.normalize import normalize_identifiers
+from linkgraph.normalize import HandedOver, identifiers, normalize_identifiers, sources
+from linkgraph.normalize.name import normalize_names
 
 
 def _tables(**frames: pd.DataFrame) -> Tables:
@@ -307,3 +311,34 @@ def test_ids_values_and_masks_are_categoricals_of_their_sorted_distinct_strings(
     shared = ids[ids["value"].astype(str) == "annlee"]
     assert sorted(shared["kind"].astype(str)) == ["device", "name"]
     assert ids.groupby(["kind", "value"], observed=True)["value_code"].nunique().eq(1).all()
+
+
+def test_tables_handed_over_give_the_same_identifiers_and_are_let_go_once_read(monkeypatch):
+    expected = normalize_identifiers(_family_and_pickup(), config=NormalizeConfig())
+    frames = HandedOver(_family_and_pickup()).take()
+    sign_ins = weakref.ref(frames["logins"])
+    handed = HandedOver(Tables(**{name: frames.get(name, pd.DataFrame()) for name in (
+        "accounts", "addresses", "payments", "logins", "orders", "sanctions", "decisions",
+        "rejects")}))
+    del frames
+    # names are grouped once every other table is read: the sign-ins must be gone by then
+    alive_then = []
+
+    def names(values: pd.Series) -> pd.DataFrame:
+        gc.collect()
+        alive_then.append(sign_ins() is not None)
+        return normalize_names(values)
+
+    monkeypatch.setitem(identifiers._DEFERRED, S.K_NAME, names)
+    ids = normalize_identifiers(handed, config=NormalizeConfig())
+    pd.testing.assert_frame_equal(ids, expected)
+    assert alive_then == [False]
+    assert handed.take() == {}  # read once
+
+
+def test_rules_given_a_few_rows_at_a_time_give_what_one_call_gives(monkeypatch):
+    expected = normalize_identifiers(_family_and_pickup(), config=NormalizeConfig())
+    monkeypatch.setattr(sources, "SLICE", 1)  # every address, phone and distinct raw value alone
+    monkeypatch.setattr(sources, "_ORDER_SLICE", 1)  # and every order looked up alone
+    pd.testing.assert_frame_equal(
+        normalize_identifiers(_family_and_pickup(), config=NormalizeConfig()), expected)

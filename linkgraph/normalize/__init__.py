@@ -6,6 +6,6 @@ are public for analysts and for the other stages.
 """
 
 from linkgraph.normalize.email import disposable_email, normalize_emails
-from linkgraph.normalize.identifiers import normalize_identifiers
+from linkgraph.normalize.identifiers import HandedOver, normalize_identifiers
 
-__all__ = ["disposable_email", "normalize_emails", "normalize_identifiers"]
+__all__ = ["HandedOver", "disposable_email", "normalize_emails", "normalize_identifiers"]

@@ -1,8 +1,10 @@
 """Grouping the identifier rows on integer codes: one row per (account, kind, value).
 
 The sources of a kind (say ``accounts.registration_ip`` and ``logins.ip``)
-arrive as :class:`SourceRows`: account codes, values, and times as integers.
-:func:`group_kind` normalises each distinct raw value once, codes the
+arrive as :class:`SourceRows`: account codes, codes into the column's distinct
+values, and times as integers (each input column hashed once, where it is
+read, so its strings need not outlive it). :func:`group_kind` pools the
+distinct values, normalises each distinct raw value once, codes the
 canonical values in sorted order and reduces the rows of a kind with numpy
 (a sort of int64 keys, then ``reduceat`` over the runs), so no string is
 hashed or sorted per row twice and no string column is grouped.
@@ -27,24 +29,57 @@ NAT = np.iinfo(np.int64).min
 _BIG = np.iinfo(np.int64).max
 
 
+#: a text column as integer codes (-1: NA) into its distinct values (TEXT)
+Coded = tuple[np.ndarray, pd.Series]
+
+
 @dataclass(frozen=True)
 class SourceRows:
-    """The rows one input column gives one kind, before grouping.
+    """The rows one input column gives one kind, before grouping, as codes.
 
     ``account``: each row's code into the sorted account ids (-1: no account);
-    ``values``: TEXT, raw (``normalized`` None) or already canonical, with
-    ``suppressed`` (TEXT, NA = may link) aligned; ``first``/``last``: int64
-    microseconds since the epoch, ``NAT`` when unknown; ``last4``: TEXT, the
-    card's last digits (cards only).
+    ``values``: codes into the distinct values, raw or already canonical (then
+    with ``suppressed``, the reasons, NA = may link); ``first``/``last``: int64
+    microseconds since the epoch, ``NAT`` when unknown; ``last4``: the card's
+    last digits (cards only). Only codes and distinct values: the input
+    column's strings can go once its rows are built (see :func:`source_rows`).
     """
 
     source: str
     account: np.ndarray
-    values: pd.Series
+    values: Coded
     first: np.ndarray
     last: np.ndarray
-    suppressed: pd.Series | None = None
-    last4: pd.Series | None = None
+    suppressed: Coded | None = None
+    last4: Coded | None = None
+
+
+def source_rows(source: str, account: np.ndarray, values: pd.Series, first: np.ndarray,
+                last: np.ndarray, suppressed: pd.Series | None = None,
+                last4: pd.Series | None = None) -> SourceRows:
+    """:class:`SourceRows` of text columns, each hashed once (blank ``last4`` cells are NA).
+
+    >>> rows = source_rows("t.c", np.array([0, 1]), pd.Series(["b", "b"]), np.array([1, 2]),
+    ...                    np.array([1, 2]))
+    >>> rows.values[0].tolist(), rows.values[1].tolist()
+    ([0, 0], ['b'])
+    """
+    return SourceRows(source, account, narrow_codes(values), first, last,
+                      suppressed=None if suppressed is None else narrow_codes(suppressed),
+                      last4=None if last4 is None else narrow_codes(as_text(last4)))
+
+
+def narrow_codes(values: pd.Series) -> Coded:
+    """``text_codes`` with the codes as int32 where they fit (half the memory kept).
+
+    >>> codes, distinct = narrow_codes(pd.Series(["b", None, "b"]))
+    >>> codes.dtype.name, codes.tolist(), distinct.tolist()
+    ('int32', [0, -1, 0], ['b'])
+    """
+    codes, distinct = text_codes(values)
+    if len(distinct) < np.iinfo(np.int32).max:
+        codes = codes.astype(np.int32)
+    return codes, distinct
 
 
 @dataclass(frozen=True)
@@ -141,17 +176,18 @@ def group_kind(
         The grouped rows: first seen the earliest, last seen the latest,
         source, reason and last4 the first in sorted order.
 
-    >>> part = SourceRows("t.c", np.array([0, 0, 1]), pd.Series([" A", "a", None], dtype=TEXT),
-    ...                   np.array([3, 1, 2]), np.array([3, 1, 2]))
+    >>> part = source_rows("t.c", np.array([0, 0, 1]), pd.Series([" A", "a", None], dtype=TEXT),
+    ...                    np.array([3, 1, 2]), np.array([3, 1, 2]))
     >>> rows = group_kind("x", [part], lambda v: pd.DataFrame(
     ...     {"value": v.str.strip().str.lower(), "suppressed": pd.Series(pd.NA, dtype=TEXT)}))
     >>> rows.account.tolist(), rows.values.tolist(), rows.first.tolist(), rows.last.tolist()
     ([0], ['a'], [1], [3])
     """
     sources = tuple(sorted({p.source for p in parts}))
-    # the raw (or canonical) values of every part hashed once; from here on the rows
-    # are integer codes, in the narrowest type that holds them where they are gathered
-    codes, distinct = pooled_codes([p.values for p in parts], sort=normalizer is None)
+    # each part's distinct values pooled (hashed once more, far fewer than its rows);
+    # from here on the rows are integer codes, in the narrowest type that holds them
+    # where they are gathered
+    codes, distinct = _pooled([p.values for p in parts], sort=normalizer is None)
     if normalizer is not None:
         # each distinct raw value normalised once, over all sources of the kind
         normalized = normalizer(as_text(distinct)).reset_index(drop=True)
@@ -165,17 +201,17 @@ def group_kind(
     else:
         uniques = distinct
         value = np.concatenate(codes)
-        reason_codes, reasons = pooled_codes([p.suppressed for p in parts],  # type: ignore[misc]
-                                             sort=True)
+        reason_codes, reasons = _pooled([p.suppressed for p in parts],  # type: ignore[misc]
+                                        sort=True)
         suppressed = np.concatenate(reason_codes)
         suppressed[suppressed < 0] = len(reasons)
         del reason_codes
     del codes
     if any(p.last4 is not None for p in parts):
-        last4_codes, last4s = pooled_codes(
-            [as_text(p.last4) if p.last4 is not None
-             else pd.Series(pd.NA, index=range(len(p.account)), dtype=TEXT) for p in parts],
-            sort=True)
+        none: Coded = (np.zeros(0, dtype=np.int64), pd.Series([], dtype=TEXT))
+        last4_codes, last4s = _pooled(
+            [p.last4 if p.last4 is not None else (np.full(len(p.account), -1), none[1])
+             for p in parts], sort=True)
         last4_all = np.concatenate(last4_codes)
         last4_all[last4_all < 0] = len(last4s)
         last4: np.ndarray | None = last4_all
@@ -185,7 +221,7 @@ def group_kind(
     account = np.concatenate([p.account for p in parts])
     keep = np.flatnonzero((account >= 0) & (value >= 0))
     n_values = max(len(uniques), 1)
-    key = account[keep] * n_values + value[keep]
+    key = account[keep].astype(np.int64) * n_values + value[keep]  # codes may be int32
     del account, value
     # sorted, not hashed: a sort of the int64 keys is cheaper than a hash table of
     # millions of keys, the reductions run over contiguous runs, and the kinds come
@@ -202,8 +238,8 @@ def group_kind(
                                     for p in parts]))
     return KindRows(
         kind=kind,
-        account=keys // n_values,
-        value=keys % n_values,
+        account=_int32(keys // n_values),
+        value=_int32(keys % n_values),
         first=group_first,
         last=group_last,
         source=_min_runs(source[rows], starts),
@@ -230,6 +266,12 @@ def _time_runs(parts: Sequence[SourceRows], rows: np.ndarray, starts: np.ndarray
     group_first = _min_runs(first, starts)
     np.putmask(group_first, group_first == _BIG, NAT)
     return group_first, group_last
+
+
+def _int32(codes: np.ndarray) -> np.ndarray:
+    """Codes as int32 where they fit (the kinds' rows wait for each other: half the memory)."""
+    return codes.astype(np.int32) if len(codes) and codes.max() < np.iinfo(np.int32).max \
+        else codes
 
 
 def _small(codes: np.ndarray) -> np.ndarray:
@@ -262,6 +304,18 @@ def pooled_codes(parts: Sequence[pd.Series], *, sort: bool = False
     return [codes[bounds[i]:bounds[i + 1]] for i in range(len(parts))], uniques
 
 
+def _pooled(parts: Sequence[Coded], *, sort: bool = False) -> tuple[list[np.ndarray], pd.Series]:
+    """Coded columns recoded into their common distinct values, as ``pooled_codes`` of
+    the columns' text would (the distinct values in order of first appearance, or sorted).
+
+    The rows' codes are looked up in each part's recoded distinct values: no row's
+    string is hashed again.
+    """
+    mapped, uniques = pooled_codes([distinct for _, distinct in parts], sort=sort)
+    return [np.asarray(take_codes(m, codes), dtype=np.int64)
+            for m, (codes, _) in zip(mapped, parts, strict=True)], uniques
+
+
 def decode(codes: np.ndarray, distinct: pd.Series, dtype: object = TEXT) -> pd.Series:
     """Codes back to text (an Arrow ``take``); a code ``len(distinct)`` or -1 is NA.
 
@@ -286,7 +340,9 @@ def micros(values: np.ndarray) -> pd.Series:
     >>> micros(np.array([0, NAT])).tolist()
     [Timestamp('1970-01-01 00:00:00+0000', tz='UTC'), NaT]
     """
-    return pd.Series(values.astype(np.int64).view("datetime64[us]")).dt.tz_localize("UTC")
+    # no copy before the one tz_localize makes
+    naive = pd.Series(np.asarray(values, dtype=np.int64).view("datetime64[us]"), copy=False)
+    return naive.dt.tz_localize("UTC")
 
 
 def _series(array: pa.Array) -> pd.Series:

@@ -33,6 +33,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,13 +59,22 @@ from linkgraph.normalize.grouping import (
     decode,
     group_kind,
     micros,
+    narrow_codes,
     take_codes,
     text_codes,
 )
 from linkgraph.normalize.ip import normalize_ips
 from linkgraph.normalize.junk import JUNK, junk_values
 from linkgraph.normalize.name import normalize_names
-from linkgraph.normalize.sources import TIME, account_rows, address_rows, login_rows, payment_rows
+from linkgraph.normalize.sources import (
+    TIME,
+    account_rows,
+    address_rows,
+    login_rows,
+    map_sliced,
+    micros_of,
+    payment_rows,
+)
 from linkgraph.normalize.text import TEXT, as_text
 
 logger = logging.getLogger(__name__)
@@ -81,8 +91,33 @@ _USED_COLUMNS = {
 }
 
 
+class HandedOver:
+    """Input tables given to :func:`normalize_identifiers` for good, so that it can let
+    each go as soon as it has read it (the caller keeps no other reference).
+
+    At a million accounts the columns no later stage reads are about 1 GB
+    (the logins alone 0.5 GB): handed over, they are freed while the stage
+    runs instead of after it. A handover is read once.
+
+    >>> from linkgraph.load import Tables
+    >>> from linkgraph.schemas import INPUT_TABLES
+    >>> empty = {t: pd.DataFrame(columns=list(c)) for t, (_, c) in INPUT_TABLES.items()}
+    >>> handed = HandedOver(Tables(**{**empty, "rejects": pd.DataFrame()}))
+    >>> sorted(handed.take()), handed.take()
+    (['accounts', 'addresses', 'logins', 'orders', 'payments'], {})
+    """
+
+    def __init__(self, tables: Tables) -> None:
+        self._frames = {table: getattr(tables, table) for table in _USED_COLUMNS}
+
+    def take(self) -> dict[str, pd.DataFrame]:
+        """The handed-over frames by table name; empty once taken."""
+        frames, self._frames = self._frames, {}
+        return frames
+
+
 def normalize_identifiers(
-    tables: Tables, *, config: NormalizeConfig, engine: Engine = LOCAL
+    tables: Tables | HandedOver, *, config: NormalizeConfig, engine: Engine = LOCAL
 ) -> pd.DataFrame:
     """Tables -> the identifiers frame, one row per (account_id, kind, value).
 
@@ -92,7 +127,8 @@ def normalize_identifiers(
     column gives which kind.
 
     Args:
-        tables: the loaded input tables.
+        tables: the loaded input tables, or a :class:`HandedOver` of them (each
+            table then goes as soon as its rows are read).
         config: normalisation settings (junk lists, default phone region...).
         engine: where the per-value normalisers run (``linkgraph.engine``).
 
@@ -126,43 +162,65 @@ def normalize_identifiers(
      ['a1', 'phone', '+79123456789', '+7********89', nan],
      ['a2', 'email', 'n/a', '***', 'junk']]
     """
-    frames = _complete(tables)
+    frames = _complete(tables.take() if isinstance(tables, HandedOver) else
+                       {table: getattr(tables, table) for table in _USED_COLUMNS})
+    del tables
     # Independent tables, sources and kinds run two at a time: their work is mostly in
     # Arrow kernels, which release the GIL (the results are collected in a fixed order)
     with ThreadPoolExecutor(max_workers=2 if engine.name == "local" else 1) as pool:
-        account, account_ids = _account_codes(frames, pool)
+        # the sign-ins, a third of the input, are read first, a column per task (each
+        # column goes once coded), before the other tables' ids are hashed
+        logins = frames.pop("logins")
+        sign_in = {column: pool.submit(narrow_codes, logins[column])
+                   for column in (S.ACCOUNT_ID, S.IP, S.DEVICE_ID)}
+        seen = pool.submit(micros_of, logins[S.SEEN_AT])
+        del logins
+        account, account_ids = _account_codes(frames, pool, sign_in.pop(S.ACCOUNT_ID))
+        sign_ins = login_rows(account["logins"], sign_in.pop(S.IP).result(),
+                              sign_in.pop(S.DEVICE_ID).result(), seen.result())
+        del seen
+        pa.default_memory_pool().release_unused()  # the sign-ins' strings, now read
+        # the longest first (address keys), so that the two threads finish together
         sources = {
-            "accounts": pool.submit(account_rows, frames["accounts"], account["accounts"],
-                                    config, engine),
-            "logins": pool.submit(login_rows, frames["logins"], account["logins"]),
             "addresses": pool.submit(address_rows, frames["addresses"], frames["orders"],
                                      account, config, engine),
+            "accounts": pool.submit(account_rows, frames["accounts"], account["accounts"],
+                                    config, engine),
             "payments": pool.submit(payment_rows, frames["payments"], frames["orders"],
                                     account),
         }
         del frames, account
         # a kind is grouped and judged as soon as the sources it reads are in, while
-        # the others still run; its source rows are let go once it is grouped
+        # the others still run; its source rows are let go once it is grouped (a future
+        # keeps its result: each source's is taken from it and the future dropped)
         kinds: dict[str, Future[tuple[KindRows, tuple[pd.Series, np.ndarray] | None]]] = {}
-        done: dict[str, list[tuple[str, SourceRows]]] = {}
-        pending = set(sources.values())
+        done: dict[str, list[tuple[str, SourceRows]]] = {"logins": sign_ins}
+        del sign_ins
+        pending: set[Future[Any]] = set(sources.values())
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for table, future in sources.items():
-                if future in finished:
-                    done[table] = future.result()
+            for table in [t for t, future in sources.items() if future in finished]:
+                done[table] = sources.pop(table).result()
+                logger.debug("normalize: rows of %s built", table)
+            del finished
             for kind, tables_read in _KIND_SOURCES.items():
                 if kind not in kinds and all(t in done for t in tables_read):
                     parts = [part for table in _SOURCE_ORDER if table in tables_read
                              for part_kind, part in done[table] if part_kind == kind]
                     if parts:
                         kinds[kind] = pool.submit(_group_and_judge, kind, parts, config, engine)
+                        pending.add(kinds[kind])
                     for table in tables_read:
                         done[table] = [row for row in done[table] if row[0] != kind]
                     del parts
+            # what the finished work let go (a table once read, a kind's source rows once
+            # grouped, the rules' working copies) goes back to the system now, not after
+            # the stage: glibc keeps freed blocks of these sizes (at a million accounts the
+            # stage peaked 0.1 GB higher with a return after each table alone)
+            pa.default_memory_pool().release_unused()
         # every kind a source gives must be in _KIND_SOURCES, or its rows would be lost
         assert not any(done.values()), f"kinds without sources: {sorted(done)}"
-        del sources, done, finished, pending
+        del sources, done, pending
         results = [kinds[kind].result() for kind in sorted(kinds)]
     del kinds
     grouped = [g for g, _ in results if len(g.account)]
@@ -198,14 +256,16 @@ def _group_and_judge(
     """A kind's rows grouped (``group_kind``), then its masks and junk flags."""
     grouped = group_kind(kind, parts, _deferred(kind, engine, config))
     parts.clear()  # the caller keeps no other reference: the source rows go now
-    return grouped, (_mask_and_junk(grouped, config) if len(grouped.account) else None)
+    judged = _mask_and_junk(grouped, config) if len(grouped.account) else None
+    logger.debug("normalize: %s grouped and judged", kind)
+    return grouped, judged
 
 
-def _complete(tables: Tables) -> dict[str, pd.DataFrame]:
+def _complete(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The tables this stage reads, optional columns added as NA; missing required ones raise."""
     missing, complete = [], {}
     for table in _USED_COLUMNS:
-        frame = getattr(tables, table)
+        frame = frames.pop(table)
         required, columns = S.INPUT_TABLES[table]
         missing += [f"{table}.{c}" for c in required if c not in frame.columns]
         absent = [c for c in columns if c not in frame.columns]
@@ -219,23 +279,30 @@ def _complete(tables: Tables) -> dict[str, pd.DataFrame]:
     return complete
 
 
-def _account_codes(frames: dict[str, pd.DataFrame], pool: ThreadPoolExecutor
+def _account_codes(frames: dict[str, pd.DataFrame], pool: ThreadPoolExecutor,
+                   logins: Future[tuple[np.ndarray, pd.Series]],
                    ) -> tuple[dict[str, np.ndarray], pd.Series]:
     """Each table's rows as codes into the sorted distinct account ids (-1: none or blank).
 
-    Every table's ids are hashed once (the tables two at a time in ``pool``);
-    only the distinct ids are trimmed (``as_text``) and sorted.
+    Every table's ids are hashed once (the tables two at a time in ``pool``;
+    the sign-ins' by ``logins``); only the distinct ids are trimmed
+    (``as_text``) and sorted. The codes are int32 where they fit.
     """
-    hashed = [pool.submit(text_codes, frame[S.ACCOUNT_ID]) for frame in frames.values()]
+    hashed = {table: pool.submit(narrow_codes, frame[S.ACCOUNT_ID])
+              for table, frame in frames.items()}
+    hashed["logins"] = logins
     local, pooled = [], []
-    for future in hashed:
+    for future in hashed.values():
         codes, distinct = future.result()
         local.append(codes)
         pooled.append(as_text(distinct))
+    del hashed, future
     shared, account_ids = text_codes(pd.concat(pooled, ignore_index=True), sort=True)
+    if len(account_ids) < np.iinfo(np.int32).max:
+        shared = shared.astype(np.int32)
     offsets = np.cumsum([0] + [len(p) for p in pooled])
     return {table: take_codes(shared[offsets[i]:offsets[i + 1]], local[i])
-            for i, table in enumerate(frames)}, account_ids
+            for i, table in enumerate([*frames, "logins"])}, account_ids
 
 
 #: kinds read from several tables with one-column normalisers: the raw values of
@@ -250,12 +317,12 @@ def _deferred(kind: str, engine: Engine, config: NormalizeConfig
     if kind == S.K_EMAIL:
         emails = partial(_emails, plus=DEFAULT_PLUS_TAG_DOMAINS + config.email_plus_tag_domains,
                          hyphen=DEFAULT_HYPHEN_TAG_DOMAINS + config.email_hyphen_tag_domains)
-        return lambda distinct: engine.map_rows(emails, pd.DataFrame({S.EMAIL: distinct}))
+        return lambda distinct: map_sliced(engine, emails, pd.DataFrame({S.EMAIL: distinct}))
     normalizer = _DEFERRED.get(kind)
     if normalizer is None:
         return None
     rule = partial(_one_column, normalizer=normalizer)
-    return lambda distinct: engine.map_rows(rule, pd.DataFrame({S.VALUE: distinct}))
+    return lambda distinct: map_sliced(engine, rule, pd.DataFrame({S.VALUE: distinct}))
 
 
 # Row rules for Engine.map_rows: the normalisers themselves, given their columns
@@ -286,8 +353,17 @@ def _assemble(
         return pd.DataFrame(empty)[[*S.IDENTIFIER_COLUMNS, *S.IDENTIFIER_CODE_COLUMNS]]
     # one value code space: the kinds in sorted order, each kind's values sorted
     offsets = np.cumsum([0] + [len(g.values) for g in grouped])
-    value = np.concatenate([g.value + offsets[i] for i, g in enumerate(grouped)])
-    account = np.concatenate([g.account for g in grouped])
+    # the kinds' arrays taken out of them, so that each goes once its sorted copy is made
+    sizes = [len(g.account) for g in grouped]
+    kinds = pd.Series([g.kind for g in grouped], dtype=TEXT)
+    rows = {field: [getattr(g, field) for g in grouped] for field in ("account", "value", "first",
+                                                                       "last")}
+    sources = [(g.source, pd.Series(g.sources, dtype=TEXT)) for g in grouped]
+    reasons = [(g.suppressed, g.reasons) for g in grouped]
+    values = pd.concat([g.values for g in grouped], ignore_index=True)
+    grouped.clear()  # the caller keeps no other reference
+    value = np.concatenate([v + offsets[i] for i, v in enumerate(rows.pop("value"))])
+    account = np.concatenate(rows.pop("account")).astype(np.int64, copy=False)
     n_values = int(offsets[-1])
     if len(account_ids) * max(n_values, 1) < 2 ** 62:
         order = np.argsort(account * n_values + value, kind="stable")
@@ -297,17 +373,14 @@ def _assemble(
     # frame and in every array the graph stage derives from them
     narrow = np.int32 if max(len(account_ids), n_values) < np.iinfo(np.int32).max else np.int64
     value, account = value.astype(narrow)[order], account.astype(narrow)[order]
-    kinds = pd.Series([g.kind for g in grouped], dtype=TEXT)
-    kind = np.repeat(np.arange(len(grouped), dtype=np.int8),
-                     [len(g.account) for g in grouped])[order]
+    kind = np.repeat(np.arange(len(sizes), dtype=np.int8), sizes)[order]
 
-    def codes(part: Callable[[KindRows], tuple[np.ndarray, pd.Series]], rows: np.ndarray
+    def codes(parts: list[tuple[np.ndarray, pd.Series]], rows: np.ndarray
               ) -> tuple[np.ndarray, pd.Series]:
         """A per-kind coded column as codes (at the sorted ``rows``) into one distinct list."""
         codes, distinct = [], []
         base = 0
-        for g in grouped:
-            c, d = part(g)
+        for c, d in parts:
             c = c.astype(np.int64)
             codes.append(np.where((c < 0) | (c >= len(d)), -1, c + base))
             distinct.append(d.reset_index(drop=True).astype(TEXT))
@@ -317,30 +390,31 @@ def _assemble(
         return (np.concatenate([c.astype(narrow) for c in codes])[rows],
                 pd.concat(distinct, ignore_index=True))
 
-    first = np.concatenate([g.first for g in grouped])[order]
-    last = np.concatenate([g.last for g in grouped])[order]
-    source = codes(lambda g: (g.source, pd.Series(g.sources, dtype=TEXT)), order)
-    suppressed = codes(lambda g: (g.suppressed, g.reasons), order)
+    first = np.concatenate(rows.pop("first"))[order]
+    last = np.concatenate(rows.pop("last"))[order]
+    source = codes(sources, order)
+    suppressed = codes(reasons, order)
+    del sources, reasons
     suppressed_reasons = suppressed[1]
-    values = pd.concat([g.values for g in grouped], ignore_index=True)
     masked = pd.concat([m for m, _ in masks], ignore_index=True)
     junk = np.concatenate([j for _, j in masks])[value]
-    # the kinds' row arrays are all copied into the sorted ones: let them go before
-    # the strings are decoded (the caller keeps no other reference)
     del order
-    grouped.clear()
     masks.clear()
     # junk outranks the normalisers' reasons: "n/a" is a placeholder before it is invalid
     junk_code = len(suppressed[1])
     suppressed_codes = np.where(junk, junk_code, suppressed[0])
     del junk, suppressed
-    reasons = pd.concat([suppressed_reasons, pd.Series([JUNK], dtype=TEXT)], ignore_index=True)
+    all_reasons = pd.concat([suppressed_reasons, pd.Series([JUNK], dtype=TEXT)],
+                            ignore_index=True)
     # the times first (their int64 arrays go), then the text columns, decoded straight to
     # the installed pandas' text type two at a time (Arrow's take releases the GIL)
     first_seen = micros(first)
     del first
     last_seen = micros(last)
     del last
+    # the kinds' arrays, now sorted into these, go back to the system before the strings
+    # are decoded (glibc would keep them: ~0.3 GB at a million accounts)
+    pa.default_memory_pool().release_unused()
     # ids, values and masked values as categoricals (int32 codes into their sorted
     # distinct strings): ~0.5 GB less than strings at a million accounts, for this frame
     # and every frame of the later stages that takes rows of it
@@ -355,10 +429,10 @@ def _assemble(
     # a handful of kinds, sources and reasons over every row: categoricals (~0.4 GB less
     # than strings at a million accounts)
     for column, (word_codes, words) in {S.SOURCE: source,
-                                        S.SUPPRESSED: (suppressed_codes, reasons),
+                                        S.SUPPRESSED: (suppressed_codes, all_reasons),
                                         S.KIND: (kind, kinds)}.items():
         text[column] = pd.Series(categorical(word_codes, words.tolist()))
-    del jobs, decoded, values, masked, source, suppressed_codes, reasons, kind
+    del jobs, decoded, values, masked, source, suppressed_codes, all_reasons, kind
     # and the codes this stage sorted on, so the graph stage need not hash the strings
     # again (given to the frame as they are: a column set afterwards would be a copy)
     columns = {**text, S.FIRST_SEEN: first_seen, S.LAST_SEEN: last_seen,
@@ -386,15 +460,24 @@ def _text_categorical(codes: np.ndarray, distinct: pd.Series, text_dtype: object
         words, category = _merged_words(array)
     else:
         words, category = _hashed_words(array)
-    row_codes = np.asarray(codes if category is None else category[codes], dtype=np.int32)
-    row_codes[np.asarray(codes) < 0] = -1
-    used = np.bincount(row_codes[row_codes >= 0], minlength=len(words)) > 0
+    # each entry of ``distinct`` -> its word (-1: none), decided on the entries, so that
+    # the rows are gathered once, straight into their int32 codes
+    codes = np.asarray(codes)
+    n_entries = len(distinct)
+    word = (np.arange(n_entries, dtype=np.int32) if category is None
+            else np.asarray(category[:n_entries], dtype=np.int32))
+    present = np.zeros(n_entries + 1, dtype=bool)  # the last: code -1
+    present[codes] = True
+    used = np.zeros(len(words) + 1, dtype=bool)  # the last: word -1
+    used[word[present[:n_entries]]] = True
+    used = used[:-1]
     if not used.all():
         # words no row uses (values of rows another rule dropped) are no category
         renumber = np.full(len(words) + 1, -1, dtype=np.int32)
         renumber[np.flatnonzero(used)] = np.arange(int(used.sum()), dtype=np.int32)
-        row_codes = renumber[row_codes]
+        word = renumber[word]
         words = words.filter(pa.array(used))
+    row_codes = np.append(word, np.int32(-1))[codes]
     words = words.combine_chunks() if isinstance(words, pa.ChunkedArray) else words
     categories = pd.Index(pd.array(words.cast(pa.large_string()), dtype=text_dtype), copy=False)
     return coded_text(row_codes, categories)
