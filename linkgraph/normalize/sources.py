@@ -16,7 +16,7 @@ import pandas as pd
 
 from linkgraph import schemas as S
 from linkgraph.config import NormalizeConfig
-from linkgraph.engine import Engine
+from linkgraph.engine import GIVEN_FIRST, GIVEN_LAST, Engine
 from linkgraph.normalize.address import ADDRESS_FIELDS, normalize_addresses
 from linkgraph.normalize.grouping import (
     NAT,
@@ -85,6 +85,8 @@ def _order_times(
     key: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     """First and last time each row's (account, ``key``) was used by an order (``NAT``: never)."""
+    if GIVEN_FIRST in table.columns:  # rows an engine reduced and timed (Engine.load_tables)
+        return _micros(table[GIVEN_FIRST]), _micros(table[GIVEN_LAST])
     (ids, order_ids), distinct = pooled_codes([table[key], orders[key]])
     # a blank id matches nothing
     usable = np.where(as_text(distinct).isna(), -1, np.arange(len(distinct)))
@@ -176,10 +178,13 @@ def _single_tokens(digits: pd.Series, tokens: pd.Series) -> pd.Series:
 def login_rows(logins: pd.DataFrame, account: np.ndarray) -> list[tuple[str, SourceRows]]:
     if not len(logins):
         return []
-    seen = _micros(logins[S.SEEN_AT])
+    if GIVEN_FIRST in logins.columns:  # rows an engine reduced and timed (Engine.load_tables)
+        first, last = _micros(logins[GIVEN_FIRST]), _micros(logins[GIVEN_LAST])
+    else:
+        first = last = _micros(logins[S.SEEN_AT])
     return [
-        (S.K_IP, _part("logins.ip", account, logins[S.IP], seen, seen)),
-        (S.K_DEVICE, _part("logins.device_id", account, logins[S.DEVICE_ID], seen, seen)),
+        (S.K_IP, _part("logins.ip", account, logins[S.IP], first, last)),
+        (S.K_DEVICE, _part("logins.device_id", account, logins[S.DEVICE_ID], first, last)),
     ]
 
 
