@@ -80,8 +80,9 @@ class Aggregation(NamedTuple):
 
 #: the columns of a reduced table (``Engine.load_tables(..., reduced=True)``): each row's
 #: first and last time (UTC; NaT when none), which the normalize stage then reads instead
-#: of the sign-in times (logins) or of the orders that used the address or payment method;
-#: the names cannot clash with an input column the load stage keeps (a user's extras)
+#: of the sign-in times (logins) or of the orders that used the address or payment method.
+#: No input contract uses these names (but the local load keeps a file's extra columns:
+#: one so named would be read as them)
 GIVEN_FIRST, GIVEN_LAST = "_linkgraph_first_seen", "_linkgraph_last_seen"
 
 

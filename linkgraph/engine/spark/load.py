@@ -16,7 +16,10 @@ run as Spark jobs over the whole table:
 
 :func:`read_tables` keeps the accepted rows and the rejects as Spark
 DataFrames; :func:`load_tables` brings them back as the load stage's
-:class:`~linkgraph.load.Tables` (same frames, same rejects, same reject limit).
+:class:`~linkgraph.load.Tables` (same frames, same rejects, same reject limit);
+asked for ``reduced`` tables, it first reduces logins, addresses and payments on
+Spark to what the normalize stage reads of them (:func:`reduced_tables`), so
+those rows never reach the driver whole.
 
 CSV is read with ``multiLine`` (quoted line breaks, as the load stage allows),
 which makes one task per file: for big inputs prefer Parquet (split by row
