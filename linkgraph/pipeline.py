@@ -94,10 +94,10 @@ def _run_stages(data_dir: str | Path, *, out: str | Path | None, previous: str |
 
     engine = get_engine(config.engine, master=config.spark_master)
     with stage("load"):
-        # the sign-ins normalize reads (each place's first and last) are all an engine that
-        # ships rows to this process need send
+        # of logins, addresses and payments, what normalize reads (each distinct row, its
+        # first and last time) is all an engine that ships rows to this process need send
         tables = engine.load_tables(data_dir, max_reject_rate=config.max_reject_rate,
-                                    sign_ins="first_last")
+                                    reduced=True)
         prior = load.load_previous_run(previous) if previous is not None else None
         tables = dataclasses.replace(tables, orders=_blanked(tables.orders,
                                                              *_ORDER_COLUMNS_LOAD_ONLY))

@@ -318,25 +318,60 @@ def marketplace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data
 
 
-def test_first_and_last_sign_ins_give_the_identifiers_of_every_sign_in(
+def test_reduced_logins_addresses_and_payments_give_the_identifiers_of_every_row(
     spark: SparkEngine, marketplace: Path, tmp_path: Path
 ) -> None:
-    # one account signing in again and again from one place: only its first and last
-    # sign-in cross to the driver, and normalize sees the same first and last seen
-    logins = pd.read_csv(marketplace / "logins.csv", dtype=str, keep_default_na=False)
+    # one account signing in again and again from one place; an address saved twice (two
+    # ids) with an order on each; a card saved twice and never used; an address id blank
+    # to the normalize stage (a control character the load does not trim) that an order
+    # names: of these, only one row per distinct row crosses to the driver, with its first
+    # and last time, and normalize finds the same identifiers (first and last seen too)
+    def read(name: str) -> pd.DataFrame:
+        return pd.read_csv(marketplace / f"{name}.csv", dtype=str, keep_default_na=False)
+
+    logins, addresses, payments, orders = (read(n) for n in
+                                           ("logins", "addresses", "payments", "orders"))
     again = logins.iloc[[0] * 5].assign(seen_at=[f"2026-0{m}-01T00:00:00Z" for m in range(1, 6)])
+    used = orders.loc[orders["address_id"] != ""].iloc[0]
+    home = addresses.loc[addresses["address_id"] == used["address_id"]].iloc[[0]]
+    twice = home.assign(address_id="ad-again")
+    blank = addresses.iloc[[1]].assign(address_id="\x1c")
+    owner = blank["account_id"].item()
+    later = pd.DataFrame([{**used.to_dict(), "order_id": "o-again", "address_id": "ad-again",
+                           "created_at": "2027-01-01T00:00:00Z"},
+                          {**used.to_dict(), "order_id": "o-blank", "account_id": owner,
+                           "address_id": "\x1c", "created_at": "2027-02-01T00:00:00Z"}])
+    card = payments.iloc[[2, 2]].assign(payment_id=["pm-again-1", "pm-again-2"])
     data = tmp_path / "data"
     shutil.copytree(marketplace, data)
-    pd.concat([logins, again]).to_csv(data / "logins.csv", index=False)
+    for name, frame in (("logins", pd.concat([logins, again])),
+                        ("addresses", pd.concat([addresses, twice, blank])),
+                        ("payments", pd.concat([payments, card])),
+                        ("orders", pd.concat([orders, later]))):
+        frame.to_csv(data / f"{name}.csv", index=False)
     config = Config()
     local = load_tables(data, max_reject_rate=config.max_reject_rate)
-    reduced = spark.load_tables(data, max_reject_rate=config.max_reject_rate,
-                                sign_ins="first_last")
+    reduced = spark.load_tables(data, max_reject_rate=config.max_reject_rate, reduced=True)
+
     assert len(reduced.logins) < len(local.logins) - 4
+    assert len(reduced.addresses) == len(local.addresses) - 2  # twice, blank: copies
+    assert len(reduced.payments) == len(local.payments) - 2
     assert reduced.sources == local.sources  # rows read and accepted: the whole table's
+    ids = ["address_id", "payment_id"]
+    assert reduced.orders[ids].isna().all().all()
+    pd.testing.assert_frame_equal(reduced.orders.drop(columns=ids), local.orders.drop(columns=ids))
+    pd.testing.assert_frame_equal(reduced.accounts, local.accounts)
+    on_spark = normalize.normalize_identifiers(reduced, config=config.normalize)
     pd.testing.assert_frame_equal(
-        normalize.normalize_identifiers(reduced, config=config.normalize),
-        normalize.normalize_identifiers(local, config=config.normalize))
+        on_spark, normalize.normalize_identifiers(local, config=config.normalize))
+    # the address saved twice is last seen at the later order, on the second id
+    mine = on_spark.loc[(on_spark["account_id"] == home["account_id"].item())
+                        & (on_spark["kind"] == "address")]
+    assert (mine["last_seen"] == pd.Timestamp("2027-01-01", tz="UTC")).sum() == 1
+    # and no order gives the blank id a time
+    theirs = on_spark.loc[(on_spark["account_id"] == owner) & (on_spark["kind"] == "address")
+                          & (on_spark["last_seen"] == pd.Timestamp("2027-02-01", tz="UTC"))]
+    assert theirs.empty
 
 
 def test_coupon_scores_on_spark_equal_the_local_scores(spark: SparkEngine,

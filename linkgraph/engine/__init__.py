@@ -17,7 +17,10 @@ frames, each with one meaning that every engine must give exactly.
   (counts, sums, maxima, distinct values, the most rows sharing one value):
   the coupon features of the score stage.
 - :meth:`Engine.load_tables` -- the load stage: input tables read and
-  validated by the load stage's own rule functions.
+  validated by the load stage's own rule functions; with ``reduced=True`` an
+  engine that ships rows to this process may send, of the tables only the
+  normalize stage reads (logins, addresses, payments), each distinct row once
+  with its first and last time (:data:`GIVEN_FIRST`, :data:`GIVEN_LAST`).
 
 Stages take ``engine=`` (default :data:`LOCAL`) and never import an engine
 implementation; :func:`linkgraph.pipeline.run` picks one with
@@ -38,7 +41,8 @@ from linkgraph.engine.local import LocalEngine
 if TYPE_CHECKING:
     from linkgraph.load import Tables
 
-__all__ = ["LOCAL", "Aggregation", "Engine", "LocalEngine", "Reach", "RowRule", "get_engine"]
+__all__ = ["GIVEN_FIRST", "GIVEN_LAST", "LOCAL", "Aggregation", "Engine", "LocalEngine", "Reach",
+           "RowRule", "get_engine"]
 
 #: a pure rule over rows: a frame in, a frame aligned with it out (same length,
 #: same order); a row's result may depend on that row alone
@@ -74,9 +78,12 @@ class Aggregation(NamedTuple):
     fill: float = 0
 
 
-#: which sign-ins ``Engine.load_tables`` must return: every row, or each (account, IP,
-#: device)'s first and last (all that normalize reads)
-SignIns = Literal["all", "first_last"]
+#: the columns of a reduced table (``Engine.load_tables(..., reduced=True)``): each row's
+#: first and last time (UTC; NaT when none), which the normalize stage then reads instead
+#: of the sign-in times (logins) or of the orders that used the address or payment method.
+#: No input contract uses these names (but the local load keeps a file's extra columns:
+#: one so named would be read as them)
+GIVEN_FIRST, GIVEN_LAST = "_linkgraph_first_seen", "_linkgraph_last_seen"
 
 
 @runtime_checkable
@@ -122,13 +129,20 @@ class Engine(Protocol):
         ...
 
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
-                    sign_ins: SignIns = "all") -> Tables:
+                    reduced: bool = False) -> Tables:
         """``linkgraph.load.load_tables``: the input tables read and validated.
 
-        ``sign_ins="first_last"`` allows an engine that ships rows over a network
-        to keep, of each (account, IP, device) in ``logins``, only its first and
-        last sign-in: all the normalize stage reads of them (each value's first
-        and last seen). Row counts in the sources stay those of the whole table.
+        ``reduced=True`` allows an engine that ships rows over a network to send
+        of ``logins``, ``addresses`` and ``payments`` only what the normalize stage
+        reads of them: each distinct row (sign-ins: each (account, IP, device); the
+        others: every column but ``address_id`` / ``payment_id``, left empty) once,
+        with the earliest and latest time of the rows it stands for in
+        :data:`GIVEN_FIRST` / :data:`GIVEN_LAST` (sign-in times, or the times of the
+        orders of the same account that used the address or payment method), and
+        the orders without ``address_id`` / ``payment_id`` (their one reader is
+        those times). Later stages must not read these three tables (the pipeline
+        empties them after normalize). Row counts in the sources stay those of
+        the whole tables. An engine may ignore it (the local one does).
         """
         ...
 

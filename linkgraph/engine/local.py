@@ -97,9 +97,9 @@ class LocalEngine:
                 for name, aggregation in aggregations.items()}
 
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
-                    sign_ins: str = "all") -> Tables:
-        """The load stage itself (``linkgraph.load.load_tables``); every sign-in whatever
-        ``sign_ins`` says (they are in this process's memory already)."""
+                    reduced: bool = False) -> Tables:
+        """The load stage itself (``linkgraph.load.load_tables``); every row whatever
+        ``reduced`` says (they are in this process's memory already)."""
         from linkgraph.load import load_tables
 
         return load_tables(data_dir, max_reject_rate=max_reject_rate)

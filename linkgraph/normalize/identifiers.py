@@ -71,8 +71,8 @@ from linkgraph.normalize.sources import (
     account_rows,
     address_rows,
     login_rows,
+    login_times,
     map_sliced,
-    micros_of,
     payment_rows,
 )
 from linkgraph.normalize.text import TEXT, as_text
@@ -173,12 +173,12 @@ def normalize_identifiers(
         logins = frames.pop("logins")
         sign_in = {column: pool.submit(narrow_codes, logins[column])
                    for column in (S.ACCOUNT_ID, S.IP, S.DEVICE_ID)}
-        seen = pool.submit(micros_of, logins[S.SEEN_AT])
+        first, last = login_times(logins, pool)
         del logins
         account, account_ids = _account_codes(frames, pool, sign_in.pop(S.ACCOUNT_ID))
         sign_ins = login_rows(account["logins"], sign_in.pop(S.IP).result(),
-                              sign_in.pop(S.DEVICE_ID).result(), seen.result())
-        del seen
+                              sign_in.pop(S.DEVICE_ID).result(), first.result(), last.result())
+        del first, last
         pa.default_memory_pool().release_unused()  # the sign-ins' strings, now read
         # the longest first (address keys), so that the two threads finish together
         sources = {
@@ -362,8 +362,8 @@ def _assemble(
     reasons = [(g.suppressed, g.reasons) for g in grouped]
     values = pd.concat([g.values for g in grouped], ignore_index=True)
     grouped.clear()  # the caller keeps no other reference
-    value = np.concatenate([v + offsets[i] for i, v in enumerate(rows.pop("value"))])
-    account = np.concatenate(rows.pop("account")).astype(np.int64, copy=False)
+    value: np.ndarray = np.concatenate([v + offsets[i] for i, v in enumerate(rows.pop("value"))])
+    account: np.ndarray = np.concatenate(rows.pop("account")).astype(np.int64, copy=False)
     n_values = int(offsets[-1])
     if len(account_ids) * max(n_values, 1) < 2 ** 62:
         order = np.argsort(account * n_values + value, kind="stable")

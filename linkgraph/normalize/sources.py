@@ -10,6 +10,7 @@ assembled in :mod:`linkgraph.normalize.identifiers`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from functools import partial
 
 import numpy as np
@@ -17,7 +18,7 @@ import pandas as pd
 
 from linkgraph import schemas as S
 from linkgraph.config import NormalizeConfig
-from linkgraph.engine import Engine
+from linkgraph.engine import GIVEN_FIRST, GIVEN_LAST, Engine
 from linkgraph.normalize.address import ADDRESS_FIELDS, normalize_addresses
 from linkgraph.normalize.grouping import (
     NAT,
@@ -74,6 +75,18 @@ def micros_of(values: pd.Series) -> np.ndarray:
     return np.asarray(times.array.asi8, dtype=np.int64)
 
 
+def login_times(logins: pd.DataFrame, pool: Executor
+                ) -> tuple[Future[np.ndarray], Future[np.ndarray]]:
+    """The first and last time of each sign-in row, computed in ``pool``: its own time twice,
+    or the first and last of the sign-ins an engine reduced the row from
+    (``Engine.load_tables(..., reduced=True)``)."""
+    if GIVEN_FIRST in logins.columns:
+        return (pool.submit(micros_of, logins[GIVEN_FIRST]),
+                pool.submit(micros_of, logins[GIVEN_LAST]))
+    seen = pool.submit(micros_of, logins[S.SEEN_AT])
+    return seen, seen
+
+
 def _part(source: str, account: np.ndarray, normalized: pd.DataFrame | pd.Series,
           first: np.ndarray, last: np.ndarray, last4: pd.Series | None = None) -> SourceRows:
     """A source of canonical values (a frame of value, suppressed) or raw ones (a Series),
@@ -108,6 +121,8 @@ def _order_times(
     key: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     """First and last time each row's (account, ``key``) was used by an order (``NAT``: never)."""
+    if GIVEN_FIRST in table.columns:  # rows an engine reduced and timed (Engine.load_tables)
+        return micros_of(table[GIVEN_FIRST]), micros_of(table[GIVEN_LAST])
     (ids, order_ids), distinct = pooled_codes([table[key], orders[key]])
     # a blank id matches nothing
     usable = np.where(as_text(distinct).isna(), -1, np.arange(len(distinct)))
@@ -206,15 +221,17 @@ def _single_tokens(digits: pd.Series, tokens: pd.Series) -> pd.Series:
     return decode(row_token, token_texts).set_axis(tokens.index)
 
 
-def login_rows(account: np.ndarray, ip: Coded, device: Coded, seen: np.ndarray
-               ) -> list[tuple[str, SourceRows]]:
+def login_rows(account: np.ndarray, ip: Coded, device: Coded, first: np.ndarray,
+               last: np.ndarray) -> list[tuple[str, SourceRows]]:
     """The sign-ins' rows, from their columns already coded (``narrow_codes``) and their
-    times (``micros_of``): the identifier columns are read apart, each let go once coded."""
+    first and last times (``micros_of``: each sign-in's time, or the first and last an engine
+    that reduced the rows gave, ``login_times``): the identifier columns are read apart, each
+    let go once coded."""
     if not len(account):
         return []
     return [
-        (S.K_IP, SourceRows("logins.ip", account, ip, seen, seen)),
-        (S.K_DEVICE, SourceRows("logins.device_id", account, device, seen, seen)),
+        (S.K_IP, SourceRows("logins.ip", account, ip, first, last)),
+        (S.K_DEVICE, SourceRows("logins.device_id", account, device, first, last)),
     ]
 
 

@@ -107,10 +107,10 @@ class SparkEngine:
             return _aggregate.group_aggregate(self.session, keys, n_groups, aggregations)
 
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
-                    sign_ins: str = "all") -> Tables:
+                    reduced: bool = False) -> Tables:
         """The load stage read and checked by Spark (:mod:`.load`), returned as ``Tables``;
-        with ``sign_ins="first_last"`` only each (account, IP, device)'s first and last
-        sign-in reach the driver."""
+        with ``reduced`` the logins, addresses and payments are reduced on Spark to what
+        the normalize stage reads (``Engine.load_tables``) before they reach the driver."""
         with quiet_pandas_warning():
             return _load.load_tables(self.session, data_dir, max_reject_rate=max_reject_rate,
-                                     first_and_last_sign_ins=sign_ins == "first_last")
+                                     reduced=reduced)

@@ -16,7 +16,10 @@ run as Spark jobs over the whole table:
 
 :func:`read_tables` keeps the accepted rows and the rejects as Spark
 DataFrames; :func:`load_tables` brings them back as the load stage's
-:class:`~linkgraph.load.Tables` (same frames, same rejects, same reject limit).
+:class:`~linkgraph.load.Tables` (same frames, same rejects, same reject limit);
+asked for ``reduced`` tables, it first reduces logins, addresses and payments on
+Spark to what the normalize stage reads of them (:func:`reduced_tables`), so
+those rows never reach the driver whole.
 
 CSV is read with ``multiLine`` (quoted line breaks, as the load stage allows),
 which makes one task per file: for big inputs prefer Parquet (split by row
@@ -28,16 +31,19 @@ reads what it can. Timestamps in Parquet are read by Spark at microseconds.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlparse
 
 import pandas as pd
+import pyarrow as pa
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
+    BooleanType,
     LongType,
     StringType,
     StructField,
@@ -46,6 +52,7 @@ from pyspark.sql.types import (
 from pyspark.sql.window import Window
 
 from linkgraph import schemas as s
+from linkgraph.engine import GIVEN_FIRST, GIVEN_LAST
 from linkgraph.engine.spark.judge import (
     CORRUPT,
     KEPT_ROW,
@@ -75,6 +82,7 @@ from linkgraph.load._read import (
     sha256,
 )
 from linkgraph.load._tables import _check_reject_rates, _sorted_rejects
+from linkgraph.normalize.text import as_text
 
 logger = logging.getLogger(__name__)
 
@@ -103,41 +111,42 @@ class SparkTables:
 
 
 def load_tables(spark: SparkSession, data_dir: str | Path, *,
-                max_reject_rate: float = 0.05, first_and_last_sign_ins: bool = False) -> Tables:
+                max_reject_rate: float = 0.05, reduced: bool = False) -> Tables:
     """``linkgraph.load.load_tables`` with the reading and checking done by Spark.
 
     Args:
         spark: the session to run on.
         data_dir: a directory any Spark reader accepts (local, ``hdfs://``, ``s3a://``).
         max_reject_rate: the largest share of a table's rows that may be dropped.
-        first_and_last_sign_ins: of each (account, IP, device) in ``logins``, only the
-            first and last sign-in come to the driver (:func:`_first_and_last`).
+        reduced: logins, addresses and payments reduced on Spark to what the normalize
+            stage reads of them before they come to the driver (:func:`reduced_tables`).
 
     Returns:
         The load stage's :class:`~linkgraph.load.Tables`: equal frames, rejects and
-        sources (a remote file's ``sha256`` is left empty: hashing it would read it twice).
+        sources (a remote file's ``sha256`` is left empty: hashing it would read it twice);
+        with ``reduced``, the three tables as ``Engine.load_tables`` describes.
 
     Raises:
         InputError: contract problems, every one listed.
         RejectLimitError: a table dropped more than ``max_reject_rate`` of its rows.
     """
     read = read_tables(spark, data_dir)
+    tables, probes = (reduced_tables(read) if reduced else (read.tables, read.probes))
     frames: dict[str, pd.DataFrame] = {}
     accepted_of: dict[str, int] = {}
     for name in s.TABLE_NAMES:
         if name not in read.paths:  # not supplied: the load stage's empty frame, no job
             frames[name] = read.probes[name]
             continue
-        table = read.tables[name]
-        if name == "logins" and first_and_last_sign_ins:
-            table = _first_and_last(table)
         with quiet_pandas_warning():
-            found = cast(pd.DataFrame, table.toPandas())
-        if _ROWS in found.columns:  # rows each kept sign-in stands for
-            accepted_of[name] = int(found.loc[found[_FIRST], _ROWS].sum())
-            found = found.drop(columns=[_ROWS, _FIRST])
+            found = cast(pd.DataFrame, tables[name].toPandas())
+        if _ROWS in found.columns:  # the accepted rows each reduced row stands for
+            accepted_of[name] = int(found[_ROWS].sum())
+            logger.info("%s: %d reduced rows to the driver for %d accepted", name, len(found),
+                        accepted_of[name])
+            found = found.drop(columns=_ROWS)
         found = found.sort_values(ROW, kind="stable", ignore_index=True)
-        frames[name] = typed_like(found.drop(columns=ROW), read.probes[name])
+        frames[name] = typed_like(found.drop(columns=ROW), probes[name])
     with quiet_pandas_warning():
         rejects = cast(pd.DataFrame, read.rejects.toPandas())
     rejects = _sorted_rejects([rejects.astype({s.ROW: "int64"})])
@@ -161,27 +170,88 @@ def load_tables(spark: SparkSession, data_dir: str | Path, *,
     return Tables(**frames, rejects=rejects, sources=tuple(sources))
 
 
-_ROWS, _FIRST = "_rows", "_first"
+#: rows a reduced row stands for; an id the normalize stage's ``as_text`` finds usable
+_ROWS, _USABLE = "_rows", "_usable"
+#: the tables reduced, and the id column each loses (its only use: the order times)
+_REDUCED = {"logins": s.SEEN_AT, "addresses": s.ADDRESS_ID, "payments": s.PAYMENT_ID}
 
 
-def _first_and_last(logins: DataFrame) -> DataFrame:
-    """Of each (account, IP, device), its first and last sign-in (one row when they are
-    the same; sign-ins without a time last), with ``_rows`` (the group's sign-ins) and
-    ``_first`` (the row is the group's first).
+def reduced_tables(read: SparkTables) -> tuple[dict[str, DataFrame], dict[str, pd.DataFrame]]:
+    """``read``'s tables with logins, addresses and payments reduced to what the normalize
+    stage reads of them, and the probes (columns and dtypes) of the reduced frames.
 
-    The normalize stage reads a sign-in's IP and device for each value's first and
-    last seen time, so these rows give it the same identifiers as all of them. On a
-    marketplace an account signs in hundreds of times from a few places: most rows
-    need not cross to the driver.
+    Each reduced table has, per distinct row (the id or time column aside, left empty),
+    its earliest and latest time in ``GIVEN_FIRST`` / ``GIVEN_LAST`` (int64 nanoseconds;
+    null when none), ``_rows`` (the accepted rows it stands for) and ``_row`` (the first
+    of them). The times are the sign-ins' (logins) or those of the orders of the same
+    account with the row's ``address_id`` / ``payment_id`` (an id the normalize stage's
+    own ``as_text`` finds blank matches no order, as in its ``_order_times``). The
+    normalize stage groups its source rows per (account, canonical value) with the
+    earliest first and the latest last time, so it gets the same identifiers from
+    these rows as from all of them, its own rules applied to each distinct raw value.
+
+    The orders lose ``address_id`` and ``payment_id`` (null): the times are their one
+    reader. No stage after normalize reads the three reduced tables.
     """
-    key = [s.ACCOUNT_ID, s.IP, s.DEVICE_ID]
-    earliest = Window.partitionBy(*key).orderBy(F.col(s.SEEN_AT).asc_nulls_last(), ROW)
-    latest = Window.partitionBy(*key).orderBy(F.col(s.SEEN_AT).desc_nulls_last(), ROW)
-    marked = (logins
-              .withColumn(_ROWS, F.count(F.lit(1)).over(Window.partitionBy(*key)))
-              .withColumn(_FIRST, F.row_number().over(earliest) == 1)
-              .withColumn("_last", F.row_number().over(latest) == 1))
-    return marked.where(F.col(_FIRST) | F.col("_last")).drop("_last")
+    tables, probes = dict(read.tables), dict(read.probes)
+    orders = read.tables["orders"]
+    for name, dropped in _REDUCED.items():
+        if name not in read.paths:
+            continue
+        table = read.tables[name]
+        if name == "logins":
+            timed = table.withColumn(GIVEN_FIRST, F.col(s.SEEN_AT)).withColumn(
+                GIVEN_LAST, F.col(s.SEEN_AT))
+        else:
+            timed = _with_order_times(table, orders, dropped)
+        tables[name] = _distinct_timed(timed, dropped)
+        stamps = pd.Series(dtype="datetime64[ns, UTC]")
+        probes[name] = probes[name].assign(**{GIVEN_FIRST: stamps, GIVEN_LAST: stamps})
+    if "orders" in read.paths:
+        tables["orders"] = orders.withColumns({
+            c: F.lit(None).cast(orders.schema[c].dataType) for c in (s.ADDRESS_ID, s.PAYMENT_ID)})
+    return tables, probes
+
+
+def _with_order_times(table: DataFrame, orders: DataFrame, key: str) -> DataFrame:
+    """``table`` with the first and last time (``GIVEN_FIRST`` / ``GIVEN_LAST``) an order
+    of the same account used each row's ``key`` (null: never, or no time)."""
+    times = (orders.where(F.col(key).isNotNull())
+             .groupBy(s.ACCOUNT_ID, key)
+             .agg(F.min(s.CREATED_AT).alias(GIVEN_FIRST), F.max(s.CREATED_AT).alias(GIVEN_LAST)))
+    flagged = _flag_usable(table, key)
+    joined = flagged.join(times, [s.ACCOUNT_ID, key], "left")
+    return joined.select(*table.columns, *(F.when(F.col(_USABLE), F.col(c)).alias(c)
+                                           for c in (GIVEN_FIRST, GIVEN_LAST)))
+
+
+def _flag_usable(table: DataFrame, key: str) -> DataFrame:
+    """``_USABLE``: ``key`` is not blank to the normalize stage (its ``as_text``, on the
+    executors: one definition of a blank id)."""
+    schema = StructType([*table.schema.fields, StructField(_USABLE, BooleanType())])
+
+    def flag(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            ids = batch.column(key).to_pandas()
+            usable = pa.array(as_text(ids).notna().to_numpy(dtype=bool))
+            yield pa.RecordBatch.from_arrays([*batch.columns, usable],
+                                             names=[*batch.schema.names, _USABLE])
+
+    return table.mapInArrow(flag, schema)
+
+
+def _distinct_timed(table: DataFrame, dropped: str) -> DataFrame:
+    """One row per distinct row of ``table`` (``dropped`` and the times aside), with the
+    earliest ``GIVEN_FIRST``, the latest ``GIVEN_LAST``, ``_rows`` and the first ``_row``;
+    ``dropped`` left null. Spark's ``min`` / ``max`` skip nulls (unknown times), as the
+    normalize stage's reductions do."""
+    keys = [c for c in table.columns if c not in (ROW, dropped, GIVEN_FIRST, GIVEN_LAST)]
+    grouped = table.groupBy(*keys).agg(
+        F.min(ROW).alias(ROW), F.min(GIVEN_FIRST).alias(GIVEN_FIRST),
+        F.max(GIVEN_LAST).alias(GIVEN_LAST), F.count(F.lit(1)).alias(_ROWS))
+    columns = [F.lit(None).cast(table.schema[c].dataType).alias(c) if c == dropped else F.col(c)
+               for c in table.columns if c not in (GIVEN_FIRST, GIVEN_LAST)]
+    return grouped.select(*columns, GIVEN_FIRST, GIVEN_LAST, _ROWS)
 
 
 def read_tables(spark: SparkSession, data_dir: str | Path) -> SparkTables:

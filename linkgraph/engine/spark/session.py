@@ -63,8 +63,9 @@ def spark_session(master: str | None = None) -> SparkSession:
     fixture's) is used as it is: its master and settings win over ``master``.
     A new one gets Arrow conversions, adaptive query execution (it coalesces
     small shuffles and splits skewed join partitions) and, on a ``local[n]``
-    master, ``n`` shuffle partitions instead of 200, no web UI and a 4 GB driver
-    (:func:`local_driver_memory`).
+    master, ``n`` shuffle partitions instead of 200 (``8 n`` before adaptive execution
+    coalesces them, so that a big result is collected in parts of tens of MB), no web
+    UI and a 4 GB driver (:func:`local_driver_memory`).
     A checkpoint directory is set when the session has none (a temporary
     directory; on a cluster set ``spark.checkpoint.dir`` to shared storage).
     """
@@ -85,6 +86,12 @@ def spark_session(master: str | None = None) -> SparkSession:
             cores = local.group(1)
             partitions = int(cores) if cores and cores.isdigit() else 4
             builder = (builder.config("spark.sql.shuffle.partitions", str(partitions))
+                       # a big shuffle is cut into up to 8 parts per core and adaptive
+                       # execution joins the small ones back: a collected result comes in
+                       # tasks of tens of MB, not one per core (a million accounts' sign-ins
+                       # in two results lost the driver's 4 GB heap: TaskResultLost)
+                       .config("spark.sql.adaptive.coalescePartitions.initialPartitionNum",
+                               str(8 * partitions))
                        .config("spark.default.parallelism", str(partitions))
                        .config("spark.ui.enabled", "false")
                        .config("spark.ui.showConsoleProgress", "false"))
