@@ -60,11 +60,12 @@ def _bucket_keys(values: pa.ChunkedArray) -> np.ndarray:
     for chunk in values.chunks:
         offset_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
         _, offsets_buffer, data_buffer = chunk.buffers()
-        offsets = np.frombuffer(offsets_buffer, dtype=offset_type)[
-            chunk.offset:chunk.offset + len(chunk) + 1]
+        offsets: np.ndarray = np.frombuffer(offsets_buffer, dtype=offset_type)[
+            chunk.offset:chunk.offset + len(chunk) + 1].astype(np.int64)
         data = (np.frombuffer(data_buffer, dtype=np.uint8)
                 if data_buffer is not None and data_buffer.size else np.zeros(1, dtype=np.uint8))
-        starts, stops = offsets[:-1], offsets[1:]
+        starts: np.ndarray = offsets[:-1]
+        stops: np.ndarray = offsets[1:]
         length = (stops - starts).astype(np.uint32)
         key = length.copy()
         for back in (1, 2, 3):
