@@ -7,7 +7,7 @@ import math
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
@@ -135,53 +135,55 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
     paths, problems = find_files(Path(data_dir))
     first_and_last = sign_ins == "first_last"
     finishing: list[Future[dict[str, FinishedTable]]] = []
-    known: pa.Array | None = None
-    waiting: list[ReadTable] = []
+    known: Future[pa.Array] = Future()  # the accounts' distinct ids, once read
+    waiting = [read_table(name, None) for name in s.TABLE_NAMES if name not in paths]
     found: dict[str, list[str]] = {}  # each table's contract problems, listed in table order
     # Two workers read, parse and judge the tables (arrow's readers and kernels
-    # release the GIL) while the files are hashed; a third finishes each table as
-    # soon as it is read and the accounts are known, so that its pieces go early
-    # (and its frame is not made among this thread's long-lived allocations).
-    with ThreadPoolExecutor(max_workers=2) as pool, ThreadPoolExecutor(max_workers=1) as finisher:
+    # release the GIL), then finish them (the frames are not made among this
+    # thread's long-lived allocations); the files are hashed last.
+    with ThreadPoolExecutor(max_workers=2) as pool:
         # the accounts first (every other table waits for their ids), then the largest
-        # files first, so that no thread is left with the logins at the end
+        # files first, so that no thread is left with the logins at the end; the
+        # sign-ins are finished as soon as they are read: their finish shrinks them
         present = sorted((name for name in paths if name != "accounts"),
                          key=lambda name: -table_size(paths[name]))
-        reads = {pool.submit(read_table, name, paths[name]): name
+        reads: dict[Future[Any], str] = {(pool.submit(_read_and_finish, paths[name], known, first_and_last=first_and_last)
+                  if name == "logins" else pool.submit(read_table, name, paths[name])): name
                  for name in ["accounts", *present] if name in paths}
-        digests = {name: pool.submit(sha256, path) for name, path in paths.items()}
-        waiting = [read_table(name, None) for name in s.TABLE_NAMES if name not in paths]
-        while reads or waiting:
-            if reads:
-                done, _ = wait(reads, return_when=FIRST_COMPLETED)
-                for future in done:
-                    name = reads.pop(future)
-                    try:
-                        read = future.result()
-                    except Unreadable as e:
-                        found[name] = [str(e)]
-                        continue
-                    finally:
-                        del future  # its result (the pieces) must not outlive the table
-                    found[name] = column_problems(name, paths[name].name, read.header)
+        if "accounts" not in paths:
+            known.set_result(pa.array([], type=pa.string()))
+        while reads:
+            done, _ = wait(reads, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = reads.pop(future)
+                try:
+                    result = future.result()
+                except Unreadable as e:
+                    found[name] = [str(e)]
+                    if name == "accounts":  # nothing to judge the other tables against
+                        known.set_result(pa.array([], type=pa.string()))
+                    continue
+                finally:
+                    del future  # its result (the pieces) must not outlive the table
+                if isinstance(result, ReadTable):
+                    found[name] = column_problems(name, paths[name].name, result.header)
                     if name == "accounts":
-                        known = read.ids
-                        finishing.append(finisher.submit(_finish_accounts, read))
+                        known.set_result(result.ids)
+                        finishing.append(pool.submit(_finish_accounts, result))
                     else:
-                        waiting.append(read)
-                    del read
-                del done
-            if known is None and "accounts" in paths and reads:
-                continue
-            if known is None:  # the accounts could not be read: nothing to judge against
-                known = pa.array([], type=pa.string())
-            # the sign-ins go as soon as they are read (they are the table their finish
-            # shrinks), the others together at the end: the accounts' ids are hashed once
-            # for each batch
-            if waiting and (not reads or any(read.name == "logins" for read in waiting)):
-                finishing.append(finisher.submit(_finish_others, known, waiting,
-                                                 first_and_last=first_and_last))
-                waiting = []
+                        waiting.append(result)
+                else:
+                    header, finished_logins = result
+                    found[name] = column_problems(name, paths[name].name, header)
+                    finishing.append(_done(finished_logins))
+                del result
+            del done
+        # the rest together (the accounts' ids hashed once for them all), while the
+        # other worker finishes the sign-ins
+        finishing.append(pool.submit(_finish_others, known.result(), waiting,
+                                     first_and_last=first_and_last))
+        del waiting
+        digests = {name: pool.submit(sha256, path) for name, path in paths.items()}
         finished = {name: table for future in finishing for name, table in future.result().items()}
         del finishing
         problems += [problem for name in s.TABLE_NAMES for problem in found.get(name, [])]
@@ -207,6 +209,20 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
     _check_reject_rates(sources, rejects, max_reject_rate)
     return Tables(**{name: finished[name].frame for name in s.TABLE_NAMES}, rejects=rejects,
                   sources=tuple(sources))
+
+
+def _read_and_finish(path: Path, known: Future[pa.Array], *, first_and_last: bool
+                     ) -> tuple[list[str], dict[str, FinishedTable]]:
+    """The sign-ins read and, once the accounts are known, finished (in the same worker)."""
+    reads = [read_table("logins", path)]
+    header = reads[0].header
+    return header, _finish_others(known.result(), reads, first_and_last=first_and_last)
+
+
+def _done(result: dict[str, FinishedTable]) -> Future[dict[str, FinishedTable]]:
+    future: Future[dict[str, FinishedTable]] = Future()
+    future.set_result(result)
+    return future
 
 
 def _finish_accounts(read: ReadTable) -> dict[str, FinishedTable]:
