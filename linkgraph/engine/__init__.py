@@ -142,7 +142,9 @@ class Engine(Protocol):
         the orders without ``address_id`` / ``payment_id`` (their one reader is
         those times). Later stages must not read these three tables (the pipeline
         empties them after normalize). Row counts in the sources stay those of
-        the whole tables. An engine may ignore it (the local one does).
+        the whole tables. An engine may do less: the local one keeps of the sign-ins
+        each (account, IP, device)'s first and last row (no given times), and every row
+        of the other tables (the same identifiers either way).
         """
         ...
 

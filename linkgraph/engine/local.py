@@ -98,11 +98,13 @@ class LocalEngine:
 
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
                     reduced: bool = False) -> Tables:
-        """The load stage itself (``linkgraph.load.load_tables``); every row whatever
-        ``reduced`` says (they are in this process's memory already)."""
+        """The load stage itself (``linkgraph.load.load_tables``); with ``reduced`` only each
+        (account, IP, device)'s first and last sign-in stay (fewer rows for the normalize
+        stage to hold and hash, the same identifiers); addresses and payments whole."""
         from linkgraph.load import load_tables
 
-        return load_tables(data_dir, max_reject_rate=max_reject_rate)
+        return load_tables(data_dir, max_reject_rate=max_reject_rate,
+                           sign_ins="first_last" if reduced else "all")
 
 
 def _aggregate(keys: np.ndarray, n_groups: int, aggregation: Aggregation) -> np.ndarray:

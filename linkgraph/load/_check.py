@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
-from linkgraph.load._read import RawTable, read_table
+from linkgraph.load._read import RawTable
 
 _ID_COLUMNS = (s.ACCOUNT_ID, s.ORDER_ID, s.ADDRESS_ID, s.PAYMENT_ID, s.DEVICE_ID)
 # Unicode whitespace plus the invisible format characters (zero-width, bidi
@@ -59,8 +58,8 @@ _ALLOWED = {"sanctions": (s.ACTION, s.SANCTION_ACTIONS), "decisions": (s.DECISIO
 
 
 @dataclass(frozen=True)
-class ParsedTable:
-    """One table after the checks that need no other table (run in parallel per table).
+class ParsedRows:
+    """One table, or a piece of one, after parsing: typed values and the row checks.
 
     ``checks`` are (bad rows, column, reason) in the order they are applied:
     a row is rejected for the first one it fails. The unknown-account and
@@ -71,21 +70,46 @@ class ParsedTable:
     values: dict[str, pa.ChunkedArray]  # typed / trimmed columns replacing the raw ones
     checks: tuple[tuple[np.ndarray, str, str], ...]
     ignored: tuple[tuple[np.ndarray, str, str], ...]  # accounts: values set to missing
+    trimmed: frozenset[str] = frozenset()  # id columns whose values trimming changed
+
+
+@dataclass(frozen=True)
+class ParsedTable:
+    """One whole table after the checks that need no other table, its ids encoded (how
+    the Spark loader judges a batch; the local load goes by :class:`ParsedRows`)."""
+
+    raw: RawTable
+    values: dict[str, pa.ChunkedArray]  # typed / trimmed columns replacing the raw ones
+    checks: tuple[tuple[np.ndarray, str, str], ...]
+    ignored: tuple[tuple[np.ndarray, str, str], ...]  # accounts: values set to missing
     ids: pa.Array  # the distinct trimmed account ids of the table
     id_codes: np.ndarray  # each row's index into ``ids`` (-1 = no id)
     order_codes: np.ndarray | None  # orders: each row's order_id code, for duplicates
 
 
-def read_and_parse(name: str, path: Path) -> ParsedTable:
-    """Read and parse one table file (the unit of work of the thread pool)."""
-    return parse_table(read_table(name, path))
-
-
 def parse_table(raw: RawTable) -> ParsedTable:
-    """Trim ids, parse times, IPs and numbers, and find the rows they make bad."""
+    """:func:`parse_rows`, with the account ids (and order ids) encoded."""
+    rows = parse_rows(raw)
+    ids, id_codes = _encoded(rows.values[s.ACCOUNT_ID])
+    order_codes = _encoded(rows.values[s.ORDER_ID])[1] if raw.table == "orders" else None
+    return ParsedTable(raw, rows.values, rows.checks, rows.ignored, ids, id_codes, order_codes)
+
+
+def parse_rows(raw: RawTable, *, ips: bool = True) -> ParsedRows:
+    """Trim ids, parse times, IPs and numbers, and find the rows they make bad.
+
+    With ``ips=False`` the IP columns stay as found: the caller checks them over
+    the whole table (:func:`parse_ips`). They are the last row check of the
+    tables that have them, so the first failure of a row is the same.
+    """
     name, data = raw.table, raw.data
-    values = {column: _trimmed(data.column(column)) for column in _ID_COLUMNS
-              if column in data.column_names}
+    values, trimmed = {}, set()
+    for column in _ID_COLUMNS:
+        if column in data.column_names:
+            found = data.column(column)
+            values[column] = _trimmed(found)
+            if values[column] is not found:
+                trimmed.add(column)
     checks: list[tuple[np.ndarray, str, str]] = []
     ignored: list[tuple[np.ndarray, str, str]] = []
     if name == "orders":
@@ -97,9 +121,9 @@ def parse_table(raw: RawTable) -> ParsedTable:
             ignored.append((bad, column, "bad timestamp" + KEPT))
         else:
             checks.append((bad, column, "bad timestamp"))
-    for column in (s.IP, s.REGISTRATION_IP):
+    for column in (s.IP, s.REGISTRATION_IP) if ips else ():
         if column in s.INPUT_TABLES[name][1]:
-            values[column], bad = _parse_ips(data.column(column))
+            values[column], bad, _ = parse_ips(data.column(column))
             if name == "accounts":
                 ignored.append((bad, column, "bad IP address" + KEPT))
             else:
@@ -113,41 +137,70 @@ def parse_table(raw: RawTable) -> ParsedTable:
         checks.append((_mask(pc.is_null(values[column])), column, f"empty {column}"))
         checks.append((~_mask(pc.is_in(values[column], value_set=pa.array(allowed))), column,
                        f"unknown {column}"))
-    ids, id_codes = _encoded(values[s.ACCOUNT_ID])
-    order_codes = _encoded(values[s.ORDER_ID])[1] if name == "orders" else None
-    return ParsedTable(raw, values, tuple(checks), tuple(ignored), ids, id_codes, order_codes)
+    return ParsedRows(raw, values, tuple(checks), tuple(ignored), frozenset(trimmed))
 
 
-def _encoded(values: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
-    """The distinct values and each row's index into them (-1 for null)."""
-    # one chunk first: encoding chunk by chunk gives each chunk its own (growing)
-    # dictionary, and combining them re-hashes every dictionary (3x slower on order ids)
-    encoded = pc.dictionary_encode(values.combine_chunks())
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    return encoded.dictionary, np.asarray(codes, dtype=np.int64)
+def _encoded(values: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The distinct values and each row's index into them (int32, -1 for null).
 
-
-def account_codes(parsed: dict[str, ParsedTable]) -> tuple[dict[str, np.ndarray], int]:
-    """One code per distinct account id across all tables (-1 = no id), and how many.
-
-    Each table encoded its own ids in parallel; only the distinct ids are
-    hashed again here, so no table is hashed against the accounts twice.
+    The chunks are hashed in turn into one table, with no copy of the strings into
+    one chunk first: every chunk's indices point into the one dictionary.
     """
-    distinct = pa.chunked_array([p.ids for p in parsed.values()], type=pa.string())
-    shared, global_codes = _encoded(distinct)
-    offsets = np.cumsum([0] + [len(p.ids) for p in parsed.values()])
-    codes = {}
-    for i, (name, p) in enumerate(parsed.items()):
-        remap = np.append(global_codes[offsets[i]:offsets[i + 1]], -1)  # index -1 -> -1
-        codes[name] = remap[p.id_codes]
-    return codes, len(shared)
+    encoded = pc.dictionary_encode(values)
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    if not chunks:
+        return pa.array([], type=values.type), np.zeros(0, dtype=np.int32)
+    return chunks[-1].dictionary, np.concatenate([
+        np.asarray(chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int32)
+        for chunk in chunks])
+
+
+def judge_rows(parsed: ParsedRows) -> tuple[pa.Table, np.ndarray,
+                                           list[tuple[np.ndarray, str | None, str, np.ndarray]],
+                                           list[tuple[np.ndarray, str | None, str, np.ndarray]]]:
+    """The row checks of ``parsed``: the typed table of the rows that pass them, the mask
+    of those rows, the rejects (bad lines first) and the values ignored on the rows kept,
+    each as (row numbers, column, reason, values as found)."""
+    raw = parsed.raw
+    data = raw.data
+    dropped = np.zeros(data.num_rows, dtype=bool)
+    parts: list[tuple[np.ndarray, str | None, str, np.ndarray]] = []
+    ignored: list[tuple[np.ndarray, str | None, str, np.ndarray]] = []
+    if raw.bad_lines:
+        parts.append((np.array([row for row, _ in raw.bad_lines], dtype=np.int64), None,
+                      "wrong number of fields",
+                      np.array([text for _, text in raw.bad_lines], dtype=object)))
+    for bad, column, reason in parsed.checks:
+        new = bad & ~dropped
+        if new.any():
+            parts.append(_reject_part(data, raw.rows, new, column, reason))
+            np.logical_or(dropped, new, out=dropped)
+    for bad, column, reason in parsed.ignored:
+        new = bad & ~dropped
+        if new.any():
+            ignored.append(_reject_part(data, raw.rows, new, column, reason))
+    typed = data
+    for column, values in parsed.values.items():
+        typed = typed.set_column(typed.column_names.index(column), column, values)
+    keep = ~dropped
+    return (typed.filter(pa.array(keep)) if dropped.any() else typed), keep, parts, ignored
+
+
+def _reject_part(data: pa.Table, rows: np.ndarray, bad: np.ndarray, column: str,
+                 reason: str) -> tuple[np.ndarray, str | None, str, np.ndarray]:
+    """The rows ``bad`` of ``data`` rejected for ``reason``, with the values as found."""
+    found = data.column(column).filter(pa.array(bad))
+    if found.type != pa.string():
+        found = found.cast(pa.string())
+    return (np.asarray(rows[bad], dtype=np.int64), column, reason,
+            np.asarray(found.to_numpy(zero_copy_only=False), dtype=object))
 
 
 def judge_table(parsed: ParsedTable, codes: np.ndarray,
            known: np.ndarray | None) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """The typed frame of the good rows, the rejects, and the mask of rows kept.
 
-    ``codes`` are the rows' account codes (``account_codes``); ``known[code]``
+    ``codes`` are the rows' account codes (one per distinct id); ``known[code]``
     is True for a valid account (None while judging the accounts themselves).
     """
     raw = parsed.raw
@@ -308,16 +361,17 @@ def _parse_timestamps(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndar
     return _per_chunk(values, fast, slow, _TIMESTAMP)
 
 
-def _parse_ips(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
-    """Trimmed IPs (invalid -> null) and the mask of non-empty values that are not an IP.
+def parse_ips(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray, np.ndarray]:
+    """Trimmed IPs (invalid -> null), the mask of non-empty values that are not an IP,
+    and each row's code of its trimmed IP (equal IPs, equal codes; -1 for null).
 
     Each distinct value is judged once (a login table repeats its IPs about
     ten times): a vectorised regex accepts plain IPv4 and plain IPv6; the
     rest (padded, embedded IPv4, bad values) goes through :mod:`ipaddress`.
     """
-    values = values.cast(pa.string())
-    encoded = pc.dictionary_encode(values.combine_chunks())
-    distinct, position = encoded.dictionary, encoded.indices
+    if values.type != pa.string():
+        values = values.cast(pa.string())
+    distinct, position = _encoded(values)
     plain = _mask(pc.match_substring_regex(distinct, _IPV4))
     # plain IPv6 (hextets, "::", no blanks) is valid as is: only the rest meets ipaddress
     others = np.flatnonzero(~plain)
@@ -325,7 +379,7 @@ def _parse_ips(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
         plain[others] = _mask(pc.match_substring_regex(distinct.take(pa.array(others)), _IPV6))
         others = others[~plain[others]]
     if not len(others):
-        return values, np.zeros(len(values), dtype=bool)
+        return values, np.zeros(len(values), dtype=bool), position
     cleaned: list[str | None] = [None] * len(distinct)
     wrong = np.zeros(len(distinct), dtype=bool)
     for i, v in zip(others.tolist(), distinct.take(pa.array(others)).to_pylist(), strict=True):
@@ -333,8 +387,14 @@ def _parse_ips(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
         cleaned[i] = v if v and _is_ip(v) else None
         wrong[i] = bool(v) and cleaned[i] is None and v.lower() not in _NULL_TOKENS
     cleaned_array = pc.if_else(pa.array(plain), distinct, pa.array(cleaned, type=pa.string()))
-    bad = _mask(pa.array(wrong).take(position))
-    return pa.chunked_array([cleaned_array.take(position)]), bad
+    # two values as found may trim to one IP: its code is that of the trimmed value
+    _, recode = _encoded(cleaned_array)
+    valid = position >= 0
+    bad = np.zeros(len(position), dtype=bool)
+    bad[valid] = wrong[position[valid]]
+    codes = np.where(valid, np.append(recode, -1)[position], -1).astype(np.int32)
+    typed = cleaned_array.take(pa.array(position, mask=~valid))
+    return pa.chunked_array([typed]), bad, codes
 
 
 def _is_ip(value: str) -> bool:
@@ -365,8 +425,10 @@ def _parse_numbers(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray
 def _duplicated(codes: np.ndarray, alive: np.ndarray) -> np.ndarray:
     """True on every ``alive`` row whose code (>= 0) appeared on an earlier alive row."""
     candidates = np.flatnonzero(alive & (codes >= 0))
-    _, first = np.unique(codes[candidates], return_index=True)
+    chosen = codes[candidates]
+    # each code's first alive row, without sorting the codes
+    first = np.full(int(chosen.max()) + 1 if len(chosen) else 0, len(codes), dtype=np.int64)
+    np.minimum.at(first, chosen, candidates)
     duplicated = np.zeros(len(codes), dtype=bool)
-    duplicated[candidates] = True
-    duplicated[candidates[first]] = False
+    duplicated[candidates] = first[chosen] != candidates
     return duplicated

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
+import pyarrow.dataset as ds
 
 from linkgraph import schemas as s
 from linkgraph.errors import InputError
@@ -69,16 +70,54 @@ def _other_formats(data_dir: Path, name: str) -> list[Path]:
                   if p.name.lower() == name or p.name.lower().startswith(f"{name}."))
 
 
-def read_table(name: str, path: Path) -> RawTable:
+#: rows per piece a table is read, parsed and judged in (a Parquet row group, or this
+#: many CSV rows): the load holds the judged rows and one piece in flight per thread,
+#: never the raw and the typed copy of a whole table at once
+PIECE_ROWS = 1 << 20
+
+
+def read_pieces(name: str, path: Path) -> Iterator[RawTable]:
+    """The table in pieces, in file order (at least one, possibly empty).
+
+    Each piece is conformed (:func:`_conform`) and its rows numbered as in the
+    whole file. A Parquet table (a file, or a directory of part files) is read a
+    row group at a time; a CSV file is read whole (its bad lines and quotes are
+    judged over the file) and then cut into slices of ``PIECE_ROWS`` rows, without
+    a copy; its lines with the wrong number of fields ride on the first piece.
+
+    Raises:
+        Unreadable: the file cannot be read (possibly after some pieces were given).
+    """
     if path.suffix == ".parquet":
-        try:
-            data = pq.read_table(path)
-            conformed = _conform(name, data)  # casts text columns: may meet bytes that are not
-        except (OSError, pa.ArrowException) as e:
-            raise Unreadable(f"{path.name} cannot be read as Parquet: {e}") from e
-        return RawTable(name, path, [c.strip() for c in data.column_names], conformed,
-                    np.arange(1, data.num_rows + 1), ())
-    return _read_csv(name, path)
+        yield from _parquet_pieces(name, path)
+        return
+    whole = _read_csv(name, path)
+    for start in range(0, max(whole.data.num_rows, 1), PIECE_ROWS):
+        yield RawTable(name, path, whole.header, whole.data.slice(start, PIECE_ROWS),
+                       whole.rows[start:start + PIECE_ROWS], whole.bad_lines if not start else ())
+
+
+def _parquet_pieces(name: str, path: Path) -> Iterator[RawTable]:
+    """A Parquet table as ``pq.read_table`` reads it (hive partitions, hidden and ``_``
+    files left out, the same batches), one row group at a time."""
+    try:
+        dataset = ds.dataset(path, format="parquet", partitioning="hive",
+                             ignore_prefixes=[".", "_"])
+        header = [c.strip() for c in dataset.schema.names]
+        first_row = 1
+        for fragment in dataset.get_fragments():
+            for group in fragment.split_by_row_group():
+                data = group.to_table(schema=dataset.schema)
+                if not data.num_rows:
+                    continue
+                yield RawTable(name, path, header, _conform(name, data),
+                               np.arange(first_row, first_row + data.num_rows), ())
+                first_row += data.num_rows
+        if first_row == 1:
+            yield RawTable(name, path, header, _conform(name, dataset.schema.empty_table()),
+                           np.arange(1, 1), ())
+    except (OSError, pa.ArrowException) as e:
+        raise Unreadable(f"{path.name} cannot be read as Parquet: {e}") from e
 
 
 def _read_csv(name: str, path: Path) -> RawTable:

@@ -4,28 +4,29 @@ from __future__ import annotations
 
 import logging
 import math
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from linkgraph import schemas as s
 from linkgraph.errors import InputError, RejectLimitError
-from linkgraph.load._check import (
-    KEPT,
-    ParsedTable,
+from linkgraph.load._check import KEPT
+from linkgraph.load._pieces import (
+    FinishedTable,
+    ReadTable,
     account_codes,
-    judge_table,
-    parse_table,
-    read_and_parse,
+    finish_table,
+    read_table,
+    release_freed_memory,
 )
 from linkgraph.load._read import (
     Unreadable,
     column_problems,
     digest_result,
-    empty_table,
     find_files,
     sha256,
     table_size,
@@ -77,7 +78,8 @@ class Tables:
     sources: tuple[SourceFile, ...] = field(default=())
 
 
-def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05) -> Tables:
+def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
+                sign_ins: Literal["all", "first_last"] = "all") -> Tables:
     """Read and validate every input table of ``data_dir``.
 
     Ids, phones and postal codes stay strings (leading zeros kept, ids
@@ -91,13 +93,21 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05) -> Table
     or numbers, negative amounts, unknown actions/decisions, unknown accounts,
     duplicate account/order ids (the first kept). In ``accounts`` a bad
     ``created_at`` or ``registration_ip`` only blanks that value (a reject
-    row records it; it does not count toward the limit).
+    row records it; it does not count toward the limit). Each table is read,
+    parsed and checked a piece at a time (a Parquet row group, a million CSV
+    rows), so that the load never holds a table both as found and as typed.
 
     Args:
         data_dir: directory holding ``accounts.csv`` or ``accounts.parquet``
             and the optional tables.
         max_reject_rate: the largest share of a table's rows that may be
             dropped before the load fails.
+        sign_ins: ``"all"`` keeps every accepted sign-in; ``"first_last"`` keeps,
+            of each (account, IP, device) of ``logins``, only its first and last
+            (the earliest and the latest ``seen_at``, the earlier row on a tie; a
+            sign-in without a time only when its place has none with one): all the
+            normalize stage reads of them. Row counts in ``sources`` stay the whole
+            table's.
 
     Returns:
         The typed tables (accounts sorted by account_id, other tables in file
@@ -116,59 +126,124 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05) -> Table
     [['007', '0912']]
     >>> tables.rejects[["table", "row", "reason"]].values.tolist()
     [['accounts', 2, 'duplicate account_id']]
+    >>> _ = (data / "logins.csv").write_text("account_id,ip,seen_at\\n007,10.0.0.1,2026-01-02\\n"
+    ...     "007,10.0.0.1,2026-01-01\\n007,10.0.0.1,2026-01-03\\n")
+    >>> logins = load_tables(data, max_reject_rate=0.5, sign_ins="first_last").logins
+    >>> logins["seen_at"].dt.day.tolist()
+    [1, 3]
     """
     paths, problems = find_files(Path(data_dir))
-    # Two workers: arrow's readers and kernels release the GIL, so tables are
-    # read and parsed side by side while the files are hashed.
+    first_and_last = sign_ins == "first_last"
+    finishing: list[Future[dict[str, FinishedTable]]] = []
+    known: Future[pa.Array] = Future()  # the accounts' distinct ids, once read
+    waiting = [read_table(name, None) for name in s.TABLE_NAMES if name not in paths]
+    found: dict[str, list[str]] = {}  # each table's contract problems, listed in table order
+    # Two workers read, parse and judge the tables (arrow's readers and kernels
+    # release the GIL), then finish them (the frames are not made among this
+    # thread's long-lived allocations); the files are hashed last.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        # the largest files first, so that no thread is left with the logins at the end
-        largest_first = sorted(paths.items(), key=lambda item: -table_size(item[1]))
-        reads = {name: pool.submit(read_and_parse, name, path) for name, path in largest_first}
+        # the accounts first (every other table waits for their ids), then the largest
+        # files first, so that no thread is left with the logins at the end; the
+        # sign-ins are finished as soon as they are read: their finish shrinks them
+        present = sorted((name for name in paths if name != "accounts"),
+                         key=lambda name: -table_size(paths[name]))
+        reads: dict[Future[Any], str] = {(pool.submit(_read_and_finish, paths[name], known, first_and_last=first_and_last)
+                  if name == "logins" else pool.submit(read_table, name, paths[name])): name
+                 for name in ["accounts", *present] if name in paths}
+        if "accounts" not in paths:
+            known.set_result(pa.array([], type=pa.string()))
+        while reads:
+            done, _ = wait(reads, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = reads.pop(future)
+                try:
+                    result = future.result()
+                except Unreadable as e:
+                    found[name] = [str(e)]
+                    if name == "accounts":  # nothing to judge the other tables against
+                        known.set_result(pa.array([], type=pa.string()))
+                    continue
+                finally:
+                    del future  # its result (the pieces) must not outlive the table
+                if isinstance(result, ReadTable):
+                    found[name] = column_problems(name, paths[name].name, result.header)
+                    if name == "accounts":
+                        known.set_result(result.ids)
+                        finishing.append(pool.submit(_finish_accounts, result))
+                    else:
+                        waiting.append(result)
+                else:
+                    header, finished_logins = result
+                    found[name] = column_problems(name, paths[name].name, header)
+                    finishing.append(_done(finished_logins))
+                del result
+            del done
+        # the rest together (the accounts' ids hashed once for them all), while the
+        # other worker finishes the sign-ins
+        finishing.append(pool.submit(_finish_others, known.result(), waiting,
+                                     first_and_last=first_and_last))
+        del waiting
         digests = {name: pool.submit(sha256, path) for name, path in paths.items()}
-        parsed: dict[str, ParsedTable] = {}
-        for name in s.TABLE_NAMES:
-            if name not in reads:
-                parsed[name] = parse_table(empty_table(name))
-                continue
-            try:
-                parsed[name] = reads[name].result()
-            except Unreadable as e:
-                problems.append(str(e))
-                continue
-            problems.extend(column_problems(name, paths[name].name, parsed[name].raw.header))
+        finished = {name: table for future in finishing for name, table in future.result().items()}
+        del finishing
+        problems += [problem for name in s.TABLE_NAMES for problem in found.get(name, [])]
         if problems:
             raise InputError("\n".join(problems))
-
-        codes, n_ids = account_codes(parsed)
-        checked = {"accounts": judge_table(parsed["accounts"], codes["accounts"], None)}
-        known = np.zeros(n_ids + 1, dtype=bool)  # the last slot stands for "no id" (code -1)
-        known[codes["accounts"][checked["accounts"][2]]] = True
-        others = s.TABLE_NAMES[1:]
-        for name, result in zip(others, pool.map(
-                lambda n: judge_table(parsed[n], codes[n], known), others)):
-            checked[name] = result
         sha = {name: digest_result(future) for name, future in digests.items()}
 
-    frames: dict[str, pd.DataFrame] = {}
     sources: list[SourceFile] = []
     for name in s.TABLE_NAMES:
-        raw, (frame, rejects, keep) = parsed[name].raw, checked[name]
-        dropped = int(len(keep) - keep.sum()) + len(raw.bad_lines)
-        frames[name] = frame
-        if raw.path is None:
+        result = finished[name]
+        if name not in paths:
             continue
+        path = paths[name]
+        rows_read = result.accepted + result.dropped
         sources.append(SourceFile(
-            table=name, path=str(raw.path), size=table_size(raw.path), sha256=sha[name],
-            rows_read=len(frame) + dropped, rows_accepted=len(frame), rows_rejected=dropped,
-            values_ignored=len(rejects) - dropped,
+            table=name, path=str(path), size=table_size(path), sha256=sha[name],
+            rows_read=rows_read, rows_accepted=result.accepted, rows_rejected=result.dropped,
+            values_ignored=len(result.rejects) - result.dropped,
         ))
-        logger.info("%s: %d rows read, %d accepted, %d rejected", raw.path.name,
-                    len(frame) + dropped, len(frame), dropped)
-    frames["accounts"] = frames["accounts"].sort_values(
-        s.ACCOUNT_ID, kind="stable", ignore_index=True)
-    rejects = _sorted_rejects([checked[name][1] for name in s.TABLE_NAMES])
+        logger.info("%s: %d rows read, %d accepted, %d rejected", path.name,
+                    rows_read, result.accepted, result.dropped)
+    rejects = _sorted_rejects([finished[name].rejects for name in s.TABLE_NAMES])
     _check_reject_rates(sources, rejects, max_reject_rate)
-    return Tables(**frames, rejects=rejects, sources=tuple(sources))
+    return Tables(**{name: finished[name].frame for name in s.TABLE_NAMES}, rejects=rejects,
+                  sources=tuple(sources))
+
+
+def _read_and_finish(path: Path, known: Future[pa.Array], *, first_and_last: bool
+                     ) -> tuple[list[str], dict[str, FinishedTable]]:
+    """The sign-ins read and, once the accounts are known, finished (in the same worker)."""
+    reads = [read_table("logins", path)]
+    header = reads[0].header
+    return header, _finish_others(known.result(), reads, first_and_last=first_and_last)
+
+
+def _done(result: dict[str, FinishedTable]) -> Future[dict[str, FinishedTable]]:
+    future: Future[dict[str, FinishedTable]] = Future()
+    future.set_result(result)
+    return future
+
+
+def _finish_accounts(read: ReadTable) -> dict[str, FinishedTable]:
+    finished = {"accounts": finish_table(read)}
+    del read
+    release_freed_memory()
+    return finished
+
+
+def _finish_others(known: pa.Array, reads: list[ReadTable], *,
+                   first_and_last: bool) -> dict[str, FinishedTable]:
+    """Finish ``reads`` (tables other than the accounts), their ids hashed together with
+    the accounts' ids ``known`` once; each table's pieces go as it is finished."""
+    finished = {}
+    for codes in account_codes(known, reads):
+        read = reads.pop(0)
+        finished[read.name] = finish_table(read, codes=codes, n_known=len(known),
+                                           first_and_last=first_and_last)
+        del read, codes
+        release_freed_memory()
+    return finished
 
 
 def summarize_tables(tables: Tables) -> pd.DataFrame:
