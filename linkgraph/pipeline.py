@@ -5,10 +5,7 @@ load -> normalize -> graph -> cluster -> sanctions -> score -> report
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import dataclasses
-import functools
 import logging
 import os
 import time
@@ -25,6 +22,7 @@ from linkgraph import schemas as s
 from linkgraph.config import Config, load_config
 from linkgraph.engine import get_engine
 from linkgraph.errors import LinkgraphError
+from linkgraph.memory import release_freed_memory
 from linkgraph.run import Run
 
 logger = logging.getLogger(__name__)
@@ -90,7 +88,7 @@ def _run_stages(data_dir: str | Path, *, out: str | Path | None, previous: str |
         start = time.perf_counter()
         yield
         timings[name] = round(time.perf_counter() - start, 3)
-        _release_freed_memory()
+        release_freed_memory()
 
     engine = get_engine(config.engine, master=config.spark_master)
     with stage("load"):
@@ -166,33 +164,6 @@ def _returning_arrow_pool() -> Iterator[None]:
         yield
     finally:
         pa.set_memory_pool(previous)
-
-
-def _release_freed_memory() -> None:
-    """Hand the memory Arrow's allocator keeps after a stage back to the system.
-
-    A pool such as mimalloc holds on to freed pages for reuse by Arrow alone;
-    numpy and pandas allocate elsewhere, so at a million accounts the pages kept
-    after load (about 1 GB) would add to every later stage's peak. glibc's malloc
-    likewise keeps the freed top of its heap: ``malloc_trim`` returns it, where
-    the C library has one.
-    """
-    pa.default_memory_pool().release_unused()
-    libc = _libc()
-    if libc is not None:
-        libc.malloc_trim(0)
-
-
-@functools.cache
-def _libc() -> ctypes.CDLL | None:
-    """glibc, for ``malloc_trim``, found on the first run (not at import); None elsewhere
-    (macOS, musl, Windows)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim.argtypes = [ctypes.c_size_t]
-    except (OSError, AttributeError):
-        return None
-    return libc
 
 
 def _blanked(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:

@@ -39,6 +39,7 @@ from linkgraph import schemas as s
 from linkgraph.codes import text_array
 from linkgraph.config import Config, ReportConfig, config_to_dict
 from linkgraph.errors import RunDirectoryError
+from linkgraph.memory import release_freed_memory
 from linkgraph.run import Run
 
 logger = logging.getLogger(__name__)
@@ -509,9 +510,7 @@ def _written(write: Callable[[], None], path: Path) -> tuple[str, dict[str, Any]
     """
     write()
     entry = _file_entry(path)
-    from linkgraph.pipeline import _release_freed_memory  # the pipeline imports this module
-
-    _release_freed_memory()
+    release_freed_memory()
     return path.name, entry
 
 

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from linkgraph import schemas as s
 from linkgraph.codes import positions, sort_ranks
+from linkgraph.memory import release_freed_memory
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -542,12 +543,10 @@ def _links_inside_clusters(
 
 
 def _return_freed_memory() -> None:
-    """Give the memory freed so far back to the system (``pipeline._release_freed_memory``):
+    """Give the memory freed so far back to the system (``memory.release_freed_memory``):
     malloc keeps the freed arrays of a few tens of MB for reuse, which the next
     ones, of other sizes, seldom fit."""
-    from linkgraph.pipeline import _release_freed_memory  # the pipeline imports this module
-
-    _release_freed_memory()
+    release_freed_memory()
 
 
 def _sort_rank(values: pd.Series) -> tuple[np.ndarray, int]:

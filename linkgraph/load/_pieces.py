@@ -11,9 +11,6 @@ No step holds a table as found and as typed at once.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +32,7 @@ from linkgraph.load._check import (
 )
 from linkgraph.load._read import RawTable, empty_table, read_pieces
 from linkgraph.load._signins import first_and_last_sign_ins
+from linkgraph.memory import release_freed_memory
 
 #: rejected rows of one check: (row numbers, column, reason, values as found)
 RejectPart = tuple[np.ndarray, "str | None", str, np.ndarray]
@@ -287,28 +285,3 @@ def _column(pieces: list[JudgedPiece], column: str) -> pa.ChunkedArray:
 def _without(part: RejectPart, rows: np.ndarray) -> RejectPart:
     keep = ~np.isin(part[0], rows)
     return part[0][keep], part[1], part[2], part[3][keep]
-
-
-def release_freed_memory() -> None:
-    """Hand back to the system the pages a piece or a table left free.
-
-    glibc keeps each thread's freed memory for that thread's next allocations:
-    the pieces as found, once judged, and a finished table's Arrow copy would
-    otherwise add up to a second copy of the tables (as ``pipeline`` does
-    between stages).
-    """
-    pa.default_memory_pool().release_unused()
-    libc = _libc()
-    if libc is not None:
-        libc.malloc_trim(0)
-
-
-@functools.cache
-def _libc() -> ctypes.CDLL | None:
-    """glibc, for ``malloc_trim``; None elsewhere (macOS, musl, Windows)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim.argtypes = [ctypes.c_size_t]
-    except (OSError, AttributeError):
-        return None
-    return libc

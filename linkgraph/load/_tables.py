@@ -21,7 +21,6 @@ from linkgraph.load._pieces import (
     account_codes,
     finish_table,
     read_table,
-    release_freed_memory,
 )
 from linkgraph.load._read import (
     Unreadable,
@@ -31,6 +30,7 @@ from linkgraph.load._read import (
     sha256,
     table_size,
 )
+from linkgraph.memory import release_freed_memory
 
 logger = logging.getLogger(__name__)
 
