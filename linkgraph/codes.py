@@ -15,6 +15,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
+def index_dtype(n: int) -> type[np.signedinteger]:
+    """int32 for codes and row positions below ``n`` (half the memory of int64), int64
+    past two billion.
+
+    >>> index_dtype(10**9).__name__, index_dtype(3 * 10**9).__name__
+    ('int32', 'int64')
+    """
+    return np.int32 if n < np.iinfo(np.int32).max else np.int64
+
+
 def positions(values: pd.Series | pd.Index | np.ndarray, keys: pd.Index | pd.Series) -> np.ndarray:
     """Position of each value in ``keys`` (-1 when absent; missing finds missing), as int64.
 

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from linkgraph import schemas as s
-from linkgraph.codes import text_array
+from linkgraph.codes import index_dtype, text_array
 from linkgraph.config import Config, ReportConfig, config_to_dict
 from linkgraph.errors import RunDirectoryError
 from linkgraph.memory import release_freed_memory
@@ -286,7 +286,7 @@ def _column_cells(values: pd.Series, *, suffix: str, used: dict[int, np.ndarray]
             used_rows = np.flatnonzero(used[id(categories)][:-1])
             # category code -> its text's position (the last, the suffix alone, for missing)
             renumber = np.full(len(categories) + 1, len(used_rows),
-                               dtype=np.int32 if len(categories) < 2**31 - 1 else np.int64)
+                               dtype=index_dtype(len(categories)))
             renumber[used_rows] = np.arange(len(used_rows))
             words = _csv_fields(pd.Series(categories.take(used_rows).astype("str")),
                                 suffix=suffix)

@@ -28,10 +28,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
-from linkgraph.codes import sort_ranks, sorted_unique, text_array
+from linkgraph.codes import index_dtype, sort_ranks, sorted_unique, text_array
 from linkgraph.config import GraphConfig
 from linkgraph.engine import LOCAL, Engine
-from linkgraph.graph.incidence import TIER_OF_KIND, CodedIncidence, index_dtype, labels, take
+from linkgraph.graph.incidence import TIER_OF_KIND, CodedIncidence, labels, take
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
-from linkgraph.codes import coded_text
+from linkgraph.codes import coded_text, index_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -167,16 +167,6 @@ def code_identifiers(identifiers: pd.DataFrame) -> CodedIncidence:
 
 #: rows converted to nanoseconds at a time where every row is read (a bounded scratch)
 _CHUNK_ROWS = 1 << 20
-
-
-def index_dtype(n: int) -> type[np.signedinteger]:
-    """int32 for codes and row positions below ``n`` (half the memory of int64), int64
-    past two billion.
-
-    >>> index_dtype(10**9).__name__, index_dtype(3 * 10**9).__name__
-    ('int32', 'int64')
-    """
-    return np.int32 if n < np.iinfo(np.int32).max else np.int64
 
 
 def _typed_times(column: pd.Series) -> pd.Series:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from linkgraph import schemas as s
-from linkgraph.codes import categorical, sorted_unique
+from linkgraph.codes import categorical, index_dtype, sorted_unique
 from linkgraph.config import GraphConfig
 from linkgraph.graph.hubs import ValueFlags
 from linkgraph.graph.incidence import (
@@ -23,7 +23,6 @@ from linkgraph.graph.incidence import (
     account_column,
     base_weights,
     from_ns,
-    index_dtype,
     rarity_weight,
     take,
     tier_codes,

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as S
-from linkgraph.codes import categorical, coded_text, strictly_ascending
+from linkgraph.codes import categorical, coded_text, index_dtype, strictly_ascending
 from linkgraph.normalize.grouping import KindRows, micros
 from linkgraph.normalize.junk import JUNK
 from linkgraph.normalize.sources import TIME
@@ -57,7 +57,7 @@ def assemble(
         order = np.lexsort((value, account))
     # int32 codes below two billion accounts and values: half the memory of int64, in this
     # frame and in every array the graph stage derives from them
-    narrow = np.int32 if max(len(account_ids), n_values) < np.iinfo(np.int32).max else np.int64
+    narrow = index_dtype(max(len(account_ids), n_values))
     value, account = value.astype(narrow)[order], account.astype(narrow)[order]
     kind = np.repeat(np.arange(len(sizes), dtype=np.int8), sizes)[order]
 

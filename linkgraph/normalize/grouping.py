@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from linkgraph.codes import index_dtype
 from linkgraph.normalize.text import TEXT, arrow_text, as_text, to_text
 
 #: NaT as an int64 (numpy's and pandas' sentinel)
@@ -77,8 +78,7 @@ def narrow_codes(values: pd.Series) -> Coded:
     ('int32', [0, -1, 0], ['b'])
     """
     codes, distinct = text_codes(values)
-    if len(distinct) < np.iinfo(np.int32).max:
-        codes = codes.astype(np.int32)
+    codes = codes.astype(index_dtype(len(distinct)), copy=False)
     return codes, distinct
 
 

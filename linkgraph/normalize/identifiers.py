@@ -40,6 +40,7 @@ import pandas as pd
 import pyarrow as pa
 
 from linkgraph import schemas as S
+from linkgraph.codes import index_dtype
 from linkgraph.config import NormalizeConfig
 from linkgraph.engine import LOCAL, Engine
 from linkgraph.errors import InputError
@@ -295,8 +296,7 @@ def _account_codes(frames: dict[str, pd.DataFrame], pool: ThreadPoolExecutor,
         pooled.append(as_text(distinct))
     del hashed, future
     shared, account_ids = text_codes(pd.concat(pooled, ignore_index=True), sort=True)
-    if len(account_ids) < np.iinfo(np.int32).max:
-        shared = shared.astype(np.int32)
+    shared = shared.astype(index_dtype(len(account_ids)), copy=False)
     offsets = np.cumsum([0] + [len(p) for p in pooled])
     return {table: take_codes(shared[offsets[i]:offsets[i + 1]], local[i])
             for i, table in enumerate([*frames, "logins"])}, account_ids

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from linkgraph import schemas as S
+from linkgraph.codes import index_dtype
 from linkgraph.config import NormalizeConfig
 from linkgraph.engine import GIVEN_FIRST, GIVEN_LAST, Engine
 from linkgraph.normalize.address import ADDRESS_FIELDS, normalize_addresses
@@ -128,7 +129,7 @@ def _order_times(
     usable = np.where(as_text(distinct).isna(), -1, np.arange(len(distinct)))
     n_ids = max(len(distinct), 1)
     ids = take_codes(usable, ids)
-    order_ids = order_ids.astype(np.int32 if n_ids < np.iinfo(np.int32).max else np.int64)
+    order_ids = order_ids.astype(index_dtype(n_ids))
     pair = np.where((ids >= 0) & (account >= 0), account.astype(np.int64) * n_ids + ids, -1)
     del ids
     # the rows' pairs hashed, the orders' looked up in them (an order of no row's pair

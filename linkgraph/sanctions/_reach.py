@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from linkgraph.codes import sorted_unique
+from linkgraph.codes import index_dtype, sorted_unique
 
 #: confidences are compared at this many decimals, so that products taken in
 #: a different order do not break ties at random
@@ -65,7 +65,7 @@ def _csr_order(tail: np.ndarray, head: np.ndarray,
     ``tail -> head``, and the edge order it uses."""
     # scipy's COO -> CSR is a counting sort; the edge number rides along as data
     # (edges are distinct, so nothing is summed)
-    numbers = np.int32 if len(tail) < np.iinfo(np.int32).max else np.int64
+    numbers = index_dtype(len(tail))
     adjacency = csr_matrix((np.arange(1, len(tail) + 1, dtype=numbers), (tail, head)),
                            shape=(n_nodes, n_nodes))
     order = adjacency.data - 1
