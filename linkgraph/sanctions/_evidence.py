@@ -63,14 +63,15 @@ def _edge_texts(pairs: pd.DataFrame, account_ids: pd.Index, keys: np.ndarray) ->
     rows, row_pair = _pair_rows(pairs, account_ids, sorted_unique(keys // 2))
     wanted = pd.Index(keys)
     row_is_weak = rows[s.TIER].eq(s.T_WEAK).fillna(True).to_numpy(bool)
+    kinds, masked = rows[s.KIND].to_numpy(), rows[s.MASKED].to_numpy()
     # every row may serve the weak and the strong text of its pair
     joined = []
     for flag in (0, 1):
         at = wanted.get_indexer(row_pair * 2 + flag)
         take = at >= 0
         joined.append(pd.DataFrame({
-            "edge": keys[at[take]], "kind": rows[s.KIND].to_numpy()[take],
-            "masked": rows[s.MASKED].to_numpy()[take], "weak_row": row_is_weak[take],
+            "edge": keys[at[take]], "kind": kinds[take],
+            "masked": masked[take], "weak_row": row_is_weak[take],
             "weak_edge": bool(flag),
         }))
     items = pd.concat(joined, ignore_index=True)
