@@ -12,7 +12,7 @@ No step holds a table as found and as typed at once.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +100,7 @@ class IpCheck:
     typed: pa.ChunkedArray | None  # the trimmed IPs, None when every value stays as found
     bad: np.ndarray  # values that are not an IP
     codes: np.ndarray  # each row's code of its trimmed IP (-1: none)
+    distinct: pa.Array  # the trimmed IPs the codes index
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,8 @@ def read_table(name: str, path: Path | None) -> ReadTable:
     for column in (s.IP, s.REGISTRATION_IP):
         if column in s.INPUT_TABLES[name][1]:
             found = _column(pieces, column)
-            typed, bad, ip_codes = parse_ips(found)
-            ip = IpCheck(column, None if typed is found else typed, bad, ip_codes)
+            typed, bad, ip_codes, distinct = parse_ips(found)
+            ip = IpCheck(column, None if typed is found else typed, bad, ip_codes, distinct)
     # order ids are mostly distinct: one hash table of them all would take gigabytes
     order_codes = bucketed_codes(_column(pieces, s.ORDER_ID)) if name == "orders" else None
     return ReadTable(name, path, header, pieces, ids, codes, ip, order_codes)
@@ -150,12 +151,21 @@ def read_table(name: str, path: Path | None) -> ReadTable:
 
 @dataclass(frozen=True)
 class FinishedTable:
-    """A table after every check: the frame, its rejects, the counts of the whole table."""
+    """A table after every check: the frame, its rejects, the counts of the whole table.
+
+    ``known``: each row of the frame's index into the accounts' distinct ids (the
+    ``known`` of :func:`account_codes`; for the accounts, their ``ReadTable.ids``),
+    int32. ``sign_ins`` (sign-ins only): the frame's IP and device id columns as
+    codes (int32, -1 missing) and the distinct values they index, some perhaps no
+    row's. What the load hashed, for the normalize stage (``Tables.codes``).
+    """
 
     frame: pd.DataFrame
     rejects: pd.DataFrame
     accepted: int  # rows accepted (before any sign-in reduction)
     dropped: int  # rows rejected, bad lines included
+    known: np.ndarray | None = None
+    sign_ins: dict[str, tuple[np.ndarray, pa.Array]] = field(default_factory=dict)
 
 
 def account_codes(known: pa.Array, reads: list[ReadTable]) -> list[np.ndarray]:
@@ -220,8 +230,16 @@ def finish_table(read: ReadTable, *, codes: np.ndarray | None = None, n_known: i
 
     keep = ~dropped
     accepted = int(keep.sum())
+    coded: dict[str, tuple[np.ndarray, pa.Array]] = {}
+    if ip is not None and name == "logins":
+        coded[ip.column] = (ip.codes, ip.distinct)
     if first_and_last and name == "logins" and accepted:
-        _keep_first_and_last(read, codes, keep)
+        coded[s.DEVICE_ID] = _keep_first_and_last(read, codes, keep)
+    everything = bool(keep.all())
+    # of the kept rows: the frame's own codes (a copy: the whole table's go)
+    coded = {column: (values if everything else values[keep], distinct)
+             for column, (values, distinct) in coded.items()}
+    known = codes if everything else codes[keep]
     n_dropped = sum(piece.n_dropped for piece in pieces) + int(dropped.sum())
     tables = []
     for i, (start, stop) in enumerate(itertools.pairwise(bounds)):
@@ -238,14 +256,20 @@ def finish_table(read: ReadTable, *, codes: np.ndarray | None = None, n_known: i
         order = np.asarray(pc.sort_indices(table.column(s.ACCOUNT_ID)), dtype=np.int64)
         if (np.diff(order) < 0).any():  # not already in order
             table = table.take(pa.array(order))
-    return FinishedTable(table.to_pandas(), reject_frame(name, parts), accepted, n_dropped)
+            known = known[order]
+    return FinishedTable(table.to_pandas(), reject_frame(name, parts), accepted, n_dropped,
+                         known=known, sign_ins=coded)
 
 
 _GONE = JudgedPiece(pa.table({}), 0, None, None, None, (), (), 0)
 
 
-def _keep_first_and_last(read: ReadTable, account: np.ndarray, keep: np.ndarray) -> None:
-    """Of the sign-ins ``keep`` holds, leave only each (account, IP, device)'s first and last."""
+def _keep_first_and_last(read: ReadTable, account: np.ndarray, keep: np.ndarray
+                         ) -> tuple[np.ndarray, pa.Array]:
+    """Of the sign-ins ``keep`` holds, leave only each (account, IP, device)'s first and last.
+
+    Returns the devices as codes of every row (-1 missing) and the distinct devices.
+    """
     assert read.ip is not None
     alive = None if keep.all() else np.flatnonzero(keep)
 
@@ -254,13 +278,14 @@ def _keep_first_and_last(read: ReadTable, account: np.ndarray, keep: np.ndarray)
 
     seen = _column(read.pieces, s.SEEN_AT).cast(pa.int64())
     times = np.asarray(pc.fill_null(seen, np.iinfo(np.int64).min).to_numpy(), dtype=np.int64)
-    _, devices = _encoded(_column(read.pieces, s.DEVICE_ID))
+    distinct, devices = _encoded(_column(read.pieces, s.DEVICE_ID))
     chosen = first_and_last_sign_ins(rows(account), rows(read.ip.codes), rows(devices),
                                      rows(times))
     if alive is None:
         keep &= chosen
     else:
         keep[alive[~chosen]] = False
+    return devices, distinct
 
 
 def reject_frame(name: str, parts: list[RejectPart]) -> pd.DataFrame:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -55,6 +56,35 @@ class SourceFile:
     values_ignored: int = 0
 
 
+class LoadedCodes:
+    """What the load hashed that the normalize stage would hash again, handed over once.
+
+    ``accounts``: for each table but the accounts, each row's position in
+    ``Tables.accounts`` (sorted, one row per account id), int32. ``sign_ins``: the
+    sign-ins' ``ip`` and ``device_id`` (whichever the load coded) as codes (int32,
+    -1 missing) into distinct values (an Arrow array, some values perhaps no row's).
+    Both describe the frames' rows as loaded: a frame whose rows were dropped or
+    reordered since is no longer described (its length is checked, not its values).
+    :meth:`take` empties the holder, so that the arrays go with their one reader.
+
+    >>> codes = LoadedCodes({"logins": np.array([0, 0], dtype=np.int32)})
+    >>> accounts, sign_ins = codes.take()
+    >>> accounts["logins"].tolist(), sign_ins, codes.take()
+    ([0, 0], {}, ({}, {}))
+    """
+
+    def __init__(self, accounts: dict[str, np.ndarray] | None = None,
+                 sign_ins: dict[str, tuple[np.ndarray, pa.Array]] | None = None) -> None:
+        self._accounts = accounts or {}
+        self._sign_ins = sign_ins or {}
+
+    def take(self) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, pa.Array]]]:
+        """The account positions by table and the sign-ins' codes by column; empty once taken."""
+        taken = self._accounts, self._sign_ins
+        self._accounts, self._sign_ins = {}, {}
+        return taken
+
+
 @dataclass(frozen=True)
 class Tables:
     """The input tables, typed, with every contract column present.
@@ -65,6 +95,7 @@ class Tables:
     in table order then by row: one row per dropped row (its first failed
     check) plus one per value ignored on a kept account (reason ending in
     "(value ignored, row kept)"); count dropped rows with ``sources``.
+    ``codes``: the load's codes of the rows, for the normalize stage (:class:`LoadedCodes`).
     """
 
     accounts: pd.DataFrame
@@ -76,6 +107,7 @@ class Tables:
     decisions: pd.DataFrame
     rejects: pd.DataFrame
     sources: tuple[SourceFile, ...] = field(default=())
+    codes: LoadedCodes = field(default_factory=LoadedCodes, compare=False, repr=False)
 
 
 def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
@@ -208,7 +240,24 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
     rejects = _sorted_rejects([finished[name].rejects for name in s.TABLE_NAMES])
     _check_reject_rates(sources, rejects, max_reject_rate)
     return Tables(**{name: finished[name].frame for name in s.TABLE_NAMES}, rejects=rejects,
-                  sources=tuple(sources))
+                  sources=tuple(sources), codes=_loaded_codes(finished, len(known.result())))
+
+
+def _loaded_codes(finished: dict[str, FinishedTable], n_known: int) -> LoadedCodes:
+    """The tables' account codes as positions in the sorted accounts, and the sign-ins' codes.
+
+    ``n_known``: how many distinct ids the accounts' codes index.
+    """
+    accounts = finished["accounts"].known
+    sign_ins = finished["logins"].sign_ins
+    if accounts is None or len(accounts) != n_known:  # not one row per id: no positions
+        return LoadedCodes(sign_ins=sign_ins)
+    # the accounts are one row per distinct id, sorted: an id's code -> its row
+    row_of = np.zeros(len(accounts), dtype=np.int32)
+    row_of[accounts] = np.arange(len(accounts), dtype=np.int32)
+    return LoadedCodes({name: row_of[table.known] for name, table in finished.items()
+                        if name not in ("accounts", "sanctions", "decisions")
+                        and table.known is not None}, sign_ins)
 
 
 def _read_and_finish(path: Path, known: Future[pa.Array], *, first_and_last: bool
