@@ -148,6 +148,29 @@ def _sorted(codes: np.ndarray, distinct: pa.Array) -> tuple[np.ndarray, pa.Array
     return rank[codes], distinct.take(pa.array(order))
 
 
+def compacted(codes: np.ndarray, distinct: pa.Array) -> Coded:
+    """Codes (-1: none) into ``distinct`` strings, without the strings no code uses: what
+    ``narrow_codes`` of the coded column gives, up to the order of the distinct values.
+
+    >>> codes, distinct = compacted(np.array([2, -1, 2]), pa.array(["a", "b", "c"]))
+    >>> codes.tolist(), distinct.tolist()
+    ([0, -1, 0], ['c'])
+    """
+    n = len(distinct)
+    used = np.zeros(n + 1, dtype=bool)  # the last: code -1
+    used[codes] = True
+    used = used[:n]
+    if not used.all():
+        renumber = np.full(n + 1, -1, dtype=index_dtype(n))
+        kept = np.flatnonzero(used)
+        renumber[kept] = np.arange(len(kept))
+        codes = renumber[codes]
+        distinct = distinct.filter(pa.array(used))
+    if distinct.type != pa.large_string():
+        distinct = distinct.cast(pa.large_string())
+    return codes.astype(index_dtype(len(distinct)), copy=False), _series(distinct)
+
+
 def take_codes(table: np.ndarray, codes: np.ndarray, missing: int = -1) -> np.ndarray:
     """``table[codes]`` with ``missing`` where a code is -1.
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 from linkgraph import schemas as S
 from linkgraph.codes import index_dtype, strictly_ascending
 from linkgraph.load import Tables
-from linkgraph.normalize.grouping import Coded
+from linkgraph.normalize.grouping import Coded, compacted
 from linkgraph.normalize.text import TEXT, arrow_text, as_text
 
 #: the load's codes: account positions by table, the sign-ins' (codes, distinct) by column
@@ -104,22 +104,5 @@ def given_sign_ins(logins: pd.DataFrame, coded: dict[str, tuple[np.ndarray, pa.A
     >>> codes.tolist(), distinct.tolist()
     ([0, -1, 0], ['10.0.0.2'])
     """
-    given = {}
-    for column, (codes, distinct) in coded.items():
-        if column not in logins.columns or len(codes) != len(logins):
-            continue
-        n = len(distinct)
-        used = np.zeros(n + 1, dtype=bool)  # the last: code -1
-        used[codes] = True
-        used = used[:n]
-        if not used.all():
-            renumber = np.full(n + 1, -1, dtype=index_dtype(n))
-            kept = np.flatnonzero(used)
-            renumber[kept] = np.arange(len(kept))
-            codes = renumber[codes]
-            distinct = distinct.filter(pa.array(used))
-        if distinct.type != pa.large_string():
-            distinct = distinct.cast(pa.large_string())
-        given[column] = (codes.astype(index_dtype(len(distinct)), copy=False),
-                         pd.Series(TEXT.__from_arrow__(pa.chunked_array([distinct]))))
-    return given
+    return {column: compacted(codes, distinct) for column, (codes, distinct) in coded.items()
+            if column in logins.columns and len(codes) == len(logins)}

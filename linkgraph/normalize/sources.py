@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as S
-from linkgraph.codes import sorted_keys
+from linkgraph.codes import sorted_keys, sorted_unique
 from linkgraph.config import NormalizeConfig
 from linkgraph.engine import GIVEN_FIRST, GIVEN_LAST, Engine
 from linkgraph.normalize.address import ADDRESS_FIELDS, normalize_addresses
@@ -27,7 +27,8 @@ from linkgraph.normalize.grouping import (
     NAT,
     Coded,
     SourceRows,
-    decode,
+    compacted,
+    narrow_codes,
     pooled_codes,
     source_rows,
     take_codes,
@@ -243,35 +244,39 @@ def payment_rows(
     # the fingerprint, and the card's own sharing limits. Digits stand in for the rest;
     # two fingerprinted cards with equal digits but different tokens are different cards,
     # and a bare card matching both is neither's for sure: it meets only bare cards.
-    taken = _single_tokens(digits["value"], fingerprints["value"])
-    fingerprints = fingerprints.assign(value=fingerprints["value"].fillna(taken))
-    digits = digits.assign(value=digits["value"].where(fingerprints["value"].isna()))
+    tokens, digit_values = _card_codes(digits["value"], fingerprints["value"])
     return [
-        (S.K_CARD, _part("payments.fingerprint", mine, fingerprints, first, last,
-                         last4=payments[S.CARD_LAST4])),
-        (S.K_CARD_DIGITS, _part("payments.card_digits", mine, digits, first, last)),
+        (S.K_CARD, SourceRows("payments.fingerprint", mine, tokens, first, last,
+                              suppressed=narrow_codes(fingerprints["suppressed"].astype(TEXT)),
+                              last4=narrow_codes(as_text(payments[S.CARD_LAST4])))),
+        (S.K_CARD_DIGITS, SourceRows("payments.card_digits", mine, digit_values, first, last,
+                                     suppressed=narrow_codes(digits["suppressed"].astype(TEXT)))),
         (S.K_NAME, _part("payments.holder_name", mine, payments[S.HOLDER_NAME], first, last)),
     ]
 
 
-def _single_tokens(digits: pd.Series, tokens: pd.Series) -> pd.Series:
-    """For rows without a token: the one token that every tokenised row with their digits has.
+def _card_codes(digits: pd.Series, tokens: pd.Series) -> tuple[Coded, Coded]:
+    """The rows' tokens and digits as codes (-1: none), each column hashed once.
 
-    NA where the row has a token, no digits, or digits that no tokenised row
-    or several different tokens have. On integer codes (each string hashed once).
+    A row without a token takes the one token that every tokenised row with its
+    digits has (none where no tokenised row or several different tokens have
+    them); a row keeps its digits only while it has no token. The distinct values
+    are those some row has (``narrow_codes`` of the columns so changed, up to order).
     """
-    digit, _ = text_codes(digits)
+    digit, digit_texts = text_codes(digits)
     token, token_texts = text_codes(tokens)
     n_tokens = max(len(token_texts), 1)
     tokenised = (token >= 0) & (digit >= 0)
-    pairs = np.unique(digit[tokenised] * n_tokens + token[tokenised])
+    pairs = sorted_unique(digit[tokenised] * n_tokens + token[tokenised])
     pair_digit, pair_token = pairs // n_tokens, pairs % n_tokens
     n_digits = int(digit.max()) + 1 if len(digit) else 0
     token_of = np.full(n_digits, -1, dtype=np.int64)
     token_of[pair_digit] = pair_token
     token_of[np.bincount(pair_digit, minlength=n_digits) != 1] = -1
-    row_token = np.where((token < 0) & (digit >= 0), take_codes(token_of, digit), -1)
-    return decode(row_token, token_texts).set_axis(tokens.index)
+    token = np.where((token < 0) & (digit >= 0), take_codes(token_of, digit), token)
+    digit[token >= 0] = -1
+    return (compacted(token, arrow_text(token_texts)),
+            compacted(digit, arrow_text(digit_texts)))
 
 
 def login_rows(account: np.ndarray, ip: Coded, device: Coded, first: np.ndarray,
