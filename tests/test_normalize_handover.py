@@ -15,6 +15,7 @@ from linkgraph.config import NormalizeConfig
 from linkgraph.load import Tables, load_tables
 from linkgraph.normalize import HandedOver, identifiers, normalize_identifiers, sources
 from linkgraph.normalize.grouping import _pooled, narrow_codes, pooled_codes
+from linkgraph.normalize.handed import given_columns
 
 MARKET = {
     # not in id order, one id padded with spaces (the load trims it)
@@ -55,20 +56,21 @@ def _hashed(tables: Tables) -> pd.DataFrame:
     return normalize_identifiers(tables, config=NormalizeConfig())
 
 
-def test_load_codes_are_positions_in_the_sorted_accounts_and_the_sign_ins_values(tmp_path):
+def test_load_codes_are_positions_in_the_sorted_accounts_and_the_ips_and_devices(tmp_path):
     tables = _load(tmp_path)
-    positions, sign_ins = tables.codes.take()
+    positions, columns = tables.codes.take()
 
     ids = tables.accounts["account_id"].to_numpy()
     assert ids.tolist() == ["A1", "A2", "A3"]
     for name in ("logins", "addresses", "payments", "orders"):
         frame = getattr(tables, name)
         assert ids[positions[name]].tolist() == frame["account_id"].tolist()
-    for column in ("ip", "device_id"):
-        codes, distinct = sign_ins[column]
+    for table, column in (("logins", "ip"), ("logins", "device_id"),
+                          ("accounts", "registration_ip")):
+        codes, distinct = columns[f"{table}.{column}"]
         found = [None if c < 0 else distinct[int(c)].as_py() for c in codes]
-        assert found == tables.logins[column].astype(object).where(
-            tables.logins[column].notna(), None).tolist()
+        values = getattr(tables, table)[column]
+        assert found == values.astype(object).where(values.notna(), None).tolist()
     assert tables.codes.take() == ({}, {})  # handed over once
 
 
@@ -143,12 +145,11 @@ def test_one_sources_values_pool_as_their_text_would(sort):
     assert distinct.tolist() == expected_distinct.tolist()
 
 
-def test_sign_ins_values_no_row_has_are_left_out():
-    from linkgraph.normalize.handed import given_sign_ins
-    logins = pd.DataFrame({"ip": ["10.0.0.2", "10.0.0.3"]})
-    codes, distinct = given_sign_ins(logins, {"ip": (np.array([1, 2], dtype=np.int32),
-                                                      pa.array(["x", "10.0.0.2", "10.0.0.3"]))})["ip"]
+def test_coded_values_no_row_has_are_left_out_and_codes_of_other_rows_unused():
+    logins = {"logins": pd.DataFrame({"ip": ["10.0.0.2", "10.0.0.3"]})}
+    codes, distinct = given_columns(logins, {"logins.ip": (
+        np.array([1, 2], dtype=np.int32), pa.array(["x", "10.0.0.2", "10.0.0.3"]))})["logins.ip"]
     assert distinct.tolist() == ["10.0.0.2", "10.0.0.3"]
     assert codes.tolist() == [0, 1]
-    # codes for other rows than the frame's are not used
-    assert given_sign_ins(logins, {"ip": (np.array([0], dtype=np.int32), pa.array(["x"]))}) == {}
+    assert given_columns(logins, {"logins.ip": (np.array([0], dtype=np.int32),
+                                                pa.array(["x"]))}) == {}

@@ -155,9 +155,9 @@ class FinishedTable:
 
     ``known``: each row of the frame's index into the accounts' distinct ids (the
     ``known`` of :func:`account_codes`; for the accounts, their ``ReadTable.ids``),
-    int32. ``sign_ins`` (sign-ins only): the frame's IP and device id columns as
-    codes (int32, -1 missing) and the distinct values they index, some perhaps no
-    row's. What the load hashed, for the normalize stage (``Tables.codes``).
+    int32. ``coded``: columns of the frame as codes (int32, -1 missing) and the
+    distinct values they index, some perhaps no row's: the IPs, and the sign-ins'
+    devices when reduced. What the load hashed, for the normalize stage (``Tables.codes``).
     """
 
     frame: pd.DataFrame
@@ -165,7 +165,7 @@ class FinishedTable:
     accepted: int  # rows accepted (before any sign-in reduction)
     dropped: int  # rows rejected, bad lines included
     known: np.ndarray | None = None
-    sign_ins: dict[str, tuple[np.ndarray, pa.Array]] = field(default_factory=dict)
+    coded: dict[str, tuple[np.ndarray, pa.Array]] = field(default_factory=dict)
 
 
 def account_codes(known: pa.Array, reads: list[ReadTable]) -> list[np.ndarray]:
@@ -231,7 +231,7 @@ def finish_table(read: ReadTable, *, codes: np.ndarray | None = None, n_known: i
     keep = ~dropped
     accepted = int(keep.sum())
     coded: dict[str, tuple[np.ndarray, pa.Array]] = {}
-    if ip is not None and name == "logins":
+    if ip is not None:
         coded[ip.column] = (ip.codes, ip.distinct)
     if first_and_last and name == "logins" and accepted:
         coded[s.DEVICE_ID] = _keep_first_and_last(read, codes, keep)
@@ -257,8 +257,10 @@ def finish_table(read: ReadTable, *, codes: np.ndarray | None = None, n_known: i
         if (np.diff(order) < 0).any():  # not already in order
             table = table.take(pa.array(order))
             known = known[order]
+            coded = {column: (values[order], distinct)
+                     for column, (values, distinct) in coded.items()}
     return FinishedTable(table.to_pandas(), reject_frame(name, parts), accepted, n_dropped,
-                         known=known, sign_ins=coded)
+                         known=known, coded=coded)
 
 
 _GONE = JudgedPiece(pa.table({}), 0, None, None, None, (), (), 0)

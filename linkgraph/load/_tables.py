@@ -60,28 +60,29 @@ class LoadedCodes:
     """What the load hashed that the normalize stage would hash again, handed over once.
 
     ``accounts``: for each table but the accounts, each row's position in
-    ``Tables.accounts`` (sorted, one row per account id), int32. ``sign_ins``: the
-    sign-ins' ``ip`` and ``device_id`` (whichever the load coded) as codes (int32,
-    -1 missing) into distinct values (an Arrow array, some values perhaps no row's).
+    ``Tables.accounts`` (sorted, one row per account id), int32. ``columns``: by
+    ``"table.column"``, the columns the load coded (the IPs of ``accounts`` and
+    ``logins``, the sign-ins' ``device_id`` when reduced) as codes (int32, -1
+    missing) into distinct values (an Arrow array, some values perhaps no row's).
     Both describe the frames' rows as loaded: a frame whose rows were dropped or
     reordered since is no longer described (its length is checked, not its values).
     :meth:`take` empties the holder, so that the arrays go with their one reader.
 
     >>> codes = LoadedCodes({"logins": np.array([0, 0], dtype=np.int32)})
-    >>> accounts, sign_ins = codes.take()
-    >>> accounts["logins"].tolist(), sign_ins, codes.take()
+    >>> accounts, columns = codes.take()
+    >>> accounts["logins"].tolist(), columns, codes.take()
     ([0, 0], {}, ({}, {}))
     """
 
     def __init__(self, accounts: dict[str, np.ndarray] | None = None,
-                 sign_ins: dict[str, tuple[np.ndarray, pa.Array]] | None = None) -> None:
+                 columns: dict[str, tuple[np.ndarray, pa.Array]] | None = None) -> None:
         self._accounts = accounts or {}
-        self._sign_ins = sign_ins or {}
+        self._columns = columns or {}
 
     def take(self) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, pa.Array]]]:
-        """The account positions by table and the sign-ins' codes by column; empty once taken."""
-        taken = self._accounts, self._sign_ins
-        self._accounts, self._sign_ins = {}, {}
+        """The account positions by table and the coded columns; empty once taken."""
+        taken = self._accounts, self._columns
+        self._accounts, self._columns = {}, {}
         return taken
 
 
@@ -244,20 +245,21 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
 
 
 def _loaded_codes(finished: dict[str, FinishedTable], n_known: int) -> LoadedCodes:
-    """The tables' account codes as positions in the sorted accounts, and the sign-ins' codes.
+    """The tables' account codes as positions in the sorted accounts, and the coded columns.
 
     ``n_known``: how many distinct ids the accounts' codes index.
     """
     accounts = finished["accounts"].known
-    sign_ins = finished["logins"].sign_ins
+    columns = {f"{name}.{column}": coded for name in ("accounts", "logins")
+               for column, coded in finished[name].coded.items()}
     if accounts is None or len(accounts) != n_known:  # not one row per id: no positions
-        return LoadedCodes(sign_ins=sign_ins)
+        return LoadedCodes(columns=columns)
     # the accounts are one row per distinct id, sorted: an id's code -> its row
     row_of = np.zeros(len(accounts), dtype=np.int32)
     row_of[accounts] = np.arange(len(accounts), dtype=np.int32)
     return LoadedCodes({name: row_of[table.known] for name, table in finished.items()
                         if name not in ("accounts", "sanctions", "decisions")
-                        and table.known is not None}, sign_ins)
+                        and table.known is not None}, columns)
 
 
 def _read_and_finish(path: Path, known: Future[pa.Array], *, first_and_last: bool

@@ -4,7 +4,7 @@ The load hashes every table's account ids (the unknown-account check) and the
 sign-ins' IPs and devices (the bad-IP check, each place's first and last
 sign-in). The normalize stage needs the same codes: :class:`HandedOver` takes
 them with the tables (``Tables.codes``), and :func:`given_account_codes` and
-:func:`given_sign_ins` turn them into what the stage would have hashed itself,
+:func:`given_columns` turn them into what the stage would have hashed itself,
 or say that they cannot (a frame not as loaded), and the stage hashes.
 """
 
@@ -93,16 +93,22 @@ def given_account_codes(frames: dict[str, pd.DataFrame], positions: dict[str, np
     return codes, pd.Series(TEXT.__from_arrow__(pa.chunked_array([ids])))
 
 
-def given_sign_ins(logins: pd.DataFrame, coded: dict[str, tuple[np.ndarray, pa.Array]]
-                   ) -> dict[str, Coded]:
-    """The sign-ins' columns the load coded, as ``narrow_codes`` of the column would code
-    them up to the order of the distinct values: the values no row has left out.
+def given_columns(frames: dict[str, pd.DataFrame],
+                  coded: dict[str, tuple[np.ndarray, pa.Array]]) -> dict[str, Coded]:
+    """The columns the load coded (by ``"table.column"``), as ``narrow_codes`` of the
+    column would code them up to the order of the distinct values: the values no row
+    has left out. A column of a frame whose length changed since is left out.
 
     >>> logins = pd.DataFrame({"ip": ["10.0.0.2", None, "10.0.0.2"]})
-    >>> codes, distinct = given_sign_ins(logins, {"ip": (np.array([1, -1, 1]),
-    ...     pa.array(["10.0.0.1", "10.0.0.2"]))})["ip"]
+    >>> codes, distinct = given_columns({"logins": logins}, {"logins.ip": (
+    ...     np.array([1, -1, 1]), pa.array(["10.0.0.1", "10.0.0.2"]))})["logins.ip"]
     >>> codes.tolist(), distinct.tolist()
     ([0, -1, 0], ['10.0.0.2'])
     """
-    return {column: compacted(codes, distinct) for column, (codes, distinct) in coded.items()
-            if column in logins.columns and len(codes) == len(logins)}
+    given = {}
+    for name, (codes, distinct) in coded.items():
+        table, column = name.split(".", 1)
+        frame = frames.get(table)
+        if frame is not None and column in frame.columns and len(codes) == len(frame):
+            given[name] = compacted(codes, distinct)
+    return given

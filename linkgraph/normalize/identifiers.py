@@ -63,7 +63,7 @@ from linkgraph.normalize.grouping import (
     take_codes,
     text_codes,
 )
-from linkgraph.normalize.handed import HandedOver, given_account_codes, given_sign_ins
+from linkgraph.normalize.handed import HandedOver, given_account_codes, given_columns
 from linkgraph.normalize.ip import normalize_ips
 from linkgraph.normalize.junk import junk_values
 from linkgraph.normalize.name import normalize_names
@@ -146,8 +146,10 @@ def normalize_identifiers(
     # what the load hashed already is not hashed again: the account ids of every table
     # (as positions in the sorted accounts), the sign-ins' IPs and devices
     given = given_account_codes(frames, positions)
-    sign_in: dict[str, Future[Coded]] = {column: _done(codes) for column, codes in
-                                         given_sign_ins(frames["logins"], coded).items()}
+    columns = given_columns(frames, coded)
+    sign_in: dict[str, Future[Coded]] = {
+        column: _done(columns.pop(f"logins.{column}")) for column in (S.IP, S.DEVICE_ID)
+        if f"logins.{column}" in columns}
     del positions, coded
     # Independent tables, sources and kinds run two at a time: their work is mostly in
     # Arrow kernels, which release the GIL (the results are collected in a fixed order)
@@ -175,11 +177,12 @@ def normalize_identifiers(
             "addresses": pool.submit(address_rows, frames["addresses"], frames["orders"],
                                      account, config, engine),
             "accounts": pool.submit(account_rows, frames["accounts"], account["accounts"],
-                                    config, engine),
+                                    config, engine,
+                                    ip=columns.pop(f"accounts.{S.REGISTRATION_IP}", None)),
             "payments": pool.submit(payment_rows, frames["payments"], frames["orders"],
                                     account),
         }
-        del frames, account
+        del frames, account, columns
         # a kind is grouped and judged as soon as the sources it reads are in, while
         # the others still run; its source rows are let go once it is grouped (a future
         # keeps its result: each source's is taken from it and the future dropped)

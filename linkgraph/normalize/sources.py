@@ -103,8 +103,11 @@ def _part(source: str, account: np.ndarray, normalized: pd.DataFrame | pd.Series
 
 
 def account_rows(
-    accounts: pd.DataFrame, account: np.ndarray, config: NormalizeConfig, engine: Engine
+    accounts: pd.DataFrame, account: np.ndarray, config: NormalizeConfig, engine: Engine, *,
+    ip: Coded | None = None,
 ) -> list[tuple[str, SourceRows]]:
+    """The accounts' own fields, at their creation time; ``ip``: the registration IPs
+    already coded (``narrow_codes``, by the load: not hashed again)."""
     created = micros_of(accounts[S.CREATED_AT])
     phones = map_sliced(engine, partial(_phones, default_region=config.default_country),
                         accounts[[S.PHONE, S.COUNTRY]])
@@ -114,7 +117,8 @@ def account_rows(
         (S.K_DEVICE, _part("accounts.device_id", account, accounts[S.DEVICE_ID], created,
                            created)),
         (S.K_IP, _part("accounts.registration_ip", account, accounts[S.REGISTRATION_IP],
-                       created, created)),
+                       created, created) if ip is None else
+         SourceRows("accounts.registration_ip", account, ip, created, created)),
         (S.K_NAME, _part("accounts.full_name", account, accounts[S.FULL_NAME], created,
                          created)),
     ]
