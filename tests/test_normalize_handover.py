@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from linkgraph.config import NormalizeConfig
@@ -67,10 +66,13 @@ def test_load_codes_are_positions_in_the_sorted_accounts_and_the_ips_and_devices
         assert ids[positions[name]].tolist() == frame["account_id"].tolist()
     for table, column in (("logins", "ip"), ("logins", "device_id"),
                           ("accounts", "registration_ip")):
-        codes, distinct = columns[f"{table}.{column}"]
-        found = [None if c < 0 else distinct[int(c)].as_py() for c in codes]
+        codes = columns[f"{table}.{column}"]
         values = getattr(tables, table)[column]
-        assert found == values.astype(object).where(values.notna(), None).tolist()
+        # equal codes for equal values, -1 for none
+        assert (codes < 0).tolist() == values.isna().tolist()
+        assert len(set(zip(codes.tolist(), values.tolist(), strict=True))) == \
+            len(set(codes.tolist()))
+        assert len(set(codes[codes >= 0].tolist())) == values.nunique()
     assert tables.codes.take() == ({}, {})  # handed over once
 
 
@@ -145,11 +147,12 @@ def test_one_sources_values_pool_as_their_text_would(sort):
     assert distinct.tolist() == expected_distinct.tolist()
 
 
-def test_coded_values_no_row_has_are_left_out_and_codes_of_other_rows_unused():
-    logins = {"logins": pd.DataFrame({"ip": ["10.0.0.2", "10.0.0.3"]})}
-    codes, distinct = given_columns(logins, {"logins.ip": (
-        np.array([1, 2], dtype=np.int32), pa.array(["x", "10.0.0.2", "10.0.0.3"]))})["logins.ip"]
-    assert distinct.tolist() == ["10.0.0.2", "10.0.0.3"]
-    assert codes.tolist() == [0, 1]
-    assert given_columns(logins, {"logins.ip": (np.array([0], dtype=np.int32),
-                                                pa.array(["x"]))}) == {}
+def test_coded_columns_give_what_hashing_them_gives_and_codes_of_other_rows_go_unused():
+    ips = pd.Series(["10.0.0.3", None, "10.0.0.2", "10.0.0.3", "10.0.0.9"], dtype="str")
+    logins = {"logins": pd.DataFrame({"ip": ips})}
+    codes, distinct = given_columns(logins, {"logins.ip": np.array([5, -1, 2, 5, 0],
+                                                                   dtype=np.int32)})["logins.ip"]
+    expected_codes, expected_distinct = narrow_codes(ips)
+    assert codes.tolist() == expected_codes.tolist()
+    assert distinct.tolist() == expected_distinct.tolist()
+    assert given_columns(logins, {"logins.ip": np.array([0], dtype=np.int32)}) == {}

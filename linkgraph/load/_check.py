@@ -123,7 +123,7 @@ def parse_rows(raw: RawTable, *, ips: bool = True) -> ParsedRows:
             checks.append((bad, column, "bad timestamp"))
     for column in (s.IP, s.REGISTRATION_IP) if ips else ():
         if column in s.INPUT_TABLES[name][1]:
-            values[column], bad, _, _ = parse_ips(data.column(column))
+            values[column], bad, _ = parse_ips(data.column(column))
             if name == "accounts":
                 ignored.append((bad, column, "bad IP address" + KEPT))
             else:
@@ -361,11 +361,9 @@ def _parse_timestamps(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndar
     return _per_chunk(values, fast, slow, _TIMESTAMP)
 
 
-def parse_ips(values: pa.ChunkedArray
-              ) -> tuple[pa.ChunkedArray, np.ndarray, np.ndarray, pa.Array]:
+def parse_ips(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray, np.ndarray]:
     """Trimmed IPs (invalid -> null), the mask of non-empty values that are not an IP,
-    each row's code of its trimmed IP (equal IPs, equal codes; -1 for null), and the
-    distinct values the codes index (some may be no valid row's: invalid -> null).
+    and each row's code of its trimmed IP (equal IPs, equal codes; -1 for null).
 
     Each distinct value is judged once (a login table repeats its IPs about
     ten times): a vectorised regex accepts plain IPv4 and plain IPv6; the
@@ -381,7 +379,7 @@ def parse_ips(values: pa.ChunkedArray
         plain[others] = _mask(pc.match_substring_regex(distinct.take(pa.array(others)), _IPV6))
         others = others[~plain[others]]
     if not len(others):
-        return values, np.zeros(len(values), dtype=bool), position, distinct
+        return values, np.zeros(len(values), dtype=bool), position
     cleaned: list[str | None] = [None] * len(distinct)
     wrong = np.zeros(len(distinct), dtype=bool)
     for i, v in zip(others.tolist(), distinct.take(pa.array(others)).to_pylist(), strict=True):
@@ -390,13 +388,13 @@ def parse_ips(values: pa.ChunkedArray
         wrong[i] = bool(v) and cleaned[i] is None and v.lower() not in _NULL_TOKENS
     cleaned_array = pc.if_else(pa.array(plain), distinct, pa.array(cleaned, type=pa.string()))
     # two values as found may trim to one IP: its code is that of the trimmed value
-    trimmed, recode = _encoded(cleaned_array)
+    _, recode = _encoded(cleaned_array)
     valid = position >= 0
     bad = np.zeros(len(position), dtype=bool)
     bad[valid] = wrong[position[valid]]
     codes = np.where(valid, np.append(recode, -1)[position], -1).astype(np.int32)
     typed = cleaned_array.take(pa.array(position, mask=~valid))
-    return pa.chunked_array([typed]), bad, codes, trimmed
+    return pa.chunked_array([typed]), bad, codes
 
 
 def _is_ip(value: str) -> bool:

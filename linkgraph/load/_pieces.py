@@ -11,6 +11,7 @@ No step holds a table as found and as typed at once.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,7 +101,6 @@ class IpCheck:
     typed: pa.ChunkedArray | None  # the trimmed IPs, None when every value stays as found
     bad: np.ndarray  # values that are not an IP
     codes: np.ndarray  # each row's code of its trimmed IP (-1: none)
-    distinct: pa.Array  # the trimmed IPs the codes index
 
 
 @dataclass(frozen=True)
@@ -142,8 +142,8 @@ def read_table(name: str, path: Path | None) -> ReadTable:
     for column in (s.IP, s.REGISTRATION_IP):
         if column in s.INPUT_TABLES[name][1]:
             found = _column(pieces, column)
-            typed, bad, ip_codes, distinct = parse_ips(found)
-            ip = IpCheck(column, None if typed is found else typed, bad, ip_codes, distinct)
+            typed, bad, ip_codes = parse_ips(found)
+            ip = IpCheck(column, None if typed is found else typed, bad, ip_codes)
     # order ids are mostly distinct: one hash table of them all would take gigabytes
     order_codes = bucketed_codes(_column(pieces, s.ORDER_ID)) if name == "orders" else None
     return ReadTable(name, path, header, pieces, ids, codes, ip, order_codes)
@@ -153,11 +153,13 @@ def read_table(name: str, path: Path | None) -> ReadTable:
 class FinishedTable:
     """A table after every check: the frame, its rejects, the counts of the whole table.
 
-    ``known``: each row of the frame's index into the accounts' distinct ids (the
+    What the load hashed, for the normalize stage (``Tables.codes``), of the rows
+    ``kept`` picks (all when None), in the ``order`` of the frame's rows (as they are
+    when None): ``known``, each row's index into the accounts' distinct ids (the
     ``known`` of :func:`account_codes`; for the accounts, their ``ReadTable.ids``),
-    int32. ``coded``: columns of the frame as codes (int32, -1 missing) and the
-    distinct values they index, some perhaps no row's: the IPs, and the sign-ins'
-    devices when reduced. What the load hashed, for the normalize stage (``Tables.codes``).
+    int32; ``coded``, columns of the frame as codes (int32, equal values equal codes,
+    -1 missing): the IPs, and the sign-ins' devices when reduced. :meth:`codes_kept`
+    takes the frame's rows out of them, once the frame is made (not beside it).
     """
 
     frame: pd.DataFrame
@@ -165,7 +167,24 @@ class FinishedTable:
     accepted: int  # rows accepted (before any sign-in reduction)
     dropped: int  # rows rejected, bad lines included
     known: np.ndarray | None = None
-    coded: dict[str, tuple[np.ndarray, pa.Array]] = field(default_factory=dict)
+    coded: dict[str, np.ndarray] = field(default_factory=dict)
+    kept: np.ndarray | None = None
+    order: np.ndarray | None = None
+
+    def codes_kept(self) -> FinishedTable:
+        """This table with ``known`` and ``coded`` of the frame's rows alone, in its order.
+
+        Empties ``coded``: each whole-table array goes before the next is copied.
+        """
+        def rows(codes: np.ndarray) -> np.ndarray:
+            codes = codes if self.kept is None else codes[self.kept]
+            return codes if self.order is None else codes[self.order]
+
+        coded = {}
+        for column in list(self.coded):
+            coded[column] = rows(self.coded.pop(column))
+        return dataclasses.replace(self, known=None if self.known is None else rows(self.known),
+                                   coded=coded, kept=None, order=None)
 
 
 def account_codes(known: pa.Array, reads: list[ReadTable]) -> list[np.ndarray]:
@@ -230,16 +249,11 @@ def finish_table(read: ReadTable, *, codes: np.ndarray | None = None, n_known: i
 
     keep = ~dropped
     accepted = int(keep.sum())
-    coded: dict[str, tuple[np.ndarray, pa.Array]] = {}
+    coded: dict[str, np.ndarray] = {}
     if ip is not None:
-        coded[ip.column] = (ip.codes, ip.distinct)
+        coded[ip.column] = ip.codes
     if first_and_last and name == "logins" and accepted:
         coded[s.DEVICE_ID] = _keep_first_and_last(read, codes, keep)
-    everything = bool(keep.all())
-    # of the kept rows: the frame's own codes (a copy: the whole table's go)
-    coded = {column: (values if everything else values[keep], distinct)
-             for column, (values, distinct) in coded.items()}
-    known = codes if everything else codes[keep]
     n_dropped = sum(piece.n_dropped for piece in pieces) + int(dropped.sum())
     tables = []
     for i, (start, stop) in enumerate(itertools.pairwise(bounds)):
@@ -252,25 +266,25 @@ def finish_table(read: ReadTable, *, codes: np.ndarray | None = None, n_known: i
         del table
     table = pa.concat_tables(tables)
     del tables
+    sorted_by: np.ndarray | None = None
     if name == "accounts":
         order = np.asarray(pc.sort_indices(table.column(s.ACCOUNT_ID)), dtype=np.int64)
         if (np.diff(order) < 0).any():  # not already in order
             table = table.take(pa.array(order))
-            known = known[order]
-            coded = {column: (values[order], distinct)
-                     for column, (values, distinct) in coded.items()}
+            sorted_by = order
     return FinishedTable(table.to_pandas(), reject_frame(name, parts), accepted, n_dropped,
-                         known=known, coded=coded)
+                         known=codes, coded=coded, kept=None if keep.all() else keep,
+                         order=sorted_by)
 
 
 _GONE = JudgedPiece(pa.table({}), 0, None, None, None, (), (), 0)
 
 
 def _keep_first_and_last(read: ReadTable, account: np.ndarray, keep: np.ndarray
-                         ) -> tuple[np.ndarray, pa.Array]:
+                         ) -> np.ndarray:
     """Of the sign-ins ``keep`` holds, leave only each (account, IP, device)'s first and last.
 
-    Returns the devices as codes of every row (-1 missing) and the distinct devices.
+    Returns the devices as codes of every row (-1 missing).
     """
     assert read.ip is not None
     alive = None if keep.all() else np.flatnonzero(keep)
@@ -280,14 +294,14 @@ def _keep_first_and_last(read: ReadTable, account: np.ndarray, keep: np.ndarray
 
     seen = _column(read.pieces, s.SEEN_AT).cast(pa.int64())
     times = np.asarray(pc.fill_null(seen, np.iinfo(np.int64).min).to_numpy(), dtype=np.int64)
-    distinct, devices = _encoded(_column(read.pieces, s.DEVICE_ID))
+    _, devices = _encoded(_column(read.pieces, s.DEVICE_ID))
     chosen = first_and_last_sign_ins(rows(account), rows(read.ip.codes), rows(devices),
                                      rows(times))
     if alive is None:
         keep &= chosen
     else:
         keep[alive[~chosen]] = False
-    return devices, distinct
+    return devices
 
 
 def reject_frame(name: str, parts: list[RejectPart]) -> pd.DataFrame:

@@ -62,8 +62,8 @@ class LoadedCodes:
     ``accounts``: for each table but the accounts, each row's position in
     ``Tables.accounts`` (sorted, one row per account id), int32. ``columns``: by
     ``"table.column"``, the columns the load coded (the IPs of ``accounts`` and
-    ``logins``, the sign-ins' ``device_id`` when reduced) as codes (int32, -1
-    missing) into distinct values (an Arrow array, some values perhaps no row's).
+    ``logins``, the sign-ins' ``device_id`` when reduced) as codes (int32, equal
+    values equal codes, -1 missing; the codes need not be dense).
     Both describe the frames' rows as loaded: a frame whose rows were dropped or
     reordered since is no longer described (its length is checked, not its values).
     :meth:`take` empties the holder, so that the arrays go with their one reader.
@@ -75,11 +75,11 @@ class LoadedCodes:
     """
 
     def __init__(self, accounts: dict[str, np.ndarray] | None = None,
-                 columns: dict[str, tuple[np.ndarray, pa.Array]] | None = None) -> None:
+                 columns: dict[str, np.ndarray] | None = None) -> None:
         self._accounts = accounts or {}
         self._columns = columns or {}
 
-    def take(self) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, pa.Array]]]:
+    def take(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """The account positions by table and the coded columns; empty once taken."""
         taken = self._accounts, self._columns
         self._accounts, self._columns = {}, {}
@@ -277,7 +277,8 @@ def _done(result: dict[str, FinishedTable]) -> Future[dict[str, FinishedTable]]:
 
 
 def _finish_accounts(read: ReadTable) -> dict[str, FinishedTable]:
-    finished = {"accounts": finish_table(read)}
+    # the codes of the frame's rows taken once the frame is made: not beside it
+    finished = {"accounts": finish_table(read).codes_kept()}
     del read
     release_freed_memory()
     return finished
@@ -294,6 +295,10 @@ def _finish_others(known: pa.Array, reads: list[ReadTable], *,
                                            first_and_last=first_and_last)
         del read, codes
         release_freed_memory()
+    # the codes of the frames' rows taken once every table is finished and its pieces
+    # gone (not beside them), each table's whole-table codes let go before the next
+    for name in list(finished):
+        finished[name] = finished.pop(name).codes_kept()
     return finished
 
 

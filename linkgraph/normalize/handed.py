@@ -17,11 +17,11 @@ import pyarrow as pa
 from linkgraph import schemas as S
 from linkgraph.codes import index_dtype, strictly_ascending
 from linkgraph.load import Tables
-from linkgraph.normalize.grouping import Coded, compacted
-from linkgraph.normalize.text import TEXT, arrow_text, as_text
+from linkgraph.normalize.grouping import Coded
+from linkgraph.normalize.text import TEXT, arrow_text, as_text, to_text
 
-#: the load's codes: account positions by table, the sign-ins' (codes, distinct) by column
-GivenCodes = tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, pa.Array]]]
+#: the load's codes: account positions by table, coded columns by "table.column"
+GivenCodes = tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
 
 
 class HandedOver:
@@ -93,22 +93,36 @@ def given_account_codes(frames: dict[str, pd.DataFrame], positions: dict[str, np
     return codes, pd.Series(TEXT.__from_arrow__(pa.chunked_array([ids])))
 
 
-def given_columns(frames: dict[str, pd.DataFrame],
-                  coded: dict[str, tuple[np.ndarray, pa.Array]]) -> dict[str, Coded]:
-    """The columns the load coded (by ``"table.column"``), as ``narrow_codes`` of the
-    column would code them up to the order of the distinct values: the values no row
-    has left out. A column of a frame whose length changed since is left out.
+def given_columns(frames: dict[str, pd.DataFrame], coded: dict[str, np.ndarray]
+                  ) -> dict[str, Coded]:
+    """The columns the load coded (by ``"table.column"``) as ``narrow_codes`` of the
+    column codes them, from the load's codes: each code's first row gives its value
+    and its place (distinct values in order of first appearance), no string is hashed.
+    A column of a frame whose length changed since the load is left out.
 
-    >>> logins = pd.DataFrame({"ip": ["10.0.0.2", None, "10.0.0.2"]})
-    >>> codes, distinct = given_columns({"logins": logins}, {"logins.ip": (
-    ...     np.array([1, -1, 1]), pa.array(["10.0.0.1", "10.0.0.2"]))})["logins.ip"]
+    >>> logins = pd.DataFrame({"ip": ["10.0.0.2", None, "10.0.0.1", "10.0.0.2"]})
+    >>> codes, distinct = given_columns({"logins": logins},
+    ...                                 {"logins.ip": np.array([7, -1, 3, 7])})["logins.ip"]
     >>> codes.tolist(), distinct.tolist()
-    ([0, -1, 0], ['10.0.0.2'])
+    ([0, -1, 1, 0], ['10.0.0.2', '10.0.0.1'])
     """
     given = {}
-    for name, (codes, distinct) in coded.items():
+    for name, codes in coded.items():
         table, column = name.split(".", 1)
         frame = frames.get(table)
-        if frame is not None and column in frame.columns and len(codes) == len(frame):
-            given[name] = compacted(codes, distinct)
+        if frame is None or column not in frame.columns or len(codes) != len(frame):
+            continue
+        present = np.flatnonzero(codes >= 0)
+        first = np.full(int(codes.max(initial=-1)) + 1, len(codes), dtype=np.int64)
+        np.minimum.at(first, codes[present], present)
+        used = np.flatnonzero(first < len(codes))
+        # the codes in order of their first row, as hashing the column numbers them
+        used = used[np.argsort(first[used], kind="stable")]
+        renumber = np.full(len(first) + 1, -1, dtype=index_dtype(len(used)))  # last: -1
+        renumber[used] = np.arange(len(used))
+        values = to_text(frame[column]).array.__arrow_array__().take(pa.array(first[used]))
+        distinct = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        if distinct.type != pa.large_string():
+            distinct = distinct.cast(pa.large_string())
+        given[name] = (renumber[codes], pd.Series(TEXT.__from_arrow__(pa.chunked_array([distinct]))))
     return given
