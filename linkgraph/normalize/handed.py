@@ -1,8 +1,8 @@
 """Input tables handed over to the normalize stage, with the codes the load made of them.
 
-The load hashes every table's account ids (the unknown-account check) and the
-sign-ins' IPs and devices (the bad-IP check, each place's first and last
-sign-in). The normalize stage needs the same codes: :class:`HandedOver` takes
+The load hashes every table's account ids (the unknown-account check), the
+accounts' and sign-ins' IPs (the bad-IP check) and the sign-ins' devices (each
+place's first and last sign-in). The normalize stage needs the same codes: :class:`HandedOver` takes
 them with the tables (``Tables.codes``), and :func:`given_account_codes` and
 :func:`given_columns` turn them into what the stage would have hashed itself,
 or say that they cannot (a frame not as loaded), and the stage hashes.
