@@ -5,7 +5,14 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from linkgraph.codes import coded_text, positions, sort_ranks, sorted_unique, text_array
+from linkgraph.codes import (
+    coded_text,
+    positions,
+    sort_ranks,
+    sorted_keys,
+    sorted_unique,
+    text_array,
+)
 
 
 def _ids(codes: list[int], names: list[str]) -> pd.Series:
@@ -46,3 +53,19 @@ def test_sorted_unique_is_numpys_unique(values: list[int]) -> None:
     array = np.array(values, dtype=np.int64)
     assert sorted_unique(array).tolist() == np.unique(array).tolist()
     assert sorted_unique(array).dtype == np.unique(array).dtype
+
+
+@given(st.lists(st.integers(min_value=0, max_value=2**40), max_size=60))
+def test_sorted_keys_give_the_stable_argsort_and_the_keys_in_order(values):
+    keys = np.array(values, dtype=np.int64)
+    sorted_, order = sorted_keys(keys)
+    expected = np.argsort(keys, kind="stable")
+    assert order.tolist() == expected.tolist()
+    assert sorted_.tolist() == keys[expected].tolist()
+
+
+def test_keys_too_wide_or_negative_to_pack_are_still_sorted_stably():
+    for keys in (np.array([2**62, 5, 2**62, 0]), np.array([3, -1, 3, -7])):
+        sorted_, order = sorted_keys(keys)
+        assert order.tolist() == np.argsort(keys, kind="stable").tolist()
+        assert sorted_.tolist() == sorted(keys.tolist())

@@ -22,7 +22,13 @@ hash table), ``_tables`` (the stage itself, the summary, the reject limit),
 """
 
 from linkgraph.load._previous import PreviousRun, load_previous_run
-from linkgraph.load._tables import SourceFile, Tables, load_tables, summarize_tables
+from linkgraph.load._tables import (
+    LoadedCodes,
+    SourceFile,
+    Tables,
+    load_tables,
+    summarize_tables,
+)
 
-__all__ = ["PreviousRun", "SourceFile", "Tables", "load_previous_run", "load_tables",
-           "summarize_tables"]
+__all__ = ["LoadedCodes", "PreviousRun", "SourceFile", "Tables", "load_previous_run",
+           "load_tables", "summarize_tables"]

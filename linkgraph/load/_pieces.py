@@ -11,8 +11,9 @@ No step holds a table as found and as typed at once.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -150,12 +151,40 @@ def read_table(name: str, path: Path | None) -> ReadTable:
 
 @dataclass(frozen=True)
 class FinishedTable:
-    """A table after every check: the frame, its rejects, the counts of the whole table."""
+    """A table after every check: the frame, its rejects, the counts of the whole table.
+
+    What the load hashed, for the normalize stage (``Tables.codes``), of the rows
+    ``kept`` picks (all when None), in the ``order`` of the frame's rows (as they are
+    when None): ``known``, each row's index into the accounts' distinct ids (the
+    ``known`` of :func:`account_codes`; for the accounts, their ``ReadTable.ids``),
+    int32; ``coded``, columns of the frame as codes (int32, equal values equal codes,
+    -1 missing): the IPs, and the sign-ins' devices when reduced. :meth:`codes_kept`
+    takes the frame's rows out of them, once the frame is made (not beside it).
+    """
 
     frame: pd.DataFrame
     rejects: pd.DataFrame
     accepted: int  # rows accepted (before any sign-in reduction)
     dropped: int  # rows rejected, bad lines included
+    known: np.ndarray | None = None
+    coded: dict[str, np.ndarray] = field(default_factory=dict)
+    kept: np.ndarray | None = None
+    order: np.ndarray | None = None
+
+    def codes_kept(self) -> FinishedTable:
+        """This table with ``known`` and ``coded`` of the frame's rows alone, in its order.
+
+        Empties ``coded``: each whole-table array goes before the next is copied.
+        """
+        def rows(codes: np.ndarray) -> np.ndarray:
+            codes = codes if self.kept is None else codes[self.kept]
+            return codes if self.order is None else codes[self.order]
+
+        coded = {}
+        for column in list(self.coded):
+            coded[column] = rows(self.coded.pop(column))
+        return dataclasses.replace(self, known=None if self.known is None else rows(self.known),
+                                   coded=coded, kept=None, order=None)
 
 
 def account_codes(known: pa.Array, reads: list[ReadTable]) -> list[np.ndarray]:
@@ -220,8 +249,11 @@ def finish_table(read: ReadTable, *, codes: np.ndarray | None = None, n_known: i
 
     keep = ~dropped
     accepted = int(keep.sum())
+    coded: dict[str, np.ndarray] = {}
+    if ip is not None:
+        coded[ip.column] = ip.codes
     if first_and_last and name == "logins" and accepted:
-        _keep_first_and_last(read, codes, keep)
+        coded[s.DEVICE_ID] = _keep_first_and_last(read, codes, keep)
     n_dropped = sum(piece.n_dropped for piece in pieces) + int(dropped.sum())
     tables = []
     for i, (start, stop) in enumerate(itertools.pairwise(bounds)):
@@ -234,18 +266,26 @@ def finish_table(read: ReadTable, *, codes: np.ndarray | None = None, n_known: i
         del table
     table = pa.concat_tables(tables)
     del tables
+    sorted_by: np.ndarray | None = None
     if name == "accounts":
         order = np.asarray(pc.sort_indices(table.column(s.ACCOUNT_ID)), dtype=np.int64)
         if (np.diff(order) < 0).any():  # not already in order
             table = table.take(pa.array(order))
-    return FinishedTable(table.to_pandas(), reject_frame(name, parts), accepted, n_dropped)
+            sorted_by = order
+    return FinishedTable(table.to_pandas(), reject_frame(name, parts), accepted, n_dropped,
+                         known=codes, coded=coded, kept=None if keep.all() else keep,
+                         order=sorted_by)
 
 
 _GONE = JudgedPiece(pa.table({}), 0, None, None, None, (), (), 0)
 
 
-def _keep_first_and_last(read: ReadTable, account: np.ndarray, keep: np.ndarray) -> None:
-    """Of the sign-ins ``keep`` holds, leave only each (account, IP, device)'s first and last."""
+def _keep_first_and_last(read: ReadTable, account: np.ndarray, keep: np.ndarray
+                         ) -> np.ndarray:
+    """Of the sign-ins ``keep`` holds, leave only each (account, IP, device)'s first and last.
+
+    Returns the devices as codes of every row (-1 missing).
+    """
     assert read.ip is not None
     alive = None if keep.all() else np.flatnonzero(keep)
 
@@ -261,6 +301,7 @@ def _keep_first_and_last(read: ReadTable, account: np.ndarray, keep: np.ndarray)
         keep &= chosen
     else:
         keep[alive[~chosen]] = False
+    return devices
 
 
 def reject_frame(name: str, parts: list[RejectPart]) -> pd.DataFrame:

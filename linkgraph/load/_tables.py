@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -55,6 +56,36 @@ class SourceFile:
     values_ignored: int = 0
 
 
+class LoadedCodes:
+    """What the load hashed that the normalize stage would hash again, handed over once.
+
+    ``accounts``: for each table but the accounts, each row's position in
+    ``Tables.accounts`` (sorted, one row per account id), int32. ``columns``: by
+    ``"table.column"``, the columns the load coded (the IPs of ``accounts`` and
+    ``logins``, the sign-ins' ``device_id`` when reduced) as codes (int32, equal
+    values equal codes, -1 missing; the codes need not be dense).
+    Both describe the frames' rows as loaded: a frame whose rows were dropped or
+    reordered since is no longer described (its length is checked, not its values).
+    :meth:`take` empties the holder, so that the arrays go with their one reader.
+
+    >>> codes = LoadedCodes({"logins": np.array([0, 0], dtype=np.int32)})
+    >>> accounts, columns = codes.take()
+    >>> accounts["logins"].tolist(), columns, codes.take()
+    ([0, 0], {}, ({}, {}))
+    """
+
+    def __init__(self, accounts: dict[str, np.ndarray] | None = None,
+                 columns: dict[str, np.ndarray] | None = None) -> None:
+        self._accounts = accounts or {}
+        self._columns = columns or {}
+
+    def take(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The account positions by table and the coded columns; empty once taken."""
+        taken = self._accounts, self._columns
+        self._accounts, self._columns = {}, {}
+        return taken
+
+
 @dataclass(frozen=True)
 class Tables:
     """The input tables, typed, with every contract column present.
@@ -65,6 +96,7 @@ class Tables:
     in table order then by row: one row per dropped row (its first failed
     check) plus one per value ignored on a kept account (reason ending in
     "(value ignored, row kept)"); count dropped rows with ``sources``.
+    ``codes``: the load's codes of the rows, for the normalize stage (:class:`LoadedCodes`).
     """
 
     accounts: pd.DataFrame
@@ -76,6 +108,7 @@ class Tables:
     decisions: pd.DataFrame
     rejects: pd.DataFrame
     sources: tuple[SourceFile, ...] = field(default=())
+    codes: LoadedCodes = field(default_factory=LoadedCodes, compare=False, repr=False)
 
 
 def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
@@ -208,7 +241,25 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
     rejects = _sorted_rejects([finished[name].rejects for name in s.TABLE_NAMES])
     _check_reject_rates(sources, rejects, max_reject_rate)
     return Tables(**{name: finished[name].frame for name in s.TABLE_NAMES}, rejects=rejects,
-                  sources=tuple(sources))
+                  sources=tuple(sources), codes=_loaded_codes(finished, len(known.result())))
+
+
+def _loaded_codes(finished: dict[str, FinishedTable], n_known: int) -> LoadedCodes:
+    """The tables' account codes as positions in the sorted accounts, and the coded columns.
+
+    ``n_known``: how many distinct ids the accounts' codes index.
+    """
+    accounts = finished["accounts"].known
+    columns = {f"{name}.{column}": coded for name in ("accounts", "logins")
+               for column, coded in finished[name].coded.items()}
+    if accounts is None or len(accounts) != n_known:  # not one row per id: no positions
+        return LoadedCodes(columns=columns)
+    # the accounts are one row per distinct id, sorted: an id's code -> its row
+    row_of = np.zeros(len(accounts), dtype=np.int32)
+    row_of[accounts] = np.arange(len(accounts), dtype=np.int32)
+    return LoadedCodes({name: row_of[table.known] for name, table in finished.items()
+                        if name not in ("accounts", "sanctions", "decisions")
+                        and table.known is not None}, columns)
 
 
 def _read_and_finish(path: Path, known: Future[pa.Array], *, first_and_last: bool
@@ -226,7 +277,8 @@ def _done(result: dict[str, FinishedTable]) -> Future[dict[str, FinishedTable]]:
 
 
 def _finish_accounts(read: ReadTable) -> dict[str, FinishedTable]:
-    finished = {"accounts": finish_table(read)}
+    # the codes of the frame's rows taken once the frame is made: not beside it
+    finished = {"accounts": finish_table(read).codes_kept()}
     del read
     release_freed_memory()
     return finished
@@ -243,6 +295,10 @@ def _finish_others(known: pa.Array, reads: list[ReadTable], *,
                                            first_and_last=first_and_last)
         del read, codes
         release_freed_memory()
+    # the codes of the frames' rows taken once every table is finished and its pieces
+    # gone (not beside them), each table's whole-table codes let go before the next
+    for name in list(finished):
+        finished[name] = finished.pop(name).codes_kept()
     return finished
 
 

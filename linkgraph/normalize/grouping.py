@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linkgraph.codes import index_dtype
+from linkgraph.codes import index_dtype, sorted_keys
 from linkgraph.normalize.text import TEXT, arrow_text, as_text, to_text
 
 #: NaT as an int64 (numpy's and pandas' sentinel)
@@ -131,15 +131,44 @@ def text_codes(values: pd.Series, *, sort: bool = False) -> tuple[np.ndarray, pd
         single = pc.dictionary_encode(arrow_text(text))
         indices, distinct = single.indices, single.dictionary
     codes = np.asarray(indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    if sort and len(distinct) > 1:
-        # Arrow compares strings byte by byte, as pandas' sort of Arrow strings does
-        order = np.asarray(pc.array_sort_indices(distinct), dtype=np.int64)
-        rank = np.empty(len(order) + 1, dtype=np.int64)
-        rank[order] = np.arange(len(order), dtype=np.int64)
-        rank[-1] = -1
-        codes = rank[codes]
-        distinct = distinct.take(pa.array(order))
+    if sort:
+        codes, distinct = _sorted(codes, distinct)
     return codes, _series(distinct)
+
+
+def _sorted(codes: np.ndarray, distinct: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Codes into distinct strings recoded into the strings sorted, and those (-1 stays)."""
+    if len(distinct) < 2:
+        return codes, distinct
+    # Arrow compares strings byte by byte, as pandas' sort of Arrow strings does
+    order = np.asarray(pc.array_sort_indices(distinct), dtype=np.int64)
+    rank = np.empty(len(order) + 1, dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    rank[-1] = -1
+    return rank[codes], distinct.take(pa.array(order))
+
+
+def compacted(codes: np.ndarray, distinct: pa.Array) -> Coded:
+    """Codes (-1: none) into ``distinct`` strings, without the strings no code uses: what
+    ``narrow_codes`` of the coded column gives, up to the order of the distinct values.
+
+    >>> codes, distinct = compacted(np.array([2, -1, 2]), pa.array(["a", "b", "c"]))
+    >>> codes.tolist(), distinct.tolist()
+    ([0, -1, 0], ['c'])
+    """
+    n = len(distinct)
+    used = np.zeros(n + 1, dtype=bool)  # the last: code -1
+    used[codes] = True
+    used = used[:n]
+    if not used.all():
+        renumber = np.full(n + 1, -1, dtype=index_dtype(n))
+        kept = np.flatnonzero(used)
+        renumber[kept] = np.arange(len(kept))
+        codes = renumber[codes]
+        distinct = distinct.filter(pa.array(used))
+    if distinct.type != pa.large_string():
+        distinct = distinct.cast(pa.large_string())
+    return codes.astype(index_dtype(len(distinct)), copy=False), _series(distinct)
 
 
 def take_codes(table: np.ndarray, codes: np.ndarray, missing: int = -1) -> np.ndarray:
@@ -226,9 +255,8 @@ def group_kind(
     # sorted, not hashed: a sort of the int64 keys is cheaper than a hash table of
     # millions of keys, the reductions run over contiguous runs, and the kinds come
     # out sorted by (account, value), which makes the final sort a merge of runs
-    order = np.argsort(key, kind="stable")
+    key, order = sorted_keys(key)
     rows = keep[order]
-    key = key[order]
     del keep, order
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else rows[:0]
     keys = key[starts]
@@ -309,8 +337,16 @@ def _pooled(parts: Sequence[Coded], *, sort: bool = False) -> tuple[list[np.ndar
     the columns' text would (the distinct values in order of first appearance, or sorted).
 
     The rows' codes are looked up in each part's recoded distinct values: no row's
-    string is hashed again.
+    string is hashed again; the distinct values of a single part are not hashed at all
+    (they are distinct already).
     """
+    if len(parts) == 1:
+        codes, distinct = parts[0]
+        codes = np.asarray(codes, dtype=np.int64)
+        if not sort:
+            return [codes], distinct
+        ranked, words = _sorted(codes, arrow_text(distinct))
+        return [ranked], _series(words)
     mapped, uniques = pooled_codes([distinct for _, distinct in parts], sort=sort)
     return [np.asarray(take_codes(m, codes), dtype=np.int64)
             for m, (codes, _) in zip(mapped, parts, strict=True)], uniques

@@ -54,6 +54,7 @@ from linkgraph.normalize.email import (
 )
 from linkgraph.normalize.frame import assemble
 from linkgraph.normalize.grouping import (
+    Coded,
     KindRows,
     SourceRows,
     decode,
@@ -62,6 +63,7 @@ from linkgraph.normalize.grouping import (
     take_codes,
     text_codes,
 )
+from linkgraph.normalize.handed import HandedOver, given_account_codes, given_columns
 from linkgraph.normalize.ip import normalize_ips
 from linkgraph.normalize.junk import junk_values
 from linkgraph.normalize.name import normalize_names
@@ -87,31 +89,6 @@ _USED_COLUMNS = {
     "logins": (S.ACCOUNT_ID, S.IP, S.DEVICE_ID, S.SEEN_AT),
     "orders": (S.ACCOUNT_ID, S.CREATED_AT, S.ADDRESS_ID, S.PAYMENT_ID),
 }
-
-
-class HandedOver:
-    """Input tables given to :func:`normalize_identifiers` for good, so that it can let
-    each go as soon as it has read it (the caller keeps no other reference).
-
-    At a million accounts the columns no later stage reads are about 1 GB
-    (the logins alone 0.5 GB): handed over, they are freed while the stage
-    runs instead of after it. A handover is read once.
-
-    >>> from linkgraph.load import Tables
-    >>> from linkgraph.schemas import INPUT_TABLES
-    >>> empty = {t: pd.DataFrame(columns=list(c)) for t, (_, c) in INPUT_TABLES.items()}
-    >>> handed = HandedOver(Tables(**{**empty, "rejects": pd.DataFrame()}))
-    >>> sorted(handed.take()), handed.take()
-    (['accounts', 'addresses', 'logins', 'orders', 'payments'], {})
-    """
-
-    def __init__(self, tables: Tables) -> None:
-        self._frames = {table: getattr(tables, table) for table in _USED_COLUMNS}
-
-    def take(self) -> dict[str, pd.DataFrame]:
-        """The handed-over frames by table name; empty once taken."""
-        frames, self._frames = self._frames, {}
-        return frames
 
 
 def normalize_identifiers(
@@ -160,20 +137,37 @@ def normalize_identifiers(
      ['a1', 'phone', '+79123456789', '+7********89', nan],
      ['a2', 'email', 'n/a', '***', 'junk']]
     """
-    frames = _complete(tables.take() if isinstance(tables, HandedOver) else
-                       {table: getattr(tables, table) for table in _USED_COLUMNS})
+    if isinstance(tables, HandedOver):
+        frames, (positions, coded) = tables.take(), tables.take_codes()
+    else:
+        frames, positions, coded = {t: getattr(tables, t) for t in _USED_COLUMNS}, {}, {}
+    frames = _complete(frames)
     del tables
+    # what the load hashed already is not hashed again: the account ids of every table
+    # (as positions in the sorted accounts), the sign-ins' IPs and devices
+    given = given_account_codes(frames, positions)
+    columns = given_columns(frames, coded)
+    sign_in: dict[str, Future[Coded]] = {
+        column: _done(columns.pop(f"logins.{column}")) for column in (S.IP, S.DEVICE_ID)
+        if f"logins.{column}" in columns}
+    del positions, coded
     # Independent tables, sources and kinds run two at a time: their work is mostly in
     # Arrow kernels, which release the GIL (the results are collected in a fixed order)
     with ThreadPoolExecutor(max_workers=2 if engine.name == "local" else 1) as pool:
         # the sign-ins, a third of the input, are read first, a column per task (each
         # column goes once coded), before the other tables' ids are hashed
         logins = frames.pop("logins")
-        sign_in = {column: pool.submit(narrow_codes, logins[column])
-                   for column in (S.ACCOUNT_ID, S.IP, S.DEVICE_ID)}
+        for column in (S.IP, S.DEVICE_ID) if given is not None else (S.ACCOUNT_ID, S.IP,
+                                                                     S.DEVICE_ID):
+            if column not in sign_in:
+                sign_in[column] = pool.submit(narrow_codes, logins[column])
         first, last = login_times(logins, pool)
         del logins
-        account, account_ids = _account_codes(frames, pool, sign_in.pop(S.ACCOUNT_ID))
+        if given is None:
+            account, account_ids = _account_codes(frames, pool, sign_in.pop(S.ACCOUNT_ID))
+        else:
+            account, account_ids = given
+        del given
         sign_ins = login_rows(account["logins"], sign_in.pop(S.IP).result(),
                               sign_in.pop(S.DEVICE_ID).result(), first.result(), last.result())
         del first, last
@@ -183,11 +177,12 @@ def normalize_identifiers(
             "addresses": pool.submit(address_rows, frames["addresses"], frames["orders"],
                                      account, config, engine),
             "accounts": pool.submit(account_rows, frames["accounts"], account["accounts"],
-                                    config, engine),
+                                    config, engine,
+                                    ip=columns.pop(f"accounts.{S.REGISTRATION_IP}", None)),
             "payments": pool.submit(payment_rows, frames["payments"], frames["orders"],
                                     account),
         }
-        del frames, account
+        del frames, account, columns
         # a kind is grouped and judged as soon as the sources it reads are in, while
         # the others still run; its source rows are let go once it is grouped (a future
         # keeps its result: each source's is taken from it and the future dropped)
@@ -257,6 +252,13 @@ def _group_and_judge(
     judged = _mask_and_junk(grouped, config) if len(grouped.account) else None
     logger.debug("normalize: %s grouped and judged", kind)
     return grouped, judged
+
+
+def _done(result: Coded) -> Future[Coded]:
+    """A future already holding ``result``."""
+    future: Future[Coded] = Future()
+    future.set_result(result)
+    return future
 
 
 def _complete(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

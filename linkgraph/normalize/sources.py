@@ -15,9 +15,11 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from linkgraph import schemas as S
-from linkgraph.codes import index_dtype
+from linkgraph.codes import sorted_keys, sorted_unique
 from linkgraph.config import NormalizeConfig
 from linkgraph.engine import GIVEN_FIRST, GIVEN_LAST, Engine
 from linkgraph.normalize.address import ADDRESS_FIELDS, normalize_addresses
@@ -25,7 +27,8 @@ from linkgraph.normalize.grouping import (
     NAT,
     Coded,
     SourceRows,
-    decode,
+    compacted,
+    narrow_codes,
     pooled_codes,
     source_rows,
     take_codes,
@@ -33,7 +36,7 @@ from linkgraph.normalize.grouping import (
 )
 from linkgraph.normalize.payment import card_digits, normalize_fingerprints
 from linkgraph.normalize.phone import normalize_phones
-from linkgraph.normalize.text import TEXT, as_text, to_text
+from linkgraph.normalize.text import TEXT, arrow_flags, arrow_text, as_text, to_text
 
 #: identifier times: microseconds, UTC
 TIME = "datetime64[us, UTC]"
@@ -100,8 +103,11 @@ def _part(source: str, account: np.ndarray, normalized: pd.DataFrame | pd.Series
 
 
 def account_rows(
-    accounts: pd.DataFrame, account: np.ndarray, config: NormalizeConfig, engine: Engine
+    accounts: pd.DataFrame, account: np.ndarray, config: NormalizeConfig, engine: Engine, *,
+    ip: Coded | None = None,
 ) -> list[tuple[str, SourceRows]]:
+    """The accounts' own fields, at their creation time; ``ip``: the registration IPs
+    already coded (``narrow_codes``, by the load: not hashed again)."""
     created = micros_of(accounts[S.CREATED_AT])
     phones = map_sliced(engine, partial(_phones, default_region=config.default_country),
                         accounts[[S.PHONE, S.COUNTRY]])
@@ -111,7 +117,8 @@ def account_rows(
         (S.K_DEVICE, _part("accounts.device_id", account, accounts[S.DEVICE_ID], created,
                            created)),
         (S.K_IP, _part("accounts.registration_ip", account, accounts[S.REGISTRATION_IP],
-                       created, created)),
+                       created, created) if ip is None else
+         SourceRows("accounts.registration_ip", account, ip, created, created)),
         (S.K_NAME, _part("accounts.full_name", account, accounts[S.FULL_NAME], created,
                          created)),
     ]
@@ -121,40 +128,90 @@ def _order_times(
     table: pd.DataFrame, account: np.ndarray, orders: pd.DataFrame, order_account: np.ndarray,
     key: str,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """First and last time each row's (account, ``key``) was used by an order (``NAT``: never)."""
+    """First and last time each row's (account, ``key``) was used by an order (``NAT``: never).
+
+    An order matches the rows of its own account with an equal, non-blank ``key``.
+    Most accounts have a few rows: each order's id is compared with the id of
+    each row of its account in turn (at most ``_FEW``), so that no id is hashed;
+    the rows of accounts with more are matched by hashing their ids and their
+    accounts' orders' (:func:`_hashed_order_times`).
+    """
     if GIVEN_FIRST in table.columns:  # rows an engine reduced and timed (Engine.load_tables)
         return micros_of(table[GIVEN_FIRST]), micros_of(table[GIVEN_LAST])
-    (ids, order_ids), distinct = pooled_codes([table[key], orders[key]])
-    # a blank id matches nothing
-    usable = np.where(as_text(distinct).isna(), -1, np.arange(len(distinct)))
-    n_ids = max(len(distinct), 1)
-    ids = take_codes(usable, ids)
-    order_ids = order_ids.astype(index_dtype(n_ids))
-    pair = np.where((ids >= 0) & (account >= 0), account.astype(np.int64) * n_ids + ids, -1)
-    del ids
-    # the rows' pairs hashed, the orders' looked up in them (an order of no row's pair
-    # is not needed), a slice of orders at a time: the orders outnumber the rows, and
-    # their whole-length arrays were most of this function's memory
-    groups, uniques = pd.factorize(pair)
-    index = pd.Index(uniques)
-    first = np.full(len(uniques), _NEVER, dtype=np.int64)
-    last = np.full(len(uniques), NAT, dtype=np.int64)
-    for start in range(0, len(order_ids), _ORDER_SLICE):
-        stop = start + _ORDER_SLICE
-        order_id, order_of = take_codes(usable, order_ids[start:stop]), order_account[start:stop]
-        found = index.get_indexer(np.where((order_id >= 0) & (order_of >= 0),
-                                           order_of.astype(np.int64) * n_ids + order_id, -1))
-        used = (found >= 0) & (order_id >= 0) & (order_of >= 0)
-        at = micros_of(orders[S.CREATED_AT].iloc[start:stop])[used]
-        found = found[used]
-        np.minimum.at(first, found, np.where(at == NAT, _NEVER, at))
-        np.maximum.at(last, found, at)
-    first = np.where(first == _NEVER, NAT, first)
-    return first[groups], last[groups]
+    ids = _large(arrow_text(as_text(table[key])))  # a blank id matches nothing
+    account = np.asarray(account)
+    first = np.full(len(table), _NEVER, dtype=np.int64)
+    last = np.full(len(table), NAT, dtype=np.int64)
+    usable = np.flatnonzero((account >= 0) & arrow_flags(pc.is_valid(ids)))
+    n_accounts = int(max(account.max(initial=-1), order_account.max(initial=-1))) + 1
+    # each account's usable rows together: its k-th is rows[start[account] + k]
+    _, order = sorted_keys(account[usable])
+    rows = usable[order]
+    del usable, order
+    counts = np.bincount(account[rows], minlength=n_accounts)
+    start = np.cumsum(counts) - counts
+    heavy = counts > _FEW
+    order_ids = to_text(orders[key]).array.__arrow_array__()
+    for at in range(0, len(orders), _ORDER_SLICE):
+        stop = min(at + _ORDER_SLICE, len(orders))
+        of = np.asarray(order_account[at:stop], dtype=np.int64)
+        known = np.maximum(of, 0)
+        few = np.where((of >= 0) & ~heavy[known], counts[known], 0)
+        if not few.any():
+            continue
+        times = micros_of(orders[S.CREATED_AT].iloc[at:stop])
+        window = _large(order_ids.slice(at, stop - at).combine_chunks())
+        for k in range(int(few.max())):
+            chosen = np.flatnonzero(few > k)
+            row = rows[start[of[chosen]] + k]
+            same = arrow_flags(pc.equal(window.take(pa.array(chosen)), ids.take(pa.array(row))))
+            _note_times(first, last, row[same], times[chosen[same]])
+    if heavy.any():
+        _hashed_order_times(first, last, ids, rows[heavy[account[rows]]], account, orders,
+                            order_account, heavy, key)
+    first[first == _NEVER] = NAT
+    return first, last
 
 
+#: the most rows of one account whose ids each order is compared with (_order_times)
+_FEW = 8
 #: orders looked up at a time in _order_times
 _ORDER_SLICE = 1 << 20
+
+
+def _note_times(first: np.ndarray, last: np.ndarray, at: np.ndarray, times: np.ndarray) -> None:
+    """The earliest and the latest of ``times`` (NaT: none) kept in ``first``/``last`` at ``at``."""
+    np.minimum.at(first, at, np.where(times == NAT, _NEVER, times))
+    np.maximum.at(last, at, times)
+
+
+def _hashed_order_times(first: np.ndarray, last: np.ndarray, ids: pa.Array, rows: np.ndarray,
+                        account: np.ndarray, orders: pd.DataFrame, order_account: np.ndarray,
+                        heavy: np.ndarray, key: str) -> None:
+    """:func:`_order_times` of the usable ``rows`` of the ``heavy`` accounts: their ids and
+    their accounts' orders' hashed together, each order's (account, id) looked up."""
+    of = np.asarray(order_account, dtype=np.int64)
+    theirs = np.flatnonzero((of >= 0) & heavy[np.maximum(of, 0)])
+    (row_id, order_id), _ = pooled_codes([
+        pd.Series(TEXT.__from_arrow__(pa.chunked_array([ids.take(pa.array(rows))]))),
+        to_text(orders[key].iloc[theirs])])
+    n_ids = int(max(row_id.max(initial=-1), order_id.max(initial=-1))) + 1
+    pairs, pair_of = np.unique(account[rows].astype(np.int64) * n_ids + row_id,
+                               return_inverse=True)
+    wanted = of[theirs] * n_ids + order_id
+    found = np.minimum(np.searchsorted(pairs, wanted), len(pairs) - 1)
+    hit = np.flatnonzero((order_id >= 0) & (pairs[found] == wanted))
+    pair_first = np.full(len(pairs), _NEVER, dtype=np.int64)
+    pair_last = np.full(len(pairs), NAT, dtype=np.int64)
+    _note_times(pair_first, pair_last, found[hit],
+                micros_of(orders[S.CREATED_AT].iloc[theirs[hit]]))
+    first[rows] = pair_first[pair_of]
+    last[rows] = pair_last[pair_of]
+
+
+def _large(array: pa.Array) -> pa.Array:
+    """A string array as ``large_string`` (two arrays compared must be of one type)."""
+    return array if array.type == pa.large_string() else array.cast(pa.large_string())
 
 
 def address_rows(
@@ -191,35 +248,39 @@ def payment_rows(
     # the fingerprint, and the card's own sharing limits. Digits stand in for the rest;
     # two fingerprinted cards with equal digits but different tokens are different cards,
     # and a bare card matching both is neither's for sure: it meets only bare cards.
-    taken = _single_tokens(digits["value"], fingerprints["value"])
-    fingerprints = fingerprints.assign(value=fingerprints["value"].fillna(taken))
-    digits = digits.assign(value=digits["value"].where(fingerprints["value"].isna()))
+    tokens, digit_values = _card_codes(digits["value"], fingerprints["value"])
     return [
-        (S.K_CARD, _part("payments.fingerprint", mine, fingerprints, first, last,
-                         last4=payments[S.CARD_LAST4])),
-        (S.K_CARD_DIGITS, _part("payments.card_digits", mine, digits, first, last)),
+        (S.K_CARD, SourceRows("payments.fingerprint", mine, tokens, first, last,
+                              suppressed=narrow_codes(fingerprints["suppressed"].astype(TEXT)),
+                              last4=narrow_codes(as_text(payments[S.CARD_LAST4])))),
+        (S.K_CARD_DIGITS, SourceRows("payments.card_digits", mine, digit_values, first, last,
+                                     suppressed=narrow_codes(digits["suppressed"].astype(TEXT)))),
         (S.K_NAME, _part("payments.holder_name", mine, payments[S.HOLDER_NAME], first, last)),
     ]
 
 
-def _single_tokens(digits: pd.Series, tokens: pd.Series) -> pd.Series:
-    """For rows without a token: the one token that every tokenised row with their digits has.
+def _card_codes(digits: pd.Series, tokens: pd.Series) -> tuple[Coded, Coded]:
+    """The rows' tokens and digits as codes (-1: none), each column hashed once.
 
-    NA where the row has a token, no digits, or digits that no tokenised row
-    or several different tokens have. On integer codes (each string hashed once).
+    A row without a token takes the one token that every tokenised row with its
+    digits has (none where no tokenised row or several different tokens have
+    them); a row keeps its digits only while it has no token. The distinct values
+    are those some row has (``narrow_codes`` of the columns so changed, up to order).
     """
-    digit, _ = text_codes(digits)
+    digit, digit_texts = text_codes(digits)
     token, token_texts = text_codes(tokens)
     n_tokens = max(len(token_texts), 1)
     tokenised = (token >= 0) & (digit >= 0)
-    pairs = np.unique(digit[tokenised] * n_tokens + token[tokenised])
+    pairs = sorted_unique(digit[tokenised] * n_tokens + token[tokenised])
     pair_digit, pair_token = pairs // n_tokens, pairs % n_tokens
     n_digits = int(digit.max()) + 1 if len(digit) else 0
     token_of = np.full(n_digits, -1, dtype=np.int64)
     token_of[pair_digit] = pair_token
     token_of[np.bincount(pair_digit, minlength=n_digits) != 1] = -1
-    row_token = np.where((token < 0) & (digit >= 0), take_codes(token_of, digit), -1)
-    return decode(row_token, token_texts).set_axis(tokens.index)
+    token = np.where((token < 0) & (digit >= 0), take_codes(token_of, digit), token)
+    digit[token >= 0] = -1
+    return (compacted(token, arrow_text(token_texts)),
+            compacted(digit, arrow_text(digit_texts)))
 
 
 def login_rows(account: np.ndarray, ip: Coded, device: Coded, first: np.ndarray,
