@@ -77,7 +77,7 @@ def test_ids_formatted_once_per_file_read_the_same_in_every_slice(
     # a categorical's categories are formatted once for the whole file and each slice of
     # rows takes them: ids repeated across slices, unused and formula-like categories,
     # missing cells and the line end carried by the last (categorical) column
-    monkeypatch.setattr(report, "_CSV_CHUNK", 3)
+    monkeypatch.setattr(report.csvfile, "_CSV_CHUNK", 3)
     ids = pd.Index(["=x", "a,1", "b", "c\"q", "unused"], dtype="str")
     frame = pd.DataFrame({
         "n": np.arange(8),

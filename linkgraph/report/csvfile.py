@@ -1,0 +1,254 @@
+"""CSV files written from Arrow kernels, byte for byte what ``DataFrame.to_csv`` writes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from linkgraph.codes import index_dtype
+from linkgraph.report.safe import (
+    _QUOTE_BYTES,
+    _rows_with_bytes,
+    _safe_arrow,
+    safe_csv_frame,
+)
+
+_DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_CSV_CHUNK = 131_072  # rows formatted at a time: bounds the memory of big files
+
+
+def _write_csv(frame: pd.DataFrame, path: Path, *, bom: bool) -> None:
+    """``frame`` as CSV, cells made safe; byte for byte what ``DataFrame.to_csv`` writes.
+
+    Columns are formatted in Arrow kernels as pandas would (Python's csv
+    quoting, ``str`` of ints and bools, numpy's float text, ``_DATE_FORMAT``);
+    a frame with a column of another dtype, or of one column, goes to pandas.
+    A categorical column's categories are formatted once for the whole file,
+    and each line's ``\n`` rides on its last cell (one join builds the lines).
+    """
+    fields = [_csv_fields(frame[c].iloc[:0]) for c in frame.columns] if frame.shape[1] > 1 else []
+    if not fields or any(f is None for f in fields):
+        safe_csv_frame(frame).to_csv(
+            path, index=False, encoding="utf-8-sig" if bom else "utf-8",
+            lineterminator="\n", date_format=_DATE_FORMAT,
+        )
+        return
+    header = ",".join(_quoted_python(str(c)) for c in frame.columns) + "\n"
+    last = frame.shape[1] - 1
+    # the categories some rows use, of every column coded by them (flags, not counts:
+    # no int64 copy of the codes; -1, missing, flags the spare last slot)
+    used: dict[int, np.ndarray] = {}
+    for i in range(frame.shape[1]):
+        dtype = frame.dtypes.iloc[i]
+        if isinstance(dtype, pd.CategoricalDtype):
+            flags = used.setdefault(id(dtype.categories),
+                                    np.zeros(len(dtype.categories) + 1, dtype=bool))
+            flags[np.asarray(frame.iloc[:, i].cat.codes)] = True
+    formatted: dict[tuple[int, str], tuple[pa.Array, np.ndarray]] = {}
+    cells = [_column_cells(frame.iloc[:, i], suffix="\n" if i == last else "",
+                           used=used, formatted=formatted) for i in range(frame.shape[1])]
+    del used, formatted
+    with open(path, "wb") as fh:
+        fh.write((("\ufeff" if bom else "") + header).encode("utf-8"))
+        for start in range(0, len(frame), _CSV_CHUNK):
+            stop = min(start + _CSV_CHUNK, len(frame))
+            lines = pc.binary_join_element_wise(*(cell(start, stop) for cell in cells), _lit(","))
+            for chunk in lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]:
+                _write_values(fh, chunk)
+
+
+def _column_cells(values: pd.Series, *, suffix: str, used: dict[int, np.ndarray],
+                  formatted: dict[tuple[int, str], tuple[pa.Array, np.ndarray]],
+                  ) -> Callable[[int, int], pa.Array]:
+    """For rows ``[start, stop)`` of ``values``, each cell's CSV text followed by ``suffix``.
+
+    A categorical's categories are formatted once, here, and each slice is one
+    take of them: an account id is formatted once per file, not once per slice
+    it appears in; ``formatted`` shares that work between columns of the same
+    categories (the two ends of a pair). Only the categories some column of the
+    file uses (``used``: flags by ``id`` of the categories) are formatted: the
+    stages share their categories between frames.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = np.asarray(values.cat.codes)
+        categories = values.dtype.categories
+        key = (id(categories), suffix)
+        if key not in formatted:
+            used_rows = np.flatnonzero(used[id(categories)][:-1])
+            # category code -> its text's position (the last, the suffix alone, for missing)
+            renumber = np.full(len(categories) + 1, len(used_rows),
+                               dtype=index_dtype(len(categories)))
+            renumber[used_rows] = np.arange(len(used_rows))
+            words = _csv_fields(pd.Series(categories.take(used_rows).astype("str")),
+                                suffix=suffix)
+            assert words is not None  # text: always formatted
+            text = pa.concat_arrays([*words.chunks, pa.array([suffix], pa.large_string())])
+            del used_rows, words
+            formatted[key] = (text, renumber)
+        else:
+            text, renumber = formatted[key]
+        return lambda start, stop: text.take(pa.array(renumber[codes[start:stop]]))
+
+    def cells(start: int, stop: int) -> pa.Array:
+        text = _csv_fields(values.iloc[start:stop], suffix=suffix)
+        assert text is not None  # the dtype was checked on the frame's empty slice
+        return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+
+    return cells
+
+
+def _write_values(fh: Any, chunk: pa.Array) -> None:
+    """The concatenated bytes of a string array (its data buffer between the offsets)."""
+    if len(chunk) == 0:
+        return
+    chunk = chunk.cast(pa.large_string())
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)
+    first, last = offsets[chunk.offset], offsets[chunk.offset + len(chunk)]
+    fh.write(memoryview(chunk.buffers()[2])[first:last])
+
+
+def _lit(text: str) -> pa.Scalar:
+    return pa.scalar(text, pa.large_string())
+
+
+def _quoted_python(cell: str) -> str:
+    return '"' + cell.replace('"', '""') + '"' if any(c in cell for c in ',"\n') else cell
+
+
+def _float_text(floats: np.ndarray) -> pa.Array:
+    """numpy's ``astype(str)`` of floats (Python's repr), mostly by Arrow's shortest cast.
+
+    Both write the shortest digits that read back; they differ in the layout only:
+    numpy adds ``.0`` to whole numbers and uses an exponent below 1e-4 and from 1e16,
+    so those ranges (and float32) are left to numpy.
+    """
+    if floats.dtype != np.float64:
+        return pa.array(floats.astype(str)).cast(pa.large_string())
+    size = np.abs(floats)
+    with np.errstate(invalid="ignore"):
+        whole = (floats == np.trunc(floats)) & (size < 1e16)
+    arrow = pa.array(floats).cast(pa.large_string())
+    plain = ~np.asarray(pc.match_substring(arrow, "e").to_numpy(zero_copy_only=False), dtype=bool)
+    arrow = pc.if_else(pa.array(whole), pc.binary_join_element_wise(arrow, _lit(".0"), _lit("")),
+                       arrow)
+    rest = np.flatnonzero(~(plain & (whole | ((size >= 1e-4) & (size < 1e16)))))
+    if not len(rest):
+        return arrow
+    position = np.full(len(floats), -1, dtype=np.int64)
+    position[rest] = np.arange(len(rest))
+    take = pa.array(position, mask=position < 0)
+    numpy_text = pa.array(floats[rest].astype(str)).cast(pa.large_string())
+    return pc.if_else(pc.is_valid(take), numpy_text.take(pc.fill_null(take, 0)), arrow)
+
+
+def _csv_fields(values: pd.Series, *, suffix: str = "") -> pa.ChunkedArray | None:
+    """Each cell as ``to_csv`` writes it (NA empty) followed by ``suffix``, or None for a
+    dtype left to pandas."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        # each category formatted once (kinds, tiers, reasons: a handful over millions of
+        # rows); of the ids and values of the stages, the ones these rows use
+        codes = np.asarray(values.cat.codes, dtype=np.int64)
+        words = dtype.categories
+        if len(words) > len(codes):
+            used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(words)))
+            renumber = np.full(len(words) + 1, -1, dtype=np.int64)
+            renumber[used] = np.arange(len(used))
+            codes, words = renumber[codes], words.take(used)
+        categories = _csv_fields(pd.Series(words.astype("str")), suffix=suffix)
+        if categories is None:
+            return None
+        text = pa.concat_arrays([*categories.chunks, pa.array([suffix], pa.large_string())])
+        return pa.chunked_array([text.take(pa.array(np.where(codes < 0, len(text) - 1, codes)))])
+    if pd.api.types.is_string_dtype(dtype) or dtype == object:
+        text = pc.fill_null(_safe_arrow(values), _lit(""))
+        # Python's csv.QUOTE_MINIMAL with lineterminator "\n"
+        quote = _rows_with_bytes(text, _QUOTE_BYTES)
+        if quote.any():
+            quote = pa.array(quote)
+            quoted = pc.binary_join_element_wise(
+                _lit('"'), pc.replace_substring(text, '"', '""'), _lit('"'), _lit(""))
+            text = pc.if_else(quote, quoted, text)
+        return _suffixed(text, suffix)
+    if dtype == bool:
+        flags = pa.array(values.to_numpy())
+        return pa.chunked_array([pc.if_else(flags, _lit("True" + suffix), _lit("False" + suffix))])
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        return _suffixed(pa.array(values.to_numpy()).cast(pa.large_string()), suffix)
+    if isinstance(dtype, pd.core.dtypes.dtypes.BaseMaskedDtype) and dtype.kind in "iu":
+        # pandas writes str() of each Python int, NA empty
+        numbers = pa.array(values.array).cast(pa.large_string())
+        return _suffixed(pc.fill_null(numbers, _lit("")), suffix)
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        # numpy's shortest repr ("1e-05", "0.5", "-0.0"), as pandas writes floats; each
+        # distinct bit pattern formatted once
+        numbers = values.to_numpy()
+        codes, distinct = pd.factorize(numbers.view(f"i{numbers.itemsize}"))
+        floats = np.asarray(distinct).view(numbers.dtype)
+        text = _float_text(floats)
+        text = _suffixed(pc.if_else(pa.array(np.isnan(floats)), _lit(""), text), suffix)
+        return pa.chunked_array([text.combine_chunks().take(pa.array(codes))])
+    if isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC" or (
+            isinstance(dtype, np.dtype) and dtype.kind == "M"):
+        # whole seconds (floored, as strftime), written by Arrow's ISO cast
+        ticks = np.asarray(values.array.asi8)
+        per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[np.datetime_data(
+            values.dtype.base if isinstance(dtype, np.dtype) else np.dtype(f"M8[{dtype.unit}]"))[0]]
+        missing = ticks == np.iinfo(np.int64).min
+        seconds = pa.array(np.floor_divide(ticks, per_second), type=pa.timestamp("s"),
+                           mask=missing)
+        text = seconds.cast(pa.large_string())
+        fixed = _iso_layout(text, missing, suffix)
+        if fixed is not None:
+            return pa.chunked_array([fixed])
+        text = pc.replace_substring(text, " ", "T")
+        text = pc.binary_join_element_wise(text, _lit("Z" + suffix), _lit(""))
+        return pa.chunked_array([pc.fill_null(text, _lit(suffix))])
+    return None
+
+
+def _iso_layout(text: pa.Array, missing: np.ndarray, suffix: str) -> pa.Array | None:
+    """Arrow's ``YYYY-MM-DD HH:MM:SS`` (``text``, null where ``missing``) as
+    ``YYYY-MM-DDTHH:MM:SSZ`` + ``suffix`` (``suffix`` alone where missing), moved as
+    bytes: a substring replace and a join cost eight times the cast itself.
+    None when a value is not 19 bytes long (a year before 0 or after 9999).
+    """
+    n = len(text)
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset:text.offset + n + 1]
+    lengths = np.diff(offsets)
+    if not (np.all(lengths[~missing] == 19) and np.all(lengths[missing] == 0)):
+        return None
+    tail = np.frombuffer(("Z" + suffix).encode("utf-8"), dtype=np.uint8)
+    width = 19 + len(tail)
+    data = text.buffers()[2]
+    present = np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]] if data is not None \
+        else np.zeros(0, dtype=np.uint8)
+    lines = np.empty((len(present) // 19, width), dtype=np.uint8)
+    lines[:, :19] = present.reshape(-1, 19)
+    lines[:, 10] = ord("T")
+    lines[:, 19:] = tail
+    ends = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.where(missing, len(tail) - 1, width), out=ends[1:])
+    if not missing.any():
+        return pa.LargeStringArray.from_buffers(n, pa.py_buffer(ends), pa.py_buffer(lines))
+    out = np.empty(int(ends[-1]), dtype=np.uint8)
+    rows = np.flatnonzero(~missing)
+    out[(ends[rows][:, None] + np.arange(width)).ravel()] = lines.ravel()
+    absent = ends[np.flatnonzero(missing)]
+    for at, byte in enumerate(tail[1:]):  # the suffix alone
+        out[absent + at] = byte
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(ends), pa.py_buffer(out))
+
+
+def _suffixed(text: pa.Array | pa.ChunkedArray, suffix: str) -> pa.ChunkedArray:
+    """``text`` (large strings) with ``suffix`` after each value, as one chunked array."""
+    if suffix:
+        text = pc.binary_join_element_wise(text, _lit(suffix), _lit(""))
+    return pa.chunked_array([text] if isinstance(text, pa.Array) else text.chunks,
+                            type=pa.large_string())
