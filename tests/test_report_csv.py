@@ -125,3 +125,26 @@ def test_times_of_rows_far_apart_are_written_from_their_distinct_days(
                           "n": range(6)})
     assert _arrow_csv(frame, tmp_path / "a.csv") == _pandas_csv(frame, tmp_path / "b.csv")
     assert (tmp_path / "a.csv").read_text().splitlines()[2] == "2969-05-03T00:00:00Z,1"
+
+
+def test_ids_of_one_width_with_a_missing_one_in_some_slices_are_written_as_their_strings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ids all of one length are gathered as fixed-width rows; a slice with a missing id
+    # takes Arrow's way; both files read as those of the same ids as plain strings
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(report.csvfile, "_CSV_CHUNK", 3)
+    monkeypatch.setattr(report.parquet, "_PARQUET_ROW_GROUP", 3)
+    ids = pd.CategoricalDtype(pd.Index(["A01", "A02", "A03", "A04"], dtype="str"))
+    codes = [3, 0, 0, 1, -1, 2, 2, 3]
+    coded = pd.DataFrame({"account_id": pd.Categorical.from_codes(codes, dtype=ids),
+                          "n": range(len(codes))})
+    plain = coded.assign(account_id=coded["account_id"].astype(object).astype("str"))
+    for name, frame in (("coded", coded), ("plain", plain)):
+        report._write_csv(frame, tmp_path / f"{name}.csv", bom=False)
+        report._write_parquet(frame, tmp_path / f"{name}.parquet")
+    assert (tmp_path / "coded.csv").read_text().splitlines()[4:7] == ["A02,3", ",4", "A03,5"]
+    assert (tmp_path / "coded.csv").read_bytes() == (tmp_path / "plain.csv").read_bytes()
+    assert (tmp_path / "coded.parquet").read_bytes() == (tmp_path / "plain.parquet").read_bytes()
+    assert pq.read_table(tmp_path / "coded.parquet")["account_id"].to_pylist()[3:6] == [
+        "A02", None, "A03"]

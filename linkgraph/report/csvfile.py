@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph.codes import index_dtype
+from linkgraph.report.gather import TextTable
 from linkgraph.report.safe import (
     _QUOTE_BYTES,
     _rows_with_bytes,
@@ -51,7 +52,7 @@ def _write_csv(frame: pd.DataFrame, path: Path, *, bom: bool) -> None:
             flags = used.setdefault(id(dtype.categories),
                                     np.zeros(len(dtype.categories) + 1, dtype=bool))
             flags[np.asarray(frame.iloc[:, i].cat.codes)] = True
-    formatted: dict[tuple[int, str], tuple[pa.Array, np.ndarray]] = {}
+    formatted: dict[tuple[int, str], tuple[TextTable, pa.Array, np.ndarray]] = {}
     cells = [_column_cells(frame.iloc[:, i], suffix="\n" if i == last else "",
                            used=used, formatted=formatted) for i in range(frame.shape[1])]
     del used, formatted
@@ -65,7 +66,7 @@ def _write_csv(frame: pd.DataFrame, path: Path, *, bom: bool) -> None:
 
 
 def _column_cells(values: pd.Series, *, suffix: str, used: dict[int, np.ndarray],
-                  formatted: dict[tuple[int, str], tuple[pa.Array, np.ndarray]],
+                  formatted: dict[tuple[int, str], tuple[TextTable, pa.Array, np.ndarray]],
                   ) -> Callable[[int, int], pa.Array]:
     """For rows ``[start, stop)`` of ``values``, each cell's CSV text followed by ``suffix``.
 
@@ -91,10 +92,17 @@ def _column_cells(values: pd.Series, *, suffix: str, used: dict[int, np.ndarray]
             assert words is not None  # text: always formatted
             text = pa.concat_arrays([*words.chunks, pa.array([suffix], pa.large_string())])
             del used_rows, words
-            formatted[key] = (text, renumber)
-        else:
-            text, renumber = formatted[key]
-        return lambda start, stop: text.take(pa.array(renumber[codes[start:stop]]))
+            formatted[key] = (TextTable(text.slice(0, len(text) - 1)), text, renumber)
+        table, text, renumber = formatted[key]
+        missing = len(text) - 1
+
+        def coded(start: int, stop: int) -> pa.Array:
+            positions = renumber[codes[start:stop]]
+            if (positions == missing).any():
+                return text.take(pa.array(positions))
+            return table.take(positions)
+
+        return coded
 
     def cells(start: int, stop: int) -> pa.Array:
         text = _csv_fields(values.iloc[start:stop], suffix=suffix)
