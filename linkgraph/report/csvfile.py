@@ -16,6 +16,7 @@ from linkgraph.codes import index_dtype
 from linkgraph.report.gather import TextTable
 from linkgraph.report.safe import (
     _QUOTE_BYTES,
+    _byte_set,
     _rows_with_bytes,
     _safe_arrow,
     safe_csv_frame,
@@ -130,6 +131,9 @@ def _quoted_python(cell: str) -> str:
     return '"' + cell.replace('"', '""') + '"' if any(c in cell for c in ',"\n') else cell
 
 
+_EXPONENT_BYTES = _byte_set((ord("e"), ord("e")))
+
+
 def _float_text(floats: np.ndarray) -> pa.Array:
     """numpy's ``astype(str)`` of floats (Python's repr), mostly by Arrow's shortest cast.
 
@@ -142,18 +146,19 @@ def _float_text(floats: np.ndarray) -> pa.Array:
     size = np.abs(floats)
     with np.errstate(invalid="ignore"):
         whole = (floats == np.trunc(floats)) & (size < 1e16)
+        # nan and inf read the same in both
+        same_layout = whole | ((size >= 1e-4) & (size < 1e16)) | ~np.isfinite(floats)
     arrow = pa.array(floats).cast(pa.large_string())
-    plain = ~np.asarray(pc.match_substring(arrow, "e").to_numpy(zero_copy_only=False), dtype=bool)
-    arrow = pc.if_else(pa.array(whole), pc.binary_join_element_wise(arrow, _lit(".0"), _lit("")),
-                       arrow)
-    rest = np.flatnonzero(~(plain & (whole | ((size >= 1e-4) & (size < 1e16)))))
-    if not len(rest):
+    rest = _rows_with_bytes(arrow, _EXPONENT_BYTES) | ~same_layout
+    if whole.sum() * 8 > len(floats):  # many whole numbers: Arrow's text and ".0"
+        arrow = pc.if_else(pa.array(whole),
+                           pc.binary_join_element_wise(arrow, _lit(".0"), _lit("")), arrow)
+    else:  # a few: numpy's text
+        rest |= whole
+    if not rest.any():
         return arrow
-    position = np.full(len(floats), -1, dtype=np.int64)
-    position[rest] = np.arange(len(rest))
-    take = pa.array(position, mask=position < 0)
-    numpy_text = pa.array(floats[rest].astype(str)).cast(pa.large_string())
-    return pc.if_else(pc.is_valid(take), numpy_text.take(pc.fill_null(take, 0)), arrow)
+    numpy_text = pa.array(floats[rest].astype(str), pa.large_string())
+    return pc.replace_with_mask(arrow, pa.array(rest), numpy_text)
 
 
 def _csv_fields(values: pd.Series, *, suffix: str = "") -> pa.ChunkedArray | None:
@@ -201,7 +206,10 @@ def _csv_fields(values: pd.Series, *, suffix: str = "") -> pa.ChunkedArray | Non
         codes, distinct = pd.factorize(numbers.view(f"i{numbers.itemsize}"))
         floats = np.asarray(distinct).view(numbers.dtype)
         text = _float_text(floats)
-        text = _suffixed(pc.if_else(pa.array(np.isnan(floats)), _lit(""), text), suffix)
+        missing = np.isnan(floats)
+        if missing.any():
+            text = pc.if_else(pa.array(missing), _lit(""), text)
+        text = _suffixed(text, suffix)
         return pa.chunked_array([text.combine_chunks().take(pa.array(codes))])
     if isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC" or (
             isinstance(dtype, np.dtype) and dtype.kind == "M"):
