@@ -184,11 +184,13 @@ def _csv_fields(values: pd.Series, *, suffix: str = "") -> pa.ChunkedArray | Non
         text = pc.fill_null(_safe_arrow(values), _lit(""))
         # Python's csv.QUOTE_MINIMAL with lineterminator "\n"
         quote = _rows_with_bytes(text, _QUOTE_BYTES)
-        if quote.any():
+        if quote.any():  # the quoted cells alone are rewritten
             quote = pa.array(quote)
             quoted = pc.binary_join_element_wise(
-                _lit('"'), pc.replace_substring(text, '"', '""'), _lit('"'), _lit(""))
-            text = pc.if_else(quote, quoted, text)
+                _lit('"'), pc.replace_substring(text.filter(quote), '"', '""'), _lit('"'),
+                _lit(""))
+            text = pc.replace_with_mask(text, quote, quoted.combine_chunks()
+                                        if isinstance(quoted, pa.ChunkedArray) else quoted)
         return _suffixed(text, suffix)
     if dtype == bool:
         flags = pa.array(values.to_numpy())
