@@ -39,4 +39,4 @@ class TextTable:
         width = self._rows.dtype.itemsize
         ends = np.arange(0, (len(positions) + 1) * width, width, dtype=np.int64)
         return pa.LargeStringArray.from_buffers(len(positions), pa.py_buffer(ends),
-                                                pa.py_buffer(self._rows[positions]))
+                                                pa.py_buffer(np.take(self._rows, positions)))
