@@ -215,7 +215,7 @@ def _csv_fields(values: pd.Series, *, suffix: str = "") -> pa.ChunkedArray | Non
         return pa.chunked_array([text.combine_chunks().take(pa.array(codes))])
     if isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC" or (
             isinstance(dtype, np.dtype) and dtype.kind == "M"):
-        # whole seconds (floored, as strftime), written by Arrow's ISO cast
+        # whole seconds (floored, as strftime)
         ticks = np.asarray(values.array.asi8)
         per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[np.datetime_data(
             values.dtype.base if isinstance(dtype, np.dtype) else np.dtype(f"M8[{dtype.unit}]"))[0]]
@@ -224,7 +224,7 @@ def _csv_fields(values: pd.Series, *, suffix: str = "") -> pa.ChunkedArray | Non
         fixed = _iso_text(seconds, missing, suffix)
         if fixed is not None:
             return pa.chunked_array([fixed])
-        # a year before 0 or after 9999: Arrow's ISO cast, as strftime writes it
+        # a year before 0 or after 9999 (not four digits): Arrow's ISO cast, as before
         text = pa.array(seconds, type=pa.timestamp("s"), mask=missing).cast(pa.large_string())
         text = pc.replace_substring(text, " ", "T")
         text = pc.binary_join_element_wise(text, _lit("Z" + suffix), _lit(""))
