@@ -102,17 +102,20 @@ def test_both_ends_of_a_pair_coded_by_one_id_list_are_each_written_whole(tmp_pat
 
 
 def test_times_at_the_ends_of_four_digit_years_and_before_1970_read_as_pandas_writes_them(
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # each row's date comes from a table of the days the rows span, its time of day from
-    # the seconds of a day: the ends of that table, fractions floored before 1970, missing
-    times = pd.Series(np.array(["0001-01-01T00:00:00", "9999-12-31T23:59:59.999",
-                                "1969-12-31T23:59:59.5", "1970-01-01", "NaT", "2026-02-28T12:00:01"],
-                               dtype="M8[ms]"))
-    for seen in (times, times.dt.tz_localize("UTC")):
-        frame = pd.DataFrame({"seen": seen, "n": range(len(seen))})
-        assert _arrow_csv(frame, tmp_path / "a.csv") == _pandas_csv(frame, tmp_path / "b.csv")
-    assert (tmp_path / "a.csv").read_text().splitlines()[1:4] == [
-        "0001-01-01T00:00:00Z,0", "9999-12-31T23:59:59Z,1", "1969-12-31T23:59:59Z,2"]
+    # the seconds of a day: the ends of that table, fractions floored before 1970, missing;
+    # slices of two rows, one whole file
+    times = pd.Series(np.array(["0001-01-01T00:00:00", "0001-01-02", "9999-12-31T23:59:59.999",
+                                "9999-12-30", "1969-12-31T23:59:59.5", "1970-01-01", "NaT",
+                                "2026-02-28T12:00:01"], dtype="M8[ms]"))
+    for chunk in (2, 100):
+        monkeypatch.setattr(report.csvfile, "_CSV_CHUNK", chunk)
+        for seen in (times, times.dt.tz_localize("UTC")):
+            frame = pd.DataFrame({"seen": seen, "n": range(len(seen))})
+            assert _arrow_csv(frame, tmp_path / "a.csv") == _pandas_csv(frame, tmp_path / "b.csv")
+    assert (tmp_path / "a.csv").read_text().splitlines()[3:6] == [
+        "9999-12-31T23:59:59Z,2", "9999-12-30T00:00:00Z,3", "1969-12-31T23:59:59Z,4"]
 
 
 def test_times_of_rows_far_apart_are_written_from_their_distinct_days(

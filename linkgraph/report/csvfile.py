@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +237,15 @@ _FIRST_DAY, _LAST_DAY = -719_528, 2_932_896
 _DAY = 86_400
 
 
+_DAYS_BLOCK = 1024
+
+
+@lru_cache(maxsize=8)
+def _date_texts(first: int, last: int) -> np.ndarray:
+    """``YYYY-MM-DD`` of the days ``first`` to ``last`` (inclusive, since 1970), as ``S10``."""
+    return np.datetime_as_string(np.arange(first, last + 1).astype("M8[D]")).astype("S10")
+
+
 @cache
 def _clock_texts() -> np.ndarray:
     """``HH:MM:SS`` of every second of a day, each as the 8 bytes of one uint64."""
@@ -265,12 +274,15 @@ def _iso_text(seconds: np.ndarray, missing: np.ndarray, suffix: str) -> pa.Array
         first, last = int(present_days.min()), int(present_days.max())
         if first < _FIRST_DAY or last > _LAST_DAY:
             return None
-        if last - first < max(n, 4096):  # a table of the span's days, no larger than the rows
-            calendar, day = np.arange(first, last + 1), days - first
+        # the days the rows span, in whole blocks: the slices of one column share a table
+        low = max(first // _DAYS_BLOCK * _DAYS_BLOCK, _FIRST_DAY)
+        high = min((last // _DAYS_BLOCK + 1) * _DAYS_BLOCK - 1, _LAST_DAY)
+        if high - low < max(n, 4096) + 2 * _DAYS_BLOCK:  # a table no larger than the rows
+            dates, day = _date_texts(low, high), days - low
             day[missing] = 0
         else:
             calendar, day = np.unique(np.where(missing, first, days), return_inverse=True)
-        dates = np.datetime_as_string(calendar.astype("M8[D]")).astype("S10")
+            dates = np.datetime_as_string(calendar.astype("M8[D]")).astype("S10")
         clock[missing] = 0
     else:
         dates, day = np.zeros(1, dtype="S10"), np.zeros(n, dtype=np.int64)
