@@ -243,7 +243,9 @@ _DAYS_BLOCK = 1024
 @lru_cache(maxsize=8)
 def _date_texts(first: int, last: int) -> np.ndarray:
     """``YYYY-MM-DD`` of the days ``first`` to ``last`` (inclusive, since 1970), as ``S10``."""
-    return np.datetime_as_string(np.arange(first, last + 1).astype("M8[D]")).astype("S10")
+    dates = np.datetime_as_string(np.arange(first, last + 1).astype("M8[D]")).astype("S10")
+    dates.flags.writeable = False  # shared by the writing threads
+    return dates
 
 
 @cache
@@ -255,7 +257,9 @@ def _clock_texts() -> np.ndarray:
         digits[:, at] = ord("0") + part // 10
         digits[:, at + 1] = ord("0") + part % 10
     digits[:, [2, 5]] = ord(":")
-    return digits.view(np.uint64).ravel()
+    clock = digits.view(np.uint64).ravel()
+    clock.flags.writeable = False  # shared by the writing threads
+    return clock
 
 
 def _iso_text(seconds: np.ndarray, missing: np.ndarray, suffix: str) -> pa.Array | None:
