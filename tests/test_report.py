@@ -162,7 +162,7 @@ def test_a_parquet_file_written_a_row_group_at_a_time_has_the_bytes_of_one_writt
 ) -> None:
     # the identifiers of ten million accounts are decoded and written one row group at a
     # time; the file must be the one pandas would write, row groups of the same size
-    monkeypatch.setattr(report, "_PARQUET_ROW_GROUP", 1000)
+    monkeypatch.setattr(report.parquet, "_PARQUET_ROW_GROUP", 1000)
     ids = [f"u{i:05d}" for i in range(2600)]
     frame = pd.DataFrame({
         "account_id": pd.Categorical(ids[::-1], categories=ids),

@@ -77,7 +77,7 @@ def test_ids_formatted_once_per_file_read_the_same_in_every_slice(
     # a categorical's categories are formatted once for the whole file and each slice of
     # rows takes them: ids repeated across slices, unused and formula-like categories,
     # missing cells and the line end carried by the last (categorical) column
-    monkeypatch.setattr(report, "_CSV_CHUNK", 3)
+    monkeypatch.setattr(report.csvfile, "_CSV_CHUNK", 3)
     ids = pd.Index(["=x", "a,1", "b", "c\"q", "unused"], dtype="str")
     frame = pd.DataFrame({
         "n": np.arange(8),
@@ -99,3 +99,55 @@ def test_both_ends_of_a_pair_coded_by_one_id_list_are_each_written_whole(tmp_pat
     })
     assert _arrow_csv(frame, tmp_path / "a.csv") == _pandas_csv(frame, tmp_path / "b.csv")
     assert (tmp_path / "a.csv").read_text() == "account_a,account_b,n\na1,a2,1\na1,a3,2\na2,a4,3\n"
+
+
+def test_times_at_the_ends_of_four_digit_years_and_before_1970_read_as_pandas_writes_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # each row's date comes from a table of the days the rows span, its time of day from
+    # the seconds of a day: the ends of that table, fractions floored before 1970, missing;
+    # slices of two rows, one whole file
+    times = pd.Series(np.array(["0001-01-01T00:00:00", "0001-01-02", "9999-12-31T23:59:59.999",
+                                "9999-12-30", "1969-12-31T23:59:59.5", "1970-01-01", "NaT",
+                                "2026-02-28T12:00:01"], dtype="M8[ms]"))
+    for chunk in (2, 100):
+        monkeypatch.setattr(report.csvfile, "_CSV_CHUNK", chunk)
+        for seen in (times, times.dt.tz_localize("UTC")):
+            frame = pd.DataFrame({"seen": seen, "n": range(len(seen))})
+            assert _arrow_csv(frame, tmp_path / "a.csv") == _pandas_csv(frame, tmp_path / "b.csv")
+    assert (tmp_path / "a.csv").read_text().splitlines()[3:6] == [
+        "9999-12-31T23:59:59Z,2", "9999-12-30T00:00:00Z,3", "1969-12-31T23:59:59Z,4"]
+
+
+def test_times_of_rows_far_apart_are_written_from_their_distinct_days(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # rows spanning more days than there are rows take their days' text by distinct day
+    monkeypatch.setattr(report.csvfile, "_CSV_CHUNK", 4)
+    seconds = np.array([0, 86_400 * 365_000, -86_400 * 300_000 - 1, 86_400 * 365_000 + 59, 7,
+                        -1], dtype=np.int64)
+    frame = pd.DataFrame({"seen": pd.Series(seconds.astype("M8[s]")).dt.tz_localize("UTC"),
+                          "n": range(6)})
+    assert _arrow_csv(frame, tmp_path / "a.csv") == _pandas_csv(frame, tmp_path / "b.csv")
+    assert (tmp_path / "a.csv").read_text().splitlines()[2] == "2969-05-03T00:00:00Z,1"
+
+
+def test_ids_of_one_width_with_a_missing_one_in_some_slices_are_written_as_their_strings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ids all of one length are gathered as fixed-width rows; a slice with a missing id
+    # takes Arrow's way; both files read as those of the same ids as plain strings
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(report.csvfile, "_CSV_CHUNK", 3)
+    monkeypatch.setattr(report.parquet, "_PARQUET_ROW_GROUP", 3)
+    ids = pd.CategoricalDtype(pd.Index(["A01", "A02", "A03", "A04"], dtype="str"))
+    codes = [3, 0, 0, 1, -1, 2, 2, 3]
+    coded = pd.DataFrame({"account_id": pd.Categorical.from_codes(codes, dtype=ids),
+                          "n": range(len(codes))})
+    plain = coded.assign(account_id=coded["account_id"].astype(object).astype("str"))
+    for name, frame in (("coded", coded), ("plain", plain)):
+        report._write_csv(frame, tmp_path / f"{name}.csv", bom=False)
+        report._write_parquet(frame, tmp_path / f"{name}.parquet")
+    assert (tmp_path / "coded.csv").read_text().splitlines()[4:7] == ["A02,3", ",4", "A03,5"]
+    assert (tmp_path / "coded.csv").read_bytes() == (tmp_path / "plain.csv").read_bytes()
+    assert (tmp_path / "coded.parquet").read_bytes() == (tmp_path / "plain.parquet").read_bytes()
+    assert pq.read_table(tmp_path / "coded.parquet")["account_id"].to_pylist()[3:6] == [
+        "A02", None, "A03"]
