@@ -53,7 +53,7 @@ _REQUIRED = {
     "clusters.accounts": (s.ACCOUNT_ID, s.CLUSTER_ID, s.PERSON_CLUSTER_ID),
     "clusters.clusters": (s.CLUSTER_ID,),
     "links.incidence": (s.ACCOUNT_ID, s.KIND, s.VALUE),
-    "tables.orders": (s.ORDER_ID, s.ACCOUNT_ID),
+    "tables.orders": (s.ACCOUNT_ID,),
 }
 
 
@@ -69,7 +69,7 @@ def score_clusters(
         links: ``incidence`` (account_id, kind, value; masked, suppressed and
             n_accounts when present) and ``profiles`` (``disposable_email``
             and ``created_at`` used when present).
-        tables: ``orders`` (order_id, account_id; created_at, amount, currency,
+        tables: ``orders`` (account_id; created_at, amount, currency,
             coupon_code, coupon_type when present), ``accounts`` (created_at),
             ``sanctions`` (blocked accounts).
         config: weights and thresholds (``CouponConfig``).

@@ -117,8 +117,15 @@ def categories(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Codes (-1 for missing or blank) and the distinct values, trimmed.
 
     Cleaning the few distinct values instead of every row keeps string work
-    off the millions of rows.
+    off the millions of rows; a categorical's are its categories, its codes
+    are taken as they are (no hash of its rows).
+
+    >>> categories(pd.Series(["b ", None, " ", "a"]))
+    (array([ 0, -1, -1,  2]), ['b', '', 'a'])
     """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, names = _category_codes(values, None)
+        return codes.astype(np.int64), names  # as wide as the codes of text
     codes, uniques = pd.factorize(values)
     cleaned = [str(u).strip() for u in uniques]
     blank = np.array([c == "" for c in cleaned] + [True], dtype=bool)
@@ -136,15 +143,17 @@ def _scored_rows(incidence: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return rows, kind[rows]
 
 
-def _category_codes(values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """:func:`categories` of ``values.take(rows)``; of a categorical, from its own codes
-    (no rows taken, factorized or widened to int64)."""
+def _category_codes(values: pd.Series, rows: np.ndarray | None
+                    ) -> tuple[np.ndarray, list[str]]:
+    """:func:`categories` of ``values.take(rows)`` (of every row when None); of a
+    categorical, from its own codes (no rows taken, factorized or widened to int64)."""
     if not isinstance(values.dtype, pd.CategoricalDtype):
-        return categories(values.take(rows))
+        return categories(values if rows is None else values.take(rows))
     names = [str(c).strip() for c in values.dtype.categories]
     recode = np.array([-1 if n == "" else i for i, n in enumerate(names)] + [-1],
                       dtype=np.int32)
-    return recode[np.asarray(values.array.codes)[rows]], names
+    codes = np.asarray(values.array.codes)
+    return recode[codes if rows is None else codes[rows]], names
 
 
 def _kind_numbers(kinds: pd.Series) -> np.ndarray:
@@ -223,7 +232,9 @@ def account_facts(
     orders = tables.orders if s.ACCOUNT_ID in tables.orders.columns else pd.DataFrame(
         {s.ACCOUNT_ID: pd.Series([], dtype="str")})
     order_pos = _order_positions(index, links, orders)
-    order_part = (orders[s.ACCOUNT_ID], None if order_pos is None else np.zeros(0, np.int64))
+    # with the graph stage's lookup, only its strays were looked up: none here
+    order_part = (orders[s.ACCOUNT_ID], None) if order_pos is None else (
+        pd.Series([], dtype="str"), None)
     incidence_pos, looked_up, created_pos, blocked_pos = positions(
         index, (ids, rows), order_part,
         (created_from[s.ACCOUNT_ID], None),
