@@ -140,9 +140,13 @@ def _run_stages(data_dir: str | Path, *, out: str | Path | None, previous: str |
             engine=engine,
         )
     with stage("score"):
-        scores = score.score_clusters(clusters, links, tables, config=config.coupon,
+        # the orders and accounts are read for the account facts alone: handed over, they
+        # go before the stage's peak (building the clusters' features from the facts)
+        handed_over = score.HandedOver(tables)
+        tables = _emptied(tables, "accounts", "orders")
+        scores = score.score_clusters(clusters, links, handed_over, config=config.coupon,
                                       engine=engine)
-    tables = _emptied(tables, "accounts", "orders")
+        del handed_over
     with stage("assemble"):
         result = Run.from_stages(
             tables=tables, links=links, clusters=clusters, actions=actions, scores=scores,

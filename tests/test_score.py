@@ -508,3 +508,34 @@ def test_orders_as_the_pipeline_holds_them_give_the_profiles_and_scores_of_the_l
         pd.testing.assert_frame_equal(scores.clusters, expected.clusters)
         pd.testing.assert_frame_equal(scores.persons, expected.persons)
     assert expected.clusters["coupon_abuse_score"].iloc[0] > 0
+
+
+def test_tables_handed_over_score_the_same_and_their_orders_go_once_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+    import weakref
+
+    from linkgraph.score import HandedOver, facts
+
+    clustering, links, tables = _inputs(*family_of_four_each_with_one_coupon())
+    expected = score_clusters(clustering, links, tables, config=CouponConfig())
+    orders = weakref.ref(tables.orders)
+    handed = HandedOver(tables)
+    del tables
+    alive_then = []
+    own_identity = facts._own_identity
+
+    def watched(*args: object) -> np.ndarray:
+        gc.collect()
+        alive_then.append(orders() is not None)
+        return own_identity(*args)  # type: ignore[arg-type]
+
+    # the identifiers' facts come after the orders' (and the clusters' features later)
+    monkeypatch.setattr(facts, "_own_identity", watched)
+    scores = score_clusters(clustering, links, handed, config=CouponConfig())
+    pd.testing.assert_frame_equal(scores.clusters, expected.clusters)
+    pd.testing.assert_frame_equal(scores.persons, expected.persons)
+    assert alive_then == [False]
+    with pytest.raises(ValueError, match="handed over"):
+        score_clusters(clustering, links, handed, config=CouponConfig())

@@ -90,7 +90,8 @@ def account_profiles(
     codes (a, b) of pairs sharing a linking value, for bursts.
     """
     ids = index.ids
-    profiles = pd.DataFrame({s.ACCOUNT_ID: ids.to_numpy()}).astype({s.ACCOUNT_ID: "str"})
+    # the ids' own strings (those of the accounts table, as a rule), not a copy of them
+    profiles = pd.DataFrame({s.ACCOUNT_ID: ids.array}).astype({s.ACCOUNT_ID: "str"})
     if s.CREATED_AT not in accounts.columns:
         created_at = pd.Series(pd.NaT, index=ids, dtype="datetime64[ns, UTC]")
     elif len(accounts) == len(ids) and strictly_ascending(accounts[s.ACCOUNT_ID].astype("str")):

@@ -71,6 +71,6 @@ the tables, not taken from ``profiles``, so the explanation matches the data.
 
 """
 
-from linkgraph.score.clusters import Scores, score_clusters
+from linkgraph.score.clusters import HandedOver, Scores, score_clusters
 
-__all__ = ["Scores", "score_clusters"]
+__all__ = ["HandedOver", "Scores", "score_clusters"]
