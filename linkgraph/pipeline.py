@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -187,10 +188,23 @@ def _kept(frame: pd.DataFrame, *columns: str, words: tuple[str, ...] = ()) -> pd
     the text columns ``words`` as categoricals of their sorted distinct values.
 
     The stages read a column they need by name and go without one they lack
-    (the contract's required columns are checked by the load).
+    (the contract's required columns are checked by the load). A column of numbers
+    is copied when it is a row of a block of several (the orders' amounts and
+    discounts), which a view would keep whole.
     """
-    kept = frame.loc[:, [c for c in frame.columns if c in columns]]
-    return kept.assign(**{c: _as_words(kept[c]) for c in words if c in kept.columns})
+    return pd.DataFrame({
+        c: _as_words(values) if c in words else _on_its_own(values)
+        for c, values in frame.items() if c in columns
+    }, index=frame.index, copy=False)
+
+
+def _on_its_own(values: pd.Series) -> pd.Series:
+    """``values``, copied when they are a view of a larger array (a row of a block)."""
+    if not isinstance(values.dtype, np.dtype):
+        return values
+    array = values.to_numpy(copy=False)
+    owner = array.base if isinstance(array.base, np.ndarray) else array
+    return values.copy() if owner.size > array.size else values
 
 
 def _as_words(values: pd.Series) -> pd.Series:

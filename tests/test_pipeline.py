@@ -166,3 +166,25 @@ def test_emptied_orders_keep_no_account_ids_through_their_categories() -> None:
     emptied = pipeline._emptied(tables, "orders").orders
     assert emptied.empty and list(emptied.columns) == list(orders.columns)
     assert emptied["account_id"].dtype == "str"
+
+
+def test_kept_amounts_let_the_dropped_discounts_of_their_block_go() -> None:
+    import numpy as np
+
+    from linkgraph import pipeline
+
+    loaded = _loaded_orders()
+    # amounts and discounts as the load gives them: one block, two rows of numbers
+    numbers = pd.DataFrame(np.column_stack([loaded["amount"], loaded["discount"]]),
+                           columns=["amount", "discount"])
+    orders = pd.concat([loaded.drop(columns=["amount", "discount"]), numbers], axis=1)
+    block = orders["discount"].to_numpy(copy=False).base  # both columns' memory
+    assert np.shares_memory(orders["amount"].to_numpy(copy=False), block)
+    kept = pipeline._kept(orders, *pipeline._ORDER_COLUMNS_KEPT)
+    assert not any(np.shares_memory(kept[c].to_numpy(copy=False), block)
+                   for c in kept.columns if isinstance(kept[c].dtype, np.dtype))
+    assert kept["amount"].tolist() == orders["amount"].tolist()
+    # a column on its own already is not copied again
+    again = pipeline._kept(kept, *pipeline._ORDER_COLUMNS_KEPT)
+    assert np.shares_memory(again["amount"].to_numpy(copy=False),
+                            kept["amount"].to_numpy(copy=False))
