@@ -14,27 +14,34 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from linkgraph import cluster, graph, load, normalize, report, sanctions, score
 from linkgraph import schemas as s
+from linkgraph.codes import coded_text, index_dtype, positions, strictly_ascending
 from linkgraph.config import Config, load_config
 from linkgraph.engine import get_engine
 from linkgraph.errors import LinkgraphError
 from linkgraph.memory import release_freed_memory
+from linkgraph.normalize.grouping import text_codes
 from linkgraph.run import Run
 
 logger = logging.getLogger(__name__)
 
-#: order columns no stage reads after load: order_id only had to be unique (load checks
-#: it), and nothing reads discount
-_ORDER_COLUMNS_LOAD_ONLY = (s.ORDER_ID, s.DISCOUNT)
-#: columns no stage after normalize reads: the payments and addresses of orders, and the
-#: accounts' own identifiers (the identifiers frame carries them on)
+#: what the later stages read of the orders: graph and score their accounts and coupons,
+#: score their times, amounts and currencies (order ids only had to be unique, which the
+#: load checks; nothing reads discounts)
+_ORDER_COLUMNS_KEPT = (s.ACCOUNT_ID, s.CREATED_AT, s.AMOUNT, s.CURRENCY, s.COUPON_CODE,
+                       s.COUPON_TYPE)
+#: the orders' columns normalize alone reads (the times of the addresses and payments used)
 _ORDER_COLUMNS_READ_ONCE = (s.ADDRESS_ID, s.PAYMENT_ID)
-_ACCOUNT_COLUMNS_READ_ONCE = (s.EMAIL, s.PHONE, s.FULL_NAME, s.REGISTRATION_IP, s.DEVICE_ID,
-                              s.COUNTRY)
+#: order columns that repeat a few words over millions of rows: kept as categoricals
+_ORDER_WORDS = (s.CURRENCY, s.COUPON_CODE, s.COUPON_TYPE)
+#: what the stages after normalize read of the accounts (the identifiers frame carries
+#: their own identifiers on)
+_ACCOUNT_COLUMNS_KEPT = (s.ACCOUNT_ID, s.CREATED_AT)
 
 #: called as ``progress(stage_name)`` when a stage starts; the CLI shows it
 ProgressCallback = Callable[[str], None]
@@ -97,8 +104,10 @@ def _run_stages(data_dir: str | Path, *, out: str | Path | None, previous: str |
         tables = engine.load_tables(data_dir, max_reject_rate=config.max_reject_rate,
                                     reduced=True)
         prior = load.load_previous_run(previous) if previous is not None else None
-        tables = dataclasses.replace(tables, orders=_blanked(tables.orders,
-                                                             *_ORDER_COLUMNS_LOAD_ONLY))
+        # at a million accounts the orders' unread columns held 0.13 GB, their words
+        # (currency, coupon) as text 0.12 GB, from here to the score stage
+        tables = dataclasses.replace(tables, orders=_kept(
+            tables.orders, *_ORDER_COLUMNS_KEPT, *_ORDER_COLUMNS_READ_ONCE, words=_ORDER_WORDS))
     with stage("normalize"):
         # at a million accounts every stage's frames kept to the end top 4 GB: drop each
         # as soon as no later stage reads it (graph, cluster and score read accounts and
@@ -108,12 +117,16 @@ def _run_stages(data_dir: str | Path, *, out: str | Path | None, previous: str |
         handed = normalize.HandedOver(tables)
         tables = _emptied(tables, "addresses", "payments", "logins")
         tables = dataclasses.replace(
-            tables, orders=_blanked(tables.orders, *_ORDER_COLUMNS_READ_ONCE),
-            accounts=_blanked(tables.accounts, *_ACCOUNT_COLUMNS_READ_ONCE))
+            tables, orders=_kept(tables.orders, *_ORDER_COLUMNS_KEPT),
+            accounts=_kept(tables.accounts, *_ACCOUNT_COLUMNS_KEPT))
         identifiers = normalize.normalize_identifiers(handed, config=config.normalize,
                                                       engine=engine)
         del handed
     with stage("graph"):
+        # each order's account as its position among the accounts' ids: a quarter of the
+        # text's memory, and the graph and score stages read the positions, not the text
+        tables = dataclasses.replace(tables, orders=_with_account_codes(tables.orders,
+                                                                       tables.accounts))
         links = graph.build_links(identifiers, tables, config=config.graph, engine=engine)
     del identifiers
     with stage("cluster"):
@@ -128,9 +141,13 @@ def _run_stages(data_dir: str | Path, *, out: str | Path | None, previous: str |
             engine=engine,
         )
     with stage("score"):
-        scores = score.score_clusters(clusters, links, tables, config=config.coupon,
+        # the orders and accounts are read for the account facts alone: handed over, they
+        # go before the stage's peak (building the clusters' features from the facts)
+        handed_over = score.HandedOver(tables)
+        tables = _emptied(tables, "accounts", "orders")
+        scores = score.score_clusters(clusters, links, handed_over, config=config.coupon,
                                       engine=engine)
-    tables = _emptied(tables, "accounts", "orders")
+        del handed_over
     with stage("assemble"):
         result = Run.from_stages(
             tables=tables, links=links, clusters=clusters, actions=actions, scores=scores,
@@ -166,23 +183,78 @@ def _returning_arrow_pool() -> Iterator[None]:
         pa.set_memory_pool(previous)
 
 
-def _blanked(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
-    """``frame`` with ``columns`` all missing (same dtype), once no later stage reads them:
-    the contract's columns stay, the memory of their values goes."""
-    return frame.assign(**{
-        c: pd.Series(index=frame.index, dtype=frame[c].dtype) for c in columns
-        if c in frame.columns and frame[c].dtype.kind not in "iub"  # these cannot be missing
-    })
+def _kept(frame: pd.DataFrame, *columns: str, words: tuple[str, ...] = ()) -> pd.DataFrame:
+    """``frame`` with only ``columns`` (those it has), once no later stage reads the others;
+    the text columns ``words`` as categoricals of their sorted distinct values.
+
+    The stages read a column they need by name and go without one they lack
+    (the contract's required columns are checked by the load). A column of numbers
+    is copied when it is a row of a block of several (the orders' amounts and
+    discounts), which a view would keep whole.
+    """
+    return pd.DataFrame({
+        c: _as_words(values) if c in words else _on_its_own(values)
+        for c, values in frame.items() if c in columns
+    }, index=frame.index, copy=False)
+
+
+def _on_its_own(values: pd.Series) -> pd.Series:
+    """``values``, copied when they are a view of a larger array (a row of a block)."""
+    if not isinstance(values.dtype, np.dtype):
+        return values
+    array = values.to_numpy(copy=False)
+    owner = array.base if isinstance(array.base, np.ndarray) else array
+    return values.copy() if owner.size > array.size else values
+
+
+def _as_words(values: pd.Series) -> pd.Series:
+    """A text column as a categorical of its distinct values, sorted as the strings sort.
+
+    Arrow hashes the rows once (a few words over millions of rows: fast); the
+    categories are made unchecked, as pandas would hash them again. A column not
+    of text is returned as it is.
+
+    >>> _as_words(pd.Series(["USD", None, "EUR", "USD"], dtype="str")).cat.codes.tolist()
+    [1, -1, 0, 1]
+    """
+    if not isinstance(values.dtype, pd.StringDtype):
+        return values
+    codes, distinct = text_codes(values, sort=True)
+    narrow = pd.Categorical.from_codes([], categories=range(len(distinct))).codes.dtype
+    categories = pd.Index(distinct.astype(values.dtype))
+    return pd.Series(coded_text(codes.astype(narrow), categories), index=values.index,
+                     name=values.name)
+
+
+def _with_account_codes(orders: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+    """``orders`` with its account ids as a categorical of the accounts' ids (its codes
+    the positions of the accounts in their table), when every order's account is there
+    (the load rejects the others) and the accounts are sorted by a unique id (as
+    loaded); else as they are."""
+    if s.ACCOUNT_ID not in orders.columns or s.ACCOUNT_ID not in accounts.columns:
+        return orders
+    ids, of_orders = accounts[s.ACCOUNT_ID], orders[s.ACCOUNT_ID]
+    if (isinstance(of_orders.dtype, pd.CategoricalDtype)
+            or not pd.api.types.is_string_dtype(ids.dtype) or not strictly_ascending(ids)):
+        return orders
+    at = positions(of_orders, ids)
+    if at.min(initial=0) < 0:
+        return orders
+    coded = coded_text(at.astype(index_dtype(len(ids))), pd.Index(ids.array))
+    return orders.assign(**{s.ACCOUNT_ID: pd.Series(coded, index=orders.index)})
 
 
 def _emptied(tables: load.Tables, *names: str) -> load.Tables:
     """``tables`` with the frames ``names`` emptied, once no later stage reads them.
 
     Each becomes a new empty frame of the same columns and types (a slice of
-    the old one would keep its buffers alive).
+    the old one would keep its buffers alive), a categorical's the type of its
+    categories (the orders' account ids are the accounts' ids).
     """
     def empty(frame: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in frame.dtypes.items()})
+        return pd.DataFrame({
+            c: pd.Series(dtype=t.categories.dtype if isinstance(t, pd.CategoricalDtype) else t)
+            for c, t in frame.dtypes.items()})
 
     return dataclasses.replace(
         tables, **{name: empty(getattr(tables, name)) for name in names}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import weakref
 
@@ -342,3 +343,12 @@ def test_rules_given_a_few_rows_at_a_time_give_what_one_call_gives(monkeypatch):
     monkeypatch.setattr(sources, "_ORDER_SLICE", 1)  # and every order looked up alone
     pd.testing.assert_frame_equal(
         normalize_identifiers(_family_and_pickup(), config=NormalizeConfig()), expected)
+
+
+def test_orders_without_their_ids_give_the_same_identifiers():
+    # the pipeline drops the orders' ids after the load (which checked them): this stage
+    # reads the accounts, times, addresses and payments of the orders, not their ids
+    tables = _family_and_pickup()
+    without = dataclasses.replace(tables, orders=tables.orders.drop(columns=["order_id"]))
+    pd.testing.assert_frame_equal(normalize_identifiers(without, config=NormalizeConfig()),
+                                  normalize_identifiers(tables, config=NormalizeConfig()))

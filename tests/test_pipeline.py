@@ -110,3 +110,81 @@ def test_second_night_keeps_cluster_ids(tmp_path: Path) -> None:
     second = lg.run(GOLDEN_INPUT, out=tmp_path / "n2", previous=tmp_path / "n1", config=GOLDEN_CONFIG)
     pd.testing.assert_series_equal(first.accounts["cluster_id"], second.accounts["cluster_id"])
     assert second.cluster_changes.empty
+
+
+def _loaded_orders() -> pd.DataFrame:
+    """Orders as the load gives them: every contract column, text as ``str``, an extra."""
+    return pd.DataFrame({
+        "order_id": ["o1", "o2", "o3", "o4"], "account_id": ["a2", "a1", "a2", "a3"],
+        "created_at": pd.to_datetime(["2026-01-02"] * 4, utc=True),
+        "amount": [30.0, 5.0, 31.0, 90.0], "currency": ["USD", "EUR", None, "USD"],
+        "coupon_code": ["W10", None, " W10", ""], "coupon_type": ["new_user", None, "promo", ""],
+        "discount": [3.0, None, 1.0, None], "address_id": ["ad1", "ad2", "ad1", "ad3"],
+        "payment_id": ["p1", "p2", "p1", "p3"], "channel": ["app", "web", "app", "app"],
+    }).astype({c: "str" for c in ("order_id", "account_id", "currency", "coupon_code",
+                                  "coupon_type", "address_id", "payment_id", "channel")})
+
+
+def test_orders_after_normalize_hold_only_the_columns_later_stages_read() -> None:
+    from linkgraph import pipeline
+
+    orders = _loaded_orders()
+    kept = pipeline._kept(orders, *pipeline._ORDER_COLUMNS_KEPT, words=pipeline._ORDER_WORDS)
+    # order ids, discounts, the addresses and payments used, extra columns: all gone
+    assert list(kept.columns) == ["account_id", "created_at", "amount", "currency",
+                                  "coupon_code", "coupon_type"]
+    for column in pipeline._ORDER_WORDS:
+        words = kept[column].dtype.categories.tolist()
+        assert words == sorted(words)  # sorts as the strings do
+        # every row, blanks and surrounding spaces included, reads back as loaded
+        assert kept[column].astype("str").equals(orders[column])
+    assert kept["currency"].cat.codes.tolist() == [1, 0, -1, 1]
+
+
+def test_orders_account_ids_become_the_positions_of_their_accounts() -> None:
+    from linkgraph import pipeline
+
+    accounts = pd.DataFrame({"account_id": pd.Series(["a1", "a2", "a3", "a4"], dtype="str")})
+    coded = pipeline._with_account_codes(_loaded_orders(), accounts)["account_id"]
+    assert coded.cat.codes.tolist() == [1, 0, 1, 2]
+    assert coded.astype("str").tolist() == ["a2", "a1", "a2", "a3"]
+    # an order of an account the table lacks (the load rejects them) keeps the text
+    fewer = accounts.iloc[:2]
+    kept = pipeline._with_account_codes(_loaded_orders(), fewer)["account_id"]
+    assert kept.dtype == "str" and kept.tolist() == ["a2", "a1", "a2", "a3"]
+
+
+def test_emptied_orders_keep_no_account_ids_through_their_categories() -> None:
+    from linkgraph import pipeline
+    from linkgraph.load import Tables
+
+    accounts = pd.DataFrame({"account_id": pd.Series(["a1", "a2", "a3"], dtype="str")})
+    orders = pipeline._with_account_codes(_loaded_orders(), accounts)
+    empty = pd.DataFrame()
+    tables = Tables(accounts=accounts, addresses=empty, payments=empty, logins=empty,
+                    orders=orders, sanctions=empty, decisions=empty, rejects=empty)
+    emptied = pipeline._emptied(tables, "orders").orders
+    assert emptied.empty and list(emptied.columns) == list(orders.columns)
+    assert emptied["account_id"].dtype == "str"
+
+
+def test_kept_amounts_let_the_dropped_discounts_of_their_block_go() -> None:
+    import numpy as np
+
+    from linkgraph import pipeline
+
+    loaded = _loaded_orders()
+    # amounts and discounts as the load gives them: one block, two rows of numbers
+    numbers = pd.DataFrame(np.column_stack([loaded["amount"], loaded["discount"]]),
+                           columns=["amount", "discount"])
+    orders = pd.concat([loaded.drop(columns=["amount", "discount"]), numbers], axis=1)
+    block = orders["discount"].to_numpy(copy=False).base  # both columns' memory
+    assert np.shares_memory(orders["amount"].to_numpy(copy=False), block)
+    kept = pipeline._kept(orders, *pipeline._ORDER_COLUMNS_KEPT)
+    assert not any(np.shares_memory(kept[c].to_numpy(copy=False), block)
+                   for c in kept.columns if isinstance(kept[c].dtype, np.dtype))
+    assert kept["amount"].tolist() == orders["amount"].tolist()
+    # a column on its own already is not copied again
+    again = pipeline._kept(kept, *pipeline._ORDER_COLUMNS_KEPT)
+    assert np.shares_memory(again["amount"].to_numpy(copy=False),
+                            kept["amount"].to_numpy(copy=False))

@@ -452,3 +452,90 @@ def test_order_amount_quantiles_per_currency_are_the_ones_pandas_groupby_gives(
     assert size.tolist() == grouped.size().tolist()
     assert np.array_equal(_per_row(keys, quantile, groups),
                           expected.reindex(groups).to_numpy(dtype="float64"), equal_nan=True)
+
+
+def test_orders_as_the_pipeline_holds_them_give_the_profiles_and_scores_of_the_loaded_text(
+) -> None:
+    """Coupon words as categoricals, account ids as positions among the accounts, no
+    order ids: the graph's profiles and the scores are those of the loaded text orders,
+    spaces around a word and blank words included."""
+    from dataclasses import replace
+
+    from linkgraph import pipeline
+    from linkgraph.config import GraphConfig
+    from linkgraph.graph import build_links
+
+    accounts = pd.DataFrame({"account_id": ["a1", "a2", "a3", "a4"],
+                             "created_at": pd.to_datetime(["2026-01-01"] * 4, utc=True)})
+    identifiers = pd.DataFrame({
+        "account_id": ["a1", "a2", "a4", "a1", "a2"],
+        "kind": ["card", "card", "card", "device", "device"],
+        "value": ["fp9", "fp9", "fp9", "d1", "d1"],
+        "masked": ["****fp9", "****fp9", "****fp9", "d***", "d***"],
+        "first_seen": pd.NaT, "last_seen": pd.NaT, "source": "payments", "suppressed": None})
+    orders = pd.DataFrame({
+        "order_id": [f"o{i}" for i in range(7)],
+        "account_id": ["a2", "a4", "a1", "a2", "a3", "a4", "a1"],
+        "created_at": pd.to_datetime(["2026-01-02"] * 6 + ["2026-03-02"], utc=True),
+        "amount": [30.0, 5.0, 31.0, 90.0, 12.0, 31.5, 40.0],
+        "currency": ["EUR", "EUR", "EUR ", "USD", None, "EUR", "EUR"],
+        "coupon_code": ["W", " W", "W", None, "", "W", None],
+        "coupon_type": ["new_user", " New_User", "new_user", None, "promo", "new_user", " "],
+        "discount": 1.0, "address_id": "ad", "payment_id": "p"}).astype(
+        {c: "str" for c in ("order_id", "account_id", "currency", "coupon_code", "coupon_type")})
+    sanctions = pd.DataFrame({"account_id": [], "action": []})
+    loaded = Tables(accounts=accounts, addresses=NONE, payments=NONE, logins=NONE,
+                    orders=orders, sanctions=sanctions, decisions=NONE, rejects=NONE)
+    held = replace(loaded, orders=pipeline._with_account_codes(pipeline._kept(
+        orders, *pipeline._ORDER_COLUMNS_KEPT, words=pipeline._ORDER_WORDS), accounts))
+    assert isinstance(held.orders["account_id"].dtype, pd.CategoricalDtype)
+
+    from_text = build_links(identifiers, loaded, config=GraphConfig())
+    from_codes = build_links(identifiers, held, config=GraphConfig())
+    pd.testing.assert_frame_equal(from_text.profiles, from_codes.profiles)
+    assert from_codes.order_accounts is not None and from_text.order_accounts is not None
+    assert from_codes.order_accounts.tolist() == from_text.order_accounts.tolist()
+    clustering = Clustering(
+        accounts=pd.DataFrame({"account_id": ["a1", "a2", "a3", "a4"],
+                               "cluster_id": ["c1", "c1", "c2", "c1"],
+                               "person_cluster_id": ["p1", "p1", "p2", "p3"]}),
+        clusters=pd.DataFrame({"cluster_id": ["c1", "c2"]}),
+        changes=NONE, alerts=NONE, issued_ids=NONE)
+    config = CouponConfig(near_min_min_orders=2)
+    for links in (from_codes, replace(from_codes, order_accounts=None)):
+        scores = score_clusters(clustering, links, held, config=config)
+        expected = score_clusters(clustering, from_text, loaded, config=config)
+        pd.testing.assert_frame_equal(scores.clusters, expected.clusters)
+        pd.testing.assert_frame_equal(scores.persons, expected.persons)
+    assert expected.clusters["coupon_abuse_score"].iloc[0] > 0
+
+
+def test_tables_handed_over_score_the_same_and_their_orders_go_once_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+    import weakref
+
+    from linkgraph.score import HandedOver, facts
+
+    clustering, links, tables = _inputs(*family_of_four_each_with_one_coupon())
+    expected = score_clusters(clustering, links, tables, config=CouponConfig())
+    orders = weakref.ref(tables.orders)
+    handed = HandedOver(tables)
+    del tables
+    alive_then = []
+    own_identity = facts._own_identity
+
+    def watched(*args: object) -> np.ndarray:
+        gc.collect()
+        alive_then.append(orders() is not None)
+        return own_identity(*args)  # type: ignore[arg-type]
+
+    # the identifiers' facts come after the orders' (and the clusters' features later)
+    monkeypatch.setattr(facts, "_own_identity", watched)
+    scores = score_clusters(clustering, links, handed, config=CouponConfig())
+    pd.testing.assert_frame_equal(scores.clusters, expected.clusters)
+    pd.testing.assert_frame_equal(scores.persons, expected.persons)
+    assert alive_then == [False]
+    with pytest.raises(ValueError, match="handed over"):
+        score_clusters(clustering, links, handed, config=CouponConfig())

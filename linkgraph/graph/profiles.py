@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,7 +90,8 @@ def account_profiles(
     codes (a, b) of pairs sharing a linking value, for bursts.
     """
     ids = index.ids
-    profiles = pd.DataFrame({s.ACCOUNT_ID: ids.to_numpy()}).astype({s.ACCOUNT_ID: "str"})
+    # the ids' own strings (those of the accounts table, as a rule), not a copy of them
+    profiles = pd.DataFrame({s.ACCOUNT_ID: ids.array}).astype({s.ACCOUNT_ID: "str"})
     if s.CREATED_AT not in accounts.columns:
         created_at = pd.Series(pd.NaT, index=ids, dtype="datetime64[ns, UTC]")
     elif len(accounts) == len(ids) and strictly_ascending(accounts[s.ACCOUNT_ID].astype("str")):
@@ -189,27 +191,66 @@ def _order_counts(
     used_coupon = np.zeros(len(orders), dtype=bool)
     for column in (s.COUPON_CODE, s.COUPON_TYPE):
         if column in orders.columns:
-            text = orders[column].astype("str").str.strip()
-            used_coupon |= (text.notna() & (text != "")).to_numpy(dtype=bool)
+            used_coupon |= _text_rule(orders[column], _used)
     new_user = np.zeros(len(orders), dtype=bool)
     if s.COUPON_TYPE in orders.columns:
-        coupon_type = orders[s.COUPON_TYPE].astype("str").str.strip().str.lower()
-        new_user = (coupon_type == s.NEW_USER).fillna(False).to_numpy(dtype=bool)
-    account_ids = orders[s.ACCOUNT_ID].astype("str")
-    account = positions(account_ids, ids)
-    known = account >= 0
+        new_user = _text_rule(orders[s.COUPON_TYPE], _new_user)
+    account_ids = orders[s.ACCOUNT_ID]
+    order_rows = _order_rows(account_ids, ids)
+    known = order_rows >= 0
     counts = {
-        _N_ORDERS: np.bincount(account[known], minlength=len(ids)),
-        _N_COUPON: np.bincount(account[known & used_coupon], minlength=len(ids)),
-        _N_NEW_USER: np.bincount(account[known & new_user], minlength=len(ids)),
+        _N_ORDERS: np.bincount(order_rows[known], minlength=len(ids)),
+        _N_COUPON: np.bincount(order_rows[known & used_coupon], minlength=len(ids)),
+        _N_NEW_USER: np.bincount(order_rows[known & new_user], minlength=len(ids)),
     }
-    order_rows = account.astype(np.int32)
     if known.all():
         return counts, None, order_rows
     unknown = np.flatnonzero(~known)
-    return counts, (account_ids.take(unknown), {_N_ORDERS: np.ones(len(unknown), dtype=bool),
-                              _N_COUPON: used_coupon[unknown], _N_NEW_USER: new_user[unknown]}), \
+    return counts, (account_ids.take(unknown).astype("str"),
+                    {_N_ORDERS: np.ones(len(unknown), dtype=bool),
+                     _N_COUPON: used_coupon[unknown], _N_NEW_USER: new_user[unknown]}), \
         order_rows
+
+
+def _used(text: pd.Series) -> pd.Series:
+    """A coupon field that names a coupon: not missing, not blank."""
+    stripped = text.str.strip()
+    return stripped.notna() & (stripped != "")
+
+
+def _new_user(text: pd.Series) -> pd.Series:
+    """A coupon type that is the welcome coupon's."""
+    return (text.str.strip().str.lower() == s.NEW_USER).fillna(False)
+
+
+def _text_rule(values: pd.Series, rule: Callable[[pd.Series], pd.Series]) -> np.ndarray:
+    """``rule`` of each value's text, True or False per row (False where missing).
+
+    Of a categorical, judged once per category: its rows follow their codes (the
+    orders' coupon words are a few categories over millions of rows).
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        words = pd.Series(values.dtype.categories).astype("str")
+        judged = rule(words).to_numpy(dtype=bool, na_value=False)
+        return np.append(judged, False)[values.array.codes]
+    return rule(values.astype("str")).to_numpy(dtype=bool, na_value=False)
+
+
+def _order_rows(account_ids: pd.Series, ids: pd.Index) -> np.ndarray:
+    """Per order the position of its account in ``ids`` (-1 none), int32.
+
+    Orders whose ids are a categorical of ``ids`` themselves (the pipeline codes
+    them so) have the positions as their codes: no id is looked up.
+    """
+    if isinstance(account_ids.dtype, pd.CategoricalDtype):
+        codes = account_ids.array.codes
+        categories = account_ids.dtype.categories
+        if len(categories) == len(ids) and pd.api.types.is_string_dtype(categories.dtype):
+            found = positions(pd.Index(categories), ids)
+            if np.array_equal(found, np.arange(len(ids))):
+                return codes if codes.dtype == np.int32 else codes.astype(np.int32)
+        return positions(account_ids, ids).astype(np.int32)
+    return positions(account_ids.astype("str"), ids).astype(np.int32)
 
 
 def _order_columns(counts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

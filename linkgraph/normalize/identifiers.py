@@ -262,12 +262,14 @@ def _done(result: Coded) -> Future[Coded]:
 
 
 def _complete(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """The tables this stage reads, optional columns added as NA; missing required ones raise."""
+    """The tables this stage reads, the optional columns it reads added as NA; missing
+    required ones it reads raise (the pipeline drops the columns no stage reads, such as
+    the orders' ids, before this stage)."""
     missing, complete = [], {}
-    for table in _USED_COLUMNS:
+    for table, columns in _USED_COLUMNS.items():
         frame = frames.pop(table)
-        required, columns = S.INPUT_TABLES[table]
-        missing += [f"{table}.{c}" for c in required if c not in frame.columns]
+        required, _ = S.INPUT_TABLES[table]
+        missing += [f"{table}.{c}" for c in required if c in columns and c not in frame.columns]
         absent = [c for c in columns if c not in frame.columns]
         complete[table] = frame.assign(**{c: pd.Series(pd.NA, index=frame.index, dtype=object)
                                           for c in absent}) if absent else frame

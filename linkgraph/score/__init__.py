@@ -61,7 +61,7 @@ Person clusters are scored by the same rules (``Scores.persons``). The
 feature columns (``schemas.SCORE_FEATURE_COLUMNS``) are output next to the
 score, so a moderator can check every number of every reason.
 
-Inputs are read defensively: only ``account_id`` (and orders' ``order_id``)
+Inputs are read defensively: only ``account_id``
 and the clustering ids are required; a missing optional column (amounts,
 timestamps, masked, suppressed, n_accounts...) switches its reasons off
 rather than failing. ``links.profiles`` supplies ``disposable_email`` when
@@ -71,6 +71,6 @@ the tables, not taken from ``profiles``, so the explanation matches the data.
 
 """
 
-from linkgraph.score.clusters import Scores, score_clusters
+from linkgraph.score.clusters import HandedOver, Scores, score_clusters
 
-__all__ = ["Scores", "score_clusters"]
+__all__ = ["HandedOver", "Scores", "score_clusters"]

@@ -16,7 +16,7 @@ from linkgraph.engine import LOCAL, Engine
 from linkgraph.errors import InputError
 from linkgraph.graph import LinkSet
 from linkgraph.load import Tables
-from linkgraph.score.facts import account_facts
+from linkgraph.score.facts import HandedOver, account_facts, tables_of
 from linkgraph.score.hubs import find_coupon_hubs
 from linkgraph.score.points import (
     FEATURE_COLUMNS,
@@ -53,13 +53,13 @@ _REQUIRED = {
     "clusters.accounts": (s.ACCOUNT_ID, s.CLUSTER_ID, s.PERSON_CLUSTER_ID),
     "clusters.clusters": (s.CLUSTER_ID,),
     "links.incidence": (s.ACCOUNT_ID, s.KIND, s.VALUE),
-    "tables.orders": (s.ORDER_ID, s.ACCOUNT_ID),
+    "tables.orders": (s.ACCOUNT_ID,),
 }
 
 
 def score_clusters(
-    clusters: Clustering, links: LinkSet, tables: Tables, *, config: CouponConfig,
-    engine: Engine = LOCAL,
+    clusters: Clustering, links: LinkSet, tables: Tables | HandedOver, *,
+    config: CouponConfig, engine: Engine = LOCAL,
 ) -> Scores:
     """Score every cluster and person cluster for coupon abuse, with reasons.
 
@@ -69,9 +69,10 @@ def score_clusters(
         links: ``incidence`` (account_id, kind, value; masked, suppressed and
             n_accounts when present) and ``profiles`` (``disposable_email``
             and ``created_at`` used when present).
-        tables: ``orders`` (order_id, account_id; created_at, amount, currency,
+        tables: ``orders`` (account_id; created_at, amount, currency,
             coupon_code, coupon_type when present), ``accounts`` (created_at),
-            ``sanctions`` (blocked accounts).
+            ``sanctions`` (blocked accounts); or a :class:`HandedOver` of them (they
+            go once read).
         config: weights and thresholds (``CouponConfig``).
         engine: where the per-account and per-cluster counts are grouped
             (``linkgraph.engine``; the default runs them in process).
@@ -82,6 +83,7 @@ def score_clusters(
 
     Raises:
         InputError: an input frame lacks a column listed above.
+        ValueError: ``tables`` is a handover already read.
 
     Two accounts of one person, each redeeming a welcome coupon on one card:
 
@@ -103,13 +105,14 @@ def score_clusters(
     >>> scores.clusters["coupon_abuse_reasons"].tolist()
     ['NEW_USER_x2_BY_1; COUPON_ONLY_x2', '']
     """
-    _check_columns(clusters, links, tables)
+    _check_columns(clusters, links, tables_of(tables))
     # the contract gives one row per account: no sort or dedup needed, and the
     # outputs are keyed by sorted ids, so they do not depend on the row order
     accounts = clusters.accounts[[s.ACCOUNT_ID, s.CLUSTER_ID, s.PERSON_CLUSTER_ID]]
     cluster_ids, cluster = _codes(clusters.clusters[s.CLUSTER_ID], accounts[s.CLUSTER_ID])
     person_ids, person = _codes(accounts[s.PERSON_CLUSTER_ID], accounts[s.PERSON_CLUSTER_ID])
 
+    # a handover is taken by the account facts, which let the orders go once read
     facts, identifiers = account_facts(accounts, links, tables, config=config, engine=engine)
     coupon_hubs, hub_burst = find_coupon_hubs(facts, identifiers, links.incidence, cluster,
                                               config=config)

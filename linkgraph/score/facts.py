@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
+from linkgraph.codes import index_dtype, text_array
 from linkgraph.codes import positions as code_positions
-from linkgraph.codes import text_array
 from linkgraph.config import CouponConfig
 from linkgraph.engine import LOCAL, Aggregation, Engine
 from linkgraph.graph import LinkSet
@@ -106,7 +106,8 @@ def _order_positions(index: pd.Index, links: LinkSet, orders: pd.DataFrame) -> n
     if rows is None or len(rows) != len(orders) or s.ACCOUNT_ID not in links.profiles.columns:
         return None
     found = code_positions(links.profiles[s.ACCOUNT_ID], index)
-    at = np.append(found, -1)[rows]
+    # as narrow as the positions allow: one per order
+    at = np.append(found, -1).astype(index_dtype(len(index) + 1))[rows]
     stray = np.flatnonzero(rows < 0)
     if len(stray):
         at[stray] = positions(index, (orders[s.ACCOUNT_ID], stray))[0]
@@ -117,8 +118,14 @@ def categories(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Codes (-1 for missing or blank) and the distinct values, trimmed.
 
     Cleaning the few distinct values instead of every row keeps string work
-    off the millions of rows.
+    off the millions of rows; a categorical's are its categories, its codes
+    are taken as they are (no hash of its rows).
+
+    >>> categories(pd.Series(["b ", None, " ", "a"]))
+    (array([ 0, -1, -1,  2]), ['b', '', 'a'])
     """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return _category_codes(values, None)
     codes, uniques = pd.factorize(values)
     cleaned = [str(u).strip() for u in uniques]
     blank = np.array([c == "" for c in cleaned] + [True], dtype=bool)
@@ -136,15 +143,17 @@ def _scored_rows(incidence: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return rows, kind[rows]
 
 
-def _category_codes(values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """:func:`categories` of ``values.take(rows)``; of a categorical, from its own codes
-    (no rows taken, factorized or widened to int64)."""
+def _category_codes(values: pd.Series, rows: np.ndarray | None
+                    ) -> tuple[np.ndarray, list[str]]:
+    """:func:`categories` of ``values.take(rows)`` (of every row when None); of a
+    categorical, from its own codes (no rows taken, factorized or widened to int64)."""
     if not isinstance(values.dtype, pd.CategoricalDtype):
-        return categories(values.take(rows))
+        return categories(values if rows is None else values.take(rows))
     names = [str(c).strip() for c in values.dtype.categories]
     recode = np.array([-1 if n == "" else i for i, n in enumerate(names)] + [-1],
                       dtype=np.int32)
-    return recode[np.asarray(values.array.codes)[rows]], names
+    codes = np.asarray(values.array.codes)
+    return recode[codes if rows is None else codes[rows]], names
 
 
 def _kind_numbers(kinds: pd.Series) -> np.ndarray:
@@ -175,16 +184,80 @@ def _lookup(codes: np.ndarray, table: list[bool]) -> np.ndarray:
     return np.array(table + [False], dtype=bool)[codes]
 
 
+class HandedOver:
+    """Input tables given to :func:`score_clusters` for good (the caller keeps no other
+    reference), so that the orders go once the account facts are read from them.
+
+    Only the facts of the accounts read the tables; the identifiers' facts and the
+    clusters' features come after them: at a million accounts the orders' times,
+    amounts, accounts and coupons (0.1 GB) would otherwise stay under the stage's
+    peak. A handover is read once.
+
+    >>> from linkgraph.load import Tables
+    >>> none = pd.DataFrame()
+    >>> handed = HandedOver(Tables(accounts=none, addresses=none, payments=none, logins=none,
+    ...                            orders=none, sanctions=none, decisions=none, rejects=none))
+    >>> handed.take() is not None, handed.take()
+    (True, None)
+    """
+
+    def __init__(self, tables: Tables) -> None:
+        self._tables: Tables | None = tables
+
+    def peek(self) -> Tables | None:
+        """The handed-over tables, left in the handover; None once taken."""
+        return self._tables
+
+    def take(self) -> Tables | None:
+        """The handed-over tables; None once taken."""
+        tables, self._tables = self._tables, None
+        return tables
+
+
+def tables_of(tables: Tables | HandedOver) -> Tables:
+    """The tables, or those of a handover (left in it, for a look at their columns).
+
+    Args:
+        tables: the tables, or a :class:`HandedOver` of them.
+
+    Returns:
+        The tables.
+
+    Raises:
+        ValueError: the handover was read already.
+
+    >>> from linkgraph.load import Tables
+    >>> none = pd.DataFrame()
+    >>> tables = Tables(accounts=none, addresses=none, payments=none, logins=none,
+    ...                 orders=none, sanctions=none, decisions=none, rejects=none)
+    >>> tables_of(HandedOver(tables)) is tables_of(tables) is tables
+    True
+    """
+    found = tables.peek() if isinstance(tables, HandedOver) else tables
+    if found is None:
+        raise ValueError("these tables were handed over to the score stage before")
+    return found
+
+
+def _taken(tables: Tables | HandedOver) -> Tables:
+    """The tables, or those of a handover (taken from it)."""
+    found = tables_of(tables)
+    if isinstance(tables, HandedOver):
+        tables.take()
+    return found
+
+
 def account_facts(
-    accounts: pd.DataFrame, links: LinkSet, tables: Tables, *, config: CouponConfig,
-    engine: Engine = LOCAL,
+    accounts: pd.DataFrame, links: LinkSet, tables: Tables | HandedOver, *,
+    config: CouponConfig, engine: Engine = LOCAL,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Facts per account and the redeemers' identifiers.
 
     Args:
         accounts: ``account_id, cluster_id, person_cluster_id``, one row per account.
         links: the graph stage's output (incidence, profiles).
-        tables: the input tables (orders, accounts, sanctions).
+        tables: the input tables (orders, accounts, sanctions), or a
+            :class:`HandedOver` of them (taken: they go once read).
         config: the coupon settings.
         engine: where the per-account counts are grouped (``linkgraph.engine``).
 
@@ -198,6 +271,7 @@ def account_facts(
         address/pickup, -1 for phones), ``vkey`` (an integer per (kind, value))
         and ``row`` (its row in ``links.incidence``).
     """
+    tables = _taken(tables)
     index = pd.Index(accounts[s.ACCOUNT_ID])
     n = len(index)
     facts = pd.DataFrame(index=pd.RangeIndex(n))
@@ -223,7 +297,9 @@ def account_facts(
     orders = tables.orders if s.ACCOUNT_ID in tables.orders.columns else pd.DataFrame(
         {s.ACCOUNT_ID: pd.Series([], dtype="str")})
     order_pos = _order_positions(index, links, orders)
-    order_part = (orders[s.ACCOUNT_ID], None if order_pos is None else np.zeros(0, np.int64))
+    # with the graph stage's lookup, only its strays were looked up: none here
+    order_part = (orders[s.ACCOUNT_ID], None) if order_pos is None else (
+        pd.Series([], dtype="str"), None)
     incidence_pos, looked_up, created_pos, blocked_pos = positions(
         index, (ids, rows), order_part,
         (created_from[s.ACCOUNT_ID], None),
@@ -238,7 +314,8 @@ def account_facts(
     facts["created"] = created
 
     order_facts = _order_facts(orders, order_pos, n, config=config, engine=engine)
-    del order_pos, looked_up
+    # the tables are read: handed over, the orders go before the identifiers' facts
+    del order_pos, looked_up, order_part, orders, created_from, sanctions, tables
     facts = pd.concat([facts, order_facts], axis=1)
     redeemer = facts["n_new_user"].to_numpy() > 0
     facts["redeemer"] = redeemer
@@ -326,14 +403,20 @@ def _near_minimum(
     with too few orders to see a floor flag nothing. ``coupon`` is -1 for
     orders without one.
     """
-    usable = (coupon != -1) & ~np.isnan(amount)
-    if not usable.any():
-        return np.zeros(len(amount), dtype=bool)
-    key = (coupon - int(coupon.min())) * (int(currency.max()) + 1) + currency
-    keys, floor, size = _quantile_by(amount[usable], key[usable], config.near_min_quantile)
+    near = np.zeros(len(amount), dtype=bool)
+    # the orders with a coupon and an amount alone, each a key per (coupon, currency)
+    usable = np.flatnonzero((coupon != -1) & ~np.isnan(amount))
+    if not len(usable):
+        return near
+    coupon, currency, amount = coupon[usable], currency[usable], amount[usable]
+    key = ((coupon - int(coupon.min())).astype(np.int64) * (int(currency.max()) + 1)
+           + currency)
+    del coupon, currency
+    keys, floor, size = _quantile_by(amount, key, config.near_min_quantile)
     row_floor = _per_row(keys, np.where(size >= config.near_min_min_orders, floor, np.nan), key)
     with np.errstate(invalid="ignore"):
-        return usable & (row_floor > 0) & (amount <= row_floor * (1 + config.near_min_margin))
+        near[usable] = (row_floor > 0) & (amount <= row_floor * (1 + config.near_min_margin))
+    return near
 
 
 def _quantile_by(values: np.ndarray, groups: np.ndarray, q: float
