@@ -114,6 +114,9 @@ def _run_stages(data_dir: str | Path, *, out: str | Path | None, previous: str |
         # orders only; the logins alone are a third of the input). The columns normalize
         # alone reads are handed over to it, which lets each table go once read (~1 GB
         # at a million accounts, freed during the stage instead of after it)
+        # the load's positions of the orders' accounts, for the graph stage's coding of
+        # the orders (normalize takes the load's codes with the tables)
+        order_accounts = tables.codes.accounts_of("orders")
         handed = normalize.HandedOver(tables)
         tables = _emptied(tables, "addresses", "payments", "logins")
         tables = dataclasses.replace(
@@ -125,8 +128,9 @@ def _run_stages(data_dir: str | Path, *, out: str | Path | None, previous: str |
     with stage("graph"):
         # each order's account as its position among the accounts' ids: a quarter of the
         # text's memory, and the graph and score stages read the positions, not the text
-        tables = dataclasses.replace(tables, orders=_with_account_codes(tables.orders,
-                                                                       tables.accounts))
+        tables = dataclasses.replace(tables, orders=_with_account_codes(
+            tables.orders, tables.accounts, given=order_accounts))
+        del order_accounts
         links = graph.build_links(identifiers, tables, config=config.graph, engine=engine)
     del identifiers
     with stage("cluster"):
@@ -226,18 +230,20 @@ def _as_words(values: pd.Series) -> pd.Series:
                      name=values.name)
 
 
-def _with_account_codes(orders: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+def _with_account_codes(orders: pd.DataFrame, accounts: pd.DataFrame, *,
+                        given: np.ndarray | None = None) -> pd.DataFrame:
     """``orders`` with its account ids as a categorical of the accounts' ids (its codes
     the positions of the accounts in their table), when every order's account is there
     (the load rejects the others) and the accounts are sorted by a unique id (as
-    loaded); else as they are."""
+    loaded); else as they are. ``given``: the positions the load found (one per order
+    row, as loaded), used instead of looking the ids up again."""
     if s.ACCOUNT_ID not in orders.columns or s.ACCOUNT_ID not in accounts.columns:
         return orders
     ids, of_orders = accounts[s.ACCOUNT_ID], orders[s.ACCOUNT_ID]
     if (isinstance(of_orders.dtype, pd.CategoricalDtype)
             or not pd.api.types.is_string_dtype(ids.dtype) or not strictly_ascending(ids)):
         return orders
-    at = positions(of_orders, ids)
+    at = given if given is not None and len(given) == len(orders) else positions(of_orders, ids)
     if at.min(initial=0) < 0:
         return orders
     coded = coded_text(at.astype(index_dtype(len(ids))), pd.Index(ids.array))

@@ -154,6 +154,30 @@ def test_orders_account_ids_become_the_positions_of_their_accounts() -> None:
     assert kept.dtype == "str" and kept.tolist() == ["a2", "a1", "a2", "a3"]
 
 
+def test_orders_coded_from_the_loads_positions_equal_orders_coded_by_their_ids(
+        tmp_path: Path) -> None:
+    from linkgraph import pipeline
+    from linkgraph.engine import LOCAL
+
+    accounts = pd.DataFrame({"account_id": ["a3", "a1", "a2"], "created_at": "2024-01-01"})
+    orders = _loaded_orders().drop(columns=["channel"]).assign(
+        account_id=["a2", "a1", "a2", "a3"], created_at="2024-02-01")
+    accounts.to_csv(tmp_path / "accounts.csv", index=False)
+    orders.to_csv(tmp_path / "orders.csv", index=False)
+    tables = LOCAL.load_tables(tmp_path, max_reject_rate=0.5, reduced=True)
+    given = tables.codes.accounts_of("orders")
+    assert given is not None and given.tolist() == [1, 0, 1, 2]  # the sorted accounts' rows
+    from_load = pipeline._with_account_codes(tables.orders, tables.accounts, given=given)
+    looked_up = pipeline._with_account_codes(tables.orders, tables.accounts)
+    assert from_load["account_id"].equals(looked_up["account_id"])
+    # the load's positions are what is used: the ids are not looked up again
+    trusted = pipeline._with_account_codes(tables.orders, tables.accounts, given=given * 0)
+    assert trusted["account_id"].tolist() == ["a1"] * 4
+    # positions of other rows than the frame's (rows dropped since) are not used
+    shorter = pipeline._with_account_codes(tables.orders, tables.accounts, given=given[:2])
+    assert shorter["account_id"].equals(looked_up["account_id"])
+
+
 def test_emptied_orders_keep_no_account_ids_through_their_categories() -> None:
     from linkgraph import pipeline
     from linkgraph.load import Tables

@@ -69,6 +69,8 @@ class LoadedCodes:
     :meth:`take` empties the holder, so that the arrays go with their one reader.
 
     >>> codes = LoadedCodes({"logins": np.array([0, 0], dtype=np.int32)})
+    >>> codes.accounts_of("logins").tolist(), codes.accounts_of("orders")
+    ([0, 0], None)
     >>> accounts, columns = codes.take()
     >>> accounts["logins"].tolist(), columns, codes.take()
     ([0, 0], {}, ({}, {}))
@@ -78,6 +80,11 @@ class LoadedCodes:
                  columns: dict[str, np.ndarray] | None = None) -> None:
         self._accounts = accounts or {}
         self._columns = columns or {}
+
+    def accounts_of(self, table: str) -> np.ndarray | None:
+        """``table``'s rows as positions in ``Tables.accounts`` (``None`` when not coded),
+        without emptying the holder."""
+        return self._accounts.get(table)
 
     def take(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """The account positions by table and the coded columns; empty once taken."""
