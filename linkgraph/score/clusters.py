@@ -19,7 +19,6 @@ from linkgraph.load import Tables
 from linkgraph.score.facts import account_facts
 from linkgraph.score.hubs import find_coupon_hubs
 from linkgraph.score.points import (
-    FEATURE_COLUMNS,
     group_features,
     reason_points,
     reason_text,
@@ -142,11 +141,11 @@ def _scored(
     features = group_features(facts, identifiers, group, person, hub_burst, n_groups,
                               span_days=span, config=config, engine=engine)
     points = reason_points(features, config=config)
-    scored = pd.DataFrame({
-        s.COUPON_ABUSE_SCORE: total_score(features, points),
-        s.COUPON_ABUSE_REASONS: reason_text(features, points),
-    })
-    return pd.concat([scored, features[list(FEATURE_COLUMNS)]], axis=1)
+    reasons = reason_text(features, points)
+    # inserted in front of the features' own columns: their block is not copied
+    features.insert(0, s.COUPON_ABUSE_REASONS, reasons.array)
+    features.insert(0, s.COUPON_ABUSE_SCORE, total_score(features, points))
+    return features
 
 
 def _codes(ids: pd.Series, of: pd.Series) -> tuple[pd.Index, np.ndarray]:
