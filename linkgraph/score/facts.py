@@ -376,16 +376,23 @@ def _near_minimum(
     usable = (coupon != -1) & ~np.isnan(amount)
     if not usable.any():
         return np.zeros(len(amount), dtype=bool)
+    # the coupon orders alone: the rest are never near a minimum
+    rows = _flat_rows(usable)
+    del usable
     # int64 whatever the codes' width (a code times the currencies may pass int32), built
-    # in place: one column of the orders
-    key = coupon.astype(np.int64)
-    key -= int(coupon.min())
+    # in place: one column of the coupon orders
+    key = coupon[rows].astype(np.int64)
+    key -= int(key.min())
     key *= int(currency.max()) + 1
-    key += currency
-    keys, floor, size = _quantile_by(amount[usable], key[usable], config.near_min_quantile)
+    key += currency[rows]
+    spent = amount[rows]
+    keys, floor, size = _quantile_by(spent, key, config.near_min_quantile)
     row_floor = _per_row(keys, np.where(size >= config.near_min_min_orders, floor, np.nan), key)
+    del key
+    near = np.zeros(len(amount), dtype=bool)
     with np.errstate(invalid="ignore"):
-        return usable & (row_floor > 0) & (amount <= row_floor * (1 + config.near_min_margin))
+        near[rows] = (row_floor > 0) & (spent <= row_floor * (1 + config.near_min_margin))
+    return near
 
 
 def _quantile_by(values: np.ndarray, groups: np.ndarray, q: float
@@ -404,6 +411,11 @@ def _quantile_by(values: np.ndarray, groups: np.ndarray, q: float
     groups = np.asarray(groups)
     if not len(groups):
         return groups, np.zeros(0), np.zeros(0, dtype=np.int64)
+    first = int(groups.min())
+    if int(groups.max()) - first < 256:
+        counts = np.bincount(groups - first)
+        if np.count_nonzero(counts) <= 32:
+            return _quantile_of_few(values, groups, q, first, counts)
     # NaN sorts last within its group: each group's present values lead its run
     order = np.lexsort((values, groups))
     ordered, grouped = values[order], groups[order]
@@ -418,6 +430,25 @@ def _quantile_by(values: np.ndarray, groups: np.ndarray, q: float
     high = ordered[np.minimum(at + 1, len(ordered) - 1)]
     quantile = np.where(frac == 0.0, low, low + (high - low) * frac)
     return grouped[starts], np.where(present > 0, quantile, np.nan), size
+
+
+def _quantile_of_few(values: np.ndarray, groups: np.ndarray, q: float, low: int,
+                    size: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_quantile_by` for a few groups (currencies): each group's values sorted on
+    their own, the same arithmetic on them; no sort order of every row is held."""
+    keys = np.flatnonzero(size)
+    quantile = np.full(len(keys), np.nan)
+    for i, key in enumerate(keys):
+        ordered = np.sort(values[groups == key + low])  # NaN last, as in the joint sort
+        present = len(ordered) - int(np.count_nonzero(np.isnan(ordered)))
+        if not present:
+            continue
+        position = q * float(present - 1)
+        at = min(int(position), len(ordered) - 1)
+        frac = np.fmod(position, 1.0)
+        low_value, high_value = ordered[at], ordered[min(at + 1, len(ordered) - 1)]
+        quantile[i] = low_value if frac == 0.0 else low_value + (high_value - low_value) * frac
+    return (keys + low).astype(groups.dtype), quantile, size[keys].astype(np.int64)
 
 
 def _per_row(keys: np.ndarray, per_key: np.ndarray, groups: np.ndarray) -> np.ndarray:
