@@ -16,6 +16,7 @@ from linkgraph.engine import LOCAL, Engine
 from linkgraph.errors import InputError
 from linkgraph.graph import LinkSet
 from linkgraph.load import Tables
+from linkgraph.memory import release_freed_memory
 from linkgraph.score.facts import account_facts
 from linkgraph.score.hubs import find_coupon_hubs
 from linkgraph.score.points import (
@@ -110,12 +111,18 @@ def score_clusters(
     person_ids, person = _codes(accounts[s.PERSON_CLUSTER_ID], accounts[s.PERSON_CLUSTER_ID])
 
     facts, identifiers = account_facts(accounts, links, tables, config=config, engine=engine)
+    # each step's freed columns (of the orders, of the incidence) go back to the system
+    # before the next one allocates: malloc keeps them, and the next step's arrays, of
+    # other sizes, seldom fit them
+    release_freed_memory()
     coupon_hubs, hub_burst = find_coupon_hubs(facts, identifiers, links.incidence, cluster,
                                               config=config)
+    release_freed_memory()
 
     by_cluster = _scored(facts, identifiers, cluster, person, hub_burst, len(cluster_ids),
                          config=config, engine=engine)
     by_cluster.insert(0, s.CLUSTER_ID, cluster_ids.array)
+    release_freed_memory()
 
     by_person = _scored(facts, identifiers, person, person, hub_burst, len(person_ids),
                         config=config, engine=engine)

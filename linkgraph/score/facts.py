@@ -18,6 +18,7 @@ from linkgraph.config import CouponConfig
 from linkgraph.engine import LOCAL, Aggregation, Engine
 from linkgraph.graph import LinkSet
 from linkgraph.load import Tables
+from linkgraph.memory import release_freed_memory
 
 #: identifier classes the "one card, device or address behind many redeemers"
 #: features count; card fingerprints and card digits are one class
@@ -277,6 +278,7 @@ def account_facts(
 
     order_facts = _order_facts(orders, order_pos, n, config=config, engine=engine)
     del order_pos, looked_up
+    release_freed_memory()  # the orders' columns, before the incidence's are read
     facts = pd.concat([facts, order_facts], axis=1)
     redeemer = facts["n_new_user"].to_numpy() > 0
     facts["redeemer"] = redeemer

@@ -12,6 +12,7 @@ import pandas as pd
 from linkgraph import schemas as s
 from linkgraph.config import CouponConfig
 from linkgraph.engine import LOCAL, Aggregation, Engine
+from linkgraph.memory import release_freed_memory
 from linkgraph.score.facts import ADDRESS, CARD, DEVICE, PICKUP
 from linkgraph.score.windows import largest_burst, sliding_windows
 
@@ -90,6 +91,7 @@ def group_features(
     by_own = own + (n_redeemers > own)
     put(N_REDEEMER_PERSONS, np.maximum(found.pop("by_person_cluster"), by_own))
     del own, by_own, found
+    release_freed_memory()  # the counts copied into the block: the rest of it is new pages
 
     for name, top in _top_sharing(identifiers, group, n_groups, engine).items():
         put(name, top)
