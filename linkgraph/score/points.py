@@ -55,8 +55,8 @@ def group_features(
     identity of their own (an unshared card and device) plus one for the rest.
     ``burst_expected`` is the largest burst the group's redeemers would show
     by chance if created evenly over ``span_days`` (the data's span).
-    The per-group counts are ``engine`` group-bys (one over accounts, one over
-    the redeemers' identifiers).
+    The per-group counts are ``engine`` group-bys (one over accounts, one per
+    card/device/address/pickup class over the redeemers' identifiers).
 
     The integer columns are written, as they are counted, into one int64 block
     that becomes the frame without a copy: at ten million accounts each column
