@@ -152,6 +152,10 @@ def _run_stages(data_dir: str | Path, *, out: str | Path | None, previous: str |
         scores = score.score_clusters(clusters, links, handed_over, config=config.coupon,
                                       engine=engine)
         del handed_over
+        # of the person clusters' scores the run keeps each one's score and reasons: their
+        # feature columns (a column of the person clusters each) go before assembly
+        scores = dataclasses.replace(scores, persons=scores.persons[
+            [s.PERSON_CLUSTER_ID, s.COUPON_ABUSE_SCORE, s.COUPON_ABUSE_REASONS]])
     with stage("assemble"):
         result = Run.from_stages(
             tables=tables, links=links, clusters=clusters, actions=actions, scores=scores,

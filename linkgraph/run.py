@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
-from linkgraph.codes import positions, sort_ranks
+from linkgraph.codes import index_dtype, positions, sort_ranks
 from linkgraph.memory import release_freed_memory
 
 if TYPE_CHECKING:
@@ -495,18 +495,23 @@ def _links_inside_clusters(
     the order is the one a sort on the strings gives.
     """
     ends = pairs[s.ACCOUNT_A], pairs[s.ACCOUNT_B]
+    # positions, clusters and rows as int32 below two billion: each a column of the pairs
+    narrow = index_dtype(max(len(accounts), len(pairs)) + 1)
     if any(isinstance(end.dtype, pd.CategoricalDtype) for end in ends):
         # each end by its categories (a concat of categoricals would hash them all)
-        at_a, at_b = (positions(end, accounts[s.ACCOUNT_ID]) for end in ends)
+        at_a, at_b = (_narrow_positions(end, accounts[s.ACCOUNT_ID], narrow) for end in ends)
     else:
         # both ends in one lookup: the account ids are hashed once
         both = positions(pd.concat(ends, ignore_index=True), accounts[s.ACCOUNT_ID])
         at_a, at_b = both[:len(pairs)], both[len(pairs):]
         del both  # the halves keep it until they are filtered below
-    code_a = np.where(at_a >= 0, cluster_codes[at_a], -1)
+    # each account's cluster, -1 for none, at position -1 too (an end not among the accounts)
+    cluster_of = np.append(cluster_codes, -1).astype(narrow)
+    code_a = cluster_of[at_a]
     same_cluster = code_a >= 0
-    same_cluster &= code_a == np.where(at_b >= 0, cluster_codes[at_b], -2)
-    rows = np.flatnonzero(same_cluster)
+    same_cluster &= code_a == cluster_of[at_b]
+    del cluster_of
+    rows = np.flatnonzero(same_cluster).astype(narrow)
     del same_cluster
     # each key freed once it has ordered the rows: at a million accounts every one is
     # a column of the 3.6M pairs, and the links frame built last is the stage's peak
@@ -533,13 +538,32 @@ def _links_inside_clusters(
         group = np.concatenate([[0], np.cumsum(~same)])[at]
         value_rank, _ = _sort_rank(pairs[s.VALUE].take(rows[order[at]]))
         order[at] = order[at][np.lexsort((value_rank, group))]
+        del tied, at, group, value_rank
     del same
-    _return_freed_memory()  # the sort's freed keys, before the links frame is built
-    inside = pairs.take(rows[order]).reset_index(drop=True)
-    del rows
+    # the rows to take (intp, as pandas takes them) and their accounts, in order: the
+    # sort's keys all go before the links frame is built
+    picked = rows[order].astype(np.intp)
+    cluster_at = at_a[order]
+    del rows, order, at_a
     _return_freed_memory()
-    inside.insert(0, s.CLUSTER_ID, accounts[s.CLUSTER_ID].take(at_a[order]).reset_index(drop=True))
+    inside = pairs.take(picked).reset_index(drop=True)
+    del picked
+    _return_freed_memory()
+    inside.insert(0, s.CLUSTER_ID, accounts[s.CLUSTER_ID].take(cluster_at).reset_index(drop=True))
     return inside
+
+
+def _narrow_positions(values: pd.Series, keys: pd.Series, dtype: type[np.signedinteger]
+                      ) -> np.ndarray:
+    """:func:`linkgraph.codes.positions` of a categorical as ``dtype``: its categories
+    looked up, its rows' codes mapped through them (never an int64 column of the rows)."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return positions(values, keys)
+    found = positions(pd.Index(values.dtype.categories), keys)
+    codes = np.asarray(values.array.codes)
+    missing = positions(pd.Series([None], dtype=object), keys) if codes.min(
+        initial=0) < 0 else np.array([-1])
+    return np.append(found, missing[0]).astype(dtype)[codes]
 
 
 def _return_freed_memory() -> None:

@@ -16,10 +16,10 @@ from linkgraph.engine import LOCAL, Engine
 from linkgraph.errors import InputError
 from linkgraph.graph import LinkSet
 from linkgraph.load import Tables
+from linkgraph.memory import release_freed_memory
 from linkgraph.score.facts import HandedOver, account_facts, tables_of
 from linkgraph.score.hubs import find_coupon_hubs
 from linkgraph.score.points import (
-    FEATURE_COLUMNS,
     group_features,
     reason_points,
     reason_text,
@@ -114,12 +114,18 @@ def score_clusters(
 
     # a handover is taken by the account facts, which let the orders go once read
     facts, identifiers = account_facts(accounts, links, tables, config=config, engine=engine)
+    # each step's freed columns (of the orders, of the incidence) go back to the system
+    # before the next one allocates: malloc keeps them, and the next step's arrays, of
+    # other sizes, seldom fit them
+    release_freed_memory()
     coupon_hubs, hub_burst = find_coupon_hubs(facts, identifiers, links.incidence, cluster,
                                               config=config)
+    release_freed_memory()
 
     by_cluster = _scored(facts, identifiers, cluster, person, hub_burst, len(cluster_ids),
                          config=config, engine=engine)
     by_cluster.insert(0, s.CLUSTER_ID, cluster_ids.array)
+    release_freed_memory()
 
     by_person = _scored(facts, identifiers, person, person, hub_burst, len(person_ids),
                         config=config, engine=engine)
@@ -145,11 +151,11 @@ def _scored(
     features = group_features(facts, identifiers, group, person, hub_burst, n_groups,
                               span_days=span, config=config, engine=engine)
     points = reason_points(features, config=config)
-    scored = pd.DataFrame({
-        s.COUPON_ABUSE_SCORE: total_score(features, points),
-        s.COUPON_ABUSE_REASONS: reason_text(features, points),
-    })
-    return pd.concat([scored, features[list(FEATURE_COLUMNS)]], axis=1)
+    reasons = reason_text(features, points)
+    # inserted in front of the features' own columns: their block is not copied
+    features.insert(0, s.COUPON_ABUSE_REASONS, reasons.array)
+    features.insert(0, s.COUPON_ABUSE_SCORE, total_score(features, points))
+    return features
 
 
 def _codes(ids: pd.Series, of: pd.Series) -> tuple[pd.Index, np.ndarray]:

@@ -18,6 +18,7 @@ from linkgraph.config import CouponConfig
 from linkgraph.engine import LOCAL, Aggregation, Engine
 from linkgraph.graph import LinkSet
 from linkgraph.load import Tables
+from linkgraph.memory import release_freed_memory
 
 #: identifier classes the "one card, device or address behind many redeemers"
 #: features count; card fingerprints and card digits are one class
@@ -86,13 +87,14 @@ def positions(
 
 def _positions_of_codes(index: pd.Index, values: pd.Series | pd.Index,
                         rows: np.ndarray | None) -> np.ndarray:
-    """:func:`positions` of one categorical part."""
-    codes = np.asarray(values.array.codes, dtype=np.int64)
+    """:func:`positions` of one categorical part, as :func:`linkgraph.codes.index_dtype`
+    (int32 below two billion accounts): the rows' narrow codes are taken, never widened."""
+    codes = np.asarray(values.array.codes)
     if rows is not None:
         codes = codes[rows]
     # the categories are often the index itself (the accounts' sorted ids): no lookup then
     found = code_positions(pd.Index(values.dtype.categories), index)
-    return np.append(found, -1)[codes]
+    return np.append(found, -1).astype(index_dtype(len(index)))[codes]
 
 
 def _order_positions(index: pd.Index, links: LinkSet, orders: pd.DataFrame) -> np.ndarray | None:
@@ -119,18 +121,35 @@ def categories(values: pd.Series) -> tuple[np.ndarray, list[str]]:
 
     Cleaning the few distinct values instead of every row keeps string work
     off the millions of rows; a categorical's are its categories, its codes
-    are taken as they are (no hash of its rows).
+    are taken as they are (no hash of its rows). The codes are narrow (int32
+    below two billion distinct values): a column of the millions of orders
+    each, never an int64 one.
 
-    >>> categories(pd.Series(["b ", None, " ", "a"]))
-    (array([ 0, -1, -1,  2]), ['b', '', 'a'])
+    >>> codes, names = categories(pd.Series(["a ", None, "b", " ", "a "]))
+    >>> codes.tolist(), names
+    ([0, -1, 1, -1, 0], ['a', 'b', ''])
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
         return _category_codes(values, None)
-    codes, uniques = pd.factorize(values)
+    codes, uniques = _factorized(values)
     cleaned = [str(u).strip() for u in uniques]
-    blank = np.array([c == "" for c in cleaned] + [True], dtype=bool)
-    codes = np.where(blank[codes], -1, codes).astype(np.int64)
-    return codes, cleaned
+    recode = np.array([-1 if c == "" else i for i, c in enumerate(cleaned)] + [-1],
+                      dtype=index_dtype(len(cleaned) + 1))
+    return recode[codes], cleaned
+
+
+def _factorized(values: pd.Series) -> tuple[np.ndarray, list[object]]:
+    """``pd.factorize(values)`` (codes -1 for missing, distinct values in order of first
+    appearance); Arrow text is encoded by Arrow itself, its int32 indices kept (pandas
+    widens them to int64 first)."""
+    if isinstance(values.array, pd.arrays.ArrowStringArray):
+        encoded = pa.chunked_array(pa.array(values.array)).dictionary_encode()
+        combined = encoded.combine_chunks() if encoded.num_chunks else None
+        if combined is not None:
+            codes = combined.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+            return codes, combined.dictionary.to_pylist()
+    codes, uniques = pd.factorize(values)
+    return codes, list(uniques)
 
 
 def _scored_rows(incidence: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -139,8 +158,25 @@ def _scored_rows(incidence: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     are dropped before the costly lookups."""
     # a byte per incidence row (ten million at a million accounts)
     kind = _kind_numbers(incidence[s.KIND])
-    rows = np.flatnonzero(np.isin(kind, [s.KINDS.index(k) for k in _SCORED_KINDS]))
+    rows = _flat_rows(np.isin(kind, [s.KINDS.index(k) for k in _SCORED_KINDS]))
     return rows, kind[rows]
+
+
+def _flat_rows(mask: np.ndarray) -> np.ndarray:
+    """``np.flatnonzero(mask)`` as :func:`linkgraph.codes.index_dtype` (int32 below two
+    billion rows), a slice at a time: never an int64 array of every row found.
+
+    >>> _flat_rows(np.array([False, True, True, False, True])).tolist()
+    [1, 2, 4]
+    """
+    dtype = index_dtype(len(mask))
+    step = 1 << 22
+    parts = []
+    for start in range(0, len(mask), step):
+        part = np.flatnonzero(mask[start:start + step]).astype(dtype)
+        part += start
+        parts.append(part)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
 def _category_codes(values: pd.Series, rows: np.ndarray | None
@@ -151,7 +187,7 @@ def _category_codes(values: pd.Series, rows: np.ndarray | None
         return categories(values if rows is None else values.take(rows))
     names = [str(c).strip() for c in values.dtype.categories]
     recode = np.array([-1 if n == "" else i for i, n in enumerate(names)] + [-1],
-                      dtype=np.int32)
+                      dtype=np.int8 if len(names) < 127 else np.int32)
     codes = np.asarray(values.array.codes)
     return recode[codes if rows is None else codes[rows]], names
 
@@ -316,6 +352,7 @@ def account_facts(
     order_facts = _order_facts(orders, order_pos, n, config=config, engine=engine)
     # the tables are read: handed over, the orders go before the identifiers' facts
     del order_pos, looked_up, order_part, orders, created_from, sanctions, tables
+    release_freed_memory()  # the orders' columns, before the incidence's are read
     facts = pd.concat([facts, order_facts], axis=1)
     redeemer = facts["n_new_user"].to_numpy() > 0
     facts["redeemer"] = redeemer
@@ -353,9 +390,12 @@ def _order_facts(
     new_user = _lookup(type_codes, [t.lower() in config.new_user_types for t in types])
     code_codes = categories(column(orders, s.COUPON_CODE))[0][rows]
     has_coupon = (type_codes >= 0) | (code_codes >= 0)
-    # a coupon is its code, or its type when the code is missing
-    coupon = np.where(code_codes >= 0, code_codes, np.where(type_codes >= 0, -2 - type_codes, -1))
-    del type_codes, code_codes  # a column each per order: gone before the quantiles
+    # a coupon is its code, or its type when the code is missing (built in place: each
+    # a narrow column of the millions of orders)
+    coupon = code_codes
+    missing = coupon < 0
+    coupon[missing] = np.where(type_codes[missing] >= 0, -2 - type_codes[missing], -1)
+    del type_codes, code_codes, missing  # gone before the quantiles
     amount = pd.to_numeric(column(orders, s.AMOUNT), errors="coerce").to_numpy(
         dtype="float64", na_value=np.nan)[rows]
     currency = categories(column(orders, s.CURRENCY))[0][rows]
@@ -372,15 +412,21 @@ def _order_facts(
     near = new_user & _near_minimum(coupon, currency, amount, config=config)
     del coupon, currency, amount  # an order's times are read after these are freed
     when = days(column(orders, s.CREATED_AT))[rows]
+    if not when.flags.writeable:  # a read-only view of pandas' own (copy-on-write)
+        when = when.copy()
+    unknown = np.isnan(when)
+    as_of = np.nanmax(when) if not unknown.all() else np.nan
+    when[unknown] = -np.inf  # in place: no second column of the orders' times
+    del unknown
     found = engine.group_aggregate(pos, n, {
         "n_orders": Aggregation("count"), "n_new_user": Aggregation("sum", new_user),
         "n_coupon": Aggregation("sum", has_coupon), "n_large": Aggregation("sum", large),
-        "last": Aggregation("max", np.where(np.isnan(when), -np.inf, when), fill=-np.inf),
+        "last": Aggregation("max", when, fill=-np.inf),
         "n_near_min": Aggregation("sum", near),
     })
+    del when
     n_orders, n_new_user, n_coupon = found["n_orders"], found["n_new_user"], found["n_coupon"]
     n_large, last, n_near_min = found["n_large"], found["last"], found["n_near_min"]
-    as_of = np.nanmax(when) if not np.isnan(when).all() else np.nan
     # silence is only required when the data has order times at all
     silent = np.isinf(last) | np.isnan(as_of) | (last <= as_of - config.silence_days)
     coupon_only = (
@@ -403,19 +449,25 @@ def _near_minimum(
     with too few orders to see a floor flag nothing. ``coupon`` is -1 for
     orders without one.
     """
-    near = np.zeros(len(amount), dtype=bool)
-    # the orders with a coupon and an amount alone, each a key per (coupon, currency)
-    usable = np.flatnonzero((coupon != -1) & ~np.isnan(amount))
-    if not len(usable):
-        return near
-    coupon, currency, amount = coupon[usable], currency[usable], amount[usable]
-    key = ((coupon - int(coupon.min())).astype(np.int64) * (int(currency.max()) + 1)
-           + currency)
-    del coupon, currency
-    keys, floor, size = _quantile_by(amount, key, config.near_min_quantile)
+    usable = (coupon != -1) & ~np.isnan(amount)
+    if not usable.any():
+        return np.zeros(len(amount), dtype=bool)
+    # the coupon orders alone: the rest are never near a minimum
+    rows = _flat_rows(usable)
+    del usable
+    # int64 whatever the codes' width (a code times the currencies may pass int32), built
+    # in place: one column of the coupon orders
+    key = coupon[rows].astype(np.int64)
+    key -= int(key.min())
+    key *= int(currency.max()) + 1
+    key += currency[rows]
+    spent = amount[rows]
+    keys, floor, size = _quantile_by(spent, key, config.near_min_quantile)
     row_floor = _per_row(keys, np.where(size >= config.near_min_min_orders, floor, np.nan), key)
+    del key
+    near = np.zeros(len(amount), dtype=bool)
     with np.errstate(invalid="ignore"):
-        near[usable] = (row_floor > 0) & (amount <= row_floor * (1 + config.near_min_margin))
+        near[rows] = (row_floor > 0) & (spent <= row_floor * (1 + config.near_min_margin))
     return near
 
 
@@ -435,6 +487,11 @@ def _quantile_by(values: np.ndarray, groups: np.ndarray, q: float
     groups = np.asarray(groups)
     if not len(groups):
         return groups, np.zeros(0), np.zeros(0, dtype=np.int64)
+    first = int(groups.min())
+    if int(groups.max()) - first < 256:
+        counts = np.bincount(groups - first)
+        if np.count_nonzero(counts) <= 32:
+            return _quantile_of_few(values, groups, q, first, counts)
     # NaN sorts last within its group: each group's present values lead its run
     order = np.lexsort((values, groups))
     ordered, grouped = values[order], groups[order]
@@ -451,11 +508,38 @@ def _quantile_by(values: np.ndarray, groups: np.ndarray, q: float
     return grouped[starts], np.where(present > 0, quantile, np.nan), size
 
 
+def _quantile_of_few(values: np.ndarray, groups: np.ndarray, q: float, low: int,
+                    size: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_quantile_by` for a few groups (currencies): each group's values sorted on
+    their own, the same arithmetic on them; no sort order of every row is held."""
+    keys = np.flatnonzero(size)
+    quantile = np.full(len(keys), np.nan)
+    for i, key in enumerate(keys):
+        ordered = np.sort(values[groups == key + low])  # NaN last, as in the joint sort
+        present = len(ordered) - int(np.count_nonzero(np.isnan(ordered)))
+        if not present:
+            continue
+        position = q * float(present - 1)
+        at = min(int(position), len(ordered) - 1)
+        frac = np.fmod(position, 1.0)
+        low_value, high_value = ordered[at], ordered[min(at + 1, len(ordered) - 1)]
+        quantile[i] = low_value if frac == 0.0 else low_value + (high_value - low_value) * frac
+    return (keys + low).astype(groups.dtype), quantile, size[keys].astype(np.int64)
+
+
 def _per_row(keys: np.ndarray, per_key: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """``per_key`` (aligned with the ascending ``keys``) at each row's group; NaN for a
     group not among ``keys``."""
     if not len(keys):
         return np.full(len(groups), np.nan)
+    low, high = int(keys[0]), int(keys[-1])
+    if high - low <= max(len(groups), 1 << 16):
+        # dense keys (currencies, coupon codes): one table lookup, no row positions
+        table = np.full(high - low + 2, np.nan)
+        table[keys - low] = per_key
+        at = groups - low
+        at[(groups < low) | (groups > high)] = high - low + 1  # NaN: not among keys
+        return table[at]
     at = np.searchsorted(keys, groups)
     np.minimum(at, len(keys) - 1, out=at)
     found = per_key[at]
@@ -478,32 +562,38 @@ def _redeemer_identifiers(
     wanted = np.array([k in _CLASS_OF_KIND or k == s.K_PHONE for k in s.KINDS])
     usable = (pos >= 0) & (clean | pickup)
     usable[usable] &= wanted[kind[usable]] & redeemer[pos[usable]]
-    keep = np.flatnonzero(usable)
-    class_of = np.array([_CLASS_OF_KIND.get(k, -1) for k in s.KINDS])
-    cls = class_of[kind[keep]]
-    cls = np.where(pickup[keep] & (cls == ADDRESS), PICKUP, cls)
-    value_code, n_values = _value_codes(incidence[s.VALUE], rows[keep])
-    return pd.DataFrame({
-        "pos": pos[keep], s.KIND: kind[keep].astype(np.int64), "cls": cls,
-        "vkey": kind[keep].astype(np.int64) * (n_values + 1) + value_code, "row": rows[keep],
-    })
+    keep = _flat_rows(usable)
+    del usable
+    kept_kind = kind[keep]
+    class_of = np.array([_CLASS_OF_KIND.get(k, -1) for k in s.KINDS], dtype=np.int8)
+    cls = class_of[kept_kind]
+    cls[pickup[keep] & (cls == ADDRESS)] = PICKUP
+    row = rows[keep]
+    value_code, n_values = _value_codes(incidence[s.VALUE], row)
+    vkey = kept_kind.astype(np.int64)
+    vkey *= n_values + 1
+    vkey += value_code
+    del value_code
+    # narrow columns (positions and rows int32, kind and class int8): a row per
+    # redeemer's identifier, kept to the end of the stage
+    return pd.DataFrame({"pos": pos[keep], s.KIND: kept_kind, "cls": cls, "vkey": vkey,
+                         "row": row})
 
 
 def _value_codes(values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, int]:
     """A code per value of ``values[rows]`` (equal values, equal codes; missing its own
-    code), as int64, and the number of codes.
+    code), as narrow as they fit (int32 below two billion codes), and the number of codes.
 
     A categorical's own codes are such codes: no string is decoded or hashed.
     Text is coded in Arrow: millions of values never become Python strings.
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
         n_categories = len(values.dtype.categories)
-        codes = np.asarray(values.array.codes)[rows].astype(np.int64)
+        codes = np.asarray(values.array.codes)[rows].astype(index_dtype(n_categories + 1))
         codes[codes < 0] = n_categories
         return codes, n_categories + 1
     encoded = text_array(values, rows).dictionary_encode(null_encoding="encode")
-    return (encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-            len(encoded.dictionary))
+    return encoded.indices.to_numpy(zero_copy_only=False), len(encoded.dictionary)
 
 
 def _own_identity(
@@ -515,13 +605,18 @@ def _own_identity(
     Both are required because one of them alone is cheap to vary (a reinstalled
     app gives a new device id; a virtual card a new fingerprint).
     """
-    if s.N_ACCOUNTS in incidence.columns:
-        shared_by = pd.to_numeric(incidence[s.N_ACCOUNTS], errors="coerce").to_numpy(
-            dtype="float64", na_value=np.nan)[rows]
+    counts = incidence[s.N_ACCOUNTS] if s.N_ACCOUNTS in incidence.columns else None
+    if counts is not None and counts.dtype.kind in "iu":
+        # integer counts compared where they are: a byte per row, not a float copy of all
+        single = (counts.to_numpy() == 1)[rows]
+    elif counts is not None:
+        single = pd.to_numeric(counts, errors="coerce").to_numpy(
+            dtype="float64", na_value=np.nan)[rows] == 1
     else:
-        shared_by = incidence.groupby([s.KIND, s.VALUE])[s.ACCOUNT_ID].transform("size").to_numpy(
-            dtype="float64")[rows]
-    alone = (shared_by == 1) & clean & (pos >= 0)
+        single = incidence.groupby([s.KIND, s.VALUE])[s.ACCOUNT_ID].transform("size").to_numpy(
+            dtype="float64")[rows] == 1
+    alone = single & clean & (pos >= 0)
+    del single
     card = (kind == s.KINDS.index(s.K_CARD)) | (kind == s.KINDS.index(s.K_CARD_DIGITS))
     device = kind == s.KINDS.index(s.K_DEVICE)
     found = engine.group_aggregate(pos[alone], n, {

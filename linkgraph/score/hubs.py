@@ -53,16 +53,22 @@ def find_coupon_hubs(
     """
     hub_burst = np.zeros(len(facts), dtype=np.int64)
     hub_kinds = [code for code, kind in enumerate(s.KINDS) if kind in config.hub_kinds]
-    rows = identifiers[np.isin(identifiers[s.KIND].to_numpy(), hub_kinds)]
+    # the columns' rows of the hub kinds as arrays (a filtered frame would copy every column)
+    rows = np.flatnonzero(np.isin(identifiers[s.KIND].to_numpy(), hub_kinds))
     empty = pd.DataFrame({c: pd.Series(dtype="object") for c in COUPON_HUB_COLUMNS})
-    if rows.empty:
+    if not len(rows):
         return empty, hub_burst
-    vcode, vkeys = pd.factorize(rows["vkey"].to_numpy())
+    vcode, vkeys = pd.factorize(identifiers["vkey"].to_numpy()[rows])
     n_values = len(vkeys)
-    pos = rows["pos"].to_numpy()
+    del vkeys
+    pos = identifiers["pos"].to_numpy()[rows]
     n_redeemers = np.bincount(vcode, minlength=n_values)
-    pairs = pd.unique(vcode.astype(np.int64) * (int(cluster.max()) + 1) + cluster[pos])
+    pairs = vcode.astype(np.int64)
+    pairs *= int(cluster.max()) + 1
+    pairs += cluster[pos]
+    pairs = pd.unique(pairs)
     n_clusters = np.bincount(pairs // (int(cluster.max()) + 1), minlength=n_values)
+    del pairs
 
     created = facts["created"].to_numpy(dtype="float64")
     coupon_only = facts["coupon_only"].to_numpy(dtype=bool)[pos]
@@ -95,7 +101,10 @@ def find_coupon_hubs(
     member_pos = pos[take][windows.order[member]]
     np.maximum.at(hub_burst, member_pos, burst[windows.group[member]])
 
-    first = pd.Series(rows["row"].to_numpy()).groupby(vcode).min().to_numpy()
+    # each value's first incidence row (every code has rows: no fill is left)
+    row = identifiers["row"].to_numpy()[rows]
+    first = np.full(n_values, np.iinfo(row.dtype).max, dtype=row.dtype)
+    np.minimum.at(first, vcode, row)
     chosen = np.flatnonzero(hub)
     picked = incidence.iloc[first[chosen]]
     masked = picked[s.MASKED] if s.MASKED in picked.columns else picked[s.VALUE]
