@@ -169,11 +169,13 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
     first_and_last = sign_ins == "first_last"
     finishing: list[Future[dict[str, FinishedTable]]] = []
     known: Future[pa.Array] = Future()  # the accounts' distinct ids, once read
-    waiting = [read_table(name, None) for name in s.TABLE_NAMES if name not in paths]
+    waiting: list[ReadTable] | None = [read_table(name, None) for name in s.TABLE_NAMES
+                                       if name not in paths]
+    digests: dict[str, Future[str]] = {}
     found: dict[str, list[str]] = {}  # each table's contract problems, listed in table order
     # Two workers read, parse and judge the tables (arrow's readers and kernels
     # release the GIL), then finish them (the frames are not made among this
-    # thread's long-lived allocations); the files are hashed last.
+    # thread's long-lived allocations); the files are hashed once every table is read.
     with ThreadPoolExecutor(max_workers=2) as pool:
         # the accounts first (every other table waits for their ids), then the largest
         # files first, so that no thread is left with the logins at the end; the
@@ -185,7 +187,18 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
                  for name in ["accounts", *present] if name in paths}
         if "accounts" not in paths:
             known.set_result(pa.array([], type=pa.string()))
-        while reads:
+        while True:
+            if waiting is not None and all(name == "logins" for name in reads.values()):
+                # the rest together (the accounts' ids hashed once for them all), as soon
+                # as they are read: not after the sign-ins, which the other worker reads
+                # and finishes meanwhile; then the files are hashed, by whichever worker
+                # is free
+                finishing.append(pool.submit(_finish_others, known.result(), waiting,
+                                             first_and_last=first_and_last))
+                waiting = None
+                digests = {name: pool.submit(sha256, path) for name, path in paths.items()}
+            if not reads:
+                break
             done, _ = wait(reads, return_when=FIRST_COMPLETED)
             for future in done:
                 name = reads.pop(future)
@@ -204,6 +217,7 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
                         known.set_result(result.ids)
                         finishing.append(pool.submit(_finish_accounts, result))
                     else:
+                        assert waiting is not None  # only the sign-ins are read after
                         waiting.append(result)
                 else:
                     header, finished_logins = result
@@ -211,12 +225,6 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
                     finishing.append(_done(finished_logins))
                 del result
             del done
-        # the rest together (the accounts' ids hashed once for them all), while the
-        # other worker finishes the sign-ins
-        finishing.append(pool.submit(_finish_others, known.result(), waiting,
-                                     first_and_last=first_and_last))
-        del waiting
-        digests = {name: pool.submit(sha256, path) for name, path in paths.items()}
         finished = {name: table for future in finishing for name, table in future.result().items()}
         del finishing
         problems += [problem for name in s.TABLE_NAMES for problem in found.get(name, [])]
