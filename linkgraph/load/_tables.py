@@ -169,13 +169,14 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
     first_and_last = sign_ins == "first_last"
     finishing: list[Future[dict[str, FinishedTable]]] = []
     known: Future[pa.Array] = Future()  # the accounts' distinct ids, once read
-    waiting: list[ReadTable] | None = [read_table(name, None) for name in s.TABLE_NAMES
-                                       if name not in paths]
+    waiting = [read_table(name, None) for name in s.TABLE_NAMES if name not in paths]
+    others_codes: Future[list[np.ndarray]] | None = None
     digests: dict[str, Future[str]] = {}
     found: dict[str, list[str]] = {}  # each table's contract problems, listed in table order
     # Two workers read, parse and judge the tables (arrow's readers and kernels
     # release the GIL), then finish them (the frames are not made among this
-    # thread's long-lived allocations); the files are hashed once every table is read.
+    # thread's long-lived allocations); the files are hashed once every table but the
+    # sign-ins is read.
     with ThreadPoolExecutor(max_workers=2) as pool:
         # the accounts first (every other table waits for their ids), then the largest
         # files first, so that no thread is left with the logins at the end; the
@@ -188,14 +189,11 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
         if "accounts" not in paths:
             known.set_result(pa.array([], type=pa.string()))
         while True:
-            if waiting is not None and all(name == "logins" for name in reads.values()):
-                # the rest together (the accounts' ids hashed once for them all), as soon
-                # as they are read: not after the sign-ins, which the other worker reads
-                # and finishes meanwhile; then the files are hashed, by whichever worker
-                # is free
-                finishing.append(pool.submit(_finish_others, known.result(), waiting,
-                                             first_and_last=first_and_last))
-                waiting = None
+            if others_codes is None and all(name == "logins" for name in reads.values()):
+                # the rest read: their ids hashed together with the accounts' ids, and the
+                # files hashed, while the other worker reads and finishes the sign-ins
+                # (their frames are made after: not beside the sign-ins' pieces)
+                others_codes = pool.submit(account_codes, known.result(), waiting)
                 digests = {name: pool.submit(sha256, path) for name, path in paths.items()}
             if not reads:
                 break
@@ -217,7 +215,6 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
                         known.set_result(result.ids)
                         finishing.append(pool.submit(_finish_accounts, result))
                     else:
-                        assert waiting is not None  # only the sign-ins are read after
                         waiting.append(result)
                 else:
                     header, finished_logins = result
@@ -225,6 +222,11 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
                     finishing.append(_done(finished_logins))
                 del result
             del done
+        # the rest finished together, while the other worker hashes the files
+        assert others_codes is not None
+        finishing.append(pool.submit(_finish_others, known.result(), waiting, others_codes,
+                                     first_and_last=first_and_last))
+        del waiting, others_codes
         finished = {name: table for future in finishing for name, table in future.result().items()}
         del finishing
         problems += [problem for name in s.TABLE_NAMES for problem in found.get(name, [])]
@@ -292,12 +294,14 @@ def _finish_accounts(read: ReadTable) -> dict[str, FinishedTable]:
     return finished
 
 
-def _finish_others(known: pa.Array, reads: list[ReadTable], *,
+def _finish_others(known: pa.Array, reads: list[ReadTable],
+                   hashed: Future[list[np.ndarray]] | None = None, *,
                    first_and_last: bool) -> dict[str, FinishedTable]:
     """Finish ``reads`` (tables other than the accounts), their ids hashed together with
-    the accounts' ids ``known`` once; each table's pieces go as it is finished."""
+    the accounts' ids ``known`` once (``hashed``: that :func:`account_codes` already
+    under way); each table's pieces go as it is finished."""
     finished = {}
-    for codes in account_codes(known, reads):
+    for codes in account_codes(known, reads) if hashed is None else hashed.result():
         read = reads.pop(0)
         finished[read.name] = finish_table(read, codes=codes, n_known=len(known),
                                            first_and_last=first_and_last)
