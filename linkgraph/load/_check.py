@@ -150,9 +150,13 @@ def _encoded(values: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
     chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
     if not chunks:
         return pa.array([], type=values.type), np.zeros(0, dtype=np.int32)
-    return chunks[-1].dictionary, np.concatenate([
-        np.asarray(chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int32)
-        for chunk in chunks])
+    # each chunk's indices written into the one array (not all copied, then concatenated)
+    codes = np.empty(sum(len(chunk) for chunk in chunks), dtype=np.int32)
+    at = 0
+    for chunk in chunks:
+        codes[at:at + len(chunk)] = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        at += len(chunk)
+    return chunks[-1].dictionary, codes
 
 
 def judge_rows(parsed: ParsedRows) -> tuple[pa.Table, np.ndarray,
