@@ -736,3 +736,30 @@ def test_the_normalize_stages_int32_codes_give_the_links_of_the_strings() -> Non
         pd.testing.assert_frame_equal(getattr(from_codes, name), getattr(from_strings, name))
     assert from_codes.pair_tiers[[s.ACCOUNT_A, s.ACCOUNT_B]].to_numpy().tolist() == [["a", "b"],
                                                                                    ["b", "c"]]
+
+
+def test_pairs_come_in_the_same_order_from_the_packed_sort_as_from_the_argsort() -> None:
+    # pairs sharing several values, groups of three, accounts with many rows: the rows
+    # packed into one integer per pair sort as the argsort of the pair keys orders them
+    import numpy as np
+
+    from linkgraph.graph.incidence import code_identifiers
+    from linkgraph.graph.pairs import _in_pair_order, _pair_order
+
+    coded = code_identifiers(identifiers(
+        ("a1", "card", "fp1"), ("a2", "card", "fp1"), ("a3", "card", "fp1"),
+        ("a1", "device", "d1"), ("a2", "device", "d1"), ("a1", "ip", "81.2.69.160"),
+        ("a3", "ip", "81.2.69.160"), ("a4", "ip", "81.2.69.160"), ("a2", "email", "x@y.org"),
+        ("a4", "email", "x@y.org"), ("a3", "phone", "+79001234567"),
+    ))
+    group = coded.group
+    row_a, row_b = (np.array(rows) for rows in zip(*[
+        (i, j) for i in range(len(group)) for j in range(i + 1, len(group)) if group[i] == group[j]
+    ], strict=True))
+    shuffled = np.random.default_rng(3).permutation(len(row_a))
+    row_a, row_b = row_a[shuffled], row_b[shuffled]
+    order = _pair_order(coded, row_a, row_b)
+    in_order = _in_pair_order(coded, row_a, row_b)
+    assert len(row_a) == 8
+    assert in_order[0].tolist() == row_a[order].tolist()
+    assert in_order[1].tolist() == row_b[order].tolist()

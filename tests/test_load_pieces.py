@@ -106,6 +106,18 @@ def test_first_and_last_match_a_row_by_row_search() -> None:
         assert first_and_last_sign_ins(account, ip, device, times).tolist() == expected.tolist()
 
 
+def test_first_and_last_do_not_depend_on_how_large_the_codes_are() -> None:
+    # small codes sort with the row number packed under the key; codes this large leave
+    # no room for it and take the stable sort: both choose the same sign-ins
+    rng = np.random.default_rng(5)
+    account, ip, device = rng.integers(0, 6, 300), rng.integers(-1, 3, 300), rng.integers(-1, 3, 300)
+    times = rng.integers(0, 4, 300).astype(np.int64)
+    times[rng.random(300) < 0.2] = NAT
+    large = np.where(device < 0, -1, device + (1 << 50))
+    assert first_and_last_sign_ins(account, ip, large, times).tolist() == \
+        first_and_last_sign_ins(account, ip, device, times).tolist()
+
+
 def test_first_and_last_are_the_same_when_sorted_an_account_at_a_time(
         monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(11)

@@ -113,7 +113,8 @@ def flag_values(coded: CodedIncidence, *, config: GraphConfig, engine: Engine = 
     normalize_suppressed = reason > 0
 
     allowed, denied = _listed(coded, representative, config)
-    business = _business_addresses(coded, representative, config) & ~normalize_suppressed & ~allowed
+    business = _business_addresses(coded, representative, n_accounts, config) \
+        & ~normalize_suppressed & ~allowed
     if business.any():
         reasons.append(BUSINESS_ADDRESS)
         reason[business] = len(reasons) - 1
@@ -212,14 +213,17 @@ def hub_frame(coded: CodedIncidence, flags: ValueFlags) -> pd.DataFrame:
 
 
 def _business_addresses(
-    coded: CodedIncidence, representative: np.ndarray, config: GraphConfig
+    coded: CodedIncidence, representative: np.ndarray, n_rows: np.ndarray, config: GraphConfig
 ) -> np.ndarray:
-    """Address groups whose canonical key holds a business word (whole word, any case)."""
+    """Address groups whose canonical key holds a business word (whole word, any case).
+
+    ``n_rows``: the rows of each group (the sharing counts, not counted again here).
+    """
     business = np.zeros(coded.n_groups, dtype=bool)
     if not config.business_address_words or s.K_ADDRESS not in coded.kinds or not coded.n_groups:
         return business
     groups = np.flatnonzero(coded.kind[representative] == coded.kinds.index(s.K_ADDRESS))
-    groups = groups[np.bincount(coded.group, minlength=coded.n_groups)[groups] > 0]
+    groups = groups[n_rows[groups] > 0]
     words = "|".join(re.escape(w.strip().lower()) for w in config.business_address_words)
     pattern = rf"(?:^|[^\pL\pN])(?:{words})(?:$|[^\pL\pN])"
     values = text_array(coded.frame[s.VALUE], representative[groups])

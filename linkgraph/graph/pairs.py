@@ -68,9 +68,7 @@ def pair_rows(coded: CodedIncidence, flags: ValueFlags, *, config: GraphConfig) 
 
     # ordered first: the per-pair arrays are then computed once, in output order, and
     # gathered from incidence rows that ascend with account_a (cache-friendly)
-    order = _pair_order(coded, row_a, row_b)
-    row_a, row_b = row_a[order], row_b[order]
-    del order
+    row_a, row_b = _in_pair_order(coded, row_a, row_b)
     first_ns, last_ns = coded.seen_ns(row_a)
     first_b, last_b = coded.seen_ns(row_b)
     known = (first_ns != NAT) & (first_b != NAT)
@@ -163,6 +161,36 @@ def _star_pairs(group: np.ndarray, chosen_groups: np.ndarray) -> tuple[np.ndarra
     others = np.ones(len(rows), dtype=bool)
     others[starts] = False
     return hub_row[others], rows[others]
+
+
+def _in_pair_order(coded: CodedIncidence, row_a: np.ndarray, row_b: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs by account_a, account_b, then kind and value (the row order within account_a).
+
+    Each pair's accounts and rows within them fit one int64 but at the largest
+    scales: a plain sort of those unique integers (several times faster than an
+    argsort, and no gather after it) gives the rows back in order.
+    """
+    start = coded.account_start
+    account_a, account_b = coded.account[row_a], coded.account[row_b]
+    within_a, within_b = row_a - start[account_a], row_b - start[account_b]
+    account_bits = max(len(coded.accounts) - 1, 1).bit_length()
+    bits_a = int(within_a.max(initial=0)).bit_length()
+    bits_b = int(within_b.max(initial=0)).bit_length()
+    if 2 * account_bits + bits_a + bits_b > 62:
+        order = _pair_order(coded, row_a, row_b)
+        return row_a[order], row_b[order]
+    key = account_a.astype(np.int64) << (account_bits + bits_a + bits_b)
+    key |= account_b.astype(np.int64) << (bits_a + bits_b)
+    key |= within_a.astype(np.int64) << bits_b
+    key |= within_b
+    del account_a, account_b, within_a, within_b
+    key.sort()
+    mask = np.int64(-1) ^ (np.int64(-1) << account_bits)
+    rows_b = start[(key >> (bits_a + bits_b)) & mask] + (key & ((1 << bits_b) - 1))
+    rows_a = start[key >> (account_bits + bits_a + bits_b)] + \
+        ((key >> bits_b) & ((1 << bits_a) - 1))
+    return rows_a.astype(row_a.dtype, copy=False), rows_b.astype(row_b.dtype, copy=False)
 
 
 def _pair_order(coded: CodedIncidence, row_a: np.ndarray, row_b: np.ndarray) -> np.ndarray:

@@ -150,9 +150,13 @@ def _encoded(values: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
     chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
     if not chunks:
         return pa.array([], type=values.type), np.zeros(0, dtype=np.int32)
-    return chunks[-1].dictionary, np.concatenate([
-        np.asarray(chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int32)
-        for chunk in chunks])
+    # each chunk's indices written into the one array (not all copied, then concatenated)
+    codes = np.empty(sum(len(chunk) for chunk in chunks), dtype=np.int32)
+    at = 0
+    for chunk in chunks:
+        codes[at:at + len(chunk)] = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        at += len(chunk)
+    return chunks[-1].dictionary, codes
 
 
 def judge_rows(parsed: ParsedRows) -> tuple[pa.Table, np.ndarray,
@@ -277,8 +281,9 @@ def _ends_are_plain(chunk: pa.Array) -> bool:
         return True
     _, offsets_buffer, data_buffer = chunk.buffers()
     offset_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    # the offsets as they are (no int64 copy): indices of either width
     offsets = np.frombuffer(offsets_buffer, dtype=offset_type)[
-        chunk.offset:chunk.offset + len(chunk) + 1].astype(np.int64)
+        chunk.offset:chunk.offset + len(chunk) + 1]
     starts: np.ndarray = offsets[:-1]
     stops: np.ndarray = offsets[1:]
     if chunk.null_count:
@@ -289,7 +294,9 @@ def _ends_are_plain(chunk: pa.Array) -> bool:
     if data_buffer is None:
         return True
     data = np.frombuffer(data_buffer, dtype=np.uint8)
-    return not (_TRIM_FIRST_BYTES[data[starts]].any() or _TRIM_LAST_BYTES[data[stops - 1]].any())
+    if _TRIM_FIRST_BYTES[data[starts]].any():
+        return False
+    return not _TRIM_LAST_BYTES[data[stops - 1]].any()
 
 
 def _trimmed(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:

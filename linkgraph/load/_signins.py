@@ -71,8 +71,19 @@ def _groups(account: np.ndarray, ip: np.ndarray, device: np.ndarray
     if (int(account.max()) + 1) * widths[0] * widths[1] < 1 << 62:
         # one int64 key: one sort of integers
         key = (account.astype(np.int64) * widths[0] + ip + 1) * widths[1] + device + 1
-        order = np.argsort(key, kind="stable").astype(np.int32 if len(key) < 1 << 31 else np.int64)
-        key = key[order]
+        bits = max((len(key) - 1).bit_length(), 1)
+        index_type = np.int32 if len(key) < 1 << 31 else np.int64
+        if int(key.max()) < 1 << (62 - bits):
+            # the row number below the key: unique keys whose plain sort (twice as fast
+            # as a stable argsort) orders the rows as the stable sort would
+            key <<= bits
+            key |= np.arange(len(key), dtype=np.int64)
+            key.sort()
+            order = (key & ((1 << bits) - 1)).astype(index_type)
+            key >>= bits
+        else:
+            order = np.argsort(key, kind="stable").astype(index_type)
+            key = key[order]
         new = key[1:] != key[:-1]
     else:
         order = np.lexsort((device, ip, account))

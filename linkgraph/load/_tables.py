@@ -177,10 +177,13 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
     finishing: list[Future[dict[str, FinishedTable]]] = []
     known: Future[pa.Array] = Future()  # the accounts' distinct ids, once read
     waiting = [read_table(name, None) for name in s.TABLE_NAMES if name not in paths]
+    others_codes: Future[list[np.ndarray]] | None = None
+    digests: dict[str, Future[str]] = {}
     found: dict[str, list[str]] = {}  # each table's contract problems, listed in table order
     # Two workers read, parse and judge the tables (arrow's readers and kernels
     # release the GIL), then finish them (the frames are not made among this
-    # thread's long-lived allocations); the files are hashed last.
+    # thread's long-lived allocations); the files are hashed once every table but the
+    # sign-ins is read.
     with ThreadPoolExecutor(max_workers=2) as pool:
         # the accounts first (every other table waits for their ids), then the largest
         # files first, so that no thread is left with the logins at the end; the
@@ -192,7 +195,15 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
                  for name in ["accounts", *present] if name in paths}
         if "accounts" not in paths:
             known.set_result(pa.array([], type=pa.string()))
-        while reads:
+        while True:
+            if others_codes is None and all(name == "logins" for name in reads.values()):
+                # the rest read: their ids hashed together with the accounts' ids, and the
+                # files hashed, while the other worker reads and finishes the sign-ins
+                # (their frames are made after: not beside the sign-ins' pieces)
+                others_codes = pool.submit(account_codes, known.result(), waiting)
+                digests = {name: pool.submit(sha256, path) for name, path in paths.items()}
+            if not reads:
+                break
             done, _ = wait(reads, return_when=FIRST_COMPLETED)
             for future in done:
                 name = reads.pop(future)
@@ -218,12 +229,11 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
                     finishing.append(_done(finished_logins))
                 del result
             del done
-        # the rest together (the accounts' ids hashed once for them all), while the
-        # other worker finishes the sign-ins
-        finishing.append(pool.submit(_finish_others, known.result(), waiting,
+        # the rest finished together, while the other worker hashes the files
+        assert others_codes is not None
+        finishing.append(pool.submit(_finish_others, known.result(), waiting, others_codes,
                                      first_and_last=first_and_last))
-        del waiting
-        digests = {name: pool.submit(sha256, path) for name, path in paths.items()}
+        del waiting, others_codes
         finished = {name: table for future in finishing for name, table in future.result().items()}
         del finishing
         problems += [problem for name in s.TABLE_NAMES for problem in found.get(name, [])]
@@ -291,12 +301,14 @@ def _finish_accounts(read: ReadTable) -> dict[str, FinishedTable]:
     return finished
 
 
-def _finish_others(known: pa.Array, reads: list[ReadTable], *,
+def _finish_others(known: pa.Array, reads: list[ReadTable],
+                   hashed: Future[list[np.ndarray]] | None = None, *,
                    first_and_last: bool) -> dict[str, FinishedTable]:
     """Finish ``reads`` (tables other than the accounts), their ids hashed together with
-    the accounts' ids ``known`` once; each table's pieces go as it is finished."""
+    the accounts' ids ``known`` once (``hashed``: that :func:`account_codes` already
+    under way); each table's pieces go as it is finished."""
     finished = {}
-    for codes in account_codes(known, reads):
+    for codes in account_codes(known, reads) if hashed is None else hashed.result():
         read = reads.pop(0)
         finished[read.name] = finish_table(read, codes=codes, n_known=len(known),
                                            first_and_last=first_and_last)
