@@ -1,7 +1,7 @@
 """Column names and the frames that pass between stages.
 
 Every stage names its columns through these constants; ``load.py`` renames
-input columns once, at the boundary, and ``report.py`` writes them out.
+input columns once, at the boundary, and the ``report`` package writes them out.
 
 The input contract (``INPUT_TABLES``) and the output files are fixed by
 DESIGN.md: other systems depend on them. Extend, never rename.
