@@ -1,6 +1,6 @@
 """Column names and the frames that pass between stages.
 
-Every stage names its columns through these constants; ``load.py`` renames
+Every stage names its columns through these constants; the ``load`` package renames
 input columns once, at the boundary, and the ``report`` package writes them out.
 
 The input contract (``INPUT_TABLES``) and the output files are fixed by
