@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -389,9 +390,13 @@ def _account_frame(
         parts.append(_joined(_row_of(account_ids, frame[s.ACCOUNT_ID]),
                              frame.drop(columns=s.ACCOUNT_ID)))
     persons = scores.persons
-    parts.append(_joined(positions(base[s.PERSON_CLUSTER_ID], persons[s.PERSON_CLUSTER_ID]),
-                         persons[[s.COUPON_ABUSE_SCORE, s.COUPON_ABUSE_REASONS]]))
-    cluster_codes, cluster_ids = _factorized_sorted(base[s.CLUSTER_ID])
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # two hashings of a million ids in Arrow, which releases the GIL: one per core
+        person_rows = pool.submit(positions, base[s.PERSON_CLUSTER_ID],
+                                  persons[s.PERSON_CLUSTER_ID])
+        cluster_codes, cluster_ids = _factorized_sorted(base[s.CLUSTER_ID])
+        parts.append(_joined(person_rows.result(),
+                             persons[[s.COUPON_ABUSE_SCORE, s.COUPON_ABUSE_REASONS]]))
     cluster_rows = positions(cluster_ids, scores.clusters[s.CLUSTER_ID])
     cluster_rows = np.where(cluster_codes >= 0, cluster_rows[cluster_codes], -1)
     parts.append(_joined(cluster_rows, scores.clusters[[s.COUPON_ABUSE_SCORE]].rename(
@@ -546,11 +551,29 @@ def _links_inside_clusters(
     cluster_at = at_a[order]
     del rows, order, at_a
     _return_freed_memory()
-    inside = pairs.take(picked).reset_index(drop=True)
+    inside = _taken(pairs, picked)
     del picked
     _return_freed_memory()
     inside.insert(0, s.CLUSTER_ID, accounts[s.CLUSTER_ID].take(cluster_at).reset_index(drop=True))
     return inside
+
+
+def _taken(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """``frame.take(rows)`` with a fresh range index, every other column taken on a second
+    thread: the takes (numpy's and Arrow's) release the GIL, and at a million accounts
+    the links' columns are 3.6M rows each, the strings among them alternating."""
+    columns = list(frame.columns)
+    if frame.columns.has_duplicates or len(columns) < 2:
+        return frame.take(rows).reset_index(drop=True)
+
+    def taken(names: list[str]) -> dict[str, pd.api.extensions.ExtensionArray | np.ndarray]:
+        return {name: frame[name].array.take(rows) for name in names}
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        later = pool.submit(taken, columns[1::2])
+        first = taken(columns[0::2])
+        second = later.result()
+    return pd.DataFrame({name: (first | second)[name] for name in columns}, copy=False)
 
 
 def _narrow_positions(values: pd.Series, keys: pd.Series, dtype: type[np.signedinteger]

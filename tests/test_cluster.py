@@ -268,3 +268,25 @@ def test_bridges_and_their_sides_equal_networkx(graph) -> None:
         expected.append([int(family[a]), a, b, len(nx.node_connected_component(cut, a)),
                          len(nx.node_connected_component(cut, b))])
     assert found.values.tolist() == expected
+
+
+def test_ids_of_the_usual_format_sort_as_their_text_does():
+    from linkgraph.cluster.ids import sorted_by_id
+
+    ids = ["P0000000a", "C0000000z", "C00000010", "C0000000z", "Czzzzzzzz", "C00000009"]
+    frame = pd.DataFrame({"cluster_id": pd.array(ids, dtype="str"), "row": range(len(ids))})
+    expected = frame.sort_values("cluster_id", kind="stable", ignore_index=True)
+    assert sorted_by_id(frame).equals(expected)
+    # an id of another format: the text sort, same result
+    odd = pd.DataFrame({"cluster_id": pd.array(["old-7", "C00000001"], dtype="str")})
+    assert sorted_by_id(odd)["cluster_id"].tolist() == ["C00000001", "old-7"]
+
+
+def test_new_clusters_with_equal_set_hashes_still_get_distinct_ids():
+    from linkgraph.cluster.ids import fresh_ids
+
+    hashes = np.array([7 << 40, 3, 7 << 40], dtype=np.uint64)
+    ids = fresh_ids(hashes, pd.Index([]), "cluster")
+    assert len(set(ids)) == 3
+    # the first of the two equal hashes keeps the unsalted candidate
+    assert ids[0] == fresh_ids(hashes[:1], pd.Index([]), "cluster")[0]

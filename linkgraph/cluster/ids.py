@@ -112,7 +112,7 @@ def fresh_ids(hashes: np.ndarray, taken: pd.Index, kind: str) -> np.ndarray:
         if salt:
             salted = _mix(salted ^ _mix(np.full(len(pending), salt, dtype=np.uint64)))
         candidate = salted >> np.uint64(64 - 5 * _BODY_CHARS)
-        order = np.lexsort((hashes[pending], candidate))
+        order = _by_candidate(hashes[pending], candidate, salted=bool(salt))
         candidate, pending_sorted = candidate[order], pending[order]
         first = np.ones(len(candidate), dtype=bool)
         first[1:] = candidate[1:] != candidate[:-1]
@@ -121,6 +121,21 @@ def fresh_ids(hashes: np.ndarray, taken: pd.Index, kind: str) -> np.ndarray:
         taken_bodies = np.sort(np.concatenate([taken_bodies, candidate[ok]]))
         pending = np.sort(pending_sorted[~ok])
     raise RuntimeError(f"could not find a free cluster id after {_MAX_SALT} salts")
+
+
+def _by_candidate(hashes: np.ndarray, candidate: np.ndarray, *, salted: bool) -> np.ndarray:
+    """``np.lexsort((hashes, candidate))``: by candidate, then full hash, then position.
+
+    Unsalted, the candidate is the hash's top bits, so the order is the hashes'
+    own: one quicksort, kept when no two hashes are equal (the sort is then
+    unique, its stability moot), several times faster than the two-key sort.
+    """
+    if not salted:
+        order = np.argsort(hashes)
+        ordered = hashes[order]
+        if not np.any(ordered[1:] == ordered[:-1]):
+            return order
+    return np.lexsort((hashes, candidate))
 
 
 def _sorted_contains(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarray:
@@ -192,4 +207,55 @@ def finish_registry(registry: pd.DataFrame) -> pd.DataFrame:
     """The registry as returned: str ids, sorted by cluster_id."""
     # typed first: pandas sorts Arrow-backed text in Arrow, Python strings one by one
     out = registry.astype({s.CLUSTER_ID: "str", s.KIND: "str", s.ISSUED_RUN: "int64"})
-    return out.sort_values(s.CLUSTER_ID, kind="stable", ignore_index=True)
+    return sorted_by_id(out)
+
+
+def sorted_by_id(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame.sort_values(cluster_id, kind="stable", ignore_index=True)``.
+
+    Ids of this module's format (a one-byte prefix and 8 base32 characters,
+    whose alphabet ascends as its bytes do) sort as the integer of the prefix
+    byte and the 40-bit body: a sort of integers, not of strings (0.5 s at a
+    million accounts). Any other id sorts the frame as text.
+
+    >>> frame = pd.DataFrame({"cluster_id": ["P00000001", "C0000000z", "C00000010"]})
+    >>> sorted_by_id(frame)["cluster_id"].tolist()
+    ['C0000000z', 'C00000010', 'P00000001']
+    """
+    keys = _id_keys(frame[s.CLUSTER_ID])
+    if keys is None:
+        return frame.sort_values(s.CLUSTER_ID, kind="stable", ignore_index=True)
+    order = np.argsort(keys, kind="stable")
+    if np.all(order[1:] > order[:-1]):
+        return frame.reset_index(drop=True)
+    return frame.take(order).reset_index(drop=True)
+
+
+def _id_keys(ids: pd.Series) -> np.ndarray | None:
+    """Per id, an integer sorting as the id's bytes do; None unless every id is a
+    prefix byte and ``_BODY_CHARS`` characters of the alphabet."""
+    try:
+        text = pa.array(ids, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if not pa.types.is_string(text.type) and not pa.types.is_large_string(text.type):
+        return None
+    width = 1 + _BODY_CHARS
+    if text.null_count or not len(text):
+        return None
+    text = text.cast(pa.large_string())
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset:text.offset + len(text) + 1]
+    if offsets[-1] - offsets[0] != width * len(text) or not np.all(np.diff(offsets) == width):
+        return None
+    chars = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(-1, width)
+    lookup = np.full(256, 32, dtype=np.uint64)
+    lookup[_ALPHABET.view(np.uint8)] = np.arange(32, dtype=np.uint64)
+    keys = chars[:, 0].astype(np.uint64)
+    for position in range(1, width):
+        digit = lookup[chars[:, position]]
+        if np.any(digit == 32):
+            return None
+        keys = (keys << np.uint64(5)) | digit
+    return keys

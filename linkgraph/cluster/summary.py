@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from linkgraph import schemas as s
+from linkgraph.cluster.ids import sorted_by_id
 from linkgraph.errors import InputError
 
 _MAX_KINDS = 62  # kinds are kept as bits of one int64 per cluster
@@ -50,7 +51,7 @@ def summarise(
         s.LINK_KINDS: pd.array(_kind_lists(family[edge_a], kind_a, kinds, n), dtype="str"),
         s.DENSITY: density,
     })
-    return frame.sort_values(s.CLUSTER_ID, kind="stable", ignore_index=True)
+    return sorted_by_id(frame)
 
 
 def _kind_lists(label: np.ndarray, kind: np.ndarray, kinds: np.ndarray, n: int) -> np.ndarray:
