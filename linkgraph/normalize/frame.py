@@ -71,16 +71,21 @@ def assemble(
               ) -> tuple[np.ndarray, pd.Series]:
         """A per-kind coded column as codes (at the sorted ``rows``) into one distinct list."""
         codes, distinct = [], []
+        # a few sources and reasons: the sorted codes fit a narrow type (-1 included),
+        # in which they are made (no int64 copy of every row's code)
+        total = sum(len(d) for _, d in parts)
+        narrow: type[np.signedinteger] = (np.int8 if total < 127 else np.int16
+                                          if total < 32767 else np.int64)
         base = 0
         for c, d in parts:
-            c = c.astype(np.int64)
-            codes.append(np.where((c < 0) | (c >= len(d)), -1, c + base))
+            c = np.asarray(c)
+            # codes past the list are NA, whatever they become
+            shifted: np.ndarray = c.astype(narrow)
+            shifted += narrow(base)
+            codes.append(np.where((c < 0) | (c >= len(d)), narrow(-1), shifted))
             distinct.append(d.reset_index(drop=True).astype(TEXT))
             base += len(d)
-        # a few sources and reasons: the sorted codes fit a narrow type (-1 included)
-        narrow = np.int8 if base < 127 else np.int16 if base < 32767 else np.int64
-        return (np.concatenate([c.astype(narrow) for c in codes])[rows],
-                pd.concat(distinct, ignore_index=True))
+        return np.concatenate(codes)[rows], pd.concat(distinct, ignore_index=True)
 
     first = np.concatenate(rows.pop("first"))[order]
     last = np.concatenate(rows.pop("last"))[order]
