@@ -287,10 +287,10 @@ def string_order(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     n = len(array)
     _, offsets_buffer, data_buffer = array.buffers()
     offset_type = np.int64 if array.type == pa.large_string() else np.int32
-    offsets: np.ndarray = np.frombuffer(offsets_buffer, dtype=offset_type).astype(np.int64)[
+    offsets: np.ndarray = np.frombuffer(offsets_buffer, dtype=offset_type)[
         array.offset:array.offset + n + 1]
-    start = offsets[:-1]
-    length = offsets[1:] - start
+    start: np.ndarray = offsets[:-1].astype(np.int64, copy=False)  # no copy of large offsets
+    length: np.ndarray = offsets[1:] - offsets[:-1]
     data = (np.zeros(0, dtype=np.uint8) if data_buffer is None
             else np.frombuffer(data_buffer, dtype=np.uint8))
     # the last bytes again with eight zero bytes after them, so that no read of eight
@@ -304,27 +304,39 @@ def string_order(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     tail_words = np.ndarray(shape=(9,), dtype="<u8", buffer=tail, strides=(1,))
     nulls = array.null_count > 0
     valid = (np.flatnonzero(np.asarray(array.is_valid().to_numpy(zero_copy_only=False)))
-             if nulls else np.arange(n, dtype=np.int64))
+             if nulls else None)
 
-    def keys(rows: np.ndarray, at: int, size: int) -> np.ndarray:
-        """``size`` bytes from byte ``at`` of the ``rows``' strings (zeros past the end),
-        shifted up four bits for how many of them there are (``size + 1``: more)."""
-        left = length[rows]
-        left -= at
-        np.clip(left, 0, size + 1, out=left)
-        where = start[rows] + at
-        head = (words[np.minimum(where, len(words) - 1)] if len(words)
-                else np.zeros(len(rows), dtype=np.uint64))
+    def keys(rows: np.ndarray | None, at: int, size: int) -> np.ndarray:
+        """``size`` bytes from byte ``at`` of the ``rows``' strings (all: ``None``; zeros
+        past the end), shifted up four bits for how many of them there are (``size + 1``:
+        more). Made in place: a few arrays of the rows at a time."""
+        where = start + at if rows is None else start[rows]
+        if rows is not None:
+            where += at
         near = np.flatnonzero(where >= tail_from)
-        head[near] = tail_words[where[near] - tail_from]
+        from_tail = tail_words[where[near] - tail_from]
+        if len(words):
+            np.minimum(where, len(words) - 1, out=where)
+            head: np.ndarray = words[where].astype(np.uint64, copy=False)
+        else:
+            head = np.zeros(len(where), dtype=np.uint64)
+        del where
+        head[near] = from_tail
         head.byteswap(inplace=True)  # now the integer of the bytes read big-endian
         head >>= np.uint64(8 * (8 - size))
+        left = (length if rows is None else length[rows]).astype(np.int64)
+        left -= at
+        np.clip(left, 0, size + 1, out=left)
         # the bytes past the string's end read as zeros (they are the next string's)
         missing = np.minimum(left, size)
         np.subtract(size, missing, out=missing)
         missing *= 8
-        missing = missing.view(np.uint64)
-        head &= ~((np.uint64(1) << missing) - np.uint64(1))
+        low = missing.view(np.uint64)
+        np.left_shift(np.uint64(1), low, out=low)
+        low -= np.uint64(1)
+        np.invert(low, out=low)
+        head &= low
+        del missing, low
         head <<= np.uint64(4)
         head |= left.view(np.uint64)
         return head
@@ -332,7 +344,9 @@ def string_order(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     size = 7
     key = keys(valid, 0, size)
     order = np.argsort(key, kind="stable")
-    rows, key = valid[order], key[order]
+    rows = order if valid is None else valid[order]
+    key = key[order]
+    del order
     at = np.arange(len(rows), dtype=np.int64)  # the rows still to sort, by run of ties
     done = 0  # the bytes every row in ``at`` shares with the others of its run
     while len(at) > 1:
@@ -343,14 +357,20 @@ def string_order(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
         tied[1:] = same
         tied[:-1] |= same
         chosen = np.flatnonzero(tied)
+        del tied, key
         if not len(chosen):
             break
         run = np.cumsum(np.r_[False, ~same[chosen[1:] - 1]]).astype(np.uint64)
+        del same
         at = at[chosen]
+        del chosen
         done += size
         # the run in the high bits, as many bytes as fit below it: one sort of integers
         size = max(1, min(7, (60 - int(run[-1]).bit_length()) // 8))
-        key = keys(rows[at], done, size) | (run << np.uint64(8 * size + 4))
+        key = keys(rows[at], done, size)
+        run <<= np.uint64(8 * size + 4)
+        key |= run
+        del run
         within = np.argsort(key, kind="stable")  # equal strings stay in row order
         rows[at] = rows[at][within]
         key = key[within]
