@@ -264,3 +264,117 @@ def sorted_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = (packed & np.uint64((1 << row_bits) - 1)).astype(np.int64)
     packed >>= np.uint64(row_bits)
     return packed.view(np.int64), order
+
+
+def string_order(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """``pc.array_sort_indices(array)`` of a string array, as int64: byte order, equal
+    strings in row order, nulls last.
+
+    Arrow compares the strings two at a time (a random read of each per
+    comparison); here the strings are sorted by their first seven bytes, packed
+    with how many of them there are into one integer each (a numpy sort), and
+    only the runs that tie on all seven are sorted again by the next seven.
+
+    >>> string_order(pa.array(["b", None, "abcdefghij", "", "abcdefgh", "b"])).tolist()
+    [3, 4, 2, 0, 5, 1]
+    """
+    if isinstance(array, pa.ChunkedArray):
+        # one chunk as it is; several would be copied into one: Arrow sorts those
+        array = array.chunk(0) if array.num_chunks == 1 else array
+    if (isinstance(array, pa.ChunkedArray) or array.type not in (pa.string(), pa.large_string())
+            or len(array) < 1024):
+        return np.asarray(pc.array_sort_indices(array), dtype=np.int64)
+    n = len(array)
+    _, offsets_buffer, data_buffer = array.buffers()
+    offset_type = np.int64 if array.type == pa.large_string() else np.int32
+    offsets: np.ndarray = np.frombuffer(offsets_buffer, dtype=offset_type)[
+        array.offset:array.offset + n + 1]
+    start: np.ndarray = offsets[:-1].astype(np.int64, copy=False)  # no copy of large offsets
+    length: np.ndarray = offsets[1:] - offsets[:-1]
+    data = (np.zeros(0, dtype=np.uint8) if data_buffer is None
+            else np.frombuffer(data_buffer, dtype=np.uint8))
+    # the last bytes again with eight zero bytes after them, so that no read of eight
+    # bytes runs past the strings (and the strings themselves are not copied)
+    last = min(len(data), 8)
+    tail = np.zeros(16, dtype=np.uint8)
+    tail[:last] = data[len(data) - last:]
+    tail_from = len(data) - last  # the first byte position read from ``tail``
+    # every byte position as the little-endian integer of the eight bytes from there
+    words = np.ndarray(shape=(max(len(data) - 7, 0),), dtype="<u8", buffer=data, strides=(1,))
+    tail_words = np.ndarray(shape=(9,), dtype="<u8", buffer=tail, strides=(1,))
+    nulls = array.null_count > 0
+    valid = (np.flatnonzero(np.asarray(array.is_valid().to_numpy(zero_copy_only=False)))
+             if nulls else None)
+
+    def keys(rows: np.ndarray | None, at: int, size: int) -> np.ndarray:
+        """``size`` bytes from byte ``at`` of the ``rows``' strings (all: ``None``; zeros
+        past the end), shifted up four bits for how many of them there are (``size + 1``:
+        more). Made in place: a few arrays of the rows at a time."""
+        where = start + at if rows is None else start[rows]
+        if rows is not None:
+            where += at
+        near = np.flatnonzero(where >= tail_from)
+        from_tail = tail_words[where[near] - tail_from]
+        if len(words):
+            np.minimum(where, len(words) - 1, out=where)
+            head: np.ndarray = words[where].astype(np.uint64, copy=False)
+        else:
+            head = np.zeros(len(where), dtype=np.uint64)
+        del where
+        head[near] = from_tail
+        head.byteswap(inplace=True)  # now the integer of the bytes read big-endian
+        head >>= np.uint64(8 * (8 - size))
+        left = (length if rows is None else length[rows]).astype(np.int64)
+        left -= at
+        np.clip(left, 0, size + 1, out=left)
+        # the bytes past the string's end read as zeros (they are the next string's)
+        missing = np.minimum(left, size)
+        np.subtract(size, missing, out=missing)
+        missing *= 8
+        low = missing.view(np.uint64)
+        np.left_shift(np.uint64(1), low, out=low)
+        low -= np.uint64(1)
+        np.invert(low, out=low)
+        head &= low
+        del missing, low
+        head <<= np.uint64(4)
+        head |= left.view(np.uint64)
+        return head
+
+    size = 7
+    key = keys(valid, 0, size)
+    order = np.argsort(key, kind="stable")
+    rows = order if valid is None else valid[order]
+    key = key[order]
+    del order
+    at = np.arange(len(rows), dtype=np.int64)  # the rows still to sort, by run of ties
+    done = 0  # the bytes every row in ``at`` shares with the others of its run
+    while len(at) > 1:
+        # neighbours of one run with equal keys whose strings go on tie: sorted again
+        same = key[1:] == key[:-1]
+        same &= (key[1:] & np.uint64(0xF)) == np.uint64(size + 1)
+        tied = np.zeros(len(at), dtype=bool)
+        tied[1:] = same
+        tied[:-1] |= same
+        chosen = np.flatnonzero(tied)
+        del tied, key
+        if not len(chosen):
+            break
+        run = np.cumsum(np.r_[False, ~same[chosen[1:] - 1]]).astype(np.uint64)
+        del same
+        at = at[chosen]
+        del chosen
+        done += size
+        # the run in the high bits, as many bytes as fit below it: one sort of integers
+        size = max(1, min(7, (60 - int(run[-1]).bit_length()) // 8))
+        key = keys(rows[at], done, size)
+        run <<= np.uint64(8 * size + 4)
+        key |= run
+        del run
+        within = np.argsort(key, kind="stable")  # equal strings stay in row order
+        rows[at] = rows[at][within]
+        key = key[within]
+    if nulls:
+        rows = np.concatenate([rows, np.flatnonzero(np.asarray(
+            array.is_null().to_numpy(zero_copy_only=False)))])
+    return rows

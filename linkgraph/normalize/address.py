@@ -335,11 +335,13 @@ def _canonical_street(street: pd.Series) -> pd.Series:
     movable = "|".join(_MOVABLE_TYPES)
 
     def reordered(text: pd.Series) -> pd.Series:
+        # in Arrow's RE2 (no look-arounds): the word after a pair is kept by a group, and
+        # a type word followed by another stays where it is by the test, not the pattern
         for later, earlier in _SWAPPED_TYPES.items():
-            text = text.str.replace(f"^({later}) ({earlier})(?= |$)", r"\2 \1", regex=True)
-        return text.str.replace(
-            f"^({movable}) (?!(?:{movable})(?: |$))([^0-9]+?)(?: ([0-9].*))?$", r"\2 \1 \3",
-            regex=True)
+            text = replace_re2(text, f"^({later}) ({earlier})( |$)", "\\2 \\1\\3")
+        return apply_where(text, ~_has(text, f"^(?:{movable}) (?:{movable})(?: |$)"),
+                           lambda t: replace_re2(
+                               t, f"^({movable}) ([^0-9]+?)(?: ([0-9].*))?$", "\\2 \\1 \\3"))
 
     return apply_where(street, _has(street, f"^(?:{movable}) "), reordered).str.strip()
 

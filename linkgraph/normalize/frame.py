@@ -15,7 +15,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as S
-from linkgraph.codes import categorical, coded_text, index_dtype, strictly_ascending
+from linkgraph.codes import (
+    categorical,
+    coded_text,
+    index_dtype,
+    strictly_ascending,
+    string_order,
+)
 from linkgraph.normalize.grouping import KindRows, micros
 from linkgraph.normalize.junk import JUNK
 from linkgraph.normalize.sources import TIME
@@ -65,16 +71,21 @@ def assemble(
               ) -> tuple[np.ndarray, pd.Series]:
         """A per-kind coded column as codes (at the sorted ``rows``) into one distinct list."""
         codes, distinct = [], []
+        # a few sources and reasons: the sorted codes fit a narrow type (-1 included),
+        # in which they are made (no int64 copy of every row's code)
+        total = sum(len(d) for _, d in parts)
+        narrow: type[np.signedinteger] = (np.int8 if total < 127 else np.int16
+                                          if total < 32767 else np.int64)
         base = 0
         for c, d in parts:
-            c = c.astype(np.int64)
-            codes.append(np.where((c < 0) | (c >= len(d)), -1, c + base))
+            c = np.asarray(c)
+            # codes past the list are NA, whatever they become
+            shifted: np.ndarray = c.astype(narrow)
+            shifted += narrow(base)
+            codes.append(np.where((c < 0) | (c >= len(d)), narrow(-1), shifted))
             distinct.append(d.reset_index(drop=True).astype(TEXT))
             base += len(d)
-        # a few sources and reasons: the sorted codes fit a narrow type (-1 included)
-        narrow = np.int8 if base < 127 else np.int16 if base < 32767 else np.int64
-        return (np.concatenate([c.astype(narrow) for c in codes])[rows],
-                pd.concat(distinct, ignore_index=True))
+        return np.concatenate(codes)[rows], pd.concat(distinct, ignore_index=True)
 
     first = np.concatenate(rows.pop("first"))[order]
     last = np.concatenate(rows.pop("last"))[order]
@@ -172,7 +183,7 @@ def _text_categorical(codes: np.ndarray, distinct: pd.Series, text_dtype: object
 def _merged_words(array: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     """The sorted distinct strings of ``array``, and each entry's code into them (the
     last entry, for code -1, and nulls: -1)."""
-    order = np.asarray(pc.array_sort_indices(array), dtype=np.int64)  # nulls last
+    order = string_order(array)  # nulls last
     words = array.take(pa.array(order))
     words = words.combine_chunks() if isinstance(words, pa.ChunkedArray) else words
     n_valid = len(words) - words.null_count
@@ -199,7 +210,7 @@ def _hashed_words(array: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     slot = np.concatenate([np.asarray(c.indices.fill_null(-1).to_numpy(zero_copy_only=False),
                                       dtype=np.int64) for c in chunks] or [np.zeros(0, np.int64)])
     del encoded, chunks
-    order = np.asarray(pc.array_sort_indices(dictionary), dtype=np.int64)
+    order = string_order(dictionary)
     rank = np.empty(len(order) + 1, dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
     rank[-1] = -1  # a missing string

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linkgraph.codes import index_dtype, sorted_keys
+from linkgraph.codes import index_dtype, sorted_keys, string_order
 from linkgraph.normalize.text import TEXT, arrow_text, as_text, to_text
 
 #: NaT as an int64 (numpy's and pandas' sentinel)
@@ -141,7 +141,7 @@ def _sorted(codes: np.ndarray, distinct: pa.Array) -> tuple[np.ndarray, pa.Array
     if len(distinct) < 2:
         return codes, distinct
     # Arrow compares strings byte by byte, as pandas' sort of Arrow strings does
-    order = np.asarray(pc.array_sort_indices(distinct), dtype=np.int64)
+    order = string_order(distinct)
     rank = np.empty(len(order) + 1, dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
     rank[-1] = -1
