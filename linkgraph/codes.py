@@ -25,8 +25,10 @@ def index_dtype(n: int) -> type[np.signedinteger]:
     return np.int32 if n < np.iinfo(np.int32).max else np.int64
 
 
-def positions(values: pd.Series | pd.Index | np.ndarray, keys: pd.Index | pd.Series) -> np.ndarray:
-    """Position of each value in ``keys`` (-1 when absent; missing finds missing), as int64.
+def positions(values: pd.Series | pd.Index | np.ndarray, keys: pd.Index | pd.Series, *,
+              dtype: type[np.signedinteger] = np.int64) -> np.ndarray:
+    """Position of each value in ``keys`` (-1 when absent; missing finds missing), as
+    ``dtype`` (``index_dtype(len(keys) + 1)`` holds them all in half the memory).
 
     >>> positions(pd.Series(["b", "x", "a"]), pd.Index(["a", "b"])).tolist()
     [1, -1, 0]
@@ -36,12 +38,19 @@ def positions(values: pd.Series | pd.Index | np.ndarray, keys: pd.Index | pd.Ser
     """
     if isinstance(values.dtype, pd.CategoricalDtype) and not isinstance(values, np.ndarray):
         # each category is looked up once; the rows follow their codes (as they are:
-        # int32 codes index as well as int64, with no copy of millions of them)
+        # int32 codes index as well as int64, with no copy of millions of them), and
+        # take their positions in ``dtype`` straight away (no int64 column of the rows)
         codes = np.asarray(_codes(values))
         found = positions(pd.Index(values.dtype.categories), keys)
         missing = positions(pd.Series([None], dtype=object), keys) if codes.min(
             initial=0) < 0 else np.array([-1])
-        return np.append(found, missing[0])[codes]
+        return np.append(found, missing[0]).astype(dtype)[codes]
+    return _positions(values, keys).astype(dtype, copy=False)
+
+
+def _positions(values: pd.Series | pd.Index | np.ndarray, keys: pd.Index | pd.Series
+               ) -> np.ndarray:
+    """:func:`positions` of values that are not a categorical, as int64."""
     if isinstance(keys.dtype, pd.CategoricalDtype):
         keys = pd.Series(text_array(keys), dtype=str) if _text_categories(keys) else \
             pd.Series(np.asarray(keys))
@@ -130,8 +139,18 @@ def categorical(codes: np.ndarray, names: Sequence[str]) -> pd.Categorical:
     recode = np.append(recode, -1)  # code -1 stays missing
     # in the categorical's own code type (a byte for a few names): the codes of millions
     # of rows are made once, not as int64 first
-    narrow = pd.Categorical.from_codes([], categories=categories.tolist()).codes.dtype
+    narrow = category_code_dtype(len(categories))
     return pd.Categorical.from_codes(recode.astype(narrow)[codes], categories=categories.tolist())
+
+
+def category_code_dtype(n_categories: int) -> np.dtype:
+    """The integer type pandas keeps the codes of a categorical of ``n_categories`` in
+    (a byte for a few words): codes made in it are never widened and narrowed again.
+
+    >>> category_code_dtype(3).name, category_code_dtype(40_000).name
+    ('int8', 'int32')
+    """
+    return pd.Categorical.from_codes([], categories=pd.RangeIndex(n_categories)).codes.dtype
 
 
 def text_array(values: pd.Series | pd.Index | pd.Categorical,

@@ -20,7 +20,13 @@ import pyarrow as pa
 
 from linkgraph import cluster, graph, load, normalize, report, sanctions, score
 from linkgraph import schemas as s
-from linkgraph.codes import coded_text, index_dtype, positions, strictly_ascending
+from linkgraph.codes import (
+    category_code_dtype,
+    coded_text,
+    index_dtype,
+    positions,
+    strictly_ascending,
+)
 from linkgraph.config import Config, load_config
 from linkgraph.engine import get_engine
 from linkgraph.errors import LinkgraphError
@@ -228,8 +234,8 @@ def _as_words(values: pd.Series) -> pd.Series:
     if not isinstance(values.dtype, pd.StringDtype):
         return values
     codes, distinct = text_codes(values, sort=True)
-    narrow = pd.Categorical.from_codes([], categories=range(len(distinct))).codes.dtype
     categories = pd.Index(distinct.astype(values.dtype))
+    narrow = category_code_dtype(len(categories))
     return pd.Series(coded_text(codes.astype(narrow), categories), index=values.index,
                      name=values.name)
 

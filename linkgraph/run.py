@@ -504,7 +504,7 @@ def _links_inside_clusters(
     narrow = index_dtype(max(len(accounts), len(pairs)) + 1)
     if any(isinstance(end.dtype, pd.CategoricalDtype) for end in ends):
         # each end by its categories (a concat of categoricals would hash them all)
-        at_a, at_b = (_narrow_positions(end, accounts[s.ACCOUNT_ID], narrow) for end in ends)
+        at_a, at_b = (positions(end, accounts[s.ACCOUNT_ID], dtype=narrow) for end in ends)
     else:
         # both ends in one lookup: the account ids are hashed once
         both = positions(pd.concat(ends, ignore_index=True), accounts[s.ACCOUNT_ID])
@@ -550,10 +550,10 @@ def _links_inside_clusters(
     picked = rows[order].astype(np.intp)
     cluster_at = at_a[order]
     del rows, order, at_a
-    _return_freed_memory()
+    release_freed_memory()
     inside = _taken(pairs, picked)
     del picked
-    _return_freed_memory()
+    release_freed_memory()
     inside.insert(0, s.CLUSTER_ID, accounts[s.CLUSTER_ID].take(cluster_at).reset_index(drop=True))
     return inside
 
@@ -574,26 +574,6 @@ def _taken(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
         first = taken(columns[0::2])
         second = later.result()
     return pd.DataFrame({name: (first | second)[name] for name in columns}, copy=False)
-
-
-def _narrow_positions(values: pd.Series, keys: pd.Series, dtype: type[np.signedinteger]
-                      ) -> np.ndarray:
-    """:func:`linkgraph.codes.positions` of a categorical as ``dtype``: its categories
-    looked up, its rows' codes mapped through them (never an int64 column of the rows)."""
-    if not isinstance(values.dtype, pd.CategoricalDtype):
-        return positions(values, keys)
-    found = positions(pd.Index(values.dtype.categories), keys)
-    codes = np.asarray(values.array.codes)
-    missing = positions(pd.Series([None], dtype=object), keys) if codes.min(
-        initial=0) < 0 else np.array([-1])
-    return np.append(found, missing[0]).astype(dtype)[codes]
-
-
-def _return_freed_memory() -> None:
-    """Give the memory freed so far back to the system (``memory.release_freed_memory``):
-    malloc keeps the freed arrays of a few tens of MB for reuse, which the next
-    ones, of other sizes, seldom fit."""
-    release_freed_memory()
 
 
 def _sort_rank(values: pd.Series) -> tuple[np.ndarray, int]:

@@ -93,3 +93,13 @@ def test_strings_sort_in_the_order_arrow_sorts_them(parts, text_type, skip):
 def test_two_chunks_sort_as_one():
     chunked = pa.chunked_array([pa.array(["b", None, "a"] * 400), pa.array(["ab", "a"] * 600)])
     assert string_order(chunked).tolist() == pc.array_sort_indices(chunked).to_pylist()
+
+
+def test_positions_in_a_narrow_type_are_the_same_positions():
+    keys = pd.Index(["a1", "a2", "zz"], dtype="str")
+    column = _ids([2, -1, 0, 1, 2], ["a1", "a2", "zz"])
+    narrow = positions(column, keys, dtype=np.int32)
+    assert narrow.dtype == np.int32
+    assert narrow.tolist() == positions(column, keys).tolist() == [2, -1, 0, 1, 2]
+    text = positions(column.astype(object), keys, dtype=np.int32)
+    assert text.dtype == np.int32 and text.tolist() == narrow.tolist()
