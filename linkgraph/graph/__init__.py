@@ -122,7 +122,8 @@ def build_links(
         tables: the loaded tables; ``accounts`` (account_id, created_at) and
             ``orders`` (account_id, coupon_code, coupon_type) are used.
         config: hub limits, allow/deny lists, burst and recycling settings.
-        engine: where the sharing counts are computed (``linkgraph.engine``).
+        engine: where the sharing counts (and the times of repeated keys) are computed
+            (``linkgraph.engine``).
 
     Returns:
         A :class:`LinkSet`, every frame sorted by its key.
@@ -152,7 +153,7 @@ def build_links(
             f"(found: {', '.join(map(str, identifiers.columns))}); the graph stage needs "
             f"{', '.join(s.IDENTIFIER_COLUMNS)} as the normalize stage returns them."
         )
-    coded = code_identifiers(identifiers)
+    coded = code_identifiers(identifiers, engine=engine)
     flags = flag_values(coded, config=config, engine=engine)
     # the accounts and the orders' accounts, looked up once for the farms and the profiles
     account_index = index_accounts(tables.accounts, tables.orders, coded)

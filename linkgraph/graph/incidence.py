@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from linkgraph import schemas as s
 from linkgraph.codes import coded_text, index_dtype
+from linkgraph.engine import LOCAL, Aggregation, Engine
 
 logger = logging.getLogger(__name__)
 
@@ -112,13 +113,15 @@ class CodedIncidence:
         return first, _held_while_active(self.active_until[self.account[rows]], first, last)
 
 
-def code_identifiers(identifiers: pd.DataFrame) -> CodedIncidence:
+def code_identifiers(identifiers: pd.DataFrame, *, engine: Engine = LOCAL) -> CodedIncidence:
     """Sort, deduplicate and integer-code the identifiers frame.
 
     Input sorted by its key with the normalize stage's integer codes
     (``schemas.IDENTIFIER_CODE_COLUMNS``) hashes no string; sorted input without
     them costs one hash of the values; any other order is sorted first (on the
-    strings), so codes never depend on it.
+    strings), so codes never depend on it. Rows repeating a key (never the
+    normalize stage's, which are one per key) are merged, their times by
+    ``engine`` (``linkgraph.engine``).
     """
     frame = identifiers.loc[:, list(s.IDENTIFIER_COLUMNS)]
     given = _given_codes(identifiers)
@@ -151,7 +154,7 @@ def code_identifiers(identifiers: pd.DataFrame) -> CodedIncidence:
     if len(frame) > 1:
         duplicate[1:] = (account[1:] == account[:-1]) & (group[1:] == group[:-1])
     if duplicate.any():
-        frame = _merge_duplicates(frame, duplicate)
+        frame = _merge_duplicates(frame, duplicate, engine)
         keep = ~duplicate
         account, kind, group = account[keep], kind[keep], group[keep]
     if given is None or duplicate.any():
@@ -446,22 +449,26 @@ def from_ns(values: np.ndarray) -> pd.Series:
     )
 
 
-def _merge_duplicates(frame: pd.DataFrame, duplicate: np.ndarray) -> pd.DataFrame:
-    """One row per key: earliest first seen, latest last seen, any suppression reason."""
+def _merge_duplicates(frame: pd.DataFrame, duplicate: np.ndarray,
+                      engine: Engine = LOCAL) -> pd.DataFrame:
+    """One row per key: earliest first seen, latest last seen, any suppression reason.
+
+    The times are two ``engine`` maxima per run of equal keys: of the last seen, and
+    of the negated first seen (``NAT``, the smallest int64, is left as it is: an
+    unknown time loses to any known one, and a run of unknown times stays unknown).
+    """
     logger.info("graph: merging %d duplicate identifier rows", int(duplicate.sum()))
     first_ns, last_ns = to_ns(frame[s.FIRST_SEEN]), to_ns(frame[s.LAST_SEEN])
     run = np.cumsum(~duplicate) - 1
-    first = np.where(first_ns == NAT, np.iinfo(np.int64).max, first_ns)
-    merged_first = np.full(run[-1] + 1, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(merged_first, run, first)
-    merged_first[merged_first == np.iinfo(np.int64).max] = NAT
-    merged_last = np.full(run[-1] + 1, NAT, dtype=np.int64)
-    np.maximum.at(merged_last, run, last_ns)
+    merged = engine.group_aggregate(run, int(run[-1]) + 1, {
+        "first": Aggregation("max", np.where(first_ns == NAT, NAT, -first_ns), fill=NAT),
+        "last": Aggregation("max", last_ns, fill=NAT)})
+    merged_first = np.where(merged["first"] == NAT, NAT, -merged["first"])
     reasons = frame[s.SUPPRESSED].groupby(run).first()
     kept = frame[~duplicate].reset_index(drop=True)
     kept[s.SUPPRESSED] = reasons.to_numpy()
     kept[s.FIRST_SEEN] = from_ns(merged_first)
-    kept[s.LAST_SEEN] = from_ns(merged_last)
+    kept[s.LAST_SEEN] = from_ns(merged["last"])
     return kept
 
 
