@@ -18,7 +18,8 @@ any value had. A value of unknown age counts as old.
 
 A breadth-first search from all cleared accounts at once, each path labelled
 with its account (a loop per hop, not per account); it only looks at links
-within a few hops of cleared accounts, and only their ``pairs`` rows.
+within a few hops of cleared accounts, and only their ``pairs`` rows. Those
+links are found by the engine's ``bounded_reach`` from the cleared accounts.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ import pandas as pd
 
 from linkgraph import schemas as s
 from linkgraph.codes import sorted_unique
+from linkgraph.engine import LOCAL, Engine
 from linkgraph.sanctions._inputs import _epoch_ns, _pair_rows
 from linkgraph.sanctions._links import _Channel, _Links
-from linkgraph.sanctions._reach import _out_edges, _reach
+from linkgraph.sanctions._reach import _out_edges
 
 _NEVER = np.iinfo(np.int64).min
 _ALWAYS = np.iinfo(np.int64).max
@@ -59,10 +61,10 @@ def _link_ages(pairs: pd.DataFrame, account_ids: pd.Index,
 
 def _seen_when_cleared(candidates: pd.DataFrame, links: _Links, channels: list[_Channel],
                        cleared_ns: np.ndarray, is_cleared: np.ndarray, pairs: pd.DataFrame,
-                       account_ids: pd.Index) -> np.ndarray:
+                       account_ids: pd.Index, engine: Engine = LOCAL) -> np.ndarray:
     """Per candidate (node, channel, source): True when the node is cleared and
     the channel already joined it to that source through links older than the
-    clearing."""
+    clearing (the links near cleared accounts found by ``engine``)."""
     node = candidates["node"].to_numpy()
     channel_of = candidates["channel"].to_numpy()
     source_of = candidates["source"].to_numpy()
@@ -73,8 +75,8 @@ def _seen_when_cleared(candidates: pd.DataFrame, links: _Links, channels: list[_
     graph = links.graph
     # the links any search below can touch, and their ages
     depth = max(c.max_hops for c in channels)
-    near = _reach(graph, sorted_unique(node[on]), max_hops=depth - 1,
-                  expandable=np.ones(graph.n_nodes, dtype=bool))
+    near = engine.bounded_reach(graph.indptr, graph.target, graph.conf, sorted_unique(node[on]),
+                                max_hops=depth - 1, expandable=np.ones(graph.n_nodes, dtype=bool))
     _, position, _ = _out_edges(graph, np.flatnonzero(near.hops >= 0))
     pair_keys = sorted_unique(links.pair_key(position))
     ages = _link_ages(pairs, account_ids, pair_keys)

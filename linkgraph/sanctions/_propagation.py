@@ -97,7 +97,8 @@ def propagate(
         sanctions: input sanctions (account_id, action, created_at).
         decisions: moderators' decisions (account_id, decision, created_at).
         policy: which links give which action, and how far.
-        engine: where the searches from the sources run (``linkgraph.engine``).
+        engine: where the searches from the sources (and the search for links near
+            cleared accounts) run (``linkgraph.engine``).
 
     Returns:
         :class:`Actions`: one row per account, and the ranked review queue.
@@ -170,7 +171,7 @@ def propagate(
     blocked[sources.loc[sources["blocked"], "code"].to_numpy()] = True
     candidates, preds = _candidates(link_graph, channels, is_cleared, engine)
     candidates["stale"] |= _seen_when_cleared(candidates, link_graph, channels, cleared_ns,
-                                              is_cleared, links.pairs, account_ids)
+                                              is_cleared, links.pairs, account_ids, engine)
     # the link graph (both directions of every pair: ~0.1 GB at a million accounts) and
     # the candidates go before the texts are written
     del link_graph
