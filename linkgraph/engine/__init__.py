@@ -1,6 +1,6 @@
 """Engines: where the heavy steps of a run execute (in process, or on Spark).
 
-The boundary is deliberately narrow: six operations over plain arrays and
+The boundary is deliberately narrow: seven operations over plain arrays and
 frames, each with one meaning that every engine must give exactly.
 
 - :meth:`Engine.connected_components` -- component label per node of an
@@ -16,6 +16,9 @@ frames, each with one meaning that every engine must give exactly.
 - :meth:`Engine.group_aggregate` -- exact per-group integer aggregates
   (counts, sums, maxima, distinct values, the most rows sharing one value):
   the coupon features of the score stage.
+- :meth:`Engine.group_quantile` -- an exact per-group quantile (pandas' linear
+  interpolation): the score stage's usual order amount per currency and the
+  minimum spend it infers per coupon.
 - :meth:`Engine.load_tables` -- the load stage: input tables read and
   validated by the load stage's own rule functions; with ``reduced=True`` an
   engine that ships rows to this process may send, of the tables only the
@@ -126,6 +129,16 @@ class Engine(Protocol):
         self, keys: np.ndarray, n_groups: int, aggregations: Mapping[str, Aggregation]
     ) -> dict[str, np.ndarray]:
         """Per group ``0..n_groups-1`` (``keys``: one group per row), each aggregate."""
+        ...
+
+    def group_quantile(self, values: np.ndarray, groups: np.ndarray, q: float
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``pd.Series(values).groupby(groups).quantile(q)`` exactly (linear; NaN skipped).
+
+        Returns the groups present in ``groups`` ascending (``groups``' dtype), the
+        ``q`` quantile of each one's non-NaN ``values`` (NaN when it has none) and its
+        rows (NaN counted; int64).
+        """
         ...
 
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,

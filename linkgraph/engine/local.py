@@ -5,7 +5,7 @@ stage's scipy ``connected_components``, counts are ``np.bincount``, the
 reach is the sanctions stage's own search, a row rule is called directly
 (the normalisers already work once per distinct value), group aggregates are
 the ``np.bincount`` / ``np.maximum.at`` / factorize the score stage used
-before, and loading is ``linkgraph.load.load_tables``; so routing a stage
+before, quantiles are the score stage's own, and loading is ``linkgraph.load.load_tables``; so routing a stage
 through it costs one method call.
 """
 
@@ -95,6 +95,20 @@ class LocalEngine:
         keys = np.asarray(keys, dtype=np.int64)
         return {name: _aggregate(keys, n_groups, aggregation)
                 for name, aggregation in aggregations.items()}
+
+    def group_quantile(self, values: np.ndarray, groups: np.ndarray, q: float
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per group, the linear ``q`` quantile of its non-NaN values and its rows: the
+        score stage's own one-sort ``_quantile_by``.
+
+        >>> keys, median, size = LocalEngine().group_quantile(
+        ...     np.array([4.0, 1.0, np.nan, 2.0, 9.0]), np.array([0, 0, 0, 0, 5]), 0.5)
+        >>> keys.tolist(), median.tolist(), size.tolist()
+        ([0, 5], [2.0, 9.0], [4, 1])
+        """
+        from linkgraph.score.facts import _quantile_by
+
+        return _quantile_by(values, groups, q)
 
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
                     reduced: bool = False) -> Tables:

@@ -405,11 +405,11 @@ def _order_facts(
     if config.small_order_amount is not None:
         limit = np.full(len(pos), config.small_order_amount)
     else:
-        limit = _per_row(*_quantile_by(amount, currency, config.small_order_quantile)[:2],
+        limit = _per_row(*engine.group_quantile(amount, currency, config.small_order_quantile)[:2],
                          currency)
     large = amount > limit  # a missing amount is not evidence of a large order
     del limit
-    near = new_user & _near_minimum(coupon, currency, amount, config=config)
+    near = new_user & _near_minimum(coupon, currency, amount, config=config, engine=engine)
     del coupon, currency, amount  # an order's times are read after these are freed
     when = days(column(orders, s.CREATED_AT))[rows]
     if not when.flags.writeable:  # a read-only view of pandas' own (copy-on-write)
@@ -440,7 +440,8 @@ def _order_facts(
 
 
 def _near_minimum(
-    coupon: np.ndarray, currency: np.ndarray, amount: np.ndarray, *, config: CouponConfig
+    coupon: np.ndarray, currency: np.ndarray, amount: np.ndarray, *, config: CouponConfig,
+    engine: Engine = LOCAL,
 ) -> np.ndarray:
     """Orders at most ``margin`` above their coupon's minimum (inferred per coupon and currency).
 
@@ -462,7 +463,7 @@ def _near_minimum(
     key *= int(currency.max()) + 1
     key += currency[rows]
     spent = amount[rows]
-    keys, floor, size = _quantile_by(spent, key, config.near_min_quantile)
+    keys, floor, size = engine.group_quantile(spent, key, config.near_min_quantile)
     row_floor = _per_row(keys, np.where(size >= config.near_min_min_orders, floor, np.nan), key)
     del key
     near = np.zeros(len(amount), dtype=bool)

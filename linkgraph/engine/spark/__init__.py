@@ -6,6 +6,7 @@
 - row rules (normalisers): the stage's pandas functions as pandas UDFs
   over distinct rows (:mod:`.rows`);
 - per-group aggregates (coupon features): group-bys (:mod:`.aggregate`);
+- exact per-group quantiles: a windowed rank per group, two ranks kept (:mod:`.quantile`);
 - loading: Spark's readers, the load stage's own checks on Arrow batches,
   the cross-row checks as joins and windows (:mod:`.load`).
 
@@ -38,6 +39,7 @@ with warnings.catch_warnings():
     from linkgraph.engine.spark import components as _components
     from linkgraph.engine.spark import counts as _counts
     from linkgraph.engine.spark import load as _load
+    from linkgraph.engine.spark import quantile as _quantile
     from linkgraph.engine.spark import reach as _reach
     from linkgraph.engine.spark import rows as _rows
     from linkgraph.engine.spark.session import quiet_pandas_warning, spark_session
@@ -105,6 +107,12 @@ class SparkEngine:
         """Per group, each aggregate: one ``groupBy`` job (:mod:`.aggregate`)."""
         with quiet_pandas_warning():
             return _aggregate.group_aggregate(self.session, keys, n_groups, aggregations)
+
+    def group_quantile(self, values: np.ndarray, groups: np.ndarray, q: float
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per group, the exact linear ``q`` quantile and the rows (:mod:`.quantile`)."""
+        with quiet_pandas_warning():
+            return _quantile.group_quantile(self.session, values, groups, q)
 
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
                     reduced: bool = False) -> Tables:
