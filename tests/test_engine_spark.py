@@ -225,6 +225,56 @@ def test_group_aggregates_on_spark_equal_numpy(spark: SparkEngine) -> None:
         assert on_spark[name].tolist() == local[name].tolist(), name
 
 
+
+def test_repeated_identifier_rows_merge_to_the_same_times_on_spark(spark: SparkEngine) -> None:
+    # a hand-built frame (not the normalize stage's, which is one row per key): a card
+    # seen three times, a phone once with no time known, a device twice with none
+    ids = pd.DataFrame({
+        "account_id": ["a1", "a1", "a1", "a1", "a2", "a2", "a2"],
+        "kind": ["card", "card", "card", "phone", "device", "device", "email"],
+        "value": ["fp1", "fp1", "fp1", "+1555", "d1", "d1", "x@y.z"],
+        "masked": "*", "source": "payments",
+        "first_seen": pd.to_datetime(["2024-03-01", None, "2024-01-05", "2024-02-01", None,
+                                      None, "2024-04-01"], utc=True),
+        "last_seen": pd.to_datetime(["2024-03-02", "2024-06-01", None, None, None, None,
+                                     "2024-04-02"], utc=True),
+        "suppressed": [None, "test_card", None, None, None, None, None],
+    })
+
+    local = graph.incidence.code_identifiers(ids)
+    on_spark = graph.incidence.code_identifiers(ids, engine=spark)
+
+    card = local.frame.iloc[0]
+    assert (card["first_seen"], card["last_seen"], card["suppressed"]) == (
+        pd.Timestamp("2024-01-05", tz="UTC"), pd.Timestamp("2024-06-01", tz="UTC"), "test_card")
+    assert local.frame["first_seen"].isna().tolist() == [False, False, True, False]
+    pd.testing.assert_frame_equal(on_spark.frame, local.frame)
+
+
+def test_quantiles_on_spark_equal_the_score_stages_own(spark: SparkEngine) -> None:
+    # many sparse groups (coupons: the sorting path) and a few dense ones (currencies:
+    # one sort per group), with NaN amounts, a group of NaN only and groups of one
+    rng = np.random.default_rng(7)
+    coupons = rng.choice(np.arange(0, 5000, 7), 900)
+    currencies = rng.integers(1, 4, 300)
+    groups = np.concatenate([coupons, 10_000 + currencies, [20_000, 20_000, 30_000]])
+    values = np.round(rng.random(len(groups)) * 50, 1)  # ties, so that ranks matter
+    values[rng.random(len(groups)) < 0.1] = np.nan
+    values[-3:] = [np.nan, np.nan, 12.5]
+    few = np.concatenate([currencies, [5]])
+    few_values = np.concatenate([values[900:1200], [np.nan]])
+
+    for q, in_groups, in_values in ((0.1, groups, values), (0.5, few, few_values)):
+        local = LOCAL.group_quantile(in_values, in_groups, q)
+        on_spark = spark.group_quantile(in_values, in_groups, q)
+        expected = pd.Series(in_values).groupby(in_groups).quantile(q)
+        assert local[0].tolist() == expected.index.tolist()
+        np.testing.assert_array_equal(local[1], expected.to_numpy())
+        for mine, theirs in zip(on_spark, local, strict=True):
+            assert mine.dtype == theirs.dtype
+            np.testing.assert_array_equal(mine, theirs)
+
+
 _ACCOUNTS = """account_id,created_at,email,phone,registration_ip,country
  a1 ,2024-01-02T10:00:00Z,a1@x.com,+491701234567,10.0.0.1,DE
 a2,not a time,a2@x.com,,300.1.1.1,DE
