@@ -149,6 +149,15 @@ def test_reach_on_spark_keeps_the_same_best_paths_as_the_sanctions_stage(
     assert on_spark.pred.tolist() == local.pred.tolist()
     assert on_spark.conf.tolist() == local.conf.tolist()
 
+    # every node passable (the search for links near cleared accounts), every edge usable
+    everywhere = np.ones(n, dtype=bool)
+    near = _reach(graph, sources, max_hops=2, expandable=everywhere)
+    near_on_spark = spark.bounded_reach(graph.indptr, graph.target, graph.conf, sources,
+                                        max_hops=2, expandable=everywhere)
+    assert (near.hops == 2).any()
+    assert near_on_spark.hops.tolist() == near.hops.tolist()
+    assert near_on_spark.pred.tolist() == near.pred.tolist()
+
 
 def _identifiers(kind: str, value: str, accounts: list[str]) -> pd.DataFrame:
     return pd.DataFrame({

@@ -52,7 +52,9 @@ def bounded_reach(
             "tail": np.asarray(tail, dtype=np.int64), "head": np.asarray(head, dtype=np.int64),
             "edge_conf": np.asarray(conf, dtype=np.float64)})).localCheckpoint(eager=True)
         blocked = np.flatnonzero(~np.asarray(expandable, dtype=bool))
-        closed = spark.createDataFrame(pd.DataFrame({"tail": blocked.astype(np.int64)}))
+        # none when every node may be passed (Spark infers no schema from an empty frame)
+        closed = (spark.createDataFrame(pd.DataFrame({"tail": blocked.astype(np.int64)}))
+                  if len(blocked) else None)
         reached = spark.createDataFrame(pd.DataFrame({
             "node": start, "hops": np.zeros(len(start), dtype=np.int64), "source": start,
             "pred": np.full(len(start), -1, dtype=np.int64),
@@ -61,8 +63,9 @@ def bounded_reach(
         F.rint(F.col("conf") * _CONF_SCALE).desc(), F.col("source"), F.col("pred"))
     for hop in range(1, max_hops + 1):
         frontier = (reached.where(F.col("hops") == hop - 1)
-                    .select(F.col("node").alias("tail"), "source", F.col("conf").alias("tail_conf"))
-                    .join(closed, "tail", "left_anti"))
+                    .select(F.col("node").alias("tail"), "source", F.col("conf").alias("tail_conf")))
+        if closed is not None:
+            frontier = frontier.join(closed, "tail", "left_anti")
         candidates = (frontier.join(edges, "tail")
                       .select(F.col("head").alias("node"), "source", F.col("tail").alias("pred"),
                               (F.col("tail_conf") * F.col("edge_conf")).alias("conf"))
