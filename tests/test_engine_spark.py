@@ -284,6 +284,26 @@ def test_quantiles_on_spark_equal_the_score_stages_own(spark: SparkEngine) -> No
             np.testing.assert_array_equal(mine, theirs)
 
 
+
+def test_largest_burst_on_spark_equals_the_local_sliding_window(spark: SparkEngine) -> None:
+    # group 1: five redeemers on one day and two more exactly a window later (the window
+    # holds its ends); group 4 is a giant cluster; group 2 has no rows, group 3 no times
+    rng = np.random.default_rng(3)
+    keys = np.concatenate([np.ones(7, dtype=np.int64), [3, 3], np.full(300, 4),
+                           rng.choice([0, 5, 6, 7], 200)])
+    when = np.concatenate([[10.0, 10.0, 10.5, 11.0, 11.0, 12.0, 12.5], [np.nan, np.nan],
+                           rng.integers(0, 60, 300) + 0.25, rng.random(200) * 40])
+    when[rng.random(len(when)) < 0.05] = np.nan
+    when[:9] = [10.0, 10.0, 10.5, 11.0, 11.0, 12.0, 12.5, np.nan, np.nan]
+
+    local = LOCAL.largest_window(keys, 8, when, 2.0)
+    on_spark = spark.largest_window(keys, 8, when, 2.0)
+
+    assert local[:4].tolist() == [local[0], 6, 0, 0]  # 10.0 .. 12.0 holds six
+    assert on_spark.dtype == local.dtype
+    assert on_spark.tolist() == local.tolist()
+
+
 _ACCOUNTS = """account_id,created_at,email,phone,registration_ip,country
  a1 ,2024-01-02T10:00:00Z,a1@x.com,+491701234567,10.0.0.1,DE
 a2,not a time,a2@x.com,,300.1.1.1,DE

@@ -1,6 +1,6 @@
 """Engines: where the heavy steps of a run execute (in process, or on Spark).
 
-The boundary is deliberately narrow: seven operations over plain arrays and
+The boundary is deliberately narrow: eight operations over plain arrays and
 frames, each with one meaning that every engine must give exactly.
 
 - :meth:`Engine.connected_components` -- component label per node of an
@@ -19,6 +19,8 @@ frames, each with one meaning that every engine must give exactly.
 - :meth:`Engine.group_quantile` -- an exact per-group quantile (pandas' linear
   interpolation): the score stage's usual order amount per currency and the
   minimum spend it infers per coupon.
+- :meth:`Engine.largest_window` -- per group, the most rows within one sliding
+  window of time (the score stage's redeemer bursts per cluster).
 - :meth:`Engine.load_tables` -- the load stage: input tables read and
   validated by the load stage's own rule functions; with ``reduced=True`` an
   engine that ships rows to this process may send, of the tables only the
@@ -139,6 +141,14 @@ class Engine(Protocol):
         ``q`` quantile of each one's non-NaN ``values`` (NaN when it has none) and its
         rows (NaN counted; int64).
         """
+        ...
+
+    def largest_window(self, keys: np.ndarray, n_groups: int, when: np.ndarray,
+                       width: float) -> np.ndarray:
+        """Per group ``0..n_groups-1`` (``keys``: one group per row), the most rows whose
+        times ``when`` lie in one window ``[t, t + width]`` (NaN times left out; 0 for a
+        group without rows), int64; the times compared as the local engine's composite
+        key ``group * stride + (when - min(when))`` compares them."""
         ...
 
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,

@@ -5,7 +5,7 @@ stage's scipy ``connected_components``, counts are ``np.bincount``, the
 reach is the sanctions stage's own search, a row rule is called directly
 (the normalisers already work once per distinct value), group aggregates are
 the ``np.bincount`` / ``np.maximum.at`` / factorize the score stage used
-before, quantiles are the score stage's own, and loading is ``linkgraph.load.load_tables``; so routing a stage
+before, quantiles and burst windows are the score stage's own, and loading is ``linkgraph.load.load_tables``; so routing a stage
 through it costs one method call.
 """
 
@@ -109,6 +109,19 @@ class LocalEngine:
         from linkgraph.score.facts import _quantile_by
 
         return _quantile_by(values, groups, q)
+
+    def largest_window(self, keys: np.ndarray, n_groups: int, when: np.ndarray,
+                       width: float) -> np.ndarray:
+        """Per group, the most rows within one ``[t, t + width]``: the score stage's own
+        ``sliding_windows`` and ``largest_burst``.
+
+        >>> LocalEngine().largest_window(np.array([0, 0, 0, 2]), 3,
+        ...                              np.array([0.0, 1.0, 9.0, np.nan]), 2.0).tolist()
+        [2, 0, 0]
+        """
+        from linkgraph.score.windows import largest_burst, sliding_windows
+
+        return largest_burst(sliding_windows(keys, when, width), n_groups)
 
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
                     reduced: bool = False) -> Tables:

@@ -14,7 +14,6 @@ from linkgraph.config import CouponConfig
 from linkgraph.engine import LOCAL, Aggregation, Engine
 from linkgraph.memory import release_freed_memory
 from linkgraph.score.facts import ADDRESS, CARD, DEVICE, PICKUP
-from linkgraph.score.windows import largest_burst, sliding_windows
 
 N_NEW_USER_ORDERS = s.N_NEW_USER_ORDERS
 N_REDEEMERS = s.N_REDEEMERS
@@ -56,7 +55,8 @@ def group_features(
     ``burst_expected`` is the largest burst the group's redeemers would show
     by chance if created evenly over ``span_days`` (the data's span).
     The per-group counts are ``engine`` group-bys (one over accounts, one per
-    card/device/address/pickup class over the redeemers' identifiers).
+    card/device/address/pickup class over the redeemers' identifiers), the
+    largest burst of redeemers an ``engine`` sliding window.
 
     The integer columns are written, as they are counted, into one int64 block
     that becomes the frame without a copy: at ten million accounts each column
@@ -96,10 +96,8 @@ def group_features(
     for name, top in _top_sharing(identifiers, group, n_groups, engine).items():
         put(name, top)
 
-    windows = sliding_windows(group[redeemer], facts["created"].to_numpy()[redeemer],
-                              config.burst_days)
-    put(BURST, largest_burst(windows, n_groups))
-    del windows
+    put(BURST, engine.largest_window(group[redeemer], n_groups,
+                                     facts["created"].to_numpy()[redeemer], config.burst_days))
     features = pd.DataFrame(block.T, columns=counted, copy=False)
     features.insert(list(FEATURE_COLUMNS).index(BURST_EXPECTED), BURST_EXPECTED, np.round(
         n_redeemers * config.burst_days / max(span_days, config.burst_days, 1e-9), 3))

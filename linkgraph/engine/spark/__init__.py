@@ -7,6 +7,7 @@
   over distinct rows (:mod:`.rows`);
 - per-group aggregates (coupon features): group-bys (:mod:`.aggregate`);
 - exact per-group quantiles: a windowed rank per group, two ranks kept (:mod:`.quantile`);
+- the largest burst per group: a rank and a sweep over each group's times (:mod:`.windows`);
 - loading: Spark's readers, the load stage's own checks on Arrow batches,
   the cross-row checks as joins and windows (:mod:`.load`).
 
@@ -42,6 +43,7 @@ with warnings.catch_warnings():
     from linkgraph.engine.spark import quantile as _quantile
     from linkgraph.engine.spark import reach as _reach
     from linkgraph.engine.spark import rows as _rows
+    from linkgraph.engine.spark import windows as _windows
     from linkgraph.engine.spark.session import quiet_pandas_warning, spark_session
 
 __all__ = ["SparkEngine", "spark_session"]
@@ -113,6 +115,12 @@ class SparkEngine:
         """Per group, the exact linear ``q`` quantile and the rows (:mod:`.quantile`)."""
         with quiet_pandas_warning():
             return _quantile.group_quantile(self.session, values, groups, q)
+
+    def largest_window(self, keys: np.ndarray, n_groups: int, when: np.ndarray,
+                       width: float) -> np.ndarray:
+        """Per group, the most rows within one window of time (:mod:`.windows`)."""
+        with quiet_pandas_warning():
+            return _windows.largest_window(self.session, keys, n_groups, when, width)
 
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
                     reduced: bool = False) -> Tables:
