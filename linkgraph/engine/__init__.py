@@ -15,7 +15,8 @@ frames, each with one meaning that every engine must give exactly.
   a fixed tie-break (the reachability behind sanction propagation).
 - :meth:`Engine.group_aggregate` -- exact per-group integer aggregates
   (counts, sums, maxima, distinct values, the most rows sharing one value):
-  the coupon features of the score stage.
+  the coupon features of the score stage, and the times of identifier rows
+  that repeat a key.
 - :meth:`Engine.group_quantile` -- an exact per-group quantile (pandas' linear
   interpolation): the score stage's usual order amount per currency and the
   minimum spend it infers per coupon.
