@@ -7,10 +7,10 @@ are the same whatever the encoding):
   account sharing it): written from the stages' codes as each row group's
   distinct strings and each row's position among them, which is Parquet's
   dictionary encoding without hashing a string per row;
-- account and cluster ids (unique, or in sorted runs) and timestamps (nearly
-  unique) are written plain: Arrow's dictionary encoder hashes values until its
-  dictionary reaches 1 MB, then falls back to plain, the hashing wasted, and
-  the plain pages are the smaller ones;
+- account, cluster and value ids (unique, or in sorted runs), timestamps and
+  the days between them (nearly unique) are written plain: Arrow's dictionary
+  encoder hashes values until its dictionary reaches 1 MB, then falls back to
+  plain, the hashing wasted, and the plain pages are the smaller ones;
 - everything else as Arrow chooses (dictionary, then plain when it is full).
 """
 
@@ -36,9 +36,11 @@ _DECODED_COLUMNS = frozenset({s.ACCOUNT_ID, s.ACCOUNT_A, s.ACCOUNT_B, s.VALUE, s
 #: taking the dictionary again at every distinct index (as costly as the rest of the
 #: column), and the min and max of an unsorted text column prune no row group
 _DICTIONARY_COLUMNS = frozenset({s.VALUE, s.MASKED})
-#: columns of values that rarely repeat but in sorted runs: no dictionary
+#: columns of values that rarely repeat but in sorted runs: no dictionary (ids, of
+#: accounts, clusters and values; a link's days between its first and last time, as
+#: nearly unique as the timestamps)
 _UNREPEATED_COLUMNS = frozenset({s.ACCOUNT_ID, s.ACCOUNT_A, s.ACCOUNT_B, s.CLUSTER_ID,
-                                 s.PERSON_CLUSTER_ID})
+                                 s.PERSON_CLUSTER_ID, s.VALUE_CODE, s.GAP_DAYS})
 
 
 def _decoders(frame: pd.DataFrame) -> dict[str, TextTable]:
