@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkgraph import report
@@ -225,6 +225,29 @@ def test_coded_masked_values_read_back_as_the_strings_pandas_would_write(
     # the same frame, the same bytes
     report._write_parquet(frame, tmp_path / "again.parquet")
     assert (tmp_path / "again.parquet").read_bytes() == (tmp_path / "coded.parquet").read_bytes()
+
+
+@given(st.lists(st.integers(-1, 5), max_size=12), st.lists(st.integers(-1, 5), max_size=12),
+       st.integers(1, 5))
+@settings(max_examples=40, deadline=None)
+def test_frames_of_coded_values_alone_read_back_as_pandas_writes_their_strings(
+    values: list[int], masked: list[int], group: int,
+) -> None:
+    # any codes (-1 missing), any row group size, columns all coded or not
+    import tempfile
+
+    from linkgraph.codes import coded_text
+
+    rows = min(len(values), len(masked))
+    words = pd.Index(["", "+1***", "a,b", "a***", "z", "\u00e9***"], dtype="str")
+    frame = pd.DataFrame({"value": coded_text(np.array(values[:rows], dtype=np.int64), words),
+                          "masked": coded_text(np.array(masked[:rows], dtype=np.int64), words)})
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(report.parquet, "_PARQUET_ROW_GROUP", group)
+        report._write_parquet(frame, Path(tmp) / "coded.parquet")
+        frame.astype(object).astype("str").to_parquet(Path(tmp) / "pandas.parquet", index=False,
+                                                      row_group_size=group)
+        _read_back_the_same(Path(tmp) / "coded.parquet", Path(tmp) / "pandas.parquet")
 
 
 def test_a_run_directory_reads_back_with_the_dtypes_it_was_written_with(tmp_path: Path) -> None:

@@ -105,11 +105,11 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
             table = pa.Table.from_pandas(_plain_text(part.drop(columns=coded), rest),
                                          preserve_index=False)
             if stored is not None:
+                arrays = dict(zip(table.column_names, table.columns, strict=True))
                 for column in coded:
-                    field = stored.field(column)
-                    table = table.add_column(frame.columns.get_loc(column), column, _dictionary(
-                        part[column], decoders[column], field.type))
-                table = table.replace_schema_metadata(None)
+                    arrays[column] = _dictionary(part[column], decoders[column],
+                                                 stored.field(column).type)
+                table = pa.table([arrays[c] for c in frame.columns], names=list(frame.columns))
             if writer is None:
                 writer = _writer(path, table.schema, coded=coded, stored=stored)
             writer.write_table(table, row_group_size=_PARQUET_ROW_GROUP)
