@@ -250,6 +250,22 @@ def test_frames_of_coded_values_alone_read_back_as_pandas_writes_their_strings(
         _read_back_the_same(Path(tmp) / "coded.parquet", Path(tmp) / "pandas.parquet")
 
 
+def test_row_groups_of_many_and_of_one_distinct_masked_value_share_one_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the first row group's dictionary needs indices past int8, the last one's not: all
+    # of a file's row groups must be of one type
+    from linkgraph.codes import coded_text
+
+    monkeypatch.setattr(report.parquet, "_PARQUET_ROW_GROUP", 256)
+    words = pd.Index([f"m{i:03d}***" for i in range(300)], dtype="str")
+    codes = np.r_[np.arange(256), np.full(44, 7)]
+    frame = pd.DataFrame({"masked": coded_text(codes, words), "n": np.arange(300)})
+    report._write_parquet(frame, tmp_path / "coded.parquet")
+    assert pd.read_parquet(tmp_path / "coded.parquet")["masked"].tolist() == [
+        words[c] for c in codes]
+
+
 def test_a_run_directory_reads_back_with_the_dtypes_it_was_written_with(tmp_path: Path) -> None:
     from linkgraph.codes import coded_text
 

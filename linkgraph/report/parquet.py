@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from linkgraph import schemas as s
-from linkgraph.codes import index_dtype, text_array
+from linkgraph.codes import text_array
 from linkgraph.report.gather import TextTable
 
 #: text columns the stages keep as categoricals (codes into their sorted distinct
@@ -70,7 +70,8 @@ def _dictionary(values: pd.Series, categories: TextTable, text_type: pa.DataType
     used = np.zeros(len(values.dtype.categories) + 1, dtype=bool)  # the last: missing
     used[codes] = True
     rows = np.flatnonzero(used[:-1])
-    renumber = np.zeros(len(used), dtype=index_dtype(len(rows)))
+    # int32 whatever the count: every row group's indices must have the file's type
+    renumber = np.zeros(len(used), dtype=np.int32)
     renumber[rows] = np.arange(len(rows))
     indices = pa.array(renumber[codes], mask=missing if missing.any() else None)
     return pa.DictionaryArray.from_arrays(indices, categories.take(rows).cast(text_type))
@@ -114,8 +115,9 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
                 writer = _writer(path, table.schema, coded=coded, stored=stored)
             writer.write_table(table, row_group_size=_PARQUET_ROW_GROUP)
         if writer is not None and stored is not None:
-            # the schema the file reads back as: that of the plain text (Arrow would
-            # store the dictionaries' type), with the pandas dtypes
+            # the schema the file reads back as (Arrow's ``ARROW:schema`` key, which it
+            # stores itself unless told not to): that of the plain text, not the
+            # dictionaries' the writer was given, with the pandas dtypes
             writer.add_key_value_metadata({
                 b"pandas": stored.metadata[b"pandas"],
                 b"ARROW:schema": base64.b64encode(stored.serialize().to_pybytes()),
