@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkgraph import report
@@ -157,11 +158,21 @@ def test_categorical_ids_and_values_are_written_as_the_strings_they_stand_for(
     assert pa.types.is_dictionary(schema.field("kind").type)
 
 
-def test_a_parquet_file_written_a_row_group_at_a_time_has_the_bytes_of_one_written_whole(
+def _read_back_the_same(ours: Path, theirs: Path) -> None:
+    """``ours`` reads back as ``theirs``: the Arrow table (schema and pandas metadata
+    included) and the pandas frame."""
+    mine, pandas_file = pq.read_table(ours), pq.read_table(theirs)
+    assert mine.equals(pandas_file)
+    assert mine.schema.equals(pandas_file.schema, check_metadata=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(ours), pd.read_parquet(theirs))
+
+
+def test_a_parquet_file_written_a_row_group_at_a_time_reads_as_one_pandas_wrote_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # the identifiers of ten million accounts are decoded and written one row group at a
-    # time; the file must be the one pandas would write, row groups of the same size
+    # time; the file must read back as the one pandas would write, row groups of the
+    # same size
     monkeypatch.setattr(report.parquet, "_PARQUET_ROW_GROUP", 1000)
     ids = [f"u{i:05d}" for i in range(2600)]
     frame = pd.DataFrame({
@@ -174,10 +185,102 @@ def test_a_parquet_file_written_a_row_group_at_a_time_has_the_bytes_of_one_writt
     report._write_parquet(frame, tmp_path / "parts.parquet")
     whole = frame.assign(account_id=frame["account_id"].astype(str).astype("str"))
     pq.write_table(pa.Table.from_pandas(whole, preserve_index=False),
-                           tmp_path / "whole.parquet", compression="zstd", row_group_size=1000)
-    assert (tmp_path / "parts.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+                   tmp_path / "whole.parquet", compression="zstd", row_group_size=1000)
+    _read_back_the_same(tmp_path / "parts.parquet", tmp_path / "whole.parquet")
     assert pq.ParquetFile(tmp_path / "parts.parquet").num_row_groups == 3
     assert pd.read_parquet(tmp_path / "parts.parquet")["account_id"].tolist() == ids[::-1]
+
+
+def test_coded_masked_values_read_back_as_the_strings_pandas_would_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # masked values repeat on the rows of the accounts sharing them: each row group holds
+    # the distinct strings its rows use once (a dictionary built from the codes, not the
+    # writer's hashing), yet the file reads back as the plain strings, in every dtype
+    from linkgraph.codes import coded_text
+
+    monkeypatch.setattr(report.parquet, "_PARQUET_ROW_GROUP", 4)
+    masked = pd.Index(["+7***89", "=x", "j***@x.com", "unused"], dtype="str")
+    ids = pd.Index(["A1", "A2", "A3"], dtype="str")
+    frame = pd.DataFrame({
+        "account_id": coded_text(np.array([0, 0, 1, 1, 2, 2, 2, 0, 1]), ids),
+        "kind": pd.Categorical(["phone", "card", "phone", "email", "phone", "email", "card",
+                                "card", "email"]),
+        "masked": coded_text(np.array([0, 1, 0, 2, 0, 2, -1, 1, 2]), masked),
+        "first_seen": pd.date_range("2026-01-01", periods=9, freq="D", tz="UTC"),
+        "hops": pd.array([1, None, 2, 3, 4, 5, 6, 7, 8], dtype="Int64"),
+        "weight": np.linspace(0, 1, 9),
+    })
+    report._write_parquet(frame, tmp_path / "coded.parquet")
+    plain = frame.assign(account_id=frame["account_id"].astype(object).astype("str"),
+                         masked=frame["masked"].astype(object).astype("str"))
+    plain.to_parquet(tmp_path / "pandas.parquet", index=False, row_group_size=4)
+    _read_back_the_same(tmp_path / "coded.parquet", tmp_path / "pandas.parquet")
+    values = pd.read_parquet(tmp_path / "coded.parquet")["masked"].tolist()[4:8]
+    assert values[:2] == ["+7***89", "j***@x.com"] and pd.isna(values[2]) and values[3] == "=x"
+    # each row group's dictionary: the strings its rows use, in the categories' order
+    groups = pq.read_table(tmp_path / "coded.parquet", read_dictionary=["masked"])["masked"]
+    assert [chunk.dictionary.to_pylist() for chunk in groups.chunks] == [
+        ["+7***89", "=x", "j***@x.com"], ["+7***89", "=x", "j***@x.com"], ["j***@x.com"]]
+    # the same frame, the same bytes
+    report._write_parquet(frame, tmp_path / "again.parquet")
+    assert (tmp_path / "again.parquet").read_bytes() == (tmp_path / "coded.parquet").read_bytes()
+
+
+@given(st.lists(st.integers(-1, 5), max_size=12), st.lists(st.integers(-1, 5), max_size=12),
+       st.integers(1, 5))
+@settings(max_examples=40, deadline=None)
+def test_frames_of_coded_values_alone_read_back_as_pandas_writes_their_strings(
+    values: list[int], masked: list[int], group: int,
+) -> None:
+    # any codes (-1 missing), any row group size, columns all coded or not
+    import tempfile
+
+    from linkgraph.codes import coded_text
+
+    rows = min(len(values), len(masked))
+    words = pd.Index(["", "+1***", "a,b", "a***", "z", "\u00e9***"], dtype="str")
+    frame = pd.DataFrame({"value": coded_text(np.array(values[:rows], dtype=np.int64), words),
+                          "masked": coded_text(np.array(masked[:rows], dtype=np.int64), words)})
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(report.parquet, "_PARQUET_ROW_GROUP", group)
+        report._write_parquet(frame, Path(tmp) / "coded.parquet")
+        frame.astype(object).astype("str").to_parquet(Path(tmp) / "pandas.parquet", index=False,
+                                                      row_group_size=group)
+        _read_back_the_same(Path(tmp) / "coded.parquet", Path(tmp) / "pandas.parquet")
+
+
+def test_row_groups_of_many_and_of_one_distinct_masked_value_share_one_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the first row group's dictionary needs indices past int8, the last one's not: all
+    # of a file's row groups must be of one type
+    from linkgraph.codes import coded_text
+
+    monkeypatch.setattr(report.parquet, "_PARQUET_ROW_GROUP", 256)
+    words = pd.Index([f"m{i:03d}***" for i in range(300)], dtype="str")
+    codes = np.r_[np.arange(256), np.full(44, 7)]
+    frame = pd.DataFrame({"masked": coded_text(codes, words), "n": np.arange(300)})
+    report._write_parquet(frame, tmp_path / "coded.parquet")
+    assert pd.read_parquet(tmp_path / "coded.parquet")["masked"].tolist() == [
+        words[c] for c in codes]
+
+
+def test_a_run_directory_reads_back_with_the_dtypes_it_was_written_with(tmp_path: Path) -> None:
+    from linkgraph.codes import coded_text
+
+    run = two_accounts_share_a_card()
+    ids = pd.Index(["A1", "A2"], dtype="str")
+    links = run.links.assign(account_a=coded_text(np.array([0]), ids),
+                             account_b=coded_text(np.array([1]), ids),
+                             masked=coded_text(np.array([0]), pd.Index(["****4242"], dtype="str")),
+                             kind=pd.Categorical(["card"]))
+    out = tmp_path / "run"
+    report.write_run(dataclasses.replace(run, links=links), out, timings={}, config=Config())
+    back = report.read_run(out).links
+    assert back["masked"].tolist() == ["****4242"] and back["account_b"].tolist() == ["A2"]
+    assert str(back["masked"].dtype) == str(back["account_a"].dtype) == "str"
+    assert isinstance(back["kind"].dtype, pd.CategoricalDtype)
 
 
 def test_an_empty_frame_still_writes_its_parquet_schema(tmp_path: Path) -> None:
