@@ -328,13 +328,15 @@ def _deferred(kind: str, engine: Engine, config: NormalizeConfig
 
 # Row rules for Engine.map_rows: the normalisers themselves, given their columns
 # by name, so that every engine runs the one definition of each rule.
+# Their rows are a kind's distinct raw values (_deferred): not hashed again.
 def _emails(rows: pd.DataFrame, *, plus: tuple[str, ...], hyphen: tuple[str, ...]) -> pd.DataFrame:
-    return normalize_emails(rows[S.EMAIL], plus_tag_domains=plus, hyphen_tag_domains=hyphen)
+    return normalize_emails(rows[S.EMAIL], plus_tag_domains=plus, hyphen_tag_domains=hyphen,
+                            distinct=True)
 
 
-def _one_column(rows: pd.DataFrame, *, normalizer: Callable[[pd.Series], pd.DataFrame]
+def _one_column(rows: pd.DataFrame, *, normalizer: Callable[..., pd.DataFrame]
                 ) -> pd.DataFrame:
-    return normalizer(rows[S.VALUE])
+    return normalizer(rows[S.VALUE], distinct=True)
 
 
 def _mask_and_junk(g: KindRows, config: NormalizeConfig) -> tuple[pd.Series, np.ndarray]:

@@ -184,18 +184,28 @@ def apply_where(
 
 
 def map_distinct(
-    values: pd.Series, func: Callable[[pd.Series], pd.DataFrame | pd.Series]
+    values: pd.Series, func: Callable[[pd.Series], pd.DataFrame | pd.Series], *,
+    distinct: bool = False,
 ) -> pd.DataFrame | pd.Series:
     """Apply ``func`` once per distinct value of ``values`` and map the result back.
 
     ``func`` receives a Series of distinct non-NA values (a RangeIndex) and
     returns a Series or frame aligned with it; the result keeps ``values``'
-    index, NA for NA inputs.
+    index, NA for NA inputs. ``distinct``: the non-NA values are distinct
+    already (a column's distinct values, some made NA), so they are not hashed.
 
     >>> map_distinct(pd.Series(["a", "b", "a"]), lambda s: s.str.upper()).tolist()
     ['A', 'B', 'A']
+    >>> map_distinct(pd.Series(["a", None, "b"]), lambda s: s.str.upper(), distinct=True).tolist()
+    ['A', <NA>, 'B']
     """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if distinct:
+        valid = np.asarray(values.notna(), dtype=bool)
+        codes = np.cumsum(valid, dtype=np.int64) - 1
+        codes[~valid] = -1
+        uniques = values.array[valid] if not valid.all() else values.array
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
     distinct = pd.Series(uniques if uniques.dtype == TEXT else np.asarray(uniques, dtype=object),
                          dtype=TEXT)
     return take_rows(func(distinct), codes, values.index)
