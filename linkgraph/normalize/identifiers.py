@@ -146,14 +146,21 @@ def normalize_identifiers(
     # what the load hashed already is not hashed again: the account ids of every table
     # (as positions in the sorted accounts), the sign-ins' IPs and devices
     given = given_account_codes(frames, positions)
-    columns = given_columns(frames, coded)
-    sign_in: dict[str, Future[Coded]] = {
-        column: _done(columns.pop(f"logins.{column}")) for column in (S.IP, S.DEVICE_ID)
-        if f"logins.{column}" in columns}
-    del positions, coded
     # Independent tables, sources and kinds run two at a time: their work is mostly in
     # Arrow kernels, which release the GIL (the results are collected in a fixed order)
     with ThreadPoolExecutor(max_workers=2 if engine.name == "local" else 1) as pool:
+        # the longest first (address keys), so that the two threads finish together; with
+        # the load's account codes it reads nothing else of the load's: it starts while
+        # the load's codes of the other columns are read here
+        sources: dict[str, Future[list[tuple[str, SourceRows]]]] = {}
+        if given is not None:
+            sources["addresses"] = pool.submit(address_rows, frames["addresses"],
+                                               frames["orders"], given[0], config, engine)
+        columns = given_columns(frames, coded)
+        sign_in: dict[str, Future[Coded]] = {
+            column: _done(columns.pop(f"logins.{column}")) for column in (S.IP, S.DEVICE_ID)
+            if f"logins.{column}" in columns}
+        del positions, coded
         # the sign-ins, a third of the input, are read first, a column per task (each
         # column goes once coded), before the other tables' ids are hashed
         logins = frames.pop("logins")
@@ -172,16 +179,14 @@ def normalize_identifiers(
                               sign_in.pop(S.DEVICE_ID).result(), first.result(), last.result())
         del first, last
         pa.default_memory_pool().release_unused()  # the sign-ins' strings, now read
-        # the longest first (address keys), so that the two threads finish together
-        sources = {
-            "addresses": pool.submit(address_rows, frames["addresses"], frames["orders"],
-                                     account, config, engine),
-            "accounts": pool.submit(account_rows, frames["accounts"], account["accounts"],
-                                    config, engine,
-                                    ip=columns.pop(f"accounts.{S.REGISTRATION_IP}", None)),
-            "payments": pool.submit(payment_rows, frames["payments"], frames["orders"],
-                                    account),
-        }
+        if "addresses" not in sources:
+            sources["addresses"] = pool.submit(address_rows, frames["addresses"],
+                                               frames["orders"], account, config, engine)
+        sources["accounts"] = pool.submit(account_rows, frames["accounts"], account["accounts"],
+                                          config, engine,
+                                          ip=columns.pop(f"accounts.{S.REGISTRATION_IP}", None))
+        sources["payments"] = pool.submit(payment_rows, frames["payments"], frames["orders"],
+                                          account)
         del frames, account, columns
         # a kind is grouped and judged as soon as the sources it reads are in, while
         # the others still run; its source rows are let go once it is grouped (a future
