@@ -14,6 +14,8 @@ from linkgraph.normalize.text import (
     _BLANK_BYTES,
     _BLANK_START,
     TEXT,
+    _blank_runs,
+    _lower,
     as_text,
     extract,
     keep_ascii,
@@ -127,3 +129,14 @@ def test_distinct_values_normalised_without_a_hash_as_with_one(values: list) -> 
     rule = lambda s: s.str.upper() + "!"
     pd.testing.assert_series_equal(map_distinct(text, rule, distinct=True),
                                    map_distinct(text, rule))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(_TEXT, st.text(alphabet=" \t\r\x0bAbZ.", max_size=5)), max_size=20))
+def test_folding_finds_blank_runs_and_lowers_ascii_as_the_regex_and_unicode_rules(
+        values: list) -> None:
+    text = pd.Series(values, dtype=TEXT)
+    runs = text.str.contains("[\t-\r]|  ", regex=True).fillna(False).to_numpy(dtype=bool)
+    assert _blank_runs(text).tolist() == runs.tolist()
+    ascii_only = pd.Series([v for v in values if v is None or v.isascii()], dtype=TEXT)
+    pd.testing.assert_series_equal(_lower(ascii_only, ascii=True), ascii_only.str.lower())
