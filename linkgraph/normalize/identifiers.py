@@ -149,14 +149,12 @@ def normalize_identifiers(
     # Independent tables, sources and kinds run two at a time: their work is mostly in
     # Arrow kernels, which release the GIL (the results are collected in a fixed order)
     with ThreadPoolExecutor(max_workers=2 if engine.name == "local" else 1) as pool:
-        # the longest first (address keys), so that the two threads finish together; with
-        # the load's account codes it reads nothing else of the load's: it starts while
-        # the load's codes of the other columns are read here
-        sources: dict[str, Future[list[tuple[str, SourceRows]]]] = {}
-        if given is not None:
-            sources["addresses"] = pool.submit(address_rows, frames["addresses"],
-                                               frames["orders"], given[0], config, engine)
-        columns = given_columns(frames, coded)
+        # the load's codes of the columns it coded, read a column per task (the sources
+        # wait for the sign-ins' strings to go: none starts before, to keep the peak down)
+        read = [pool.submit(given_columns, frames, {name: codes}) for name, codes in coded.items()]
+        columns = {name: coded_column for future in read
+                   for name, coded_column in future.result().items()}
+        del read
         sign_in: dict[str, Future[Coded]] = {
             column: _done(columns.pop(f"logins.{column}")) for column in (S.IP, S.DEVICE_ID)
             if f"logins.{column}" in columns}
@@ -179,14 +177,16 @@ def normalize_identifiers(
                               sign_in.pop(S.DEVICE_ID).result(), first.result(), last.result())
         del first, last
         pa.default_memory_pool().release_unused()  # the sign-ins' strings, now read
-        if "addresses" not in sources:
-            sources["addresses"] = pool.submit(address_rows, frames["addresses"],
-                                               frames["orders"], account, config, engine)
-        sources["accounts"] = pool.submit(account_rows, frames["accounts"], account["accounts"],
-                                          config, engine,
-                                          ip=columns.pop(f"accounts.{S.REGISTRATION_IP}", None))
-        sources["payments"] = pool.submit(payment_rows, frames["payments"], frames["orders"],
-                                          account)
+        # the longest first (address keys), so that the two threads finish together
+        sources = {
+            "addresses": pool.submit(address_rows, frames["addresses"], frames["orders"],
+                                     account, config, engine),
+            "accounts": pool.submit(account_rows, frames["accounts"], account["accounts"],
+                                    config, engine,
+                                    ip=columns.pop(f"accounts.{S.REGISTRATION_IP}", None)),
+            "payments": pool.submit(payment_rows, frames["payments"], frames["orders"],
+                                    account),
+        }
         del frames, account, columns
         # a kind is grouped and judged as soon as the sources it reads are in, while
         # the others still run; its source rows are let go once it is grouped (a future
