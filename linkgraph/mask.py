@@ -36,6 +36,7 @@ import string
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from linkgraph import schemas as S
 from linkgraph.normalize.phone import split_e164
@@ -116,7 +117,18 @@ def pseudonymize(values: pd.Series, *, key: bytes) -> pd.Series:
 
 
 def _stars(lengths: np.ndarray, index: pd.Index) -> pd.Series:
-    return pd.Series(["*" * int(n) for n in np.maximum(lengths, 0)], index=index, dtype=TEXT)
+    n = np.maximum(lengths, 0)
+    longest = int(n.max(initial=0))
+    if longest > _FEW_STARS:  # a table of every length would grow with its square
+        return pd.Series(["*" * int(k) for k in n], index=index, dtype=TEXT)
+    # a few lengths: each row's stars taken from a table of them (no string per row built)
+    table = pa.array(["*" * k for k in range(longest + 1)], type=pa.large_string())
+    return pd.Series(TEXT.__from_arrow__(pa.chunked_array([table.take(pa.array(n))])),
+                     index=index)
+
+
+#: the longest run of stars _stars takes from a table
+_FEW_STARS = 256
 
 
 def _lengths(values: pd.Series) -> np.ndarray:

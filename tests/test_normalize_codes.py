@@ -9,14 +9,17 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkgraph.normalize.grouping import decode, pooled_codes, text_codes
+from linkgraph.normalize.grouping import _sorted_codes, decode, pooled_codes, text_codes
 from linkgraph.normalize.text import (
     _BLANK_BYTES,
     _BLANK_START,
     TEXT,
+    _blank_runs,
+    _lower,
     as_text,
     extract,
     keep_ascii,
+    map_distinct,
     split_last,
 )
 
@@ -105,3 +108,35 @@ def test_keeping_ascii_characters_is_the_regex_replacement(values: list, cut: in
     for allowed, pattern in (("0123456789", "[^0-9]"), ("a.|", "[^a.|]")):
         expected = text.str.replace(pattern, "", regex=True)
         pd.testing.assert_series_equal(keep_ascii(text, allowed), expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_TEXT, min_size=1, max_size=20), st.integers(1, 60))
+def test_canonical_values_coded_by_their_sort_are_coded_as_by_a_hash(values: list,
+                                                                     copies: int) -> None:
+    # many copies: past 1024 values the sort reads the strings' bytes itself
+    text = pd.Series(values * copies, dtype=TEXT)
+    codes, distinct = _sorted_codes(text)
+    want_codes, want_distinct = text_codes(text, sort=True)
+    assert codes.tolist() == want_codes.tolist()
+    assert distinct.tolist() == want_distinct.tolist()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_TEXT, max_size=20))
+def test_distinct_values_normalised_without_a_hash_as_with_one(values: list) -> None:
+    text = as_text(pd.Series(list(dict.fromkeys(values)), dtype=TEXT))
+    rule = lambda s: s.str.upper() + "!"
+    pd.testing.assert_series_equal(map_distinct(text, rule, distinct=True),
+                                   map_distinct(text, rule))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(_TEXT, st.text(alphabet=" \t\r\x0bAbZ.", max_size=5)), max_size=20))
+def test_folding_finds_blank_runs_and_lowers_ascii_as_the_regex_and_unicode_rules(
+        values: list) -> None:
+    text = pd.Series(values, dtype=TEXT)
+    runs = text.str.contains("[\t-\r]|  ", regex=True).fillna(False).to_numpy(dtype=bool)
+    assert _blank_runs(text).tolist() == runs.tolist()
+    ascii_only = pd.Series([v for v in values if v is None or v.isascii()], dtype=TEXT)
+    pd.testing.assert_series_equal(_lower(ascii_only, ascii=True), ascii_only.str.lower())

@@ -325,10 +325,10 @@ def test_tables_handed_over_give_the_same_identifiers_and_are_let_go_once_read(m
     # names are grouped once every other table is read: the sign-ins must be gone by then
     alive_then = []
 
-    def names(values: pd.Series) -> pd.DataFrame:
+    def names(values: pd.Series, *, distinct: bool = False) -> pd.DataFrame:
         gc.collect()
         alive_then.append(sign_ins() is not None)
-        return normalize_names(values)
+        return normalize_names(values, distinct=distinct)
 
     monkeypatch.setitem(identifiers._DEFERRED, S.K_NAME, names)
     ids = normalize_identifiers(handed, config=NormalizeConfig())

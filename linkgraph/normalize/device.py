@@ -14,11 +14,12 @@ import pandas as pd
 from linkgraph.normalize.text import TEXT, as_text, map_distinct
 
 
-def normalize_devices(values: pd.Series) -> pd.DataFrame:
+def normalize_devices(values: pd.Series, *, distinct: bool = False) -> pd.DataFrame:
     """Device ids -> ``value`` (trimmed, lower case, inner whitespace removed) and ``suppressed``.
 
     Args:
         values: raw device ids (any index; NA and blanks stay NA).
+        distinct: the non-NA values are distinct already (not hashed again).
 
     Returns:
         A frame aligned with ``values``: ``value`` and ``suppressed`` (always
@@ -36,6 +37,6 @@ def normalize_devices(values: pd.Series) -> pd.DataFrame:
             "suppressed": pd.Series(np.full(len(raw), None), dtype=TEXT),
         })
 
-    result = map_distinct(as_text(values), _normalize)
+    result = map_distinct(as_text(values), _normalize, distinct=distinct)
     assert isinstance(result, pd.DataFrame)
     return result

@@ -97,6 +97,7 @@ def normalize_emails(
     plus_tag_domains: Iterable[str] = DEFAULT_PLUS_TAG_DOMAINS,
     hyphen_tag_domains: Iterable[str] = DEFAULT_HYPHEN_TAG_DOMAINS,
     domain_aliases: Mapping[str, str] | None = None,
+    distinct: bool = False,
 ) -> pd.DataFrame:
     """Canonical mailbox keys: ``value`` and ``suppressed`` (NA or ``invalid``).
 
@@ -106,6 +107,7 @@ def normalize_emails(
         hyphen_tag_domains: domains whose ``base-keyword`` reaches ``base`` (Yahoo).
         domain_aliases: domain -> the domain of the same mail system; the
             built-in Gmail/Yandex aliases when ``None``.
+        distinct: the non-NA values are distinct already (not hashed again).
 
     Returns:
         A frame aligned with ``values``: ``value`` (the key; the cleaned text
@@ -124,7 +126,7 @@ def normalize_emails(
     def _normalize(distinct: pd.Series) -> pd.DataFrame:
         return _normalize_distinct(distinct, plus=plus, hyphen=hyphen, aliases=aliases)
 
-    result = map_distinct(as_text(values), _normalize)
+    result = map_distinct(as_text(values), _normalize, distinct=distinct)
     assert isinstance(result, pd.DataFrame)
     return result
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph.codes import index_dtype, sorted_keys, string_order
-from linkgraph.normalize.text import TEXT, arrow_text, as_text, to_text
+from linkgraph.normalize.text import TEXT, arrow_flags, arrow_text, as_text, to_text
 
 #: NaT as an int64 (numpy's and pandas' sentinel)
 NAT = np.iinfo(np.int64).min
@@ -148,6 +148,27 @@ def _sorted(codes: np.ndarray, distinct: pa.Array) -> tuple[np.ndarray, pa.Array
     return rank[codes], distinct.take(pa.array(order))
 
 
+def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """``text_codes(values, sort=True)`` by a sort of the values, not a hash: equal
+    values are neighbours once sorted (the values of distinct inputs, which a rule
+    made the same, are mostly distinct: their sort is the one the hash would have
+    been followed by)."""
+    array = arrow_text(to_text(values))
+    if len(array) < 2:
+        return text_codes(values, sort=True)
+    order = string_order(array)  # nulls last
+    n_valid = len(array) - array.null_count
+    words = array.take(pa.array(order[:n_valid]))
+    new = np.ones(n_valid, dtype=bool)
+    if n_valid > 1:
+        new[1:] = ~arrow_flags(pc.equal(words.slice(1), words.slice(0, n_valid - 1)))
+    codes = np.full(len(array), -1, dtype=np.int64)
+    codes[order[:n_valid]] = np.cumsum(new, dtype=np.int64) - 1
+    if not new.all():
+        words = words.filter(pa.array(new))
+    return codes, _series(words)
+
+
 def compacted(codes: np.ndarray, distinct: pa.Array) -> Coded:
     """Codes (-1: none) into ``distinct`` strings, without the strings no code uses: what
     ``narrow_codes`` of the coded column gives, up to the order of the distinct values.
@@ -221,7 +242,7 @@ def group_kind(
         # each distinct raw value normalised once, over all sources of the kind
         normalized = normalizer(as_text(distinct)).reset_index(drop=True)
         del distinct
-        canonical, uniques = text_codes(normalized["value"], sort=True)
+        canonical, uniques = _sorted_codes(normalized["value"])
         reason, reasons = text_codes(normalized["suppressed"], sort=True)
         del normalized
         reason = np.where(reason < 0, len(reasons), reason)

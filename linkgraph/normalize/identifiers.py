@@ -146,14 +146,19 @@ def normalize_identifiers(
     # what the load hashed already is not hashed again: the account ids of every table
     # (as positions in the sorted accounts), the sign-ins' IPs and devices
     given = given_account_codes(frames, positions)
-    columns = given_columns(frames, coded)
-    sign_in: dict[str, Future[Coded]] = {
-        column: _done(columns.pop(f"logins.{column}")) for column in (S.IP, S.DEVICE_ID)
-        if f"logins.{column}" in columns}
-    del positions, coded
     # Independent tables, sources and kinds run two at a time: their work is mostly in
     # Arrow kernels, which release the GIL (the results are collected in a fixed order)
     with ThreadPoolExecutor(max_workers=2 if engine.name == "local" else 1) as pool:
+        # the load's codes of the columns it coded, read a column per task (the sources
+        # wait for the sign-ins' strings to go: none starts before, to keep the peak down)
+        read = [pool.submit(given_columns, frames, {name: codes}) for name, codes in coded.items()]
+        columns = {name: coded_column for future in read
+                   for name, coded_column in future.result().items()}
+        del read
+        sign_in: dict[str, Future[Coded]] = {
+            column: _done(columns.pop(f"logins.{column}")) for column in (S.IP, S.DEVICE_ID)
+            if f"logins.{column}" in columns}
+        del positions, coded
         # the sign-ins, a third of the input, are read first, a column per task (each
         # column goes once coded), before the other tables' ids are hashed
         logins = frames.pop("logins")
@@ -328,13 +333,15 @@ def _deferred(kind: str, engine: Engine, config: NormalizeConfig
 
 # Row rules for Engine.map_rows: the normalisers themselves, given their columns
 # by name, so that every engine runs the one definition of each rule.
+# Their rows are a kind's distinct raw values (_deferred): not hashed again.
 def _emails(rows: pd.DataFrame, *, plus: tuple[str, ...], hyphen: tuple[str, ...]) -> pd.DataFrame:
-    return normalize_emails(rows[S.EMAIL], plus_tag_domains=plus, hyphen_tag_domains=hyphen)
+    return normalize_emails(rows[S.EMAIL], plus_tag_domains=plus, hyphen_tag_domains=hyphen,
+                            distinct=True)
 
 
-def _one_column(rows: pd.DataFrame, *, normalizer: Callable[[pd.Series], pd.DataFrame]
+def _one_column(rows: pd.DataFrame, *, normalizer: Callable[..., pd.DataFrame]
                 ) -> pd.DataFrame:
-    return normalizer(rows[S.VALUE])
+    return normalizer(rows[S.VALUE], distinct=True)
 
 
 def _mask_and_junk(g: KindRows, config: NormalizeConfig) -> tuple[pd.Series, np.ndarray]:

@@ -83,11 +83,12 @@ def _in_ranges(values: np.ndarray, ranges: tuple[np.ndarray, np.ndarray]) -> np.
     return hit
 
 
-def normalize_ips(values: pd.Series) -> pd.DataFrame:
+def normalize_ips(values: pd.Series, *, distinct: bool = False) -> pd.DataFrame:
     """IP addresses -> ``value`` (IPv4 or IPv6 /64) and ``suppressed``.
 
     Args:
         values: raw IP addresses (any index; NA and blanks stay NA).
+        distinct: the non-NA values are distinct already (not hashed again).
 
     Returns:
         A frame aligned with ``values``: ``value`` and ``suppressed`` (NA,
@@ -99,7 +100,7 @@ def normalize_ips(values: pd.Series) -> pd.DataFrame:
     [['81.2.69.160', <NA>], ['2a02:6b8:0:1::/64', <NA>], ['81.2.69.160', <NA>],
      ['192.168.0.1', 'private_ip'], ['2a02:6b8:0:1::/64', <NA>], ['nope', 'invalid']]
     """
-    result = map_distinct(as_text(values), _normalize_distinct)
+    result = map_distinct(as_text(values), _normalize_distinct, distinct=distinct)
     assert isinstance(result, pd.DataFrame)
     return result
 

@@ -20,11 +20,12 @@ TITLES: frozenset[str] = frozenset({
 })
 
 
-def normalize_names(values: pd.Series) -> pd.DataFrame:
+def normalize_names(values: pd.Series, *, distinct: bool = False) -> pd.DataFrame:
     """Names -> ``value`` (sorted folded tokens) and ``suppressed`` (``invalid`` for one token).
 
     Args:
         values: raw names (any index; NA and blanks stay NA).
+        distinct: the non-NA values are distinct already (not hashed again).
 
     Returns:
         A frame aligned with ``values``.
@@ -34,7 +35,7 @@ def normalize_names(values: pd.Series) -> pd.DataFrame:
     [['doe john', <NA>], ['doe john', <NA>], ['oneil smith zoe', <NA>], ['john', 'invalid'],
      ['!!', 'invalid']]
     """
-    result = map_distinct(as_text(values), _normalize_distinct)
+    result = map_distinct(as_text(values), _normalize_distinct, distinct=distinct)
     assert isinstance(result, pd.DataFrame)
     return result
 

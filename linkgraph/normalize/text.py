@@ -127,11 +127,35 @@ def fold(values: pd.Series) -> pd.Series:
     text = apply_where(text, wide, lambda t: t.str.normalize("NFKD").str.replace(
         _COMBINING, "", regex=True))
     # "ß" (and the capital that lowers to it) is not ASCII: only those values may hold it
-    text = apply_where(text.str.lower(), wide,
+    ascii = not (wide & np.asarray(text.notna(), dtype=bool)).any()  # NA is not ASCII text
+    text = apply_where(_lower(text, ascii=ascii), wide,
                        lambda t: t.str.replace("ß", "ss", regex=False))
-    blanks = ~_ascii(text) | arrow_flags(pc.match_substring_regex(arrow_text(text), "[\t-\r]|  "))
+    blanks = ~_ascii(text) | _blank_runs(text)
     text = apply_where(text, blanks, lambda t: t.str.replace(SPACES, " ", regex=True))
     return text.str.strip()
+
+
+def _lower(text: pd.Series, *, ascii: bool) -> pd.Series:
+    """``text.str.lower()``; by Arrow's ASCII kernel when every value is ASCII (the same
+    result, without the Unicode tables)."""
+    if not ascii or not len(text):
+        return text.str.lower()
+    lowered = pc.ascii_lower(arrow_text(text))
+    return pd.Series(TEXT.__from_arrow__(pa.chunked_array([lowered])), index=text.index)
+
+
+def _blank_runs(text: pd.Series) -> np.ndarray:
+    """True where the value holds a control blank (``\\t`` to ``\\r``) or two spaces in a
+    row (False for NA); with no control byte in any value, a plain substring search."""
+    if not len(text):
+        return np.zeros(0, dtype=bool)
+    array = arrow_text(text)
+    if array.type == pa.large_string():
+        offsets, data = string_bytes(array)
+        used = data[offsets[0]:offsets[-1]]
+        if not np.any((used >= 9) & (used <= 13)):
+            return arrow_flags(pc.match_substring(array, "  "))
+    return arrow_flags(pc.match_substring_regex(array, "[\t-\r]|  "))
 
 
 def arrow_text(text: pd.Series) -> pa.Array:
@@ -141,7 +165,10 @@ def arrow_text(text: pd.Series) -> pa.Array:
     ['a', None]
     """
     array = text.array.__arrow_array__()
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    if isinstance(array, pa.ChunkedArray):
+        # one chunk is that chunk (Arrow's combine copies even one)
+        return array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
+    return array
 
 
 def arrow_flags(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -184,18 +211,28 @@ def apply_where(
 
 
 def map_distinct(
-    values: pd.Series, func: Callable[[pd.Series], pd.DataFrame | pd.Series]
+    values: pd.Series, func: Callable[[pd.Series], pd.DataFrame | pd.Series], *,
+    distinct: bool = False,
 ) -> pd.DataFrame | pd.Series:
     """Apply ``func`` once per distinct value of ``values`` and map the result back.
 
     ``func`` receives a Series of distinct non-NA values (a RangeIndex) and
     returns a Series or frame aligned with it; the result keeps ``values``'
-    index, NA for NA inputs.
+    index, NA for NA inputs. ``distinct``: the non-NA values are distinct
+    already (a column's distinct values, some made NA), so they are not hashed.
 
     >>> map_distinct(pd.Series(["a", "b", "a"]), lambda s: s.str.upper()).tolist()
     ['A', 'B', 'A']
+    >>> map_distinct(pd.Series(["a", None, "b"]), lambda s: s.str.upper(), distinct=True).tolist()
+    ['A', <NA>, 'B']
     """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if distinct:
+        valid = np.asarray(values.notna(), dtype=bool)
+        codes = np.cumsum(valid, dtype=np.int64) - 1
+        codes[~valid] = -1
+        uniques = values.array[valid] if not valid.all() else values.array
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
     distinct = pd.Series(uniques if uniques.dtype == TEXT else np.asarray(uniques, dtype=object),
                          dtype=TEXT)
     return take_rows(func(distinct), codes, values.index)
