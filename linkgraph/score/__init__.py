@@ -72,5 +72,6 @@ the tables, not taken from ``profiles``, so the explanation matches the data.
 """
 
 from linkgraph.score.clusters import HandedOver, Scores, score_clusters
+from linkgraph.score.facts import TableFacts, table_facts
 
-__all__ = ["HandedOver", "Scores", "score_clusters"]
+__all__ = ["HandedOver", "Scores", "TableFacts", "score_clusters", "table_facts"]

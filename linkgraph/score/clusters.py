@@ -17,7 +17,7 @@ from linkgraph.errors import InputError
 from linkgraph.graph import LinkSet
 from linkgraph.load import Tables
 from linkgraph.memory import release_freed_memory
-from linkgraph.score.facts import HandedOver, account_facts, tables_of
+from linkgraph.score.facts import HandedOver, TableFacts, account_facts, tables_of
 from linkgraph.score.hubs import find_coupon_hubs
 from linkgraph.score.points import (
     group_features,
@@ -58,7 +58,7 @@ _REQUIRED = {
 
 
 def score_clusters(
-    clusters: Clustering, links: LinkSet, tables: Tables | HandedOver, *,
+    clusters: Clustering, links: LinkSet, tables: Tables | HandedOver | TableFacts, *,
     config: CouponConfig, engine: Engine = LOCAL,
 ) -> Scores:
     """Score every cluster and person cluster for coupon abuse, with reasons.
@@ -72,7 +72,8 @@ def score_clusters(
         tables: ``orders`` (account_id; created_at, amount, currency,
             coupon_code, coupon_type when present), ``accounts`` (created_at),
             ``sanctions`` (blocked accounts); or a :class:`HandedOver` of them (they
-            go once read).
+            go once read); or the :class:`TableFacts` read from them before
+            (:func:`linkgraph.score.table_facts`, the same numbers).
         config: weights and thresholds (``CouponConfig``).
         engine: where the per-account and per-cluster counts are grouped
             (``linkgraph.engine``; the default runs them in process).
@@ -105,7 +106,8 @@ def score_clusters(
     >>> scores.clusters["coupon_abuse_reasons"].tolist()
     ['NEW_USER_x2_BY_1; COUPON_ONLY_x2', '']
     """
-    _check_columns(clusters, links, tables_of(tables))
+    _check_columns(clusters, links,
+                   None if isinstance(tables, TableFacts) else tables_of(tables).orders)
     # the contract gives one row per account: no sort or dedup needed, and the
     # outputs are keyed by sorted ids, so they do not depend on the row order
     accounts = clusters.accounts[[s.ACCOUNT_ID, s.CLUSTER_ID, s.PERSON_CLUSTER_ID]]
@@ -178,10 +180,12 @@ def _codes(ids: pd.Series, of: pd.Series) -> tuple[pd.Index, np.ndarray]:
     return pd.Index(uniques[order]), rank[codes[len(both) - len(of):]]
 
 
-def _check_columns(clusters: Clustering, links: LinkSet, tables: Tables) -> None:
+def _check_columns(clusters: Clustering, links: LinkSet, orders: pd.DataFrame | None) -> None:
+    """Raise InputError for a missing column (``orders`` None: checked when they were read)."""
     frames = {
         "clusters.accounts": clusters.accounts, "clusters.clusters": clusters.clusters,
-        "links.incidence": links.incidence, "tables.orders": tables.orders,
+        "links.incidence": links.incidence,
+        "tables.orders": pd.DataFrame() if orders is None else orders,
     }
     missing = [
         f"{name}.{col}" for name, cols in _REQUIRED.items() for col in cols
