@@ -6,7 +6,9 @@ With the local engine, work of a later stage that needs no earlier stage's
 result runs on a second thread beside a stage that uses one core, and its time
 counts in that stage's timing: the score's facts of the tables (orders,
 accounts, sanctions: :func:`linkgraph.score.table_facts`) are read beside the
-graph stage.
+graph stage; the assembly's sort of the accounts and of the links inside
+clusters (:func:`linkgraph.run.start_assembly`) runs beside the sanctions and
+score stages.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from linkgraph.engine import LOCAL, Engine, get_engine
 from linkgraph.errors import LinkgraphError
 from linkgraph.memory import release_freed_memory
 from linkgraph.normalize.grouping import text_codes
-from linkgraph.run import Run
+from linkgraph.run import Run, start_assembly
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +164,9 @@ def _run_stages(data_dir: str | Path, *, out: str | Path | None, previous: str |
             previous=prior, config=config.cluster, engine=engine,
         )
     del prior
+    # the assembly's sort of the accounts and of the links inside clusters needs no
+    # sanction and no score: on the second core beside those stages
+    start = _beside(engine, start_assembly, links, clusters)
     with stage("sanctions"):
         actions = sanctions.propagate(
             clusters.accounts, links, tables.sanctions, tables.decisions, policy=config.policy,
@@ -183,8 +188,9 @@ def _run_stages(data_dir: str | Path, *, out: str | Path | None, previous: str |
     with stage("assemble"):
         result = Run.from_stages(
             tables=tables, links=links, clusters=clusters, actions=actions, scores=scores,
-            config=config,
+            config=config, start=start.result() if start is not None else None,
         )
+        del start
     # the run holds what it needs; the raw pairs, profiles and scoring frames go
     del tables, links, clusters, actions, scores
     if out is not None:
