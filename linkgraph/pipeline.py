@@ -6,7 +6,8 @@ With the local engine, work of a later stage that needs no earlier stage's
 result runs on a second thread beside a stage that uses one core, and its time
 counts in that stage's timing: the score's facts of the tables (orders,
 accounts, sanctions: :func:`linkgraph.score.table_facts`) are read beside the
-graph stage; the assembly's sort of the accounts and of the links inside
+graph stage, those of the links (:func:`linkgraph.score.facts_before_clusters`)
+beside the cluster stage; the assembly's sort of the accounts and of the links inside
 clusters (:func:`linkgraph.run.start_assembly`) runs beside the sanctions and
 score stages.
 """
@@ -158,6 +159,11 @@ def _run_stages(data_dir: str | Path, *, out: str | Path | None, previous: str |
         if facts is not None:
             tables = _emptied(tables, "orders")
     del identifiers, early
+    # the account facts of the identifiers (own cards and devices, disposable mailboxes,
+    # the redeemers' identifiers) read the links alone: beside the cluster stage
+    made_early = None if facts is None else _beside(
+        engine, score.facts_before_clusters, links, facts, config=config.coupon, engine=engine)
+    del facts
     with stage("cluster"):
         clusters = cluster.assign_clusters(
             tables.accounts, links, blocked=sanctions.blocked_accounts(tables.sanctions),
@@ -175,9 +181,9 @@ def _run_stages(data_dir: str | Path, *, out: str | Path | None, previous: str |
     with stage("score"):
         # the orders and accounts are read for the account facts alone: handed over, they
         # go before the stage's peak (building the clusters' features from the facts)
-        handed_over = score.HandedOver(tables) if facts is None else facts
+        handed_over = score.HandedOver(tables) if made_early is None else made_early.result()
         tables = _emptied(tables, "accounts", "orders")
-        del facts
+        del made_early
         scores = score.score_clusters(clusters, links, handed_over, config=config.coupon,
                                       engine=engine)
         del handed_over

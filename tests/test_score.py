@@ -577,3 +577,23 @@ def test_facts_read_before_the_clusters_follow_their_accounts_not_the_tables_ord
     for got, want in zip(_all_frames(scores), _all_frames(expected), strict=True):
         pd.testing.assert_frame_equal(got, want)
     assert "BLOCKED_x1_OF_8" in _row(scores, "farm")["coupon_abuse_reasons"]
+
+
+def test_account_facts_made_before_the_clusters_score_the_same_or_are_made_again() -> None:
+    from linkgraph.score import facts_before_clusters, table_facts
+
+    accounts, orders, identifiers = burst_of_eight_coupon_only_on_one_card()
+    clustering, links, tables = _inputs(accounts, orders, identifiers, blocked=("f2",))
+    expected = score_clusters(clustering, links, tables, config=CouponConfig())
+    early = facts_before_clusters(links, table_facts(tables, config=CouponConfig()),
+                                  config=CouponConfig())
+    scores = score_clusters(clustering, links, early, config=CouponConfig())
+    for got, want in zip(_all_frames(scores), _all_frames(expected), strict=True):
+        pd.testing.assert_frame_equal(got, want)
+    # a clustering of the accounts in another order: its own facts are made
+    shuffled = Clustering(accounts=_shuffled(clustering.accounts, 5),
+                          clusters=clustering.clusters, changes=NONE, alerts=NONE,
+                          issued_ids=NONE)
+    again = score_clusters(shuffled, links, early, config=CouponConfig())
+    for got, want in zip(_all_frames(again), _all_frames(expected), strict=True):
+        pd.testing.assert_frame_equal(got, want)

@@ -17,7 +17,13 @@ from linkgraph.errors import InputError
 from linkgraph.graph import LinkSet
 from linkgraph.load import Tables
 from linkgraph.memory import release_freed_memory
-from linkgraph.score.facts import HandedOver, TableFacts, account_facts, tables_of
+from linkgraph.score.facts import (
+    AccountFacts,
+    HandedOver,
+    TableFacts,
+    account_facts,
+    tables_of,
+)
 from linkgraph.score.hubs import find_coupon_hubs
 from linkgraph.score.points import (
     group_features,
@@ -58,7 +64,8 @@ _REQUIRED = {
 
 
 def score_clusters(
-    clusters: Clustering, links: LinkSet, tables: Tables | HandedOver | TableFacts, *,
+    clusters: Clustering, links: LinkSet,
+    tables: Tables | HandedOver | TableFacts | AccountFacts, *,
     config: CouponConfig, engine: Engine = LOCAL,
 ) -> Scores:
     """Score every cluster and person cluster for coupon abuse, with reasons.
@@ -73,7 +80,9 @@ def score_clusters(
             coupon_code, coupon_type when present), ``accounts`` (created_at),
             ``sanctions`` (blocked accounts); or a :class:`HandedOver` of them (they
             go once read); or the :class:`TableFacts` read from them before
-            (:func:`linkgraph.score.table_facts`, the same numbers).
+            (:func:`linkgraph.score.table_facts`, the same numbers), or the
+            :class:`AccountFacts` made from those (read when the clustering has the
+            accounts of the tables in their order).
         config: weights and thresholds (``CouponConfig``).
         engine: where the per-account and per-cluster counts are grouped
             (``linkgraph.engine``; the default runs them in process).
@@ -106,16 +115,22 @@ def score_clusters(
     >>> scores.clusters["coupon_abuse_reasons"].tolist()
     ['NEW_USER_x2_BY_1; COUPON_ONLY_x2', '']
     """
-    _check_columns(clusters, links,
-                   None if isinstance(tables, TableFacts) else tables_of(tables).orders)
+    _check_columns(clusters, links, None if isinstance(tables, TableFacts | AccountFacts)
+                   else tables_of(tables).orders)
     # the contract gives one row per account: no sort or dedup needed, and the
     # outputs are keyed by sorted ids, so they do not depend on the row order
     accounts = clusters.accounts[[s.ACCOUNT_ID, s.CLUSTER_ID, s.PERSON_CLUSTER_ID]]
     cluster_ids, cluster = _codes(clusters.clusters[s.CLUSTER_ID], accounts[s.CLUSTER_ID])
     person_ids, person = _codes(accounts[s.PERSON_CLUSTER_ID], accounts[s.PERSON_CLUSTER_ID])
 
-    # a handover is taken by the account facts, which let the orders go once read
-    facts, identifiers = account_facts(accounts, links, tables, config=config, engine=engine)
+    if isinstance(tables, AccountFacts) and _same_ids(tables.tables.ids, accounts[s.ACCOUNT_ID]):
+        facts, identifiers = tables.facts, tables.identifiers
+    else:
+        # a handover is taken by the account facts, which let the orders go once read
+        facts, identifiers = account_facts(
+            accounts, links, tables.tables if isinstance(tables, AccountFacts) else tables,
+            config=config, engine=engine)
+    del tables
     # each step's freed columns (of the orders, of the incidence) go back to the system
     # before the next one allocates: malloc keeps them, and the next step's arrays, of
     # other sizes, seldom fit them
@@ -158,6 +173,11 @@ def _scored(
     features.insert(0, s.COUPON_ABUSE_REASONS, reasons.array)
     features.insert(0, s.COUPON_ABUSE_SCORE, total_score(features, points))
     return features
+
+
+def _same_ids(ids: pd.Index, accounts: pd.Series) -> bool:
+    """Whether the accounts are ``ids``, in their order."""
+    return len(ids) == len(accounts) and ids.equals(pd.Index(accounts))
 
 
 def _codes(ids: pd.Series, of: pd.Series) -> tuple[pd.Index, np.ndarray]:

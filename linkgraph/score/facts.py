@@ -362,6 +362,53 @@ def table_facts(tables: Tables, *, config: CouponConfig, engine: Engine = LOCAL)
     return TableFacts(ids=index, facts=facts, created_known=created_known)
 
 
+@dataclass(frozen=True)
+class AccountFacts:
+    """:func:`account_facts` made before the clusters, for the accounts of the tables
+    (:func:`facts_before_clusters`); the score reads them when its clustering has the
+    same accounts in the same order, else makes them again from ``tables``.
+
+    tables: the :class:`TableFacts` they were made from.
+    facts, identifiers: as :func:`account_facts` returns them.
+    """
+
+    tables: TableFacts
+    facts: pd.DataFrame
+    identifiers: pd.DataFrame
+
+
+def facts_before_clusters(links: LinkSet, tables: TableFacts, *, config: CouponConfig,
+                          engine: Engine = LOCAL) -> AccountFacts:
+    """The account facts of the tables' accounts: what :func:`account_facts` gives for
+    a clustering of the same accounts, none of it read from the clusters.
+
+    Args:
+        links: the graph stage's links (incidence, profiles).
+        tables: the :class:`TableFacts` of the input tables.
+        config: the coupon settings.
+        engine: where the per-account counts are grouped (``linkgraph.engine``).
+
+    Returns:
+        :class:`AccountFacts`.
+
+    >>> from linkgraph.load import Tables
+    >>> none = pd.DataFrame()
+    >>> tables = Tables(accounts=pd.DataFrame({"account_id": ["a", "b"]}), addresses=none,
+    ...                 payments=none, logins=none, sanctions=none, decisions=none,
+    ...                 orders=pd.DataFrame({"account_id": ["b"], "coupon_type": ["new_user"]}),
+    ...                 rejects=none)
+    >>> cards = pd.DataFrame({"account_id": ["a", "b"], "kind": "card", "value": "fp1"})
+    >>> links = LinkSet(incidence=cards, pairs=none, pair_tiers=none, hubs=none, profiles=none)
+    >>> early = facts_before_clusters(links, table_facts(tables, config=CouponConfig()),
+    ...                               config=CouponConfig())
+    >>> early.facts["redeemer"].tolist(), early.identifiers["pos"].tolist()
+    ([False, True], [1])
+    """
+    facts, identifiers = account_facts(pd.DataFrame({s.ACCOUNT_ID: tables.ids}), links, tables,
+                                       config=config, engine=engine)
+    return AccountFacts(tables=tables, facts=facts, identifiers=identifiers)
+
+
 def _blocking_rows(sanctions: pd.DataFrame) -> np.ndarray:
     """The rows of the sanctions that block their account."""
     if {s.ACCOUNT_ID, s.ACTION} <= set(sanctions.columns):
