@@ -124,14 +124,9 @@ def _link_graph(links: LinkSet, accounts: pd.DataFrame, account_ids: pd.Index,
 def _same_cluster(cluster_ids: pd.Series, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Per pair: its two accounts have the same cluster id (an account without one does
     not block a link)."""
-    # the ids coded once (a hash of each account's id), the pairs compared as integers:
-    # no string of either end taken per pair
     ids = pa.array(cluster_ids, from_pandas=True)
-    if isinstance(ids, pa.ChunkedArray):  # one dictionary for all, not one per chunk
-        ids = ids.combine_chunks()
-    codes = pc.dictionary_encode(ids).indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    code_lo, code_hi = codes[lo], codes[hi]
-    return (code_lo == code_hi) | (code_lo < 0) | (code_hi < 0)
+    equal = pc.equal(ids.take(pa.array(lo)), ids.take(pa.array(hi))).fill_null(True)
+    return equal.to_numpy(zero_copy_only=False).astype(bool)
 
 
 def _stale_into_cleared(pairs: pd.DataFrame, account_ids: pd.Index, key: np.ndarray,
