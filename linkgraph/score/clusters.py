@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,8 +121,13 @@ def score_clusters(
     # the contract gives one row per account: no sort or dedup needed, and the
     # outputs are keyed by sorted ids, so they do not depend on the row order
     accounts = clusters.accounts[[s.ACCOUNT_ID, s.CLUSTER_ID, s.PERSON_CLUSTER_ID]]
-    cluster_ids, cluster = _codes(clusters.clusters[s.CLUSTER_ID], accounts[s.CLUSTER_ID])
-    person_ids, person = _codes(accounts[s.PERSON_CLUSTER_ID], accounts[s.PERSON_CLUSTER_ID])
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # two codings of a million ids, Arrow's hashing and sorting, which let go of the
+        # GIL: one on each core
+        persons = pool.submit(_codes, accounts[s.PERSON_CLUSTER_ID],
+                              accounts[s.PERSON_CLUSTER_ID])
+        cluster_ids, cluster = _codes(clusters.clusters[s.CLUSTER_ID], accounts[s.CLUSTER_ID])
+        person_ids, person = persons.result()
 
     if isinstance(tables, AccountFacts) and _same_ids(tables.tables.ids, accounts[s.ACCOUNT_ID]):
         facts, identifiers = tables.facts, tables.identifiers
