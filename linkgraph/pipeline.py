@@ -213,8 +213,17 @@ def _beside(on: Engine, work: Callable[..., _T], *args: Any, **kwargs: Any
     stages call it as they did)."""
     if on.name != LOCAL.name:
         return None
+
+    def worked() -> _T:
+        try:
+            return work(*args, **kwargs)
+        finally:
+            # the thread's freed arrays stay in its own malloc arena, under the stage's
+            # peak (+0.2 GB at a million accounts), unless given back when it is done
+            release_freed_memory()
+
     pool = ThreadPoolExecutor(max_workers=1)
-    future = pool.submit(work, *args, **kwargs)
+    future = pool.submit(worked)
     pool.shutdown(wait=False)  # the pool's thread ends once the work is done
     return future
 
