@@ -112,11 +112,16 @@ class Run:
         actions: Actions,
         scores: Scores,
         config: Config,
+        start: AssemblyStart | None = None,
     ) -> Run:
-        """Join the stages' outputs into the frames of the output contract."""
-        accounts, cluster_codes = _account_frame(clusters, actions, scores, tables)
+        """Join the stages' outputs into the frames of the output contract; ``start``: the
+        :func:`start_assembly` of these links and clusters, when it was made before."""
+        if start is None:
+            start = start_assembly(links, clusters)
+        accounts = _account_frame(start, actions, scores, tables)
         cluster_frame = _cluster_frame(clusters.clusters, scores.clusters)
-        inside = _links_inside_clusters(links.pairs, accounts, cluster_codes)
+        inside = _links_inside_clusters(links.pairs, accounts, start.cluster_codes,
+                                        order=start.link_order())
         return cls(
             accounts=accounts,
             clusters=cluster_frame,
@@ -366,15 +371,70 @@ def _value_codes(values: pd.Series) -> np.ndarray:
     return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _account_frame(
-    clusters: Clustering, actions: Actions, scores: Scores, tables: Tables,
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """The accounts frame (sorted by account_id) and each account's cluster rank.
+@dataclass
+class AssemblyStart:
+    """What the assembly reads of the graph's and the cluster stage's outputs alone:
+    made by :func:`start_assembly` (beside the later stages, by the pipeline).
 
-    Every join goes through integer row positions found by Arrow hashing,
-    never a merge on strings. A cluster's rank is its place among the sorted
-    cluster ids (-1 when missing): equal ranks mean equal ids, and ranks sort
-    as the ids do.
+    accounts: the clustering's accounts, sorted by account_id, a fresh range index.
+    cluster_codes: each account's cluster rank, its place among the sorted cluster
+        ids (-1 when missing): equal ranks mean equal ids, and ranks sort as the ids do.
+    cluster_ids: the sorted distinct cluster ids.
+    link_rows: the rows of the graph's pairs whose accounts share a cluster, in the
+        order of the links (int32 below two billion rows).
+    link_accounts: per such link, the position of its first account in ``accounts``.
+
+    The links' rows and accounts are read once (:meth:`link_order`): they go as the
+    links frame is built, the assembly's peak.
+    """
+
+    accounts: pd.DataFrame
+    cluster_codes: np.ndarray
+    cluster_ids: pd.Series
+    link_rows: np.ndarray | None
+    link_accounts: np.ndarray | None
+
+    def link_order(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(link_rows, link_accounts)``, taken out of the start.
+
+        Raises:
+            ValueError: they were taken before.
+        """
+        if self.link_rows is None or self.link_accounts is None:
+            raise ValueError("this assembly start was used before; start another")
+        order = (self.link_rows, self.link_accounts)
+        self.link_rows = self.link_accounts = None
+        return order
+
+
+def start_assembly(links: LinkSet, clusters: Clustering) -> AssemblyStart:
+    """The accounts sorted, their clusters ranked and the links inside clusters ordered:
+    the assembly's work that needs no sanction and no score.
+
+    Args:
+        links: the graph stage's links (``pairs``: account_a, account_b, kind, value).
+        clusters: the cluster stage's clustering (``accounts``: account_id, cluster_id,
+            person_cluster_id).
+
+    Returns:
+        :class:`AssemblyStart`, for :meth:`Run.from_stages`.
+
+    Raises:
+        pandas.errors.MergeError: an account id repeats.
+
+    >>> from linkgraph.cluster import Clustering
+    >>> from linkgraph.graph import LinkSet
+    >>> accounts = pd.DataFrame({"account_id": ["b", "a"], "cluster_id": ["c1", "c1"],
+    ...                          "person_cluster_id": ["p2", "p1"]})
+    >>> pairs = pd.DataFrame({"account_a": ["a"], "account_b": ["b"], "kind": ["card"],
+    ...                       "value": ["fp1"]})
+    >>> none = pd.DataFrame()
+    >>> start = start_assembly(
+    ...     LinkSet(incidence=none, pairs=pairs, pair_tiers=none, hubs=none, profiles=none),
+    ...     Clustering(accounts=accounts, clusters=none, changes=none, alerts=none,
+    ...                issued_ids=none))
+    >>> start.accounts["account_id"].tolist(), start.link_order()[0].tolist()
+    (['a', 'b'], [0])
     """
     base = clusters.accounts
     if _strictly_increasing(base[s.ACCOUNT_ID]):  # sorted and unique: the usual case
@@ -382,6 +442,21 @@ def _account_frame(
     else:
         base = base.sort_values(s.ACCOUNT_ID, kind="stable", ignore_index=True)
         _check_unique(base[s.ACCOUNT_ID], "left")
+    cluster_codes, cluster_ids = _factorized_sorted(base[s.CLUSTER_ID])
+    link_rows, link_accounts = _inside_order(links.pairs, base, cluster_codes)
+    return AssemblyStart(accounts=base, cluster_codes=cluster_codes, cluster_ids=cluster_ids,
+                         link_rows=link_rows, link_accounts=link_accounts)
+
+
+def _account_frame(
+    start: AssemblyStart, actions: Actions, scores: Scores, tables: Tables,
+) -> pd.DataFrame:
+    """The accounts frame (sorted by account_id).
+
+    Every join goes through integer row positions found by Arrow hashing,
+    never a merge on strings.
+    """
+    base = start.accounts
     account_ids = base[s.ACCOUNT_ID]
 
     parts = [base, _joined(_row_of(account_ids, actions.accounts[s.ACCOUNT_ID]),
@@ -390,14 +465,10 @@ def _account_frame(
         parts.append(_joined(_row_of(account_ids, frame[s.ACCOUNT_ID]),
                              frame.drop(columns=s.ACCOUNT_ID)))
     persons = scores.persons
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # two hashings of a million ids in Arrow, which releases the GIL: one per core
-        person_rows = pool.submit(positions, base[s.PERSON_CLUSTER_ID],
-                                  persons[s.PERSON_CLUSTER_ID])
-        cluster_codes, cluster_ids = _factorized_sorted(base[s.CLUSTER_ID])
-        parts.append(_joined(person_rows.result(),
-                             persons[[s.COUPON_ABUSE_SCORE, s.COUPON_ABUSE_REASONS]]))
-    cluster_rows = positions(cluster_ids, scores.clusters[s.CLUSTER_ID])
+    person_rows = positions(base[s.PERSON_CLUSTER_ID], persons[s.PERSON_CLUSTER_ID])
+    parts.append(_joined(person_rows, persons[[s.COUPON_ABUSE_SCORE, s.COUPON_ABUSE_REASONS]]))
+    cluster_codes = start.cluster_codes
+    cluster_rows = positions(start.cluster_ids, scores.clusters[s.CLUSTER_ID])
     cluster_rows = np.where(cluster_codes >= 0, cluster_rows[cluster_codes], -1)
     parts.append(_joined(cluster_rows, scores.clusters[[s.COUPON_ABUSE_SCORE]].rename(
         columns={s.COUPON_ABUSE_SCORE: "cluster_coupon_abuse_score"})))
@@ -406,7 +477,7 @@ def _account_frame(
     accounts[s.ACTION] = accounts[s.ACTION].fillna("none")
     for column in (s.COUPON_ABUSE_SCORE, "cluster_coupon_abuse_score"):
         accounts[column] = accounts[column].fillna(0.0)
-    return accounts, cluster_codes
+    return accounts
 
 
 def _cluster_frame(clusters: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
@@ -490,10 +561,31 @@ def _joined(rows: np.ndarray, right: pd.DataFrame) -> pd.DataFrame:
 
 
 def _links_inside_clusters(
-    pairs: pd.DataFrame, accounts: pd.DataFrame, cluster_codes: np.ndarray,
+    pairs: pd.DataFrame, accounts: pd.DataFrame, cluster_codes: np.ndarray, *,
+    order: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """The pairs whose accounts share a cluster, with ``cluster_id`` first, sorted by
-    (cluster_id, account_a, account_b, kind, value).
+    (cluster_id, account_a, account_b, kind, value); ``order``: their
+    :func:`_inside_order`, when it was found before.
+    """
+    picked, cluster_at = _inside_order(pairs, accounts, cluster_codes) if order is None \
+        else order
+    del order
+    picked = picked.astype(np.intp)  # as pandas takes them
+    release_freed_memory()
+    inside = _taken(pairs, picked)
+    del picked
+    release_freed_memory()
+    inside.insert(0, s.CLUSTER_ID, accounts[s.CLUSTER_ID].take(cluster_at).reset_index(drop=True))
+    return inside
+
+
+def _inside_order(
+    pairs: pd.DataFrame, accounts: pd.DataFrame, cluster_codes: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of the pairs whose accounts share a cluster, in the order (cluster_id,
+    account_a, account_b, kind, value), and the position of each one's account_a in
+    ``accounts`` (sorted by account_id; ``cluster_codes`` their clusters' ranks).
 
     The sort runs on integer ranks, each sorting as its string column does
     (accounts are sorted by id, clusters coded in sorted order), stable, so
@@ -522,7 +614,7 @@ def _links_inside_clusters(
     # a column of the 3.6M pairs, and the links frame built last is the stage's peak
     at_a, at_b, code_a = at_a[rows], at_b[rows], code_a[rows]
     n = len(accounts)
-    kind = _sort_rank(pairs[s.KIND].take(rows))
+    kind = _kind_ranks(pairs[s.KIND], rows)
     if _ascending([(at_a, n), (at_b, n), kind]):
         # the graph stage's pairs come sorted by (account_a, account_b, kind, value): a
         # stable sort on the cluster alone then gives the full order (one key, not four)
@@ -540,22 +632,30 @@ def _links_inside_clusters(
         tied[1:] |= same
         tied[:-1] |= same
         at = np.flatnonzero(tied)  # positions in ``order``; each group of ties contiguous
-        group = np.concatenate([[0], np.cumsum(~same)])[at]
+        # each row's group number, counted in place in one narrow column of the links
+        group = np.zeros(len(order), dtype=index_dtype(len(order)))
+        np.logical_not(same, out=group[1:], casting="unsafe")
+        np.cumsum(group, out=group)
+        group = group[at]
         value_rank, _ = _sort_rank(pairs[s.VALUE].take(rows[order[at]]))
         order[at] = order[at][np.lexsort((value_rank, group))]
         del tied, at, group, value_rank
     del same
-    # the rows to take (intp, as pandas takes them) and their accounts, in order: the
-    # sort's keys all go before the links frame is built
-    picked = rows[order].astype(np.intp)
-    cluster_at = at_a[order]
-    del rows, order, at_a
-    release_freed_memory()
-    inside = _taken(pairs, picked)
-    del picked
-    release_freed_memory()
-    inside.insert(0, s.CLUSTER_ID, accounts[s.CLUSTER_ID].take(cluster_at).reset_index(drop=True))
-    return inside
+    # the rows to take and their accounts, in order: the sort's keys all go before the
+    # links frame is built
+    return rows[order], at_a[order]
+
+
+def _kind_ranks(kinds: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, int]:
+    """:func:`_sort_rank` of ``kinds.take(rows)``: ranks that sort as the kinds do, missing
+    last, and how many ranks. A categorical's few categories are ranked and its rows
+    follow their codes (int32 ranks: no int64 column of every link, 0.1 GB at a million
+    accounts, is made)."""
+    if not isinstance(kinds.dtype, pd.CategoricalDtype):
+        return _sort_rank(kinds.take(rows))
+    category_rank, size = _sort_rank(pd.Series(kinds.dtype.categories))
+    rank_of = np.append(category_rank, size - 1).astype(index_dtype(size))
+    return rank_of[np.asarray(kinds.array.codes)[rows]], size
 
 
 def _taken(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
@@ -590,7 +690,10 @@ def _ascending(keys: list[tuple[np.ndarray, int]]) -> bool:
         size = max(size, 1)
         if bound * size >= 2**62:
             return False
-        folded, bound = folded * size + ranks, bound * size
+        # in place: at a million accounts each temporary is a column of the 3M links
+        folded *= size
+        folded += ranks
+        bound *= size
     return bool(np.all(folded[1:] >= folded[:-1]))
 
 

@@ -212,3 +212,24 @@ def test_kept_amounts_let_the_dropped_discounts_of_their_block_go() -> None:
     again = pipeline._kept(kept, *pipeline._ORDER_COLUMNS_KEPT)
     assert np.shares_memory(again["amount"].to_numpy(copy=False),
                             kept["amount"].to_numpy(copy=False))
+
+
+def test_later_stage_work_runs_beside_an_earlier_stage_only_in_process() -> None:
+    import threading
+
+    from linkgraph.engine import LOCAL
+    from linkgraph.pipeline import _beside
+
+    class Remote:
+        name = "spark"
+
+    ran_on = []
+
+    def work(x: int, *, y: int) -> int:
+        ran_on.append(threading.current_thread() is threading.main_thread())
+        return x + y
+
+    assert _beside(Remote(), work, 1, y=2) is None  # type: ignore[arg-type]
+    beside = _beside(LOCAL, work, 1, y=2)
+    assert beside is not None and beside.result() == 3
+    assert ran_on == [False]

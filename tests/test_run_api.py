@@ -337,3 +337,28 @@ def test_links_are_sorted_as_a_sort_on_the_strings_sorts_them(rows: list[tuple],
     expected = expected.sort_values([s.CLUSTER_ID, s.ACCOUNT_A, s.ACCOUNT_B, s.KIND, s.VALUE],
                                     kind="stable")
     assert inside["weight"].tolist() == expected["weight"].tolist()
+
+
+def test_assembly_started_before_the_scores_builds_the_same_links_and_is_read_once() -> None:
+    from linkgraph.cluster import Clustering
+    from linkgraph.graph import LinkSet
+    from linkgraph.run import _links_inside_clusters, start_assembly
+
+    none = pd.DataFrame()
+    # accounts out of order: the start sorts them as the assembly does
+    accounts = pd.DataFrame({s.ACCOUNT_ID: ["B1", "A2", "A1", "A3"],
+                             s.CLUSTER_ID: ["c2", "c1", "c1", "c1"],
+                             s.PERSON_CLUSTER_ID: ["p3", "p2", "p1", "p1"]})
+    pairs = pd.DataFrame({s.ACCOUNT_A: ["A2", "A1", "A1", "A3"], s.ACCOUNT_B: ["A3", "B1", "A2", "B1"],
+                          s.KIND: ["card", "ip", "device", "ip"], s.VALUE: ["v", "w", "x", "y"]})
+    links = LinkSet(incidence=none, pairs=pairs, pair_tiers=none, hubs=none, profiles=none)
+    start = start_assembly(links, Clustering(accounts=accounts, clusters=none, changes=none,
+                                             alerts=none, issued_ids=none))
+    assert start.accounts[s.ACCOUNT_ID].tolist() == ["A1", "A2", "A3", "B1"]
+    inside = _links_inside_clusters(pairs, start.accounts, start.cluster_codes,
+                                    order=start.link_order())
+    expected = _links_inside_clusters(pairs, start.accounts, start.cluster_codes)
+    pd.testing.assert_frame_equal(inside, expected)
+    assert inside[s.VALUE].tolist() == ["x", "v"]
+    with pytest.raises(ValueError, match="used before"):
+        start.link_order()

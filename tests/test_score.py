@@ -542,3 +542,58 @@ def test_tables_handed_over_score_the_same_and_their_orders_go_once_read(
     assert alive_then == [False]
     with pytest.raises(ValueError, match="handed over"):
         score_clusters(clustering, links, handed, config=CouponConfig())
+
+
+def test_facts_read_from_the_tables_before_the_clusters_score_the_same() -> None:
+    from linkgraph.score import table_facts
+
+    world = burst_of_eight_coupon_only_on_one_card()
+    family = family_of_four_each_with_one_coupon()
+    clustering, links, tables = _inputs(
+        world[0] + family[0][:-1], world[1] + family[1][1:], world[2] + family[2],
+        blocked=("f3", "mum"))
+    expected = score_clusters(clustering, links, tables, config=CouponConfig())
+    early = table_facts(tables, config=CouponConfig())
+    scores = score_clusters(clustering, links, early, config=CouponConfig())
+    for got, want in zip(_all_frames(scores), _all_frames(expected), strict=True):
+        pd.testing.assert_frame_equal(got, want)
+
+
+def test_facts_read_before_the_clusters_follow_their_accounts_not_the_tables_order() -> None:
+    from linkgraph.score import table_facts
+
+    accounts, orders, identifiers = burst_of_eight_coupon_only_on_one_card()
+    clustering, links, tables = _inputs(accounts, orders, identifiers, blocked=("f2",))
+    # the clustering in another order, with an account the tables lack
+    newcomer = pd.DataFrame({"account_id": ["q"], "cluster_id": ["cq"],
+                             "person_cluster_id": ["pq"]})
+    clustering = Clustering(
+        accounts=pd.concat([_shuffled(clustering.accounts, 3), newcomer], ignore_index=True),
+        clusters=pd.DataFrame({"cluster_id": sorted([*clustering.clusters["cluster_id"], "cq"])}),
+        changes=NONE, alerts=NONE, issued_ids=NONE)
+    expected = score_clusters(clustering, links, tables, config=CouponConfig())
+    scores = score_clusters(clustering, links, table_facts(tables, config=CouponConfig()),
+                            config=CouponConfig())
+    for got, want in zip(_all_frames(scores), _all_frames(expected), strict=True):
+        pd.testing.assert_frame_equal(got, want)
+    assert "BLOCKED_x1_OF_8" in _row(scores, "farm")["coupon_abuse_reasons"]
+
+
+def test_account_facts_made_before_the_clusters_score_the_same_or_are_made_again() -> None:
+    from linkgraph.score import facts_before_clusters, table_facts
+
+    accounts, orders, identifiers = burst_of_eight_coupon_only_on_one_card()
+    clustering, links, tables = _inputs(accounts, orders, identifiers, blocked=("f2",))
+    expected = score_clusters(clustering, links, tables, config=CouponConfig())
+    early = facts_before_clusters(links, table_facts(tables, config=CouponConfig()),
+                                  config=CouponConfig())
+    scores = score_clusters(clustering, links, early, config=CouponConfig())
+    for got, want in zip(_all_frames(scores), _all_frames(expected), strict=True):
+        pd.testing.assert_frame_equal(got, want)
+    # a clustering of the accounts in another order: its own facts are made
+    shuffled = Clustering(accounts=_shuffled(clustering.accounts, 5),
+                          clusters=clustering.clusters, changes=NONE, alerts=NONE,
+                          issued_ids=NONE)
+    again = score_clusters(shuffled, links, early, config=CouponConfig())
+    for got, want in zip(_all_frames(again), _all_frames(expected), strict=True):
+        pd.testing.assert_frame_equal(got, want)

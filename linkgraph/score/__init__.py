@@ -72,5 +72,7 @@ the tables, not taken from ``profiles``, so the explanation matches the data.
 """
 
 from linkgraph.score.clusters import HandedOver, Scores, score_clusters
+from linkgraph.score.facts import AccountFacts, TableFacts, facts_before_clusters, table_facts
 
-__all__ = ["HandedOver", "Scores", "score_clusters"]
+__all__ = ["AccountFacts", "HandedOver", "Scores", "TableFacts", "facts_before_clusters",
+           "score_clusters", "table_facts"]

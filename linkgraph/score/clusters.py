@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,13 @@ from linkgraph.errors import InputError
 from linkgraph.graph import LinkSet
 from linkgraph.load import Tables
 from linkgraph.memory import release_freed_memory
-from linkgraph.score.facts import HandedOver, account_facts, tables_of
+from linkgraph.score.facts import (
+    AccountFacts,
+    HandedOver,
+    TableFacts,
+    account_facts,
+    tables_of,
+)
 from linkgraph.score.hubs import find_coupon_hubs
 from linkgraph.score.points import (
     group_features,
@@ -58,7 +65,8 @@ _REQUIRED = {
 
 
 def score_clusters(
-    clusters: Clustering, links: LinkSet, tables: Tables | HandedOver, *,
+    clusters: Clustering, links: LinkSet,
+    tables: Tables | HandedOver | TableFacts | AccountFacts, *,
     config: CouponConfig, engine: Engine = LOCAL,
 ) -> Scores:
     """Score every cluster and person cluster for coupon abuse, with reasons.
@@ -72,7 +80,10 @@ def score_clusters(
         tables: ``orders`` (account_id; created_at, amount, currency,
             coupon_code, coupon_type when present), ``accounts`` (created_at),
             ``sanctions`` (blocked accounts); or a :class:`HandedOver` of them (they
-            go once read).
+            go once read); or the :class:`TableFacts` read from them before
+            (:func:`linkgraph.score.table_facts`, the same numbers), or the
+            :class:`AccountFacts` made from those (read when the clustering has the
+            accounts of the tables in their order).
         config: weights and thresholds (``CouponConfig``).
         engine: where the per-account and per-cluster counts are grouped
             (``linkgraph.engine``; the default runs them in process).
@@ -105,15 +116,27 @@ def score_clusters(
     >>> scores.clusters["coupon_abuse_reasons"].tolist()
     ['NEW_USER_x2_BY_1; COUPON_ONLY_x2', '']
     """
-    _check_columns(clusters, links, tables_of(tables))
+    _check_columns(clusters, links, None if isinstance(tables, TableFacts | AccountFacts)
+                   else tables_of(tables).orders)
     # the contract gives one row per account: no sort or dedup needed, and the
     # outputs are keyed by sorted ids, so they do not depend on the row order
     accounts = clusters.accounts[[s.ACCOUNT_ID, s.CLUSTER_ID, s.PERSON_CLUSTER_ID]]
-    cluster_ids, cluster = _codes(clusters.clusters[s.CLUSTER_ID], accounts[s.CLUSTER_ID])
-    person_ids, person = _codes(accounts[s.PERSON_CLUSTER_ID], accounts[s.PERSON_CLUSTER_ID])
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # two codings of a million ids, Arrow's hashing and sorting, which let go of the
+        # GIL: one on each core
+        persons = pool.submit(_codes, accounts[s.PERSON_CLUSTER_ID],
+                              accounts[s.PERSON_CLUSTER_ID])
+        cluster_ids, cluster = _codes(clusters.clusters[s.CLUSTER_ID], accounts[s.CLUSTER_ID])
+        person_ids, person = persons.result()
 
-    # a handover is taken by the account facts, which let the orders go once read
-    facts, identifiers = account_facts(accounts, links, tables, config=config, engine=engine)
+    if isinstance(tables, AccountFacts) and _same_ids(tables.tables.ids, accounts[s.ACCOUNT_ID]):
+        facts, identifiers = tables.facts, tables.identifiers
+    else:
+        # a handover is taken by the account facts, which let the orders go once read
+        facts, identifiers = account_facts(
+            accounts, links, tables.tables if isinstance(tables, AccountFacts) else tables,
+            config=config, engine=engine)
+    del tables
     # each step's freed columns (of the orders, of the incidence) go back to the system
     # before the next one allocates: malloc keeps them, and the next step's arrays, of
     # other sizes, seldom fit them
@@ -158,6 +181,11 @@ def _scored(
     return features
 
 
+def _same_ids(ids: pd.Index, accounts: pd.Series) -> bool:
+    """Whether the accounts are ``ids``, in their order."""
+    return len(ids) == len(accounts) and ids.equals(pd.Index(accounts))
+
+
 def _codes(ids: pd.Series, of: pd.Series) -> tuple[pd.Index, np.ndarray]:
     """The sorted distinct values of ``ids`` and ``of``, and the code of each ``of``.
 
@@ -178,10 +206,12 @@ def _codes(ids: pd.Series, of: pd.Series) -> tuple[pd.Index, np.ndarray]:
     return pd.Index(uniques[order]), rank[codes[len(both) - len(of):]]
 
 
-def _check_columns(clusters: Clustering, links: LinkSet, tables: Tables) -> None:
+def _check_columns(clusters: Clustering, links: LinkSet, orders: pd.DataFrame | None) -> None:
+    """Raise InputError for a missing column (``orders`` None: checked when they were read)."""
     frames = {
         "clusters.accounts": clusters.accounts, "clusters.clusters": clusters.clusters,
-        "links.incidence": links.incidence, "tables.orders": tables.orders,
+        "links.incidence": links.incidence,
+        "tables.orders": pd.DataFrame() if orders is None else orders,
     }
     missing = [
         f"{name}.{col}" for name, cols in _REQUIRED.items() for col in cols

@@ -6,6 +6,8 @@ account positions once, then counted with ``np.bincount`` / groupby.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -16,6 +18,7 @@ from linkgraph.codes import index_dtype, text_array
 from linkgraph.codes import positions as code_positions
 from linkgraph.config import CouponConfig
 from linkgraph.engine import LOCAL, Aggregation, Engine
+from linkgraph.errors import InputError
 from linkgraph.graph import LinkSet
 from linkgraph.load import Tables
 from linkgraph.memory import release_freed_memory
@@ -283,8 +286,178 @@ def _taken(tables: Tables | HandedOver) -> Tables:
     return found
 
 
+#: the columns of the account facts read from the tables alone, in the facts' order
+#: (``created`` first, ``blocked`` last)
+_TABLE_FACT_COLUMNS = ("created", "n_orders", "n_new_user", "coupon_only", "n_near_min")
+
+
+@dataclass(frozen=True)
+class TableFacts:
+    """The account facts read from the input tables alone (orders, accounts, sanctions),
+    made before the clusters are (:func:`table_facts`): the score stage reads them
+    instead of the tables.
+
+    ids: the accounts' ids the facts are aligned with (the accounts table's).
+    facts: one row per id: created (days; NaN when unknown), n_orders, n_new_user,
+        coupon_only, n_near_min, blocked.
+    created_known: False when the accounts table had no creation times: ``created``
+        is then read from the graph stage's profiles, as without these facts.
+    """
+
+    ids: pd.Index
+    facts: pd.DataFrame
+    created_known: bool
+
+
+def table_facts(tables: Tables, *, config: CouponConfig, engine: Engine = LOCAL) -> TableFacts:
+    """The account facts of :func:`account_facts` that read the tables alone, per account of
+    ``tables.accounts``: the same numbers, whatever the clusters.
+
+    Each order counts for the account of its id (orders of an id the accounts lack
+    count for none: the load rejects them), so the facts of an account do not
+    depend on the other accounts; :func:`account_facts` places them at its own
+    accounts' positions.
+
+    Args:
+        tables: the input tables (``accounts``: account_id, created_at; ``orders``;
+            ``sanctions``).
+        config: the coupon settings.
+        engine: where the per-account counts are grouped (``linkgraph.engine``).
+
+    Returns:
+        :class:`TableFacts`.
+
+    Raises:
+        InputError: the orders have columns but no ``account_id``.
+
+    >>> from linkgraph.load import Tables
+    >>> none = pd.DataFrame()
+    >>> accounts = pd.DataFrame({"account_id": ["a", "b"]})
+    >>> orders = pd.DataFrame({"account_id": ["b", "b"], "coupon_type": ["new_user", None]})
+    >>> tables = Tables(accounts=accounts, addresses=none, payments=none, logins=none,
+    ...                 orders=orders, sanctions=none, decisions=none, rejects=none)
+    >>> table_facts(tables, config=CouponConfig()).facts[["n_orders", "n_new_user"]].to_numpy().tolist()
+    [[0, 0], [2, 1]]
+    """
+    if len(tables.orders.columns) and s.ACCOUNT_ID not in tables.orders.columns:
+        raise InputError("the score stage is missing input columns: tables.orders.account_id. "
+                         "The earlier stage that builds them must provide them.")
+    index = pd.Index(tables.accounts[s.ACCOUNT_ID]) if s.ACCOUNT_ID in tables.accounts.columns \
+        else pd.Index(pd.Series([], dtype="str"))
+    n = len(index)
+    facts = pd.DataFrame(index=pd.RangeIndex(n))
+    sanctions = tables.sanctions
+    blocking = _blocking_rows(sanctions)
+    created_known = {s.ACCOUNT_ID, s.CREATED_AT} <= set(tables.accounts.columns)
+    orders = _orders_of(tables)
+    order_pos, created_pos, blocked_pos = positions(
+        index, (orders[s.ACCOUNT_ID], None),
+        (tables.accounts[s.ACCOUNT_ID] if created_known else pd.Series([], dtype="str"), None),
+        (sanctions[s.ACCOUNT_ID] if len(blocking) else pd.Series([], dtype="str"), blocking),
+    )
+    facts["created"] = _created(n, created_pos, tables.accounts if created_known else None)
+    order_facts = _order_facts(orders, order_pos, n, config=config, engine=engine)
+    facts = pd.concat([facts, order_facts], axis=1)
+    facts["blocked"] = _blocked(n, blocked_pos)
+    return TableFacts(ids=index, facts=facts, created_known=created_known)
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """:func:`account_facts` made before the clusters, for the accounts of the tables
+    (:func:`facts_before_clusters`); the score reads them when its clustering has the
+    same accounts in the same order, else makes them again from ``tables``.
+
+    tables: the :class:`TableFacts` they were made from.
+    facts, identifiers: as :func:`account_facts` returns them.
+    """
+
+    tables: TableFacts
+    facts: pd.DataFrame
+    identifiers: pd.DataFrame
+
+
+def facts_before_clusters(links: LinkSet, tables: TableFacts, *, config: CouponConfig,
+                          engine: Engine = LOCAL) -> AccountFacts:
+    """The account facts of the tables' accounts: what :func:`account_facts` gives for
+    a clustering of the same accounts, none of it read from the clusters.
+
+    Args:
+        links: the graph stage's links (incidence, profiles).
+        tables: the :class:`TableFacts` of the input tables.
+        config: the coupon settings.
+        engine: where the per-account counts are grouped (``linkgraph.engine``).
+
+    Returns:
+        :class:`AccountFacts`.
+
+    >>> from linkgraph.load import Tables
+    >>> none = pd.DataFrame()
+    >>> tables = Tables(accounts=pd.DataFrame({"account_id": ["a", "b"]}), addresses=none,
+    ...                 payments=none, logins=none, sanctions=none, decisions=none,
+    ...                 orders=pd.DataFrame({"account_id": ["b"], "coupon_type": ["new_user"]}),
+    ...                 rejects=none)
+    >>> cards = pd.DataFrame({"account_id": ["a", "b"], "kind": "card", "value": "fp1"})
+    >>> links = LinkSet(incidence=cards, pairs=none, pair_tiers=none, hubs=none, profiles=none)
+    >>> early = facts_before_clusters(links, table_facts(tables, config=CouponConfig()),
+    ...                               config=CouponConfig())
+    >>> early.facts["redeemer"].tolist(), early.identifiers["pos"].tolist()
+    ([False, True], [1])
+    """
+    facts, identifiers = account_facts(pd.DataFrame({s.ACCOUNT_ID: tables.ids}), links, tables,
+                                       config=config, engine=engine)
+    return AccountFacts(tables=tables, facts=facts, identifiers=identifiers)
+
+
+def _blocking_rows(sanctions: pd.DataFrame) -> np.ndarray:
+    """The rows of the sanctions that block their account."""
+    if {s.ACCOUNT_ID, s.ACTION} <= set(sanctions.columns):
+        return np.flatnonzero(sanctions[s.ACTION].isin(s.BLOCKING_ACTIONS).to_numpy(dtype=bool))
+    return np.zeros(0, dtype=np.int64)
+
+
+def _orders_of(tables: Tables) -> pd.DataFrame:
+    """The orders, or an empty frame of account ids when they have none."""
+    return tables.orders if s.ACCOUNT_ID in tables.orders.columns else pd.DataFrame(
+        {s.ACCOUNT_ID: pd.Series([], dtype="str")})
+
+
+def _created(n: int, created_pos: np.ndarray, created_from: pd.DataFrame | None) -> np.ndarray:
+    """Per account position, its creation time in days (NaN when unknown)."""
+    created = np.full(n, np.nan)
+    if created_from is None:
+        return created
+    known = created_pos >= 0
+    created[created_pos[known]] = days(created_from[s.CREATED_AT])[known]
+    return created
+
+
+def _blocked(n: int, blocked_pos: np.ndarray) -> np.ndarray:
+    """Per account position, whether a blocking sanction names it."""
+    blocked = np.zeros(n, dtype=bool)
+    blocked[blocked_pos[blocked_pos >= 0]] = True
+    return blocked
+
+
+def _placed(early: TableFacts, index: pd.Index) -> pd.DataFrame:
+    """The early facts at the positions of ``index`` (no orders, no creation time and
+    not blocked for an id they lack); the very same frame when the ids are the same
+    (the usual case)."""
+    if len(early.ids) == len(index) and (early.ids is index or early.ids.equals(index)):
+        return early.facts
+    at = code_positions(index, early.ids)
+    found = at >= 0
+    taken = np.where(found, at, 0)
+    placed = {}
+    for name, values in early.facts.items():
+        column_values = values.to_numpy()[taken]
+        column_values[~found] = np.nan if name == "created" else 0
+        placed[name] = column_values
+    return pd.DataFrame(placed)
+
+
 def account_facts(
-    accounts: pd.DataFrame, links: LinkSet, tables: Tables | HandedOver, *,
+    accounts: pd.DataFrame, links: LinkSet, tables: Tables | HandedOver | TableFacts, *,
     config: CouponConfig, engine: Engine = LOCAL,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Facts per account and the redeemers' identifiers.
@@ -293,67 +466,38 @@ def account_facts(
         accounts: ``account_id, cluster_id, person_cluster_id``, one row per account.
         links: the graph stage's output (incidence, profiles).
         tables: the input tables (orders, accounts, sanctions), or a
-            :class:`HandedOver` of them (taken: they go once read).
+            :class:`HandedOver` of them (taken: they go once read), or the
+            :class:`TableFacts` read from them earlier.
         config: the coupon settings.
         engine: where the per-account counts are grouped (``linkgraph.engine``).
 
     Returns:
         ``facts``: one row per account, aligned with ``accounts``: created (days),
-        n_orders, n_new_user, redeemer, coupon_only, n_near_min, disposable,
-        own_identity, blocked.
+        n_orders, n_new_user, coupon_only, n_near_min, redeemer, own_identity,
+        disposable, blocked.
         ``identifiers``: one row per (redeemer, identifier) of the non-junk
         card, device, phone and address values: ``pos`` (account position),
         ``kind`` (index into ``schemas.KINDS``), ``cls`` (card/device/
         address/pickup, -1 for phones), ``vkey`` (an integer per (kind, value))
         and ``row`` (its row in ``links.incidence``).
     """
-    tables = _taken(tables)
     index = pd.Index(accounts[s.ACCOUNT_ID])
     n = len(index)
-    facts = pd.DataFrame(index=pd.RangeIndex(n))
-
     incidence = links.incidence
-    # categorical ids (the graph stage's) are looked up by their categories, on their own:
-    # then the incidence's rows are read after the orders', whose peak they would add to
-    joined = not isinstance(incidence[s.ACCOUNT_ID].dtype, pd.CategoricalDtype)
-    rows, kind = _scored_rows(incidence) if joined else (np.zeros(0, np.int64), None)
-    # (deferred: an empty categorical keeps the lookup below on the categorical path)
-    ids = incidence[s.ACCOUNT_ID] if joined else pd.Series(pd.Categorical([]))
-
-    sanctions = tables.sanctions
-    blocking = (
-        np.flatnonzero(sanctions[s.ACTION].isin(s.BLOCKING_ACTIONS).to_numpy(dtype=bool))
-        if {s.ACCOUNT_ID, s.ACTION} <= set(sanctions.columns) else np.zeros(0, dtype=np.int64)
-    )
-    created_from = next(
-        (frame for frame in (tables.accounts, links.profiles)
-         if {s.ACCOUNT_ID, s.CREATED_AT} <= set(frame.columns)), pd.DataFrame({
-             s.ACCOUNT_ID: pd.Series([], dtype="str"), s.CREATED_AT: pd.Series([], dtype="str")})
-    )
-    orders = tables.orders if s.ACCOUNT_ID in tables.orders.columns else pd.DataFrame(
-        {s.ACCOUNT_ID: pd.Series([], dtype="str")})
-    order_pos = _order_positions(index, links, orders)
-    # with the graph stage's lookup, only its strays were looked up: none here
-    order_part = (orders[s.ACCOUNT_ID], None) if order_pos is None else (
-        pd.Series([], dtype="str"), None)
-    incidence_pos, looked_up, created_pos, blocked_pos = positions(
-        index, (ids, rows), order_part,
-        (created_from[s.ACCOUNT_ID], None),
-        (sanctions[s.ACCOUNT_ID] if len(blocking) else pd.Series([], dtype="str"), blocking),
-    )
-    if order_pos is None:
-        order_pos = looked_up
-
-    created = np.full(n, np.nan)
-    known = created_pos >= 0
-    created[created_pos[known]] = days(created_from[s.CREATED_AT])[known]
-    facts["created"] = created
-
-    order_facts = _order_facts(orders, order_pos, n, config=config, engine=engine)
-    # the tables are read: handed over, the orders go before the identifiers' facts
-    del order_pos, looked_up, order_part, orders, created_from, sanctions, tables
-    release_freed_memory()  # the orders' columns, before the incidence's are read
-    facts = pd.concat([facts, order_facts], axis=1)
+    kind: np.ndarray | None = None
+    if isinstance(tables, TableFacts):
+        # read from the tables before the clusters were made: placed at the accounts' rows
+        early = _placed(tables, index)
+        facts = early[list(_TABLE_FACT_COLUMNS)].copy(deep=False)
+        blocked = early["blocked"].to_numpy()
+        del early
+        if not tables.created_known:
+            created_from = _created_from(None, links)
+            (created_pos,) = positions(index, (created_from[s.ACCOUNT_ID], None))
+            facts = facts.assign(created=_created(n, created_pos, created_from))
+    else:
+        facts, blocked, rows, kind, incidence_pos = _facts_of_tables(
+            index, links, _taken(tables), config=config, engine=engine)
     redeemer = facts["n_new_user"].to_numpy() > 0
     facts["redeemer"] = redeemer
 
@@ -369,10 +513,60 @@ def account_facts(
     facts["disposable"] = _disposable(links, rows, pos, kind, index)
     identifiers = _redeemer_identifiers(incidence, rows, pos, kind, clean, pickup, redeemer)
 
-    blocked = np.zeros(n, dtype=bool)
-    blocked[blocked_pos[blocked_pos >= 0]] = True
     facts["blocked"] = blocked
     return facts, identifiers
+
+
+def _created_from(tables: Tables | None, links: LinkSet) -> pd.DataFrame:
+    """Where the accounts' creation times are read: the accounts table, else the graph
+    stage's profiles, else nowhere (an empty frame)."""
+    return next(
+        (frame for frame in ((tables.accounts,) if tables is not None else ()) + (links.profiles,)
+         if {s.ACCOUNT_ID, s.CREATED_AT} <= set(frame.columns)), pd.DataFrame({
+             s.ACCOUNT_ID: pd.Series([], dtype="str"), s.CREATED_AT: pd.Series([], dtype="str")})
+    )
+
+
+def _facts_of_tables(
+    index: pd.Index, links: LinkSet, tables: Tables, *, config: CouponConfig, engine: Engine,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """The facts the tables give (created, the orders' facts) and ``blocked`` per account
+    of ``index``; with the incidence's scored rows, their kinds and account positions when
+    they were looked up with the tables' (text ids), else empty rows and None kinds."""
+    n = len(index)
+    facts = pd.DataFrame(index=pd.RangeIndex(n))
+    incidence = links.incidence
+    # categorical ids (the graph stage's) are looked up by their categories, on their own:
+    # then the incidence's rows are read after the orders', whose peak they would add to
+    joined = not isinstance(incidence[s.ACCOUNT_ID].dtype, pd.CategoricalDtype)
+    rows, kind = _scored_rows(incidence) if joined else (np.zeros(0, np.int64), None)
+    # (deferred: an empty categorical keeps the lookup below on the categorical path)
+    ids = incidence[s.ACCOUNT_ID] if joined else pd.Series(pd.Categorical([]))
+
+    sanctions = tables.sanctions
+    blocking = _blocking_rows(sanctions)
+    created_from = _created_from(tables, links)
+    orders = _orders_of(tables)
+    order_pos = _order_positions(index, links, orders)
+    # with the graph stage's lookup, only its strays were looked up: none here
+    order_part = (orders[s.ACCOUNT_ID], None) if order_pos is None else (
+        pd.Series([], dtype="str"), None)
+    incidence_pos, looked_up, created_pos, blocked_pos = positions(
+        index, (ids, rows), order_part,
+        (created_from[s.ACCOUNT_ID], None),
+        (sanctions[s.ACCOUNT_ID] if len(blocking) else pd.Series([], dtype="str"), blocking),
+    )
+    if order_pos is None:
+        order_pos = looked_up
+
+    facts["created"] = _created(n, created_pos, created_from)
+
+    order_facts = _order_facts(orders, order_pos, n, config=config, engine=engine)
+    # the tables are read: handed over, the orders go before the identifiers' facts
+    del order_pos, looked_up, order_part, orders, created_from, sanctions, tables
+    release_freed_memory()  # the orders' columns, before the incidence's are read
+    return (pd.concat([facts, order_facts], axis=1), _blocked(n, blocked_pos), rows, kind,
+            incidence_pos)
 
 
 def _order_facts(
