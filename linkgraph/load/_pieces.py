@@ -280,6 +280,9 @@ def finish_table(read: ReadTable, *, codes: np.ndarray | None = None, n_known: i
         mine = keep[start:stop]
         tables.append(table if mine.all() else table.filter(pa.array(mine)))
         del table
+        # the piece's memory back before the next piece's copy: freed by this thread, it
+        # was allocated by the one that read it (another arena, not reused here)
+        release_freed_memory()
     table = pa.concat_tables(tables)
     del tables
     sorted_by: np.ndarray | None = None
