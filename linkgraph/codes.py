@@ -125,6 +125,32 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     return ordered[keep]
 
 
+def dictionary_codes(values: pa.Array | pa.ChunkedArray, *,
+                     dtype: type[np.signedinteger] = np.int32) -> tuple[pa.Array, np.ndarray]:
+    """The distinct ``values`` in order of first appearance, and each row's index into
+    them as ``dtype`` (-1 for a missing value): ``pd.factorize`` of Arrow text.
+
+    The chunks are hashed in turn into one table by Arrow's ``dictionary_encode``
+    (every chunk comes out with the same, final, dictionary), with no copy of the
+    strings into one chunk first; each chunk's indices are written straight into
+    the one array of codes (not copied per chunk, then concatenated).
+
+    >>> distinct, codes = dictionary_codes(pa.chunked_array([["b", None], ["a", "b"]]))
+    >>> distinct.to_pylist(), codes.tolist(), codes.dtype.name
+    (['b', 'a'], [0, -1, 1, 0], 'int32')
+    """
+    encoded = pc.dictionary_encode(values)
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    if not chunks:
+        return pa.array([], type=values.type), np.zeros(0, dtype=dtype)
+    codes = np.empty(sum(len(chunk) for chunk in chunks), dtype=dtype)
+    at = 0
+    for chunk in chunks:
+        codes[at:at + len(chunk)] = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        at += len(chunk)
+    return chunks[-1].dictionary, codes
+
+
 def categorical(codes: np.ndarray, names: Sequence[str]) -> pd.Categorical:
     """A categorical of ``codes`` into ``names`` (-1 missing), its categories the distinct
     names sorted, so that it sorts and compares as the strings would.

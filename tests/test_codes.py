@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from linkgraph.codes import (
     coded_text,
+    dictionary_codes,
     positions,
     sort_ranks,
     sorted_keys,
@@ -103,3 +104,17 @@ def test_positions_in_a_narrow_type_are_the_same_positions():
     assert narrow.tolist() == positions(column, keys).tolist() == [2, -1, 0, 1, 2]
     text = positions(column.astype(object), keys, dtype=np.int32)
     assert text.dtype == np.int32 and text.tolist() == narrow.tolist()
+
+
+@given(st.lists(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "ab", ""])), max_size=5),
+                max_size=4))
+def test_chunked_text_codes_are_pandas_factorize_in_either_width(chunks):
+    values = pa.chunked_array([pa.array(chunk, type=pa.string()) for chunk in chunks],
+                              type=pa.string())
+    expected_codes, expected_distinct = pd.factorize(
+        pd.Series([v for chunk in chunks for v in chunk], dtype=object))
+    for dtype in (np.int32, np.int64):
+        distinct, codes = dictionary_codes(values, dtype=dtype)
+        assert codes.dtype == dtype
+        assert codes.tolist() == expected_codes.tolist()
+        assert distinct.to_pylist() == list(expected_distinct)

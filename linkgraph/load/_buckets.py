@@ -14,7 +14,8 @@ import itertools
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from linkgraph.codes import dictionary_codes
 
 #: rows hashed at a time (about 64k: a table that fits in the caches)
 BATCH_ROWS = 1 << 16
@@ -48,10 +49,7 @@ def bucketed_codes(values: pa.ChunkedArray) -> np.ndarray:
 
 def _codes(values: pa.ChunkedArray) -> np.ndarray:
     """Dictionary codes (int32, -1 for null), numbered by first appearance."""
-    encoded = pc.dictionary_encode(values)
-    return np.concatenate([np.zeros(0, dtype=np.int32)] + [
-        np.asarray(chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int32)
-        for chunk in encoded.chunks])
+    return dictionary_codes(values)[1]
 
 
 def _bucket_keys(values: pa.ChunkedArray) -> np.ndarray:

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
+from linkgraph.codes import dictionary_codes
 from linkgraph.load._read import RawTable
 
 _ID_COLUMNS = (s.ACCOUNT_ID, s.ORDER_ID, s.ADDRESS_ID, s.PAYMENT_ID, s.DEVICE_ID)
@@ -90,8 +91,8 @@ class ParsedTable:
 def parse_table(raw: RawTable) -> ParsedTable:
     """:func:`parse_rows`, with the account ids (and order ids) encoded."""
     rows = parse_rows(raw)
-    ids, id_codes = _encoded(rows.values[s.ACCOUNT_ID])
-    order_codes = _encoded(rows.values[s.ORDER_ID])[1] if raw.table == "orders" else None
+    ids, id_codes = dictionary_codes(rows.values[s.ACCOUNT_ID])
+    order_codes = dictionary_codes(rows.values[s.ORDER_ID])[1] if raw.table == "orders" else None
     return ParsedTable(raw, rows.values, rows.checks, rows.ignored, ids, id_codes, order_codes)
 
 
@@ -138,25 +139,6 @@ def parse_rows(raw: RawTable, *, ips: bool = True) -> ParsedRows:
         checks.append((~_mask(pc.is_in(values[column], value_set=pa.array(allowed))), column,
                        f"unknown {column}"))
     return ParsedRows(raw, values, tuple(checks), tuple(ignored), frozenset(trimmed))
-
-
-def _encoded(values: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """The distinct values and each row's index into them (int32, -1 for null).
-
-    The chunks are hashed in turn into one table, with no copy of the strings into
-    one chunk first: every chunk's indices point into the one dictionary.
-    """
-    encoded = pc.dictionary_encode(values)
-    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
-    if not chunks:
-        return pa.array([], type=values.type), np.zeros(0, dtype=np.int32)
-    # each chunk's indices written into the one array (not all copied, then concatenated)
-    codes = np.empty(sum(len(chunk) for chunk in chunks), dtype=np.int32)
-    at = 0
-    for chunk in chunks:
-        codes[at:at + len(chunk)] = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-        at += len(chunk)
-    return chunks[-1].dictionary, codes
 
 
 def judge_rows(parsed: ParsedRows) -> tuple[pa.Table, np.ndarray,
@@ -378,7 +360,7 @@ def parse_ips(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray, np.
     """
     if values.type != pa.string():
         values = values.cast(pa.string())
-    distinct, position = _encoded(values)
+    distinct, position = dictionary_codes(values)
     plain = _mask(pc.match_substring_regex(distinct, _IPV4))
     # plain IPv6 (hextets, "::", no blanks) is valid as is: only the rest meets ipaddress
     others = np.flatnonzero(~plain)
@@ -395,7 +377,7 @@ def parse_ips(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray, np.
         wrong[i] = bool(v) and cleaned[i] is None and v.lower() not in _NULL_TOKENS
     cleaned_array = pc.if_else(pa.array(plain), distinct, pa.array(cleaned, type=pa.string()))
     # two values as found may trim to one IP: its code is that of the trimmed value
-    _, recode = _encoded(cleaned_array)
+    _, recode = dictionary_codes(cleaned_array)
     valid = position >= 0
     bad = np.zeros(len(position), dtype=bool)
     bad[valid] = wrong[position[valid]]

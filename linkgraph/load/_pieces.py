@@ -22,11 +22,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
+from linkgraph.codes import dictionary_codes
 from linkgraph.load._buckets import bucketed_codes
 from linkgraph.load._check import (
     KEPT,
     _duplicated,
-    _encoded,
     judge_rows,
     parse_ips,
     parse_rows,
@@ -122,13 +122,14 @@ class ReadTable:
     order_codes: np.ndarray | None
 
 
-def read_table(name: str, path: Path | None) -> ReadTable:
+def read_table(name: str, path: Path | None, *, ips: bool = True) -> ReadTable:
     """Read (``path`` None: the empty table), parse and judge table ``name`` piece by piece.
 
     The IPs are judged over the whole table after the pieces: a login table
     repeats each IP many times in every piece, and the codes they get serve the
     sign-ins' first and last. It is the last row check of the tables with an IP
-    column, so a row fails the same check first.
+    column, so a row fails the same check first. With ``ips=False`` they are left
+    to the caller (``ip`` None: :func:`check_ips`, on another thread).
     """
     pieces = []
     header: list[str] = []
@@ -137,16 +138,28 @@ def read_table(name: str, path: Path | None) -> ReadTable:
         pieces.append(judge_piece(raw))
         del raw
         release_freed_memory()
-    ids, codes = _encoded(_column(pieces, s.ACCOUNT_ID)) if name == "accounts" else (None, None)
-    ip = None
-    for column in (s.IP, s.REGISTRATION_IP):
-        if column in s.INPUT_TABLES[name][1]:
-            found = _column(pieces, column)
-            typed, bad, ip_codes = parse_ips(found)
-            ip = IpCheck(column, None if typed is found else typed, bad, ip_codes)
+    ids, codes = dictionary_codes(_column(pieces, s.ACCOUNT_ID)) if name == "accounts" else (None, None)
+    read = ReadTable(name, path, header, pieces, ids, codes, None, None)
+    ip = check_ips(read) if ips else None
     # order ids are mostly distinct: one hash table of them all would take gigabytes
     order_codes = bucketed_codes(_column(pieces, s.ORDER_ID)) if name == "orders" else None
-    return ReadTable(name, path, header, pieces, ids, codes, ip, order_codes)
+    return dataclasses.replace(read, ip=ip, order_codes=order_codes)
+
+
+def check_ips(read: ReadTable) -> IpCheck | None:
+    """The IP column of ``read`` judged over all its pieces (None: the table has none)."""
+    ip = None
+    for column in (s.IP, s.REGISTRATION_IP):
+        if column in s.INPUT_TABLES[read.name][1]:
+            found = _column(read.pieces, column)
+            typed, bad, ip_codes = parse_ips(found)
+            ip = IpCheck(column, None if typed is found else typed, bad, ip_codes)
+    return ip
+
+
+def sign_in_devices(read: ReadTable) -> np.ndarray:
+    """The sign-ins' devices as codes (int32, -1 missing), for :func:`finish_table`."""
+    return dictionary_codes(_column(read.pieces, s.DEVICE_ID))[1]
 
 
 @dataclass(frozen=True)
@@ -193,7 +206,7 @@ def account_codes(known: pa.Array, reads: list[ReadTable]) -> list[np.ndarray]:
 
     One hashing of the known ids and of every row of the tables, together.
     """
-    encoded = _encoded(pa.chunked_array(
+    encoded = dictionary_codes(pa.chunked_array(
         [known, *(chunk for read in reads for chunk in _column(read.pieces, s.ACCOUNT_ID).chunks)],
         type=known.type))[1]
     bounds = np.cumsum([len(known)] + [sum(piece.kept.num_rows for piece in read.pieces)
@@ -202,7 +215,8 @@ def account_codes(known: pa.Array, reads: list[ReadTable]) -> list[np.ndarray]:
 
 
 def finish_table(read: ReadTable, *, codes: np.ndarray | None = None, n_known: int = 0,
-                 first_and_last: bool = False) -> FinishedTable:
+                 first_and_last: bool = False, devices: np.ndarray | None = None
+                 ) -> FinishedTable:
     """The checks over ``read``'s rows in the load's order, and the frame of the rows kept.
 
     ``codes`` are the rows' account codes (:func:`account_codes`), those under
@@ -211,7 +225,8 @@ def finish_table(read: ReadTable, *, codes: np.ndarray | None = None, n_known: i
     (accounts) or order_id (orders) among the rows still
     kept, the first kept. Values ignored on an account are reported only on rows
     that stay. With ``first_and_last`` (sign-ins), the frame keeps only each
-    (account, IP, device)'s first and last sign-in (:func:`first_and_last_sign_ins`).
+    (account, IP, device)'s first and last sign-in (:func:`first_and_last_sign_ins`), the
+    devices coded by :func:`sign_in_devices` (``devices``, when given, are those codes).
     Accounts come sorted by account_id.
     """
     name, pieces = read.name, read.pieces
@@ -253,7 +268,8 @@ def finish_table(read: ReadTable, *, codes: np.ndarray | None = None, n_known: i
     if ip is not None:
         coded[ip.column] = ip.codes
     if first_and_last and name == "logins" and accepted:
-        coded[s.DEVICE_ID] = _keep_first_and_last(read, codes, keep)
+        coded[s.DEVICE_ID] = _keep_first_and_last(
+            read, codes, keep, sign_in_devices(read) if devices is None else devices)
     n_dropped = sum(piece.n_dropped for piece in pieces) + int(dropped.sum())
     tables = []
     for i, (start, stop) in enumerate(itertools.pairwise(bounds)):
@@ -264,6 +280,9 @@ def finish_table(read: ReadTable, *, codes: np.ndarray | None = None, n_known: i
         mine = keep[start:stop]
         tables.append(table if mine.all() else table.filter(pa.array(mine)))
         del table
+        # the piece's memory back before the next piece's copy: freed by this thread, it
+        # was allocated by the one that read it (another arena, not reused here)
+        release_freed_memory()
     table = pa.concat_tables(tables)
     del tables
     sorted_by: np.ndarray | None = None
@@ -280,11 +299,11 @@ def finish_table(read: ReadTable, *, codes: np.ndarray | None = None, n_known: i
 _GONE = JudgedPiece(pa.table({}), 0, None, None, None, (), (), 0)
 
 
-def _keep_first_and_last(read: ReadTable, account: np.ndarray, keep: np.ndarray
-                         ) -> np.ndarray:
+def _keep_first_and_last(read: ReadTable, account: np.ndarray, keep: np.ndarray,
+                         devices: np.ndarray) -> np.ndarray:
     """Of the sign-ins ``keep`` holds, leave only each (account, IP, device)'s first and last.
 
-    Returns the devices as codes of every row (-1 missing).
+    ``devices``: the devices as codes of every row (-1 missing); returned.
     """
     assert read.ip is not None
     alive = None if keep.all() else np.flatnonzero(keep)
@@ -294,7 +313,6 @@ def _keep_first_and_last(read: ReadTable, account: np.ndarray, keep: np.ndarray
 
     seen = _column(read.pieces, s.SEEN_AT).cast(pa.int64())
     times = np.asarray(pc.fill_null(seen, np.iinfo(np.int64).min).to_numpy(), dtype=np.int64)
-    _, devices = _encoded(_column(read.pieces, s.DEVICE_ID))
     chosen = first_and_last_sign_ins(rows(account), rows(read.ip.codes), rows(devices),
                                      rows(times))
     if alive is None:

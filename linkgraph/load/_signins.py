@@ -47,7 +47,10 @@ def _chosen(account: np.ndarray, ip: np.ndarray, device: np.ndarray,
     if not n:
         return chosen
     order, starts = _groups(account, ip, device)
-    sizes = np.diff(np.append(starts, n))
+    # each sorted row's group (no search of the starts, no repeat of each group's best)
+    group = np.zeros(n, dtype=np.int32 if len(starts) < 1 << 31 else np.int64)
+    group[starts[1:]] = 1
+    np.cumsum(group, out=group)
     for latest in (False, True):
         time = times[order]
         if not latest:
@@ -56,10 +59,12 @@ def _chosen(account: np.ndarray, ip: np.ndarray, device: np.ndarray,
         best = (np.maximum if latest else np.minimum).reduceat(time, starts)
         # within a group the rows are in file order (a stable sort): its first at the
         # best time is the earliest such row
-        at_best = np.flatnonzero(time == np.repeat(best, sizes))
+        at_best = np.flatnonzero(time == best[group])
         del time, best
-        group = np.searchsorted(starts, at_best, side="right")
-        first = np.append(True, group[1:] != group[:-1])
+        at_group = group[at_best]
+        first = np.empty(len(at_best), dtype=bool)
+        first[0] = True  # every group has a row at its best
+        np.not_equal(at_group[1:], at_group[:-1], out=first[1:])
         chosen[order[at_best[first]]] = True
     return chosen
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,12 +18,16 @@ import pyarrow as pa
 from linkgraph import schemas as s
 from linkgraph.errors import InputError, RejectLimitError
 from linkgraph.load._check import KEPT
+from linkgraph.load._jobs import Jobs
 from linkgraph.load._pieces import (
     FinishedTable,
+    IpCheck,
     ReadTable,
     account_codes,
+    check_ips,
     finish_table,
     read_table,
+    sign_in_devices,
 )
 from linkgraph.load._read import (
     Unreadable,
@@ -174,68 +180,86 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
     """
     paths, problems = find_files(Path(data_dir))
     first_and_last = sign_ins == "first_last"
-    finishing: list[Future[dict[str, FinishedTable]]] = []
-    known: Future[pa.Array] = Future()  # the accounts' distinct ids, once read
-    waiting = [read_table(name, None) for name in s.TABLE_NAMES if name not in paths]
-    others_codes: Future[list[np.ndarray]] | None = None
-    digests: dict[str, Future[str]] = {}
     found: dict[str, list[str]] = {}  # each table's contract problems, listed in table order
+    finished: dict[str, FinishedTable] = {}
+    n_known = 0  # the accounts' distinct ids
     # Two workers read, parse and judge the tables (arrow's readers and kernels
     # release the GIL), then finish them (the frames are not made among this
-    # thread's long-lived allocations); the files are hashed once every table but the
-    # sign-ins is read.
+    # thread's long-lived allocations), the most urgent job first (_jobs): the
+    # accounts (every other table waits for their ids), then the sign-ins (the largest
+    # table, the longest chain of work: their IPs, devices and accounts coded by both
+    # workers at once, then their finish, which shrinks them), then the rest, largest
+    # first; the accounts are finished before the rest's ids are hashed (the sorted copy
+    # of the accounts not beside the rest's finish: +0.1 GB at 1M), the rest once the
+    # sign-ins are (its frames are made after: not beside the sign-ins' pieces), and the
+    # files hashed last.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        # the accounts first (every other table waits for their ids), then the largest
-        # files first, so that no thread is left with the logins at the end; the
-        # sign-ins are finished as soon as they are read: their finish shrinks them
-        present = sorted((name for name in paths if name != "accounts"),
-                         key=lambda name: -table_size(paths[name]))
-        reads: dict[Future[Any], str] = {(pool.submit(_read_and_finish, paths[name], known, first_and_last=first_and_last)
-                  if name == "logins" else pool.submit(read_table, name, paths[name])): name
-                 for name in ["accounts", *present] if name in paths}
-        if "accounts" not in paths:
-            known.set_result(pa.array([], type=pa.string()))
-        while True:
-            if others_codes is None and all(name == "logins" for name in reads.values()):
-                # the rest read: their ids hashed together with the accounts' ids, and the
-                # files hashed, while the other worker reads and finishes the sign-ins
-                # (their frames are made after: not beside the sign-ins' pieces)
-                others_codes = pool.submit(account_codes, known.result(), waiting)
-                digests = {name: pool.submit(sha256, path) for name, path in paths.items()}
-            if not reads:
-                break
-            done, _ = wait(reads, return_when=FIRST_COMPLETED)
+        jobs = Jobs(pool)
+        rest = sorted((name for name in paths if name not in ("accounts", "logins")),
+                      key=lambda name: -table_size(paths[name]))
+        reads: dict[str, Future[ReadTable]] = {}
+        for name in ["accounts", "logins", *rest]:
+            if name in paths:
+                reads[name] = jobs.submit(
+                    _READ_ACCOUNTS if name == "accounts" else _READ_SIGN_INS if name == "logins"
+                    else _READ, partial(read_table, ips=name != "logins"), name, paths[name])
+        accounts = reads.get("accounts")
+        outputs: dict[Future[Any], tuple[bool, str]] = {  # (a read?, table) of what is waited on
+            future: (True, name) for name, future in reads.items()}
+        if accounts is not None:
+            outputs[jobs.after([accounts], _CODE_OTHERS, _finish_accounts, accounts)] = (
+                False, "accounts")
+        logins_done: list[Future[Any]] = []
+        if "logins" in reads:
+            logins = reads["logins"]
+            needs = [logins] if accounts is None else [logins, accounts]
+            ips = jobs.after([logins], _CODE_SIGN_INS, _sign_in_ips, logins)
+            codes = jobs.after(needs, _CODE_SIGN_INS, _sign_in_accounts, accounts, logins)
+            devices = (jobs.after([logins], _CODE_SIGN_INS, _sign_in_devices, logins)
+                       if first_and_last else None)
+            logins_done = [jobs.after([*needs, ips, codes, *([devices] if devices else [])],
+                                      _FINISH_SIGN_INS, _finish_sign_ins, accounts, logins, ips,
+                                      codes, devices, first_and_last)]
+            outputs[logins_done[0]] = (False, "logins")
+            del logins, ips, codes, devices
+        # the rest's ids hashed with the accounts' ids once read: the largest table's
+        # alone, the others' together (two jobs, for the two workers), each table's once
+        read_all = [*[reads[name] for name in rest], *([accounts] if accounts is not None else [])]
+        groups = [rest[:1], rest[1:]]
+        for i, names in enumerate(groups):
+            tables = [reads[name] for name in names]
+            absent = ([read_table(name, None) for name in s.TABLE_NAMES if name not in paths]
+                      if i == len(groups) - 1 else [])
+            if not tables and not absent:
+                continue
+            coded = jobs.after([*tables, *([accounts] if accounts is not None else [])],
+                               _CODE_OTHERS, _others_codes, accounts, tables, absent)
+            outputs[jobs.after([coded, *logins_done], _FINISH, _finish_others, accounts, coded,
+                               first_and_last)] = (False, "others")
+            del tables, absent, coded
+        digests = {name: jobs.after(read_all, _DIGEST, sha256, path) for name, path in paths.items()}
+        del reads, accounts, read_all, logins_done
+        while outputs:
+            done, _ = wait(outputs, return_when=FIRST_COMPLETED)
             for future in done:
-                name = reads.pop(future)
+                is_read, name = outputs.pop(future)
                 try:
                     result = future.result()
                 except Unreadable as e:
-                    found[name] = [str(e)]
-                    if name == "accounts":  # nothing to judge the other tables against
-                        known.set_result(pa.array([], type=pa.string()))
+                    # a table not read is not finished either (its jobs failed as its read)
+                    if is_read:
+                        found[name] = [str(e)]
                     continue
                 finally:
                     del future  # its result (the pieces) must not outlive the table
-                if isinstance(result, ReadTable):
+                if is_read:
                     found[name] = column_problems(name, paths[name].name, result.header)
                     if name == "accounts":
-                        known.set_result(result.ids)
-                        finishing.append(pool.submit(_finish_accounts, result))
-                    else:
-                        waiting.append(result)
+                        n_known = len(result.ids)
                 else:
-                    header, finished_logins = result
-                    found[name] = column_problems(name, paths[name].name, header)
-                    finishing.append(_done(finished_logins))
+                    finished.update(result)
                 del result
             del done
-        # the rest finished together, while the other worker hashes the files
-        assert others_codes is not None
-        finishing.append(pool.submit(_finish_others, known.result(), waiting, others_codes,
-                                     first_and_last=first_and_last))
-        del waiting, others_codes
-        finished = {name: table for future in finishing for name, table in future.result().items()}
-        del finishing
         problems += [problem for name in s.TABLE_NAMES for problem in found.get(name, [])]
         if problems:
             raise InputError("\n".join(problems))
@@ -258,7 +282,7 @@ def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,
     rejects = _sorted_rejects([finished[name].rejects for name in s.TABLE_NAMES])
     _check_reject_rates(sources, rejects, max_reject_rate)
     return Tables(**{name: finished[name].frame for name in s.TABLE_NAMES}, rejects=rejects,
-                  sources=tuple(sources), codes=_loaded_codes(finished, len(known.result())))
+                  sources=tuple(sources), codes=_loaded_codes(finished, n_known))
 
 
 def _loaded_codes(finished: dict[str, FinishedTable], n_known: int) -> LoadedCodes:
@@ -279,40 +303,80 @@ def _loaded_codes(finished: dict[str, FinishedTable], n_known: int) -> LoadedCod
                         and table.known is not None}, columns)
 
 
-def _read_and_finish(path: Path, known: Future[pa.Array], *, first_and_last: bool
-                     ) -> tuple[list[str], dict[str, FinishedTable]]:
-    """The sign-ins read and, once the accounts are known, finished (in the same worker)."""
-    reads = [read_table("logins", path)]
-    header = reads[0].header
-    return header, _finish_others(known.result(), reads, first_and_last=first_and_last)
+# the jobs' priorities (_jobs.Jobs: lower first)
+_READ_ACCOUNTS, _READ_SIGN_INS, _CODE_SIGN_INS, _FINISH_SIGN_INS, _READ, _CODE_OTHERS, \
+    _FINISH, _DIGEST = range(8)
 
 
-def _done(result: dict[str, FinishedTable]) -> Future[dict[str, FinishedTable]]:
-    future: Future[dict[str, FinishedTable]] = Future()
-    future.set_result(result)
-    return future
+def _known_ids(accounts: Future[ReadTable] | None) -> pa.Array:
+    """The accounts' distinct ids (none when the accounts were not read)."""
+    try:
+        ids = accounts.result().ids if accounts is not None else None
+    except Unreadable:  # nothing to judge the other tables against
+        ids = None
+    return pa.array([], type=pa.string()) if ids is None else ids
 
 
-def _finish_accounts(read: ReadTable) -> dict[str, FinishedTable]:
-    # the codes of the frame's rows taken once the frame is made: not beside it
-    finished = {"accounts": finish_table(read).codes_kept()}
+def _sign_in_ips(logins: Future[ReadTable]) -> IpCheck | None:
+    return check_ips(logins.result())
+
+
+def _sign_in_devices(logins: Future[ReadTable]) -> np.ndarray:
+    return sign_in_devices(logins.result())
+
+
+def _sign_in_accounts(accounts: Future[ReadTable] | None, logins: Future[ReadTable]
+                      ) -> np.ndarray:
+    return account_codes(_known_ids(accounts), [logins.result()])[0]
+
+
+def _finish_sign_ins(accounts: Future[ReadTable] | None, logins: Future[ReadTable],
+                     ips: Future[IpCheck | None], codes: Future[np.ndarray],
+                     devices: Future[np.ndarray] | None, first_and_last: bool
+                     ) -> dict[str, FinishedTable]:
+    """The sign-ins finished, their columns coded by the jobs before (:func:`load_tables`)."""
+    read = dataclasses.replace(logins.result(), ip=ips.result())
+    table = finish_table(read, codes=codes.result(), n_known=len(_known_ids(accounts)),
+                         first_and_last=first_and_last,
+                         devices=None if devices is None else devices.result())
     del read
+    release_freed_memory()
+    return {"logins": table.codes_kept()}
+
+
+def _finish_accounts(accounts: Future[ReadTable]) -> dict[str, FinishedTable]:
+    # the codes of the frame's rows taken once the frame is made: not beside it
+    finished = {"accounts": finish_table(accounts.result()).codes_kept()}
     release_freed_memory()
     return finished
 
 
-def _finish_others(known: pa.Array, reads: list[ReadTable],
-                   hashed: Future[list[np.ndarray]] | None = None, *,
-                   first_and_last: bool) -> dict[str, FinishedTable]:
-    """Finish ``reads`` (tables other than the accounts), their ids hashed together with
-    the accounts' ids ``known`` once (``hashed``: that :func:`account_codes` already
-    under way); each table's pieces go as it is finished."""
+def _others_codes(accounts: Future[ReadTable] | None, others: list[Future[ReadTable]],
+                  absent: list[ReadTable]) -> tuple[list[ReadTable], list[np.ndarray]]:
+    """The tables but the accounts and sign-ins that were read (and the empty tables of
+    those not given), and their account codes: their ids hashed with the accounts' once."""
+    reads = list(absent)
+    for other in others:
+        try:
+            reads.append(other.result())
+        except Unreadable:  # reported with the read
+            continue
+    return reads, account_codes(_known_ids(accounts), reads)
+
+
+def _finish_others(accounts: Future[ReadTable] | None,
+                   coded: Future[tuple[list[ReadTable], list[np.ndarray]]], first_and_last: bool
+                   ) -> dict[str, FinishedTable]:
+    """Finish the tables of ``coded`` (:func:`_others_codes`); each table's pieces go as
+    it is finished."""
+    reads, codes = coded.result()
+    n_known = len(_known_ids(accounts))
     finished = {}
-    for codes in account_codes(known, reads) if hashed is None else hashed.result():
+    for table_codes in codes:
         read = reads.pop(0)
-        finished[read.name] = finish_table(read, codes=codes, n_known=len(known),
+        finished[read.name] = finish_table(read, codes=table_codes, n_known=n_known,
                                            first_and_last=first_and_last)
-        del read, codes
+        del read, table_codes
         release_freed_memory()
     # the codes of the frames' rows taken once every table is finished and its pieces
     # gone (not beside them), each table's whole-table codes let go before the next
