@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linkgraph.codes import index_dtype, sorted_keys, string_order
+from linkgraph.codes import dictionary_codes, index_dtype, sorted_keys, string_order
 from linkgraph.normalize.text import TEXT, arrow_flags, arrow_text, as_text, to_text
 
 #: NaT as an int64 (numpy's and pandas' sentinel)
@@ -121,16 +121,8 @@ def text_codes(values: pd.Series, *, sort: bool = False) -> tuple[np.ndarray, pd
     if not len(text):
         return np.zeros(0, dtype=np.int64), pd.Series([], dtype=TEXT)
     array = text.array.__arrow_array__()
-    if isinstance(array, pa.ChunkedArray) and array.num_chunks > 1:
-        # the chunks are hashed in turn into one table, so every chunk comes out with
-        # the same (the final) dictionary: no copy of the strings into one chunk
-        encoded = pc.dictionary_encode(array)
-        indices = pa.chunked_array([chunk.indices for chunk in encoded.chunks])
-        distinct = encoded.chunk(encoded.num_chunks - 1).dictionary
-    else:
-        single = pc.dictionary_encode(arrow_text(text))
-        indices, distinct = single.indices, single.dictionary
-    codes = np.asarray(indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    single = not isinstance(array, pa.ChunkedArray) or array.num_chunks == 1
+    distinct, codes = dictionary_codes(arrow_text(text) if single else array, dtype=np.int64)
     if sort:
         codes, distinct = _sorted(codes, distinct)
     return codes, _series(distinct)
