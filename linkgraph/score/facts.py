@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
-from linkgraph.codes import index_dtype, text_array
+from linkgraph.codes import dictionary_codes, index_dtype, text_array
 from linkgraph.codes import positions as code_positions
 from linkgraph.config import CouponConfig
 from linkgraph.engine import LOCAL, Aggregation, Engine
@@ -146,11 +146,8 @@ def _factorized(values: pd.Series) -> tuple[np.ndarray, list[object]]:
     appearance); Arrow text is encoded by Arrow itself, its int32 indices kept (pandas
     widens them to int64 first)."""
     if isinstance(values.array, pd.arrays.ArrowStringArray):
-        encoded = pa.chunked_array(pa.array(values.array)).dictionary_encode()
-        combined = encoded.combine_chunks() if encoded.num_chunks else None
-        if combined is not None:
-            codes = combined.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-            return codes, combined.dictionary.to_pylist()
+        distinct, codes = dictionary_codes(pa.array(values.array))
+        return codes, distinct.to_pylist()
     codes, uniques = pd.factorize(values)
     return codes, list(uniques)
 
