@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph import schemas as s
-from linkgraph.codes import dictionary_codes, index_dtype, text_array
+from linkgraph.codes import category_code_dtype, dictionary_codes, index_dtype, text_array
 from linkgraph.codes import positions as code_positions
 from linkgraph.config import CouponConfig
 from linkgraph.engine import LOCAL, Aggregation, Engine
@@ -187,7 +187,7 @@ def _category_codes(values: pd.Series, rows: np.ndarray | None
         return categories(values if rows is None else values.take(rows))
     names = [str(c).strip() for c in values.dtype.categories]
     recode = np.array([-1 if n == "" else i for i, n in enumerate(names)] + [-1],
-                      dtype=np.int8 if len(names) < 127 else np.int32)
+                      dtype=category_code_dtype(len(names)))
     codes = np.asarray(values.array.codes)
     return recode[codes if rows is None else codes[rows]], names
 
