@@ -139,4 +139,4 @@ def test_folding_finds_blank_runs_and_lowers_ascii_as_the_regex_and_unicode_rule
     runs = text.str.contains("[\t-\r]|  ", regex=True).fillna(False).to_numpy(dtype=bool)
     assert _blank_runs(text).tolist() == runs.tolist()
     ascii_only = pd.Series([v for v in values if v is None or v.isascii()], dtype=TEXT)
-    pd.testing.assert_series_equal(_lower(ascii_only, ascii=True), ascii_only.str.lower())
+    pd.testing.assert_series_equal(_lower(ascii_only, all_ascii=True), ascii_only.str.lower())

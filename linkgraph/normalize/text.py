@@ -127,18 +127,18 @@ def fold(values: pd.Series) -> pd.Series:
     text = apply_where(text, wide, lambda t: t.str.normalize("NFKD").str.replace(
         _COMBINING, "", regex=True))
     # "ß" (and the capital that lowers to it) is not ASCII: only those values may hold it
-    ascii = not (wide & np.asarray(text.notna(), dtype=bool)).any()  # NA is not ASCII text
-    text = apply_where(_lower(text, ascii=ascii), wide,
+    all_ascii = not (wide & np.asarray(text.notna(), dtype=bool)).any()  # NA is not ASCII text
+    text = apply_where(_lower(text, all_ascii=all_ascii), wide,
                        lambda t: t.str.replace("ß", "ss", regex=False))
     blanks = ~_ascii(text) | _blank_runs(text)
     text = apply_where(text, blanks, lambda t: t.str.replace(SPACES, " ", regex=True))
     return text.str.strip()
 
 
-def _lower(text: pd.Series, *, ascii: bool) -> pd.Series:
+def _lower(text: pd.Series, *, all_ascii: bool) -> pd.Series:
     """``text.str.lower()``; by Arrow's ASCII kernel when every value is ASCII (the same
     result, without the Unicode tables)."""
-    if not ascii or not len(text):
+    if not all_ascii or not len(text):
         return text.str.lower()
     lowered = pc.ascii_lower(arrow_text(text))
     return pd.Series(TEXT.__from_arrow__(pa.chunked_array([lowered])), index=text.index)
@@ -233,9 +233,9 @@ def map_distinct(
         uniques = values.array[valid] if not valid.all() else values.array
     else:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    distinct = pd.Series(uniques if uniques.dtype == TEXT else np.asarray(uniques, dtype=object),
-                         dtype=TEXT)
-    return take_rows(func(distinct), codes, values.index)
+    once = pd.Series(uniques if uniques.dtype == TEXT else np.asarray(uniques, dtype=object),
+                     dtype=TEXT)
+    return take_rows(func(once), codes, values.index)
 
 
 def take_rows(
