@@ -23,6 +23,7 @@ from linkgraph.score.facts import (
     HandedOver,
     TableFacts,
     account_facts,
+    same_ids,
     tables_of,
 )
 from linkgraph.score.hubs import find_coupon_hubs
@@ -129,7 +130,7 @@ def score_clusters(
         cluster_ids, cluster = _codes(clusters.clusters[s.CLUSTER_ID], accounts[s.CLUSTER_ID])
         person_ids, person = persons.result()
 
-    if isinstance(tables, AccountFacts) and _same_ids(tables.tables.ids, accounts[s.ACCOUNT_ID]):
+    if isinstance(tables, AccountFacts) and same_ids(tables.tables.ids, accounts[s.ACCOUNT_ID]):
         facts, identifiers = tables.facts, tables.identifiers
     else:
         # a handover is taken by the account facts, which let the orders go once read
@@ -179,11 +180,6 @@ def _scored(
     features.insert(0, s.COUPON_ABUSE_REASONS, reasons.array)
     features.insert(0, s.COUPON_ABUSE_SCORE, total_score(features, points))
     return features
-
-
-def _same_ids(ids: pd.Index, accounts: pd.Series) -> bool:
-    """Whether the accounts are ``ids``, in their order."""
-    return len(ids) == len(accounts) and ids.equals(pd.Index(accounts))
 
 
 def _codes(ids: pd.Series, of: pd.Series) -> tuple[pd.Index, np.ndarray]:

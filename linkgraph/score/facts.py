@@ -436,11 +436,17 @@ def _blocked(n: int, blocked_pos: np.ndarray) -> np.ndarray:
     return blocked
 
 
+def same_ids(ids: pd.Index, accounts: pd.Index | pd.Series) -> bool:
+    """Whether ``accounts`` are ``ids``, in their order (the facts made for ``ids`` then
+    serve them as they are)."""
+    return len(ids) == len(accounts) and (ids is accounts or ids.equals(pd.Index(accounts)))
+
+
 def _placed(early: TableFacts, index: pd.Index) -> pd.DataFrame:
     """The early facts at the positions of ``index`` (no orders, no creation time and
     not blocked for an id they lack); the very same frame when the ids are the same
     (the usual case)."""
-    if len(early.ids) == len(index) and (early.ids is index or early.ids.equals(index)):
+    if same_ids(early.ids, index):
         return early.facts
     at = code_positions(index, early.ids)
     found = at >= 0
