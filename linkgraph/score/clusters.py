@@ -14,7 +14,6 @@ from linkgraph.cluster import Clustering
 from linkgraph.codes import positions, strictly_ascending
 from linkgraph.config import CouponConfig
 from linkgraph.engine import LOCAL, Engine
-from linkgraph.errors import InputError
 from linkgraph.graph import LinkSet
 from linkgraph.load import Tables
 from linkgraph.memory import release_freed_memory
@@ -23,6 +22,7 @@ from linkgraph.score.facts import (
     HandedOver,
     TableFacts,
     account_facts,
+    missing_columns,
     same_ids,
     tables_of,
 )
@@ -221,7 +221,4 @@ def _check_columns(clusters: Clustering, links: LinkSet, orders: pd.DataFrame | 
         and (n_missing := clusters.accounts[col].isna().sum())
     ]
     if missing:
-        raise InputError(
-            "the score stage is missing input columns: " + ", ".join(missing)
-            + ". The earlier stage that builds them must provide them."
-        )
+        raise missing_columns(missing)

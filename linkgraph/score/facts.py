@@ -288,6 +288,12 @@ def _taken(tables: Tables | HandedOver) -> Tables:
 _TABLE_FACT_COLUMNS = ("created", "n_orders", "n_new_user", "coupon_only", "n_near_min")
 
 
+def missing_columns(missing: list[str]) -> InputError:
+    """The score stage's error for the input columns ``missing`` (``frame.column``)."""
+    return InputError("the score stage is missing input columns: " + ", ".join(missing)
+                      + ". The earlier stage that builds them must provide them.")
+
+
 @dataclass(frozen=True)
 class TableFacts:
     """The account facts read from the input tables alone (orders, accounts, sanctions),
@@ -337,8 +343,7 @@ def table_facts(tables: Tables, *, config: CouponConfig, engine: Engine = LOCAL)
     [[0, 0], [2, 1]]
     """
     if len(tables.orders.columns) and s.ACCOUNT_ID not in tables.orders.columns:
-        raise InputError("the score stage is missing input columns: tables.orders.account_id. "
-                         "The earlier stage that builds them must provide them.")
+        raise missing_columns([f"tables.orders.{s.ACCOUNT_ID}"])
     index = pd.Index(tables.accounts[s.ACCOUNT_ID]) if s.ACCOUNT_ID in tables.accounts.columns \
         else pd.Index(pd.Series([], dtype="str"))
     n = len(index)
