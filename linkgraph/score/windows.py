@@ -40,12 +40,23 @@ def sliding_windows(group: np.ndarray, when: np.ndarray, width: float) -> Window
         return Windows(empty, empty, empty, empty)
     order_kept = np.lexsort((times, group))
     group, times = group[order_kept], times[order_kept]
-    base = times - times.min()
-    stride = float(base.max()) + width + 1.0
-    key = group.astype("float64") * stride + base
+    key = window_keys(group, times, width)
     end = np.searchsorted(key, key + width, side="right")
     count = end - np.arange(len(key))
     return Windows(order=keep[order_kept], group=group, count=count, end=end)
+
+
+def window_keys(group: np.ndarray, times: np.ndarray, width: float) -> np.ndarray:
+    """One double per row that sorts as (group, time): ``group * stride + (time -
+    earliest)``, ``stride`` wider than any time span plus ``width``, so that a window
+    ``[key, key + width]`` never reaches the next group (no NaN times; int64 groups).
+
+    >>> window_keys(np.array([0, 1]), np.array([5.0, 6.0]), 2.0).tolist()
+    [0.0, 5.0]
+    """
+    base = times - times.min()
+    stride = float(base.max()) + width + 1.0
+    return group.astype("float64") * stride + base
 
 
 def largest_burst(windows: Windows, n_groups: int) -> np.ndarray:

@@ -4,7 +4,7 @@ The local engine sorts the rows by one composite double per row, ``group *
 stride + (time - earliest)`` (``stride`` wider than any time span plus the
 window, so groups never meet), and counts for each row the rows whose key
 lies in ``[key, key + width]``. Here the same doubles are computed on the
-driver with the same numpy expressions (so no rounding can differ), and Spark
+driver by the same function (``score.windows.window_keys``: no rounding can differ), and Spark
 does the counting, without a sort of every row on the driver:
 
 - ``below``: per row, the rows of its group with a strictly smaller key
@@ -31,6 +31,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
 from linkgraph.engine.spark.session import quiet_pandas_warning
+from linkgraph.score.windows import window_keys
 
 
 def largest_window(spark: SparkSession, keys: np.ndarray, n_groups: int, when: np.ndarray,
@@ -43,10 +44,8 @@ def largest_window(spark: SparkSession, keys: np.ndarray, n_groups: int, when: n
         return out
     group = np.asarray(keys, dtype=np.int64)[keep]
     times = np.asarray(when, dtype="float64")[keep]
-    # the local engine's composite key, computed by the same expressions
-    base = times - times.min()
-    stride = float(base.max()) + width + 1.0
-    key = group.astype("float64") * stride + base
+    # the local engine's composite key, by its own function
+    key = window_keys(group, times, width)
     with quiet_pandas_warning():
         rows = spark.createDataFrame(pd.DataFrame({
             "id": np.arange(len(key), dtype=np.int64), "g": group, "key": key,
