@@ -702,13 +702,31 @@ def _quantile_by(values: np.ndarray, groups: np.ndarray, q: float
     starts = np.flatnonzero(np.concatenate([[True], grouped[1:] != grouped[:-1]]))
     size = np.diff(np.append(starts, len(grouped)))
     present = np.add.reduceat(~np.isnan(ordered), starts)
-    position = q * (present - 1).astype(np.float64)
-    at = np.minimum(starts + position.astype(np.int64), len(ordered) - 1)
-    frac = np.fmod(position, 1.0)
+    rank, frac = quantile_steps(present, q)
+    at = np.minimum(starts + rank, len(ordered) - 1)
     low = ordered[at]
     high = ordered[np.minimum(at + 1, len(ordered) - 1)]
-    quantile = np.where(frac == 0.0, low, low + (high - low) * frac)
-    return grouped[starts], np.where(present > 0, quantile, np.nan), size
+    return grouped[starts], np.where(present > 0, interpolated(low, high, frac), np.nan), size
+
+
+def quantile_steps(present: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """pandas' linear quantile of ``present`` sorted values: the rank (from 0) of the
+    lower value, ``int(q * (present - 1))``, and the fraction of the step to the next.
+
+    >>> rank, frac = quantile_steps(np.array([4, 1]), 0.5)
+    >>> rank.tolist(), frac.tolist()
+    ([1, 0], [0.5, 0.0])
+    """
+    position = q * (np.asarray(present) - 1).astype(np.float64)
+    return position.astype(np.int64), np.fmod(position, 1.0)
+
+
+def interpolated(low: np.ndarray | float, high: np.ndarray | float, frac: np.ndarray | float
+                 ) -> np.ndarray:
+    """The quantile between the values ``low`` and ``high`` at ``frac`` of the step
+    (``low`` itself where the fraction is 0, whatever ``high`` is)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(frac == 0.0, low, low + (high - low) * frac)
 
 
 def _quantile_of_few(values: np.ndarray, groups: np.ndarray, q: float, low: int,
@@ -722,11 +740,9 @@ def _quantile_of_few(values: np.ndarray, groups: np.ndarray, q: float, low: int,
         present = len(ordered) - int(np.count_nonzero(np.isnan(ordered)))
         if not present:
             continue
-        position = q * float(present - 1)
-        at = min(int(position), len(ordered) - 1)
-        frac = np.fmod(position, 1.0)
-        low_value, high_value = ordered[at], ordered[min(at + 1, len(ordered) - 1)]
-        quantile[i] = low_value if frac == 0.0 else low_value + (high_value - low_value) * frac
+        rank, frac = quantile_steps(np.array([present]), q)
+        at = min(int(rank[0]), len(ordered) - 1)
+        quantile[i] = interpolated(ordered[at], ordered[min(at + 1, len(ordered) - 1)], frac[0])
     return (keys + low).astype(groups.dtype), quantile, size[keys].astype(np.int64)
 
 

@@ -8,8 +8,8 @@ the rows and the present values per group (one ``groupBy``), numbers each
 group's present values in order (a window ``row_number`` partitioned by
 group) and keeps only those two ranks (a join with the counts); at most two
 values and one count per group come back. The last step, ``low + (high -
-low) * frac``, is the same numpy arithmetic as the local engine's, on the
-same doubles, so the quantiles are equal bit for bit.
+low) * frac``, is the local engine's own functions (``score.facts.quantile_steps``,
+``interpolated``) on the same doubles, so the quantiles are equal bit for bit.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
 from linkgraph.engine.spark.session import quiet_pandas_warning
+from linkgraph.score.facts import interpolated, quantile_steps
 
 
 def group_quantile(spark: SparkSession, values: np.ndarray, groups: np.ndarray, q: float
@@ -56,9 +57,7 @@ def group_quantile(spark: SparkSession, values: np.ndarray, groups: np.ndarray, 
         rows.unpersist()
     keys = sizes["g"].to_numpy(dtype=np.int64)
     present = sizes["present"].to_numpy(dtype=np.int64)
-    position = q * (present - 1).astype(np.float64)
-    at_rank = position.astype(np.int64)
-    frac = np.fmod(position, 1.0)
+    at_rank, frac = quantile_steps(present, q)
     group_at = np.searchsorted(keys, values_at["g"].to_numpy(dtype=np.int64))
     rank = values_at["r"].to_numpy(dtype=np.int64)
     taken = values_at["v"].to_numpy(dtype=np.float64)
@@ -68,7 +67,6 @@ def group_quantile(spark: SparkSession, values: np.ndarray, groups: np.ndarray, 
     high[group_at[~is_low]] = taken[~is_low]
     # a group whose lower value is its last has no higher one: frac is 0 there
     high = np.where(np.isnan(high), low, high)
-    with np.errstate(invalid="ignore"):
-        quantile = np.where(frac == 0.0, low, low + (high - low) * frac)
+    quantile = interpolated(low, high, frac)
     return (keys.astype(groups.dtype), np.where(present > 0, quantile, np.nan),
             sizes["size"].to_numpy(dtype=np.int64))
