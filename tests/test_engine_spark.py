@@ -470,3 +470,48 @@ def test_coupon_scores_on_spark_equal_the_local_scores(spark: SparkEngine,
     pd.testing.assert_frame_equal(on_spark.clusters, local.clusters)
     pd.testing.assert_frame_equal(on_spark.persons, local.persons)
     pd.testing.assert_frame_equal(on_spark.coupon_hubs, local.coupon_hubs)
+
+
+def test_labelled_search_on_spark_finds_the_same_goals_as_the_sanctions_stage(
+        spark: SparkEngine) -> None:
+    from linkgraph.sanctions._reach import _labelled_reach
+
+    # ages and deadlines from a few values, so that many edges are exactly at a deadline;
+    # labels sharing starts and goals, labels starting at their goal, starts and goals
+    # that may not be passed, duplicate labels, edges no rule may travel
+    rng = np.random.default_rng(11)
+    n = 120
+    key = np.unique(rng.integers(0, n, 360) * n + rng.integers(0, n, 360))
+    tail, head = key // n, key % n
+    tail, head = tail[tail != head], head[tail != head]
+    graph, _ = _directed_graph(tail, head, np.ones(len(tail)), n)
+    age = rng.choice(np.array([np.iinfo(np.int64).min, 10, 20, 30, 40]), len(tail))
+    usable = rng.random(len(tail)) > 0.15
+    passable = rng.random(n) > 0.2
+    n_labels = 300
+    starts = rng.integers(0, n, n_labels)
+    goals = rng.integers(0, n, n_labels)
+    goals[:20] = starts[:20]
+    deadlines = rng.choice(np.array([10, 20, 30, 40, 50]), n_labels)
+    starts[-10:], goals[-10:], deadlines[-10:] = starts[0], goals[0], deadlines[0]
+    args = (graph.indptr, graph.target, usable, age, starts, goals, deadlines)
+
+    local = _labelled_reach(*args, passable=passable, max_hops=3)
+    on_spark = spark.labelled_reach(*args, passable=passable, max_hops=3)
+
+    one_hop = _labelled_reach(*args, passable=passable, max_hops=1)
+    assert local.any() and not local.all() and (local & ~one_hop).any()
+    assert not local[:20].any()  # a start is never found again
+    assert on_spark.dtype == local.dtype
+    assert on_spark.tolist() == local.tolist()
+
+    # every node passable; no label; no edge any deadline admits
+    everywhere = np.ones(n, dtype=bool)
+    assert (spark.labelled_reach(*args, passable=everywhere, max_hops=2).tolist()
+            == _labelled_reach(*args, passable=everywhere, max_hops=2).tolist())
+    none = spark.labelled_reach(*args[:4], starts[:0], goals[:0], deadlines[:0],
+                                passable=passable, max_hops=3)
+    assert none.dtype == np.bool_ and len(none) == 0
+    too_old = spark.labelled_reach(*args[:3], np.full(len(tail), 60), *args[4:],
+                                   passable=passable, max_hops=3)
+    assert too_old.dtype == np.bool_ and not too_old.any() and len(too_old) == n_labels

@@ -594,3 +594,41 @@ def test_texts_of_a_few_accounts_land_on_their_rows_and_every_other_row_is_missi
     assert column.isna().tolist() == [False, True, True, False, True, True]
     assert column[[0, 3]].tolist() == ["first", "third"]
     assert column.dtype == pd.Series(["x"], dtype="str").dtype
+
+
+def test_labelled_search_keeps_each_clearings_deadline_and_passes_no_blocked_account() -> None:
+    from linkgraph.engine import LOCAL
+    from linkgraph.sanctions._reach import _directed_graph
+
+    # links in both directions: (a, b, age, usable); C cleared, S and X blocked: not passable
+    C, M, S, X, Y, Z, W = range(7)
+    links = [(C, M, 10, True), (M, S, 20, True), (C, X, 5, True), (X, S, 5, True),
+             (C, Y, 2, False), (Y, S, 2, True), (M, Z, 1, True), (Z, W, 1, True)]
+    a, b, age, usable = (np.array(column) for column in zip(*links))
+    graph, order = _directed_graph(np.concatenate([a, b]), np.concatenate([b, a]),
+                                   np.ones(2 * len(a)), 7)
+    passable = np.array([False, True, False, False, True, True, True])
+    labels = [  # (start, goal, deadline, found)
+        (C, S, 25, True),    # C-M-S, both links older than the deadline
+        (C, S, 20, False),   # M-S began at the deadline; C-X-S passes a blocked account;
+                             # C-Y is not a link this rule travels
+        (C, X, 6, True),     # a blocked goal is reached, not passed
+        (S, S, 100, False),  # the start is not found again (S-M-S)
+        (X, S, 6, True),     # the start is expanded though blocked
+        (C, W, 100, False),  # three links: more than max_hops
+        (C, Z, 100, True),
+        (W, M, 100, True),   # M was reached by another label one hop earlier
+        (C, M, 10, False),
+    ]
+    start, goal, deadline, expected = (np.array(column) for column in zip(*labels))
+
+    found = LOCAL.labelled_reach(
+        graph.indptr, graph.target, np.tile(usable, 2)[order], np.tile(age, 2)[order],
+        start, goal, deadline, passable=passable, max_hops=2)
+
+    assert found.dtype == bool
+    assert found.tolist() == expected.tolist()
+    none = LOCAL.labelled_reach(graph.indptr, graph.target, np.tile(usable, 2)[order],
+                                np.tile(age, 2)[order], start[:0], goal[:0], deadline[:0],
+                                passable=passable, max_hops=2)
+    assert none.dtype == bool and len(none) == 0

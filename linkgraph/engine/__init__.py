@@ -1,6 +1,6 @@
 """Engines: where the heavy steps of a run execute (in process, or on Spark).
 
-The boundary is deliberately narrow: eight operations over plain arrays and
+The boundary is deliberately narrow: nine operations over plain arrays and
 frames, each with one meaning that every engine must give exactly.
 
 - :meth:`Engine.connected_components` -- component label per node of an
@@ -22,6 +22,10 @@ frames, each with one meaning that every engine must give exactly.
   minimum spend it infers per coupon.
 - :meth:`Engine.largest_window` -- per group, the most rows within one sliding
   window of time (the score stage's redeemer bursts per cluster).
+- :meth:`Engine.labelled_reach` -- many bounded breadth-first searches at
+  once, each label with its own start, goal and deadline on the edges' ages:
+  whether each goal is reached (the sanctions stage's check of what a
+  moderator already saw when clearing an account).
 - :meth:`Engine.load_tables` -- the load stage: input tables read and
   validated by the load stage's own rule functions; with ``reduced=True`` an
   engine that ships rows to this process may send, of the tables only the
@@ -150,6 +154,22 @@ class Engine(Protocol):
         times ``when`` lie in one window ``[t, t + width]`` (NaN times left out; 0 for a
         group without rows), int64; the times compared as the local engine's composite
         key ``group * stride + (when - min(when))`` compares them."""
+        ...
+
+    def labelled_reach(
+        self, indptr: np.ndarray, target: np.ndarray, usable: np.ndarray, age: np.ndarray,
+        starts: np.ndarray, goals: np.ndarray, deadlines: np.ndarray, *,
+        passable: np.ndarray, max_hops: int,
+    ) -> np.ndarray:
+        """Per label ``i``, whether ``goals[i]`` is reached from ``starts[i]`` in at most
+        ``max_hops`` edges of the CSR graph (``indptr``, ``target``), each edge with
+        ``usable`` True and ``age < deadlines[i]`` (int64), bool.
+
+        One breadth-first search per label, a visited set per (label, node) holding the
+        start (a label whose start is its goal is not found). The start is always
+        expanded; any other node reached is passed through only when ``passable``; the
+        goal counts when reached, passable or not.
+        """
         ...
 
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,

@@ -123,6 +123,24 @@ class LocalEngine:
 
         return largest_burst(sliding_windows(keys, when, width), n_groups)
 
+    def labelled_reach(
+        self, indptr: np.ndarray, target: np.ndarray, usable: np.ndarray, age: np.ndarray,
+        starts: np.ndarray, goals: np.ndarray, deadlines: np.ndarray, *,
+        passable: np.ndarray, max_hops: int,
+    ) -> np.ndarray:
+        """Per label, its goal reached by edges younger than its deadline: the sanctions
+        stage's own labelled search (``sanctions._reach._labelled_reach``).
+
+        >>> LocalEngine().labelled_reach(np.array([0, 1, 2, 2]), np.array([1, 2]),
+        ...     np.ones(2, bool), np.array([5, 7]), np.array([0, 0]), np.array([2, 2]),
+        ...     np.array([8, 7]), passable=np.ones(3, bool), max_hops=2).tolist()
+        [True, False]
+        """
+        from linkgraph.sanctions._reach import _labelled_reach
+
+        return _labelled_reach(indptr, target, usable, age, starts, goals, deadlines,
+                               passable=passable, max_hops=max_hops)
+
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
                     reduced: bool = False) -> Tables:
         """The load stage itself (``linkgraph.load.load_tables``); with ``reduced`` only each

@@ -17,9 +17,10 @@ warning link when any person- or household-level value had; a weak link when
 any value had. A value of unknown age counts as old.
 
 A breadth-first search from all cleared accounts at once, each path labelled
-with its account (a loop per hop, not per account); it only looks at links
-within a few hops of cleared accounts, and only their ``pairs`` rows. Those
-links are found by the engine's ``bounded_reach`` from the cleared accounts.
+with its account (the engine's ``labelled_reach``, one call per channel); it
+only looks at links within a few hops of cleared accounts, and only their
+``pairs`` rows. Those links are found by the engine's ``bounded_reach`` from
+the cleared accounts.
 """
 
 from __future__ import annotations
@@ -77,38 +78,29 @@ def _seen_when_cleared(candidates: pd.DataFrame, links: _Links, channels: list[_
     depth = max(c.max_hops for c in channels)
     near = engine.bounded_reach(graph.indptr, graph.target, graph.conf, sorted_unique(node[on]),
                                 max_hops=depth - 1, expandable=np.ones(graph.n_nodes, dtype=bool))
-    _, position, _ = _out_edges(graph, np.flatnonzero(near.hops >= 0))
-    pair_keys = sorted_unique(links.pair_key(position))
+    tails = np.flatnonzero(near.hops >= 0)
+    _, position, _ = _out_edges(graph, tails)
+    key = links.pair_key(position)
+    pair_keys = sorted_unique(key)
     ages = _link_ages(pairs, account_ids, pair_keys)
+    link = np.searchsorted(pair_keys, key)
+    # those links as a graph of their own (the same codes): a search expands nodes at most
+    # depth - 1 hops from its cleared account, all of them near
+    counts = np.zeros(graph.n_nodes, dtype=np.int64)
+    counts[tails] = graph.indptr[tails + 1] - graph.indptr[tails]
+    indptr = np.zeros(graph.n_nodes + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    target = graph.target[position]
 
     for index, channel in enumerate(channels):
         label_rows = on[channel_of[on] == index]
         if not len(label_rows):
             continue
-        is_source = np.zeros(graph.n_nodes, dtype=bool)
-        is_source[channel.sources] = True
-        began = ages[channel.kind]
-        n_labels = len(label_rows)
-        target, deadline = source_of[label_rows], cleared_ns[node[label_rows]]
-        frontier_node = node[label_rows]
-        frontier_label = np.arange(n_labels, dtype=np.int64)
-        visited = frontier_node * n_labels + frontier_label
-        for _hop in range(channel.max_hops):
-            if not len(frontier_node):
-                break
-            _, position, origin = _out_edges(graph, frontier_node)
-            label = frontier_label[origin]
-            key = links.pair_key(position)
-            at = np.minimum(np.searchsorted(pair_keys, key), len(pair_keys) - 1)
-            age = np.where(pair_keys[at] == key, began[at], _ALWAYS)
-            ok = channel.usable[position] & (age < deadline[label])
-            reached = sorted_unique(graph.target[position[ok]] * n_labels + label[ok])
-            reached = reached[~np.isin(reached, visited)]
-            visited = np.concatenate([visited, reached])
-            head, label = reached // n_labels, reached % n_labels
-            found = head == target[label]
-            seen[label_rows[label[found]]] = True
-            # paths run through neither other blocked accounts nor cleared ones
-            onward = ~is_source[head] & ~is_cleared[head]
-            frontier_node, frontier_label = head[onward], label[onward]
+        # paths run through neither other blocked accounts nor cleared ones
+        passable = ~is_cleared
+        passable[channel.sources] = False
+        seen[label_rows] = engine.labelled_reach(
+            indptr, target, channel.usable[position], ages[channel.kind][link],
+            node[label_rows], source_of[label_rows], cleared_ns[node[label_rows]],
+            passable=passable, max_hops=channel.max_hops)
     return seen

@@ -85,13 +85,20 @@ def _best_per_node(node: np.ndarray, conf: np.ndarray, source: np.ndarray,
 def _out_edges(graph: _Graph, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(tail, edge position, index in ``nodes``) of every edge leaving ``nodes``
     (repeats allowed), without a per-node loop."""
-    starts = graph.indptr[nodes]
-    counts = graph.indptr[nodes + 1] - starts
+    position, origin = _leaving(graph.indptr, nodes)
+    return nodes[origin], position, origin
+
+
+def _leaving(indptr: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(edge position, index in ``nodes``) of every edge of the CSR ``indptr``
+    leaving ``nodes`` (repeats allowed), without a per-node loop."""
+    starts = indptr[nodes]
+    counts = indptr[nodes + 1] - starts
     total = int(counts.sum())
     origin = np.repeat(np.arange(len(nodes), dtype=np.int64), counts)
     first = np.repeat(np.cumsum(counts) - counts, counts)
     position = np.arange(total, dtype=np.int64) - first + np.repeat(starts, counts)
-    return nodes[origin], position, origin
+    return position, origin
 
 
 def _reach(graph: _Graph, sources: np.ndarray, *, max_hops: int,
@@ -143,3 +150,56 @@ def _reach(graph: _Graph, sources: np.ndarray, *, max_hops: int,
         pred[frontier] = tail[best]
         conf[frontier] = path_conf[best]
     return _Reach(hops=hops, source=source, pred=pred, conf=conf)
+
+
+def _labelled_reach(indptr: np.ndarray, target: np.ndarray, usable: np.ndarray, age: np.ndarray,
+                    starts: np.ndarray, goals: np.ndarray, deadlines: np.ndarray, *,
+                    passable: np.ndarray, max_hops: int) -> np.ndarray:
+    """Per label ``i``: is ``goals[i]`` reached from ``starts[i]`` in at most ``max_hops``
+    edges, each with ``usable`` True and ``age < deadlines[i]``?
+
+    One breadth-first search per label, all labels at once (a loop per hop, not per
+    label), with a visited set per (node, label) that holds the start: a label whose
+    start is its goal is not found. The start is always expanded; every other node
+    reached is passed through only when ``passable`` (a goal counts when reached,
+    passable or not).
+
+    Args:
+        indptr, target: the graph in CSR form (the edges leaving ``v`` are
+            ``target[indptr[v]:indptr[v + 1]]``).
+        usable: per edge (CSR position), whether the search may travel it.
+        age: per edge, int64; an edge serves label ``i`` when ``age < deadlines[i]``.
+        starts, goals, deadlines: per label, its start node, the node it looks
+            for and its deadline (int64, compared with ``age``).
+        passable: per node, whether a path may run through it.
+        max_hops: the most edges on a path.
+
+    Returns:
+        Per label, bool: its goal was reached.
+
+    >>> indptr, target = np.array([0, 1, 2, 2]), np.array([1, 2])  # 0 -> 1 -> 2
+    >>> _labelled_reach(indptr, target, np.ones(2, bool), np.array([5, 7]),
+    ...                 np.array([0, 0, 0, 2]), np.array([2, 2, 1, 2]), np.array([8, 7, 6, 9]),
+    ...                 passable=np.ones(3, bool), max_hops=2).tolist()
+    [True, False, True, False]
+    """
+    n_labels = len(starts)
+    found = np.zeros(n_labels, dtype=bool)
+    frontier_node = np.asarray(starts, dtype=np.int64)
+    frontier_label = np.arange(n_labels, dtype=np.int64)
+    # (node, label) as one integer: node * n_labels + label
+    visited = frontier_node * n_labels + frontier_label
+    for _hop in range(max_hops):
+        if not len(frontier_node):
+            break
+        position, origin = _leaving(indptr, frontier_node)
+        label = frontier_label[origin]
+        ok = usable[position] & (age[position] < deadlines[label])
+        reached = sorted_unique(target[position[ok]] * n_labels + label[ok])
+        reached = reached[~np.isin(reached, visited)]
+        visited = np.concatenate([visited, reached])
+        head, label = reached // n_labels, reached % n_labels
+        found[label[head == goals[label]]] = True
+        onward = passable[head]
+        frontier_node, frontier_label = head[onward], label[onward]
+    return found

@@ -39,6 +39,7 @@ with warnings.catch_warnings():
     from linkgraph.engine.spark import aggregate as _aggregate
     from linkgraph.engine.spark import components as _components
     from linkgraph.engine.spark import counts as _counts
+    from linkgraph.engine.spark import labelled as _labelled
     from linkgraph.engine.spark import load as _load
     from linkgraph.engine.spark import quantile as _quantile
     from linkgraph.engine.spark import reach as _reach
@@ -121,6 +122,21 @@ class SparkEngine:
         """Per group, the most rows within one window of time (:mod:`.windows`)."""
         with quiet_pandas_warning():
             return _windows.largest_window(self.session, keys, n_groups, when, width)
+
+    def labelled_reach(
+        self, indptr: np.ndarray, target: np.ndarray, usable: np.ndarray, age: np.ndarray,
+        starts: np.ndarray, goals: np.ndarray, deadlines: np.ndarray, *,
+        passable: np.ndarray, max_hops: int,
+    ) -> np.ndarray:
+        """Per label, its goal reached by edges younger than its deadline: hop by hop
+        as joins keyed by (label, node) (:mod:`.labelled`)."""
+        n_nodes = len(indptr) - 1
+        tail = np.repeat(np.arange(n_nodes, dtype=np.int64), np.diff(indptr))
+        on = np.asarray(usable, dtype=bool)
+        with quiet_pandas_warning():
+            return _labelled.labelled_reach(
+                self.session, n_nodes, tail[on], np.asarray(target)[on], np.asarray(age)[on],
+                starts, goals, deadlines, passable=passable, max_hops=max_hops)
 
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
                     reduced: bool = False) -> Tables:
