@@ -2,11 +2,13 @@
 
 It adds nothing to the stages' own code paths: components are the cluster
 stage's scipy ``connected_components``, counts are ``np.bincount``, the
-reach is the sanctions stage's own search, a row rule is called directly
-(the normalisers already work once per distinct value), group aggregates are
-the ``np.bincount`` / ``np.maximum.at`` / factorize the score stage used
-before, quantiles and burst windows are the score stage's own, and loading is ``linkgraph.load.load_tables``; so routing a stage
-through it costs one method call.
+reach and the labelled search near cleared accounts are the sanctions
+stage's own searches, a row rule is called directly (the normalisers already
+work once per distinct value), group aggregates are the ``np.bincount`` /
+``np.maximum.at`` / factorize the score stage used before, quantiles and
+burst windows are the score stage's own, and loading is
+``linkgraph.load.load_tables``; so routing a stage through it costs one
+method call.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 - components: alternating large-star / small-star (:mod:`.components`);
 - sharing counts: a salted two-phase group-by (:mod:`.counts`);
 - sanction reachability: hop-by-hop joins with a windowed best path (:mod:`.reach`);
+- the search near moderator-cleared accounts: hop-by-hop joins keyed by (label, node),
+  each label's deadline on the links' ages (:mod:`.labelled`);
 - row rules (normalisers): the stage's pandas functions as pandas UDFs
   over distinct rows (:mod:`.rows`);
 - per-group aggregates (coupon features): group-bys (:mod:`.aggregate`);
