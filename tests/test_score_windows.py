@@ -39,7 +39,7 @@ def test_no_time_at_all_gives_no_windows() -> None:
     assert len(counted_windows(np.zeros(0, dtype=np.int64), order, count).end) == 0
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 4),
                           st.one_of(st.none(), st.integers(0, 12).map(lambda d: d / 2))),
                 max_size=40),

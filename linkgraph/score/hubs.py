@@ -81,9 +81,9 @@ def find_coupon_hubs(
     if not take.any():
         return empty, hub_burst
 
-    windows = counted_windows(vcode[take], *engine.window_counts(
-        vcode[take], created[pos[take]], config.burst_days))
-    start = created[pos[take]][windows.order]
+    group, when = vcode[take], created[pos[take]]
+    windows = counted_windows(group, *engine.window_counts(group, when, config.burst_days))
+    start = when[windows.order]
     # campaign-aware background: the hub's share of all coupon-only redeemers
     # times how many of them were created in the same window anywhere. Not an
     # engine call: one sorted array of at most one time per account, searched with
