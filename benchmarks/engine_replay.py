@@ -143,6 +143,11 @@ class Recorder:
                             {"n_groups": n_groups, "width": width},
                             lambda: LOCAL.largest_window(keys, n_groups, when, width))
 
+    def window_counts(self, keys: np.ndarray, when: np.ndarray, width: float
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        return self._record("window_counts", {"keys": keys, "when": when}, {"width": width},
+                            lambda: LOCAL.window_counts(keys, when, width))
+
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
                     reduced: bool = False) -> Any:
         return self._record("load_tables", {}, {"data_dir": str(data_dir),
@@ -215,6 +220,8 @@ def arguments(where: Path, meta: dict[str, Any]) -> tuple[tuple[Any, ...], dict[
         return (array("values"), array("groups"), scalars["q"]), {}
     if call == "largest_window":
         return (array("keys"), scalars["n_groups"], array("when"), scalars["width"]), {}
+    if call == "window_counts":
+        return (array("keys"), array("when"), scalars["width"]), {}
     raise ValueError(f"{where}: no replay for {call}")
 
 

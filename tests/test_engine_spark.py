@@ -7,6 +7,7 @@ cases at once (e.g. many random graphs as one disjoint union).
 
 from __future__ import annotations
 
+import dataclasses
 import filecmp
 import os
 import shutil
@@ -37,6 +38,8 @@ from linkgraph.graph import build_links
 from linkgraph.load import Tables, load_tables
 from linkgraph.normalize.phone import normalize_phones
 from linkgraph.sanctions._reach import _directed_graph, _reach
+from linkgraph.score.facts import account_facts
+from linkgraph.score.hubs import find_coupon_hubs
 
 pytestmark = [
     pytest.mark.spark,
@@ -515,3 +518,75 @@ def test_labelled_search_on_spark_finds_the_same_goals_as_the_sanctions_stage(
     too_old = spark.labelled_reach(*args[:3], np.full(len(tail), 60), *args[4:],
                                    passable=passable, max_hops=3)
     assert too_old.dtype == np.bool_ and not too_old.any() and len(too_old) == n_labels
+
+
+def test_window_count_of_every_row_on_spark_equals_the_local_sliding_windows(
+    spark: SparkEngine,
+) -> None:
+    # group 1: three redeemers at one moment, two more exactly a window later (the window
+    # holds its ends), in shuffled input order so that equal times keep the input order;
+    # group 2: -0.0 and 0.0 (equal times); group 3 only NaN times; group 4 a giant value
+    # with many equal times; groups 0, 5-7 random; 5 % of the times NaN
+    rng = np.random.default_rng(11)
+    keys = np.concatenate([np.ones(7, dtype=np.int64), [2, 2, 2, 3, 3], np.full(400, 4),
+                           rng.choice([0, 5, 6, 7], 300)])
+    when = np.concatenate([np.zeros(12), rng.integers(0, 60, 400) + 0.25,
+                           rng.random(300) * 40])
+    when[rng.random(len(when)) < 0.05] = np.nan
+    when[:12] = [12.0, 10.0, 12.0, 10.0, 11.5, 10.0, 13.0, 0.0, -0.0, 1.0, np.nan, np.nan]
+    shuffle = rng.permutation(len(keys))
+    shuffle = np.concatenate([np.arange(12), shuffle[shuffle >= 12]])
+    keys, when = keys[shuffle], when[shuffle]
+
+    order, count = LOCAL.window_counts(keys, when, 2.0)
+    on_spark = spark.window_counts(keys, when, 2.0)
+
+    mine = np.isin(keys[order], [1, 2, 3])
+    assert order[mine].tolist() == [1, 3, 5, 4, 0, 2, 6, 7, 8, 9]
+    assert count[mine].tolist() == [6, 5, 4, 4, 3, 2, 1, 3, 2, 1]
+    for mine, theirs in zip(on_spark, (order, count), strict=True):
+        assert mine.dtype == theirs.dtype == np.int64
+        np.testing.assert_array_equal(mine, theirs)
+    # the largest window of each group is the most of its rows' counts, on both engines
+    largest = spark.largest_window(keys, 8, when, 2.0)
+    expected = np.zeros(8, dtype=np.int64)
+    np.maximum.at(expected, keys[order], count)
+    np.testing.assert_array_equal(largest, expected)
+
+
+def test_window_counts_without_any_time_are_empty_on_spark(spark: SparkEngine) -> None:
+    for keys, when in ((np.zeros(0, dtype=np.int64), np.zeros(0)),
+                       (np.array([0, 3]), np.array([np.nan, np.nan]))):
+        for mine, theirs in zip(spark.window_counts(keys, when, 3.0),
+                                LOCAL.window_counts(keys, when, 3.0), strict=True):
+            assert mine.dtype == theirs.dtype
+            assert mine.tolist() == theirs.tolist() == []
+
+
+def test_coupon_hubs_on_spark_equal_the_local_hubs(spark: SparkEngine,
+                                                   marketplace: Path) -> None:
+    # the generated marketplace's pickup points hold bursts of 3 coupon-only new users
+    # within 60 days in several clusters: coupon hubs with these settings; the creation
+    # times rounded down to the week, so that a hub's redeemers share times
+    config = Config()
+    coupon = dataclasses.replace(config.coupon, hub_min_burst=3, burst_days=60.0)
+    tables = load_tables(marketplace, max_reject_rate=config.max_reject_rate)
+    identifiers = normalize.normalize_identifiers(tables, config=config.normalize)
+    links = graph.build_links(identifiers, tables, config=config.graph)
+    clusters = cluster.assign_clusters(
+        tables.accounts, links, blocked=sanctions.blocked_accounts(tables.sanctions),
+        config=config.cluster)
+    accounts = clusters.accounts[["account_id", "cluster_id", "person_cluster_id"]]
+    facts, redeemers = account_facts(accounts, links, tables, config=coupon)
+    facts = facts.assign(created=np.floor(facts["created"] / 7) * 7)
+    codes = pd.factorize(accounts["cluster_id"])[0]
+
+    local = find_coupon_hubs(facts, redeemers, links.incidence, codes, config=coupon)
+    on_spark = find_coupon_hubs(facts, redeemers, links.incidence, codes, config=coupon,
+                                engine=spark)
+
+    assert len(local[0]) >= 2
+    assert (local[1] > 0).sum() >= 6
+    pd.testing.assert_frame_equal(on_spark[0], local[0])
+    assert on_spark[1].dtype == local[1].dtype
+    np.testing.assert_array_equal(on_spark[1], local[1])

@@ -1,6 +1,6 @@
 """Engines: where the heavy steps of a run execute (in process, or on Spark).
 
-The boundary is deliberately narrow: nine operations over plain arrays and
+The boundary is deliberately narrow: ten operations over plain arrays and
 frames, each with one meaning that every engine must give exactly.
 
 - :meth:`Engine.connected_components` -- component label per node of an
@@ -26,6 +26,9 @@ frames, each with one meaning that every engine must give exactly.
   once, each label with its own start, goal and deadline on the edges' ages:
   whether each goal is reached (the sanctions stage's check of what a
   moderator already saw when clearing an account).
+- :meth:`Engine.window_counts` -- per row, the rows of its group within the
+  sliding window that starts at it, the rows in (group, time) order (the
+  score stage's coupon hub bursts).
 - :meth:`Engine.load_tables` -- the load stage: input tables read and
   validated by the load stage's own rule functions; with ``reduced=True`` an
   engine that ships rows to this process may send, of the tables only the
@@ -170,6 +173,17 @@ class Engine(Protocol):
         expanded; any other node reached is passed through only when ``passable``; the
         goal counts when reached, passable or not.
         """
+        ...
+
+    def window_counts(self, keys: np.ndarray, when: np.ndarray, width: float
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Per row (``keys``: its group), the rows of its group whose times ``when`` lie
+        in ``[t, t + width]``, ``t`` its own time: ``order``, the rows with a time (NaN
+        left out) in (group, time) order (``np.lexsort((when, keys))``: equal times
+        keep the input order), and ``count`` of each row of ``order``, int64 both; the
+        times compared as :meth:`largest_window` compares them, so that
+        ``score.windows.counted_windows(keys, order, count)`` is the stage's
+        ``sliding_windows(keys, when, width)``."""
         ...
 
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,

@@ -143,6 +143,21 @@ class LocalEngine:
         return _labelled_reach(indptr, target, usable, age, starts, goals, deadlines,
                                passable=passable, max_hops=max_hops)
 
+    def window_counts(self, keys: np.ndarray, when: np.ndarray, width: float
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Per row in (group, time) order, the rows of its group within ``[t, t + width]``:
+        the score stage's own ``sliding_windows``.
+
+        >>> order, count = LocalEngine().window_counts(np.array([0, 1, 0, 0]),
+        ...                                            np.array([9.0, 1.0, 1.0, np.nan]), 8.0)
+        >>> order.tolist(), count.tolist()
+        ([2, 0, 1], [2, 1, 1])
+        """
+        from linkgraph.score.windows import sliding_windows
+
+        windows = sliding_windows(keys, when, width)
+        return windows.order, windows.count
+
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
                     reduced: bool = False) -> Tables:
         """The load stage itself (``linkgraph.load.load_tables``); with ``reduced`` only each

@@ -143,7 +143,7 @@ def score_clusters(
     # other sizes, seldom fit them
     release_freed_memory()
     coupon_hubs, hub_burst = find_coupon_hubs(facts, identifiers, links.incidence, cluster,
-                                              config=config)
+                                              config=config, engine=engine)
     release_freed_memory()
 
     by_cluster = _scored(facts, identifiers, cluster, person, hub_burst, len(cluster_ids),

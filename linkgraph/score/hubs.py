@@ -24,7 +24,8 @@ import pandas as pd
 
 from linkgraph import schemas as s
 from linkgraph.config import CouponConfig
-from linkgraph.score.windows import burst_members, sliding_windows
+from linkgraph.engine import LOCAL, Engine
+from linkgraph.score.windows import burst_members, counted_windows
 
 HUB_BURST = s.BURST_REDEEMERS
 N_REDEEMERS = s.N_REDEEMERS
@@ -36,7 +37,7 @@ COUPON_HUB_COLUMNS = s.COUPON_HUB_COLUMNS
 
 def find_coupon_hubs(
     facts: pd.DataFrame, identifiers: pd.DataFrame, incidence: pd.DataFrame,
-    cluster: np.ndarray, *, config: CouponConfig,
+    cluster: np.ndarray, *, config: CouponConfig, engine: Engine = LOCAL,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The coupon hubs, and for each account the size of the hub burst it belongs to.
 
@@ -46,6 +47,8 @@ def find_coupon_hubs(
         incidence: the graph stage's incidence (kind, value, masked of each ``row``).
         cluster: the cluster code of each account position.
         config: ``hub_kinds``, ``hub_min_burst``, ``burst_days``.
+        engine: where each redeemer's window count per value is made
+            (``Engine.window_counts``); the rest runs here, on the small results.
 
     Returns:
         ``hubs`` (``COUPON_HUB_COLUMNS``, sorted by kind, value) and an int array
@@ -78,10 +81,14 @@ def find_coupon_hubs(
     if not take.any():
         return empty, hub_burst
 
-    windows = sliding_windows(vcode[take], created[pos[take]], config.burst_days)
-    start = created[pos[take]][windows.order]
+    group, when = vcode[take], created[pos[take]]
+    windows = counted_windows(group, *engine.window_counts(group, when, config.burst_days))
+    start = when[windows.order]
     # campaign-aware background: the hub's share of all coupon-only redeemers
-    # times how many of them were created in the same window anywhere
+    # times how many of them were created in the same window anywhere. Not an
+    # engine call: one sorted array of at most one time per account, searched with
+    # the times themselves (not the windows' composite keys) and from the first of
+    # equal times
     everyone = np.sort(created[facts["coupon_only"].to_numpy(dtype=bool) & ~np.isnan(created)])
     same_time = (np.searchsorted(everyone, start + config.burst_days, side="right")
                  - np.searchsorted(everyone, start, side="left"))

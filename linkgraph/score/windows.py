@@ -46,6 +46,21 @@ def sliding_windows(group: np.ndarray, when: np.ndarray, width: float) -> Window
     return Windows(order=keep[order_kept], group=group, count=count, end=end)
 
 
+def counted_windows(group: np.ndarray, order: np.ndarray, count: np.ndarray) -> Windows:
+    """The :class:`Windows` of ``sliding_windows(group, ...)`` from its ``order`` and
+    ``count`` alone (what ``Engine.window_counts`` gives): the sorted rows' groups are
+    ``group[order]``, and each window ends ``count`` rows on, the rows being sorted.
+
+    >>> group, when = np.array([1, 0, 0]), np.array([0.0, 1.0, 0.5])
+    >>> w = sliding_windows(group, when, 2.0)
+    >>> rebuilt = counted_windows(group, w.order, w.count)
+    >>> rebuilt.group.tolist(), rebuilt.end.tolist(), w.end.tolist()
+    ([0, 0, 1], [2, 2, 3], [2, 2, 3])
+    """
+    group = np.asarray(group, dtype=np.int64)[order]
+    return Windows(order=order, group=group, count=count, end=np.arange(len(count)) + count)
+
+
 def window_keys(group: np.ndarray, times: np.ndarray, width: float) -> np.ndarray:
     """One double per row that sorts as (group, time): ``group * stride + (time -
     earliest)``, ``stride`` wider than any time span plus ``width``, so that a window

@@ -140,6 +140,13 @@ class SparkEngine:
                 self.session, n_nodes, tail[on], np.asarray(target)[on], np.asarray(age)[on],
                 starts, goals, deadlines, passable=passable, max_hops=max_hops)
 
+    def window_counts(self, keys: np.ndarray, when: np.ndarray, width: float
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Per row in (group, time) order, the rows of its group within one window of
+        time: the sweep of :func:`.windows.largest_window`, before its maximum."""
+        with quiet_pandas_warning():
+            return _windows.window_counts(self.session, keys, when, width)
+
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
                     reduced: bool = False) -> Tables:
         """The load stage read and checked by Spark (:mod:`.load`), returned as ``Tables``;

@@ -1,32 +1,40 @@
-"""The largest burst per group on Spark: the most rows within one sliding window of time.
+"""Sliding windows of time on Spark: each row's window count, and the largest per group.
 
-The local engine sorts the rows by one composite double per row, ``group *
-stride + (time - earliest)`` (``stride`` wider than any time span plus the
-window, so groups never meet), and counts for each row the rows whose key
-lies in ``[key, key + width]``. Here the same doubles are computed on the
-driver by the same function (``score.windows.window_keys``: no rounding can differ), and Spark
-does the counting, without a sort of every row on the driver:
+The local engine sorts the rows by (group, time) and gives each one composite
+double, ``group * stride + (time - earliest)`` (``stride`` wider than any time
+span plus the window, so groups never meet), and counts for each row the rows
+from it (in that order) up to the last whose key is at most ``key + width``.
+Here the same doubles are computed on the driver by the same function
+(``score.windows.window_keys``: no rounding can differ), and Spark does the
+sorting and the counting, in one sweep that both calls share:
 
-- ``below``: per row, the rows of its group with a strictly smaller key
-  (``rank() - 1`` over the group ordered by key);
+- ``before``: per row, the rows of its group before it in (time, input row)
+  order (``row_number() - 1`` over the group: the order of ``np.lexsort``,
+  which keeps equal times in input order);
 - ``upto``: per row, the rows of its group with a key at most ``key + width``:
   the keys and the bounds of a group in one sweep ordered by (value, keys
   before bounds), a running count of keys read at each bound;
-- the count is ``upto - below``; the largest per group comes back.
+- the count is ``upto - before``, as the local ``end - position``.
+
+``window_counts`` brings every row's count back in (group, time, input row)
+order (a global sort on Spark); ``largest_window`` only the largest per group
+(the first of equal times has the most, as locally).
 
 A range frame (``rangeBetween``) would say the same, but takes whole numbers
 in PySpark; the sweep compares the doubles themselves. Each window is
-partitioned by group: a giant cluster is one straggler task (its rows are
-only its redeemers).
+partitioned by group: a giant cluster (or a hub value with thousands of
+redeemers) is one straggler task.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import cast
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
@@ -39,20 +47,56 @@ def largest_window(spark: SparkSession, keys: np.ndarray, n_groups: int, when: n
     """Per group ``0..n_groups-1``, the most rows whose times lie in one ``[t, t + width]``
     (rows with a NaN time left out; 0 for a group without rows)."""
     out = np.zeros(n_groups, dtype=np.int64)
+    with _counted(spark, keys, when, width) as counted:
+        if counted is None:
+            return out
+        with quiet_pandas_warning():
+            found = cast(pd.DataFrame, counted.groupBy("g").agg(F.max("n").alias("n")).toPandas())
+    out[found["g"].to_numpy(dtype=np.int64)] = found["n"].to_numpy(dtype=np.int64)
+    return out
+
+
+def window_counts(spark: SparkSession, keys: np.ndarray, when: np.ndarray, width: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The rows with a time in (group, time, input row) order, and per row the rows of its
+    group in ``[t, t + width]`` (``Engine.window_counts``), int64 both."""
+    keep = np.flatnonzero(~np.isnan(when))
+    with _counted(spark, keys, when, width) as counted:
+        if counted is None:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        with quiet_pandas_warning():
+            found = cast(pd.DataFrame, counted.orderBy("g", "t", "id").select("id", "n")
+                         .toPandas())
+    order = keep[found["id"].to_numpy(dtype=np.int64)].astype(np.int64, copy=False)
+    return order, found["n"].to_numpy(dtype=np.int64)
+
+
+@contextmanager
+def _counted(spark: SparkSession, keys: np.ndarray, when: np.ndarray, width: float
+             ) -> Iterator[DataFrame | None]:
+    """Per row with a time: ``id`` (its place among those rows), ``g``, ``t`` and ``n``,
+    the rows of its group from it in (time, ``id``) order whose composite keys are at
+    most its own plus ``width``; ``None`` when no row has a time. The rows are cached
+    while the caller reads."""
     keep = np.flatnonzero(~np.isnan(when))
     if not len(keep):
-        return out
+        yield None
+        return
     group = np.asarray(keys, dtype=np.int64)[keep]
-    times = np.asarray(when, dtype="float64")[keep]
+    # + 0.0 makes a -0.0 a 0.0: numpy compares them equal (their input order decides),
+    # and so must Spark's sort
+    times = np.asarray(when, dtype="float64")[keep] + 0.0
     # the local engine's composite key, by its own function
     key = window_keys(group, times, width)
     with quiet_pandas_warning():
         rows = spark.createDataFrame(pd.DataFrame({
-            "id": np.arange(len(key), dtype=np.int64), "g": group, "key": key,
+            "id": np.arange(len(key), dtype=np.int64), "g": group, "t": times, "key": key,
             "bound": key + width})).cache()
     try:
         by_group = Window.partitionBy("g")
-        below = rows.select("id", "g", (F.rank().over(by_group.orderBy("key")) - 1).alias("below"))
+        before = rows.select("id", "g", "t", (F.row_number().over(by_group.orderBy("t", "id"))
+                                              - 1).alias("before"))
         events = rows.select("g", F.col("key").alias("v"), F.lit(0).alias("is_bound"),
                              F.lit(None).cast("long").alias("id")).unionByName(
             rows.select("g", F.col("bound").alias("v"), F.lit(1).alias("is_bound"), "id"))
@@ -60,11 +104,7 @@ def largest_window(spark: SparkSession, keys: np.ndarray, n_groups: int, when: n
                                                                Window.currentRow)
         upto = (events.withColumn("upto", F.sum(1 - F.col("is_bound")).over(sweep))
                 .where(F.col("is_bound") == 1).select("id", "upto"))
-        counts = below.join(upto, "id").groupBy("g").agg(
-            F.max(F.col("upto") - F.col("below")).alias("n"))
-        with quiet_pandas_warning():
-            found = cast(pd.DataFrame, counts.toPandas())
+        yield before.join(upto, "id").select(
+            "id", "g", "t", (F.col("upto") - F.col("before")).alias("n"))
     finally:
         rows.unpersist()
-    out[found["g"].to_numpy(dtype=np.int64)] = found["n"].to_numpy(dtype=np.int64)
-    return out
