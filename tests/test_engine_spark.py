@@ -127,15 +127,20 @@ def test_phone_rule_runs_once_per_distinct_row_with_the_same_result(spark: Spark
     pd.testing.assert_frame_equal(on_spark, LOCAL.map_rows(rule, rows))
 
 
+def _random_arcs(rng: np.random.Generator, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``m`` distinct arcs (tail, head) between ``n`` nodes, sorted, no loops."""
+    key = np.unique(rng.integers(0, n, m) * n + rng.integers(0, n, m))
+    tail, head = key // n, key % n
+    return tail[tail != head], head[tail != head]
+
+
 def test_reach_on_spark_keeps_the_same_best_paths_as_the_sanctions_stage(
         spark: SparkEngine) -> None:
     # confidences from a few values, so that many paths tie (0.8 * 0.8 == 0.64 at 9
     # decimals) and the tie-breaks (source, then predecessor) decide
     rng = np.random.default_rng(2)
     n = 150
-    key = np.unique(rng.integers(0, n, 400) * n + rng.integers(0, n, 400))
-    tail, head = key // n, key % n
-    tail, head = tail[tail != head], head[tail != head]
+    tail, head = _random_arcs(rng, n, 400)
     conf = rng.choice([0.5, 0.64, 0.8, 0.9, 1.0], len(tail))
     sources = rng.choice(n, 8, replace=False)
     expandable = rng.random(n) > 0.1  # cleared accounts: reached, not passed through
@@ -456,15 +461,22 @@ def test_reduced_logins_addresses_and_payments_give_the_identifiers_of_every_row
     assert theirs.empty
 
 
-def test_coupon_scores_on_spark_equal_the_local_scores(spark: SparkEngine,
-                                                       marketplace: Path) -> None:
-    config = Config()
+def _clustered(marketplace: Path, config: Config
+               ) -> tuple[Tables, graph.LinkSet, cluster.Clustering]:
+    """The generated marketplace's tables, links and clusters (local engine)."""
     tables = load_tables(marketplace, max_reject_rate=config.max_reject_rate)
     identifiers = normalize.normalize_identifiers(tables, config=config.normalize)
     links = graph.build_links(identifiers, tables, config=config.graph)
     clusters = cluster.assign_clusters(
         tables.accounts, links, blocked=sanctions.blocked_accounts(tables.sanctions),
         config=config.cluster)
+    return tables, links, clusters
+
+
+def test_coupon_scores_on_spark_equal_the_local_scores(spark: SparkEngine,
+                                                       marketplace: Path) -> None:
+    config = Config()
+    tables, links, clusters = _clustered(marketplace, config)
 
     local = score.score_clusters(clusters, links, tables, config=config.coupon)
     on_spark = score.score_clusters(clusters, links, tables, config=config.coupon, engine=spark)
@@ -484,9 +496,7 @@ def test_labelled_search_on_spark_finds_the_same_goals_as_the_sanctions_stage(
     # that may not be passed, duplicate labels, edges no rule may travel
     rng = np.random.default_rng(11)
     n = 120
-    key = np.unique(rng.integers(0, n, 360) * n + rng.integers(0, n, 360))
-    tail, head = key // n, key % n
-    tail, head = tail[tail != head], head[tail != head]
+    tail, head = _random_arcs(rng, n, 360)
     graph, _ = _directed_graph(tail, head, np.ones(len(tail)), n)
     age = rng.choice(np.array([np.iinfo(np.int64).min, 10, 20, 30, 40]), len(tail))
     usable = rng.random(len(tail)) > 0.15
@@ -570,12 +580,7 @@ def test_coupon_hubs_on_spark_equal_the_local_hubs(spark: SparkEngine,
     # times rounded down to the week, so that a hub's redeemers share times
     config = Config()
     coupon = dataclasses.replace(config.coupon, hub_min_burst=3, burst_days=60.0)
-    tables = load_tables(marketplace, max_reject_rate=config.max_reject_rate)
-    identifiers = normalize.normalize_identifiers(tables, config=config.normalize)
-    links = graph.build_links(identifiers, tables, config=config.graph)
-    clusters = cluster.assign_clusters(
-        tables.accounts, links, blocked=sanctions.blocked_accounts(tables.sanctions),
-        config=config.cluster)
+    tables, links, clusters = _clustered(marketplace, config)
     accounts = clusters.accounts[["account_id", "cluster_id", "person_cluster_id"]]
     facts, redeemers = account_facts(accounts, links, tables, config=coupon)
     facts = facts.assign(created=np.floor(facts["created"] / 7) * 7)
