@@ -14,11 +14,12 @@ same ``accounts.csv``, ``clusters.csv``, ``links.csv``, ``hubs.csv`` and
 ``review_queue.csv``. The Spark time includes starting the session (reported
 apart as ``session``).
 
-Then (unless ``--skip-ops``) it times the engine operations that
-``linkgraph.run`` does not route yet, each on both engines in one fresh
-process: ``engine.load_tables`` (Spark's readers + the load stage's checks)
-and ``score.score_clusters(..., engine=)`` (the coupon features as group-bys),
-and checks that both give equal frames.
+Then (unless ``--skip-ops``) it times two routed steps on their own, each on
+both engines in one fresh process: ``engine.load_tables`` (Spark's readers +
+the load stage's checks, every row collected) and ``score.score_clusters(...,
+engine=)`` (the coupon features as group-bys), and checks that both give equal
+frames. Every engine call of a run, one by one and at sizes a whole Spark run
+cannot reach on one machine: ``engine_replay.py``.
 """
 
 from __future__ import annotations
