@@ -9,7 +9,8 @@
   over distinct rows (:mod:`.rows`);
 - per-group aggregates (coupon features): group-bys (:mod:`.aggregate`);
 - exact per-group quantiles: a windowed rank per group, two ranks kept (:mod:`.quantile`);
-- the largest burst per group: a rank and a sweep over each group's times (:mod:`.windows`);
+- sliding windows of time (the largest burst per group, every row's window count): a
+  row number and a sweep over each group's times (:mod:`.windows`);
 - loading: Spark's readers, the load stage's own checks on Arrow batches,
   the cross-row checks as joins and windows (:mod:`.load`).
 
