@@ -92,14 +92,10 @@ class SparkEngine:
         max_hops: int, expandable: np.ndarray, usable: np.ndarray | None = None,
     ) -> Reach:
         """Bounded multi-source shortest paths, hop by hop as joins (:mod:`.reach`)."""
-        n_nodes = len(indptr) - 1
-        tail = np.repeat(np.arange(n_nodes, dtype=np.int64), np.diff(indptr))
-        head, edge_conf = np.asarray(target), np.asarray(conf)
-        if usable is not None:
-            tail, head, edge_conf = tail[usable], head[usable], edge_conf[usable]
+        tail, head, edge_conf = _arcs(indptr, usable, target, conf)
         with quiet_pandas_warning():
-            found = _reach.bounded_reach(self.session, n_nodes, tail, head, edge_conf, sources,
-                                         max_hops=max_hops, expandable=expandable)
+            found = _reach.bounded_reach(self.session, len(indptr) - 1, tail, head, edge_conf,
+                                         sources, max_hops=max_hops, expandable=expandable)
         return Reach(*found)
 
     def map_rows(self, rule: Callable[[pd.DataFrame], pd.DataFrame], rows: pd.DataFrame) -> pd.DataFrame:
@@ -133,13 +129,11 @@ class SparkEngine:
     ) -> np.ndarray:
         """Per label, its goal reached by edges younger than its deadline: hop by hop
         as joins keyed by (label, node) (:mod:`.labelled`)."""
-        n_nodes = len(indptr) - 1
-        tail = np.repeat(np.arange(n_nodes, dtype=np.int64), np.diff(indptr))
-        on = np.asarray(usable, dtype=bool)
+        tail, head, edge_age = _arcs(indptr, usable, target, age)
         with quiet_pandas_warning():
             return _labelled.labelled_reach(
-                self.session, n_nodes, tail[on], np.asarray(target)[on], np.asarray(age)[on],
-                starts, goals, deadlines, passable=passable, max_hops=max_hops)
+                self.session, tail, head, edge_age, starts, goals, deadlines,
+                passable=passable, max_hops=max_hops)
 
     def window_counts(self, keys: np.ndarray, when: np.ndarray, width: float
                       ) -> tuple[np.ndarray, np.ndarray]:
@@ -156,3 +150,16 @@ class SparkEngine:
         with quiet_pandas_warning():
             return _load.load_tables(self.session, data_dir, max_reject_rate=max_reject_rate,
                                      reduced=reduced)
+
+
+def _arcs(indptr: np.ndarray, usable: np.ndarray | None, *per_edge: np.ndarray
+          ) -> tuple[np.ndarray, ...]:
+    """The arcs of a CSR graph as columns: each edge's tail (int64), then each array of
+    ``per_edge`` (per CSR position), the edges ``usable`` False left out (all kept when
+    None)."""
+    tail = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
+    columns = (tail, *(np.asarray(values) for values in per_edge))
+    if usable is None:
+        return columns
+    on = np.asarray(usable, dtype=bool)
+    return tuple(values[on] for values in columns)

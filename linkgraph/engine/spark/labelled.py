@@ -21,11 +21,12 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from linkgraph.engine.spark.reach import closed_nodes
 from linkgraph.engine.spark.session import quiet_pandas_warning
 
 
 def labelled_reach(
-    spark: SparkSession, n_nodes: int, tail: np.ndarray, head: np.ndarray, age: np.ndarray,
+    spark: SparkSession, tail: np.ndarray, head: np.ndarray, age: np.ndarray,
     starts: np.ndarray, goals: np.ndarray, deadlines: np.ndarray, *, passable: np.ndarray,
     max_hops: int,
 ) -> np.ndarray:
@@ -51,10 +52,7 @@ def labelled_reach(
         labels = spark.createDataFrame(pd.DataFrame({
             "label": label, "goal": np.asarray(goals, dtype=np.int64),
             "deadline": deadlines})).localCheckpoint(eager=True)
-        closed_nodes = np.flatnonzero(~np.asarray(passable, dtype=bool)).astype(np.int64)
-        # none when every node may be passed (Spark infers no schema from an empty frame)
-        closed = (spark.createDataFrame(pd.DataFrame({"node": closed_nodes}))
-                  if len(closed_nodes) else None)
+        closed = closed_nodes(spark, passable, "node")
         frontier: DataFrame = spark.createDataFrame(pd.DataFrame({
             "label": label, "node": np.asarray(starts, dtype=np.int64)})).localCheckpoint(eager=True)
     # every (label, node) reached, with the hop (0: the starts, which are never "found")

@@ -16,7 +16,7 @@ from typing import cast
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
@@ -26,6 +26,13 @@ from linkgraph.engine.spark.session import quiet_pandas_warning
 #: confidences are compared at this many decimals (as the local reach does:
 #: numpy's round is rint(x * 10**d), which Spark's rint matches bit for bit)
 _CONF_SCALE = 1e9
+
+
+def closed_nodes(spark: SparkSession, passable: np.ndarray, column: str) -> DataFrame | None:
+    """The nodes that may not be passed (``passable`` False) as a one-column frame, or
+    None when every node may be passed (Spark infers no schema from an empty frame)."""
+    closed = np.flatnonzero(~np.asarray(passable, dtype=bool)).astype(np.int64)
+    return spark.createDataFrame(pd.DataFrame({column: closed})) if len(closed) else None
 
 
 def bounded_reach(
@@ -51,10 +58,7 @@ def bounded_reach(
         edges = spark.createDataFrame(pd.DataFrame({
             "tail": np.asarray(tail, dtype=np.int64), "head": np.asarray(head, dtype=np.int64),
             "edge_conf": np.asarray(conf, dtype=np.float64)})).localCheckpoint(eager=True)
-        blocked = np.flatnonzero(~np.asarray(expandable, dtype=bool))
-        # none when every node may be passed (Spark infers no schema from an empty frame)
-        closed = (spark.createDataFrame(pd.DataFrame({"tail": blocked.astype(np.int64)}))
-                  if len(blocked) else None)
+        closed = closed_nodes(spark, expandable, "tail")
         reached = spark.createDataFrame(pd.DataFrame({
             "node": start, "hops": np.zeros(len(start), dtype=np.int64), "source": start,
             "pred": np.full(len(start), -1, dtype=np.int64),
