@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import inspect
 import json
 import pickle
 import shutil
@@ -46,12 +47,19 @@ import pandas as pd
 
 import linkgraph
 from linkgraph import pipeline
-from linkgraph.engine import LOCAL, Aggregation, Engine, Reach, get_engine
+from linkgraph.engine import LOCAL, Aggregation, Engine, get_engine
 
 
 @dataclass
 class Recorder:
-    """An engine that runs every call on the local engine and saves its inputs."""
+    """An engine that runs every call on the local engine and saves its inputs.
+
+    Any engine method is recorded: its arguments are bound by the local engine's own
+    signature and saved by type (arrays as ``.npy``, frames as Parquet, a mapping of
+    :class:`Aggregation` as one array each, a rule pickled, numbers and text in
+    ``meta.json``), so a new engine call needs nothing here unless it takes a new type
+    of argument: such a call runs unsaved and is listed as ``unrecorded``.
+    """
 
     folder: Path
     name: str = "replay"  # not "local": the pipeline calls it as it calls Spark
@@ -64,24 +72,30 @@ class Recorder:
         """The pipeline's progress callback: the stage the next calls belong to."""
         self.stage = stage
 
-    def _record(self, call: str, arrays: Mapping[str, np.ndarray | None],
-                scalars: Mapping[str, Any], run: Any, frames: Mapping[str, pd.DataFrame] = {},
-                rule: Any = None) -> Any:
+    def __getattr__(self, call: str) -> Any:
+        """The local engine's method ``call``, its arguments saved before it runs."""
+        if call.startswith("_"):
+            raise AttributeError(call)
+        method = getattr(LOCAL, call)
+        signature = inspect.signature(method)
+
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            arguments = signature.bind(*args, **kwargs).arguments
+            if not all(map(_savable, arguments.values())):
+                self.calls.append({"call": call, "stage": self.stage, "unrecorded": True})
+                return method(*args, **kwargs)
+            return self._record(call, arguments, lambda: method(*args, **kwargs))
+        return recorded
+
+    def _record(self, call: str, arguments: Mapping[str, Any], run: Any) -> Any:
         where = self.folder / f"{len(self.calls):03d}-{call}"
         where.mkdir(parents=True)
-        rows = 0
-        for key, array in arrays.items():
-            if array is not None:
-                np.save(where / f"{key}.npy", np.asarray(array), allow_pickle=False)
-                rows = max(rows, len(array))
-        for key, frame in frames.items():
-            frame.to_parquet(where / f"{key}.parquet")
-            rows = max(rows, len(frame))
-        if rule is not None:
-            (where / "rule.pkl").write_bytes(pickle.dumps(rule))
+        saved = {name: _save(where, name, value) for name, value in arguments.items()}
+        rows = max((len(v) for v in arguments.values()
+                    if isinstance(v, np.ndarray | pd.DataFrame)), default=0)
         start = time.perf_counter()
         result = run()
-        meta = {"call": call, "stage": self.stage, "rows": rows, "scalars": dict(scalars),
+        meta = {"call": call, "stage": self.stage, "rows": rows, "arguments": saved,
                 "recorded_seconds": round(time.perf_counter() - start, 3)}
         (where / "meta.json").write_text(json.dumps(meta, indent=1))
         self.calls.append(meta)
@@ -89,85 +103,50 @@ class Recorder:
             self.results.append(copy.deepcopy(result))
         return result
 
-    def connected_components(self, n_nodes: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-        return self._record("connected_components", {"src": src, "dst": dst},
-                            {"n_nodes": n_nodes},
-                            lambda: LOCAL.connected_components(n_nodes, src, dst))
 
-    def count_keys(self, keys: np.ndarray, n_keys: int) -> np.ndarray:
-        return self._record("count_keys", {"keys": keys}, {"n_keys": n_keys},
-                            lambda: LOCAL.count_keys(keys, n_keys))
+def _savable(value: Any) -> bool:
+    """Whether :func:`_save` can save ``value``."""
+    if isinstance(value, Mapping):
+        return all(isinstance(v, Aggregation) for v in value.values())
+    return (value is None or callable(value)
+            or isinstance(value, np.ndarray | pd.DataFrame | int | float | str | Path))
 
-    def bounded_reach(self, indptr: np.ndarray, target: np.ndarray, conf: np.ndarray,
-                      sources: np.ndarray, *, max_hops: int, expandable: np.ndarray,
-                      usable: np.ndarray | None = None) -> Reach:
-        arrays = {"indptr": indptr, "target": target, "conf": conf, "sources": sources,
-                  "expandable": expandable, "usable": usable}
-        return self._record("bounded_reach", arrays, {"max_hops": max_hops},
-                            lambda: LOCAL.bounded_reach(indptr, target, conf, sources,
-                                                        max_hops=max_hops,
-                                                        expandable=expandable, usable=usable))
 
-    def labelled_reach(self, indptr: np.ndarray, target: np.ndarray, usable: np.ndarray,
-                       age: np.ndarray, starts: np.ndarray, goals: np.ndarray,
-                       deadlines: np.ndarray, *, passable: np.ndarray, max_hops: int
-                       ) -> np.ndarray:
-        arrays = {"indptr": indptr, "target": target, "usable": usable, "age": age,
-                  "starts": starts, "goals": goals, "deadlines": deadlines,
-                  "passable": passable}
-        return self._record("labelled_reach", arrays, {"max_hops": max_hops},
-                            lambda: LOCAL.labelled_reach(indptr, target, usable, age, starts,
-                                                         goals, deadlines, passable=passable,
-                                                         max_hops=max_hops))
+def _save(where: Path, name: str, value: Any) -> dict[str, Any]:
+    """``value`` saved under ``where`` as argument ``name``; what ``_loaded`` reads back."""
+    if isinstance(value, np.ndarray):
+        np.save(where / f"{name}.npy", value, allow_pickle=False)
+        return {"type": "array"}
+    if isinstance(value, pd.DataFrame):
+        value.to_parquet(where / f"{name}.parquet")
+        return {"type": "frame"}
+    if isinstance(value, Mapping):  # group_aggregate's aggregations
+        for key, agg in value.items():
+            if agg.values is not None:
+                np.save(where / f"{name}-{key}.npy", np.asarray(agg.values), allow_pickle=False)
+        return {"type": "aggregations",
+                "ops": {key: {"op": agg.op, "fill": agg.fill, "values": agg.values is not None}
+                        for key, agg in value.items()}}
+    if callable(value):  # a row rule
+        (where / f"{name}.pkl").write_bytes(pickle.dumps(value))
+        return {"type": "pickle"}
+    return {"type": "value", "value": str(value) if isinstance(value, Path) else value}
 
-    def map_rows(self, rule: Any, rows: pd.DataFrame) -> pd.DataFrame:
-        return self._record("map_rows", {}, {}, lambda: LOCAL.map_rows(rule, rows),
-                            frames={"rows": rows}, rule=rule)
 
-    def group_aggregate(self, keys: np.ndarray, n_groups: int,
-                        aggregations: Mapping[str, Aggregation]) -> dict[str, np.ndarray]:
-        arrays: dict[str, np.ndarray | None] = {"keys": keys}
-        ops = {}
-        for name, agg in aggregations.items():
-            arrays[f"values-{name}"] = agg.values
-            ops[name] = {"op": agg.op, "fill": agg.fill}
-        return self._record("group_aggregate", arrays, {"n_groups": n_groups, "ops": ops},
-                            lambda: LOCAL.group_aggregate(keys, n_groups, aggregations))
-
-    def group_quantile(self, values: np.ndarray, groups: np.ndarray, q: float
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self._record("group_quantile", {"values": values, "groups": groups}, {"q": q},
-                            lambda: LOCAL.group_quantile(values, groups, q))
-
-    def largest_window(self, keys: np.ndarray, n_groups: int, when: np.ndarray,
-                       width: float) -> np.ndarray:
-        return self._record("largest_window", {"keys": keys, "when": when},
-                            {"n_groups": n_groups, "width": width},
-                            lambda: LOCAL.largest_window(keys, n_groups, when, width))
-
-    def window_counts(self, keys: np.ndarray, when: np.ndarray, width: float
-                      ) -> tuple[np.ndarray, np.ndarray]:
-        return self._record("window_counts", {"keys": keys, "when": when}, {"width": width},
-                            lambda: LOCAL.window_counts(keys, when, width))
-
-    def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
-                    reduced: bool = False) -> Any:
-        return self._record("load_tables", {}, {"data_dir": str(data_dir),
-                                                "max_reject_rate": max_reject_rate,
-                                                "reduced": reduced},
-                            lambda: LOCAL.load_tables(data_dir, max_reject_rate=max_reject_rate,
-                                                      reduced=reduced))
-
-    def __getattr__(self, call: str) -> Any:
-        """A call this script does not know yet: run locally, not saved (listed as such)."""
-        if call.startswith("_"):
-            raise AttributeError(call)
-        method = getattr(LOCAL, call)
-
-        def unrecorded(*args: Any, **kwargs: Any) -> Any:
-            self.calls.append({"call": call, "stage": self.stage, "unrecorded": True})
-            return method(*args, **kwargs)
-        return unrecorded
+def _loaded(where: Path, name: str, saved: dict[str, Any]) -> Any:
+    """The argument ``name`` that :func:`_save` saved as ``saved``."""
+    kind = saved["type"]
+    if kind == "array":
+        return np.load(where / f"{name}.npy")
+    if kind == "frame":
+        return pd.read_parquet(where / f"{name}.parquet")
+    if kind == "aggregations":
+        return {key: Aggregation(op["op"], np.load(where / f"{name}-{key}.npy")
+                                 if op["values"] else None, op["fill"])
+                for key, op in saved["ops"].items()}
+    if kind == "pickle":
+        return pickle.loads((where / f"{name}.pkl").read_bytes())
+    return saved["value"]
 
 
 def record(data: Path, folder: Path, *, results: list[Any] | None = None) -> Recorder:
@@ -192,39 +171,9 @@ def record(data: Path, folder: Path, *, results: list[Any] | None = None) -> Rec
     return recorder
 
 
-def arguments(where: Path, meta: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """The saved call's arguments, as the engine method takes them."""
-    def array(key: str) -> np.ndarray | None:
-        path = where / f"{key}.npy"
-        return np.load(path) if path.exists() else None
-
-    scalars, call = meta["scalars"], meta["call"]
-    if call == "connected_components":
-        return (scalars["n_nodes"], array("src"), array("dst")), {}
-    if call == "count_keys":
-        return (array("keys"), scalars["n_keys"]), {}
-    if call == "bounded_reach":
-        return ((array("indptr"), array("target"), array("conf"), array("sources")),
-                {"max_hops": scalars["max_hops"], "expandable": array("expandable"),
-                 "usable": array("usable")})
-    if call == "labelled_reach":
-        return ((array("indptr"), array("target"), array("usable"), array("age"),
-                 array("starts"), array("goals"), array("deadlines")),
-                {"passable": array("passable"), "max_hops": scalars["max_hops"]})
-    if call == "map_rows":
-        rule = pickle.loads((where / "rule.pkl").read_bytes())
-        return (rule, pd.read_parquet(where / "rows.parquet")), {}
-    if call == "group_aggregate":
-        aggregations = {name: Aggregation(op["op"], array(f"values-{name}"), op["fill"])
-                        for name, op in scalars["ops"].items()}
-        return (array("keys"), scalars["n_groups"], aggregations), {}
-    if call == "group_quantile":
-        return (array("values"), array("groups"), scalars["q"]), {}
-    if call == "largest_window":
-        return (array("keys"), scalars["n_groups"], array("when"), scalars["width"]), {}
-    if call == "window_counts":
-        return (array("keys"), array("when"), scalars["width"]), {}
-    raise ValueError(f"{where}: no replay for {call}")
+def arguments(where: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """The saved call's arguments by name, as the engine method takes them."""
+    return {name: _loaded(where, name, saved) for name, saved in meta["arguments"].items()}
 
 
 def equal(a: Any, b: Any) -> bool:
@@ -241,10 +190,9 @@ def equal(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _timed(engine: Engine, call: str, args: tuple[Any, ...], kwargs: dict[str, Any]
-           ) -> tuple[Any, float]:
+def _timed(engine: Engine, call: str, kwargs: dict[str, Any]) -> tuple[Any, float]:
     start = time.perf_counter()
-    result = getattr(engine, call)(*args, **kwargs)
+    result = getattr(engine, call)(**kwargs)
     return result, time.perf_counter() - start
 
 
@@ -266,15 +214,15 @@ def replay(folder: Path, master: str, skip: set[str]) -> None:
     for where, meta in saved_calls(folder):
         if meta["call"] == "load_tables" or meta["call"] in skip:
             continue
-        args, kwargs = arguments(where, meta)
-        local, local_s = _timed(LOCAL, meta["call"], args, kwargs)
-        remote, spark_s = _timed(spark, meta["call"], args, kwargs)
+        kwargs = arguments(where, meta)
+        local, local_s = _timed(LOCAL, meta["call"], kwargs)
+        remote, spark_s = _timed(spark, meta["call"], kwargs)
         same = equal(local, remote)
         totals["local"] += local_s
         totals["spark"] += spark_s
         print(f"| {where.name[:3]} | {meta['stage']} | {meta['call']} | {meta['rows']:,} | "
               f"{local_s:.2f} | {spark_s:.1f} | {'yes' if same else 'NO'} |", flush=True)
-        del args, kwargs, local, remote
+        del kwargs, local, remote
     print(f"| | | total | | {totals['local']:.1f} | {totals['spark']:.1f} | |")
 
 
