@@ -118,9 +118,10 @@ def _run_stages(data_dir: str | Path, *, out: str | Path | None, previous: str |
     engine = get_engine(config.engine, master=config.spark_master)
     with stage("load"):
         # of logins, addresses and payments, what normalize reads (each distinct row, its
-        # first and last time) is all an engine that ships rows to this process need send
+        # first and last time) is all an engine that ships rows to this process need send;
+        # of the orders, what the graph and score read (a summary per account)
         tables = engine.load_tables(data_dir, max_reject_rate=config.max_reject_rate,
-                                    reduced=True)
+                                    reduced=True, orders=config.coupon)
         prior = load.load_previous_run(previous) if previous is not None else None
         # at a million accounts the orders' unread columns held 0.13 GB, their words
         # (currency, coupon) as text 0.12 GB, from here to the score stage
@@ -325,8 +326,10 @@ def _emptied(tables: load.Tables, *names: str) -> load.Tables:
             c: pd.Series(dtype=t.categories.dtype if isinstance(t, pd.CategoricalDtype) else t)
             for c, t in frame.dtypes.items()})
 
+    # the orders' summary, when an engine sent one, goes with them
+    summary = {"order_facts": None} if "orders" in names else {}
     return dataclasses.replace(
-        tables, **{name: empty(getattr(tables, name)) for name in names}
+        tables, **{name: empty(getattr(tables, name)) for name in names}, **summary
     )
 
 

@@ -291,6 +291,18 @@ PROFILE_COLUMNS: Final = (
     N_ORDERS, N_NEW_USER_ORDERS, COUPON_ONLY, BURST_SIZE,
 )
 
+# an order summary: what the graph and score stages read of the orders, one row per
+# account with orders (``linkgraph.score.order_summary``; ``Tables.order_facts``)
+O_COUPON: Final = "n_coupon"  # orders naming a coupon (code or type)
+O_WELCOME: Final = "n_welcome"  # orders of coupon type new_user (the graph's profiles)
+O_NEW_USER: Final = "n_new_user"  # orders of a new-user coupon type (the coupon settings')
+O_LARGE: Final = "n_large"  # orders above the small-order limit
+O_LAST: Final = "last_order"  # the latest order, days since the epoch (-inf: none known)
+O_NEAR_MIN: Final = "n_near_min"  # new-user orders just above their coupon's minimum
+ORDER_SUMMARY_COLUMNS: Final = (
+    ACCOUNT_ID, N_ORDERS, O_COUPON, O_WELCOME, O_NEW_USER, O_LARGE, O_LAST, O_NEAR_MIN,
+)
+
 
 # --- input checks of every stage ----------------------------------------------------
 

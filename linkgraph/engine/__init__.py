@@ -52,6 +52,7 @@ import pandas as pd
 from linkgraph.engine.local import LocalEngine
 
 if TYPE_CHECKING:
+    from linkgraph.config import CouponConfig
     from linkgraph.load import Tables
 
 __all__ = ["GIVEN_FIRST", "GIVEN_LAST", "LOCAL", "Aggregation", "Engine", "LocalEngine", "Reach",
@@ -187,7 +188,7 @@ class Engine(Protocol):
         ...
 
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
-                    reduced: bool = False) -> Tables:
+                    reduced: bool = False, orders: CouponConfig | None = None) -> Tables:
         """``linkgraph.load.load_tables``: the input tables read and validated.
 
         ``reduced=True`` allows an engine that ships rows over a network to send
@@ -203,6 +204,13 @@ class Engine(Protocol):
         the whole tables. An engine may do less: the local one keeps of the sign-ins
         each (account, IP, device)'s first and last row (no given times), and every row
         of the other tables (the same identifiers either way).
+
+        ``orders`` (with ``reduced``): the coupon settings the score reads the orders
+        with. An engine that ships rows may then keep the orders where it read them
+        and send their summary instead (``Tables.order_facts``: what the graph and
+        score stages read of them, one row per account with orders, made by the
+        stages' own rules: ``linkgraph.score.order_summary``), with ``orders`` empty.
+        The local engine keeps the orders (its stages read them beside the graph).
         """
         ...
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    from linkgraph.config import CouponConfig
     from linkgraph.engine import Aggregation, Reach
     from linkgraph.load import Tables
 
@@ -159,10 +160,12 @@ class LocalEngine:
         return windows.order, windows.count
 
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
-                    reduced: bool = False) -> Tables:
+                    reduced: bool = False, orders: CouponConfig | None = None) -> Tables:
         """The load stage itself (``linkgraph.load.load_tables``); with ``reduced`` only each
         (account, IP, device)'s first and last sign-in stay (fewer rows for the normalize
-        stage to hold and hash, the same identifiers); addresses and payments whole."""
+        stage to hold and hash, the same identifiers); addresses and payments whole. The
+        orders stay whole whatever ``orders`` says: in this process the graph and score
+        stages read them as fast as a summary, the score's share beside the graph."""
         from linkgraph.load import load_tables
 
         return load_tables(data_dir, max_reject_rate=max_reject_rate,

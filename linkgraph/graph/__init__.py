@@ -156,7 +156,8 @@ def build_links(
     coded = code_identifiers(identifiers, engine=engine)
     flags = flag_values(coded, config=config, engine=engine)
     # the accounts and the orders' accounts, looked up once for the farms and the profiles
-    account_index = index_accounts(tables.accounts, tables.orders, coded)
+    account_index = index_accounts(tables.accounts, tables.orders, coded,
+                                   summary=tables.order_facts)
     flags = farm_ties(coded, flags, farmed_accounts(account_index), config=config)
     # a common name is no hub for telling one person from a family (see names.py)
     names = registered_names(coded, (flags.reason == 0) | (flags.reason == flags.reasons.index(HUB)))

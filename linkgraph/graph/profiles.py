@@ -44,11 +44,13 @@ class AccountIndex:
 
 
 def index_accounts(accounts: pd.DataFrame, orders: pd.DataFrame,
-                   coded: CodedIncidence) -> AccountIndex:
+                   coded: CodedIncidence, summary: pd.DataFrame | None = None) -> AccountIndex:
     """Look the accounts and the orders' accounts up once, for every later use.
 
     Orders are counted per id of the accounts table; only orders of accounts
     missing from it (normally none) are looked up again among the account codes.
+    With ``summary`` (the orders' summary an engine made: ``Tables.order_facts``)
+    its counts are read instead of ``orders``.
     """
     column = accounts[s.ACCOUNT_ID].astype("str")
     ids = pd.Index(column) if strictly_ascending(column) else \
@@ -56,7 +58,8 @@ def index_accounts(accounts: pd.DataFrame, orders: pd.DataFrame,
     code = positions(ids, coded.accounts)
     present = code >= 0
     n_codes = len(coded.accounts)
-    counts, stray, order_rows = _order_counts(orders, ids)
+    counts, stray, order_rows = _order_counts(orders, ids) if summary is None else \
+        _summary_counts(summary, ids)
     per_code = {}
     for name, per_id in counts.items():
         out = np.zeros(n_codes, dtype=np.int64)
@@ -67,7 +70,8 @@ def index_accounts(accounts: pd.DataFrame, orders: pd.DataFrame,
         at = positions(stray_ids, coded.accounts)
         found = at >= 0
         for name, chosen in kinds.items():
-            per_code[name] += np.bincount(at[found & chosen], minlength=n_codes)
+            per_code[name] += np.bincount(at[found], weights=chosen[found],
+                                          minlength=n_codes).astype(np.int64)
     return AccountIndex(ids=ids, code=code, orders=_order_columns(counts),
                         coupon_only=_order_columns(per_code)[s.COUPON_ONLY],
                         disposable=_disposable_by_code(coded), order_rows=order_rows)
@@ -192,9 +196,7 @@ def _order_counts(
     for column in (s.COUPON_CODE, s.COUPON_TYPE):
         if column in orders.columns:
             used_coupon |= _text_rule(orders[column], _used)
-    new_user = np.zeros(len(orders), dtype=bool)
-    if s.COUPON_TYPE in orders.columns:
-        new_user = _text_rule(orders[s.COUPON_TYPE], _new_user)
+    new_user = welcome_orders(orders)
     account_ids = orders[s.ACCOUNT_ID]
     order_rows = _order_rows(account_ids, ids)
     known = order_rows >= 0
@@ -210,6 +212,35 @@ def _order_counts(
                     {_N_ORDERS: np.ones(len(unknown), dtype=bool),
                      _N_COUPON: used_coupon[unknown], _N_NEW_USER: new_user[unknown]}), \
         order_rows
+
+
+def _summary_counts(
+    summary: pd.DataFrame, ids: pd.Index
+) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, dict[str, np.ndarray]] | None,
+           np.ndarray]:
+    """:func:`_order_counts` read from an order summary (``schemas.ORDER_SUMMARY_COLUMNS``):
+    no order's position (the orders are not here)."""
+    at = positions(summary[s.ACCOUNT_ID].astype("str"), ids)
+    known = at >= 0
+    read = {_N_ORDERS: s.N_ORDERS, _N_COUPON: s.O_COUPON, _N_NEW_USER: s.O_WELCOME}
+    counts = {}
+    for name, column in read.items():
+        counts[name] = np.zeros(len(ids), dtype=np.int64)
+        counts[name][at[known]] = summary[column].to_numpy()[known]
+    none = np.zeros(0, dtype=np.int32)
+    if known.all():
+        return counts, None, none
+    unknown = np.flatnonzero(~known)
+    return counts, (summary[s.ACCOUNT_ID].take(unknown).astype("str"),
+                    {name: summary[column].to_numpy()[unknown]
+                     for name, column in read.items()}), none
+
+
+def welcome_orders(orders: pd.DataFrame) -> np.ndarray:
+    """Per order, whether its coupon type is the welcome coupon's (``new_user``)."""
+    if s.COUPON_TYPE not in orders.columns:
+        return np.zeros(len(orders), dtype=bool)
+    return _text_rule(orders[s.COUPON_TYPE], _new_user)
 
 
 def _used(text: pd.Series) -> pd.Series:

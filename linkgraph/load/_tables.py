@@ -110,6 +110,11 @@ class Tables:
     check) plus one per value ignored on a kept account (reason ending in
     "(value ignored, row kept)"); count dropped rows with ``sources``.
     ``codes``: the load's codes of the rows, for the normalize stage (:class:`LoadedCodes`).
+    ``order_facts``: when an engine reduced the orders where they were read
+    (``Engine.load_tables(..., orders=...)``), what the graph and score stages
+    read of them, one row per account with orders
+    (:func:`linkgraph.score.order_summary`'s columns); ``orders`` is then empty
+    (its columns, no rows). None: the stages read ``orders``.
     """
 
     accounts: pd.DataFrame
@@ -122,6 +127,7 @@ class Tables:
     rejects: pd.DataFrame
     sources: tuple[SourceFile, ...] = field(default=())
     codes: LoadedCodes = field(default_factory=LoadedCodes, compare=False, repr=False)
+    order_facts: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
 
 def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,

@@ -72,7 +72,13 @@ the tables, not taken from ``profiles``, so the explanation matches the data.
 """
 
 from linkgraph.score.clusters import HandedOver, Scores, score_clusters
-from linkgraph.score.facts import AccountFacts, TableFacts, facts_before_clusters, table_facts
+from linkgraph.score.facts import (
+    AccountFacts,
+    TableFacts,
+    facts_before_clusters,
+    order_summary,
+    table_facts,
+)
 
 __all__ = ["AccountFacts", "HandedOver", "Scores", "TableFacts", "facts_before_clusters",
-           "score_clusters", "table_facts"]
+           "order_summary", "score_clusters", "table_facts"]

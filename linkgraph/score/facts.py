@@ -20,6 +20,7 @@ from linkgraph.config import CouponConfig
 from linkgraph.engine import LOCAL, Aggregation, Engine
 from linkgraph.errors import InputError
 from linkgraph.graph import LinkSet
+from linkgraph.graph.profiles import welcome_orders
 from linkgraph.load import Tables
 from linkgraph.memory import release_freed_memory
 
@@ -351,14 +352,16 @@ def table_facts(tables: Tables, *, config: CouponConfig, engine: Engine = LOCAL)
     sanctions = tables.sanctions
     blocking = _blocking_rows(sanctions)
     created_known = {s.ACCOUNT_ID, s.CREATED_AT} <= set(tables.accounts.columns)
-    orders = _orders_of(tables)
+    orders = _orders_of(tables.orders)
     order_pos, created_pos, blocked_pos = positions(
         index, (orders[s.ACCOUNT_ID], None),
         (tables.accounts[s.ACCOUNT_ID] if created_known else pd.Series([], dtype="str"), None),
         (sanctions[s.ACCOUNT_ID] if len(blocking) else pd.Series([], dtype="str"), blocking),
     )
     facts["created"] = _created(n, created_pos, tables.accounts if created_known else None)
-    order_facts = _order_facts(orders, order_pos, n, config=config, engine=engine)
+    order_facts = _order_facts(orders, order_pos, n, config=config, engine=engine) \
+        if tables.order_facts is None else \
+        _summary_facts(tables.order_facts, index, n, config=config)
     facts = pd.concat([facts, order_facts], axis=1)
     facts["blocked"] = _blocked(n, blocked_pos)
     return TableFacts(ids=index, facts=facts, created_known=created_known)
@@ -418,9 +421,9 @@ def _blocking_rows(sanctions: pd.DataFrame) -> np.ndarray:
     return np.zeros(0, dtype=np.int64)
 
 
-def _orders_of(tables: Tables) -> pd.DataFrame:
+def _orders_of(orders: pd.DataFrame) -> pd.DataFrame:
     """The orders, or an empty frame of account ids when they have none."""
-    return tables.orders if s.ACCOUNT_ID in tables.orders.columns else pd.DataFrame(
+    return orders if s.ACCOUNT_ID in orders.columns else pd.DataFrame(
         {s.ACCOUNT_ID: pd.Series([], dtype="str")})
 
 
@@ -554,8 +557,11 @@ def _facts_of_tables(
     sanctions = tables.sanctions
     blocking = _blocking_rows(sanctions)
     created_from = _created_from(tables, links)
-    orders = _orders_of(tables)
-    order_pos = _order_positions(index, links, orders)
+    orders = _orders_of(tables.orders)
+    summary = tables.order_facts
+    # (an order summary is looked up on its own: no order is)
+    order_pos = _order_positions(index, links, orders) if summary is None else \
+        np.zeros(0, dtype=np.int64)
     # with the graph stage's lookup, only its strays were looked up: none here
     order_part = (orders[s.ACCOUNT_ID], None) if order_pos is None else (
         pd.Series([], dtype="str"), None)
@@ -569,9 +575,10 @@ def _facts_of_tables(
 
     facts["created"] = _created(n, created_pos, created_from)
 
-    order_facts = _order_facts(orders, order_pos, n, config=config, engine=engine)
+    order_facts = _order_facts(orders, order_pos, n, config=config, engine=engine) \
+        if summary is None else _summary_facts(summary, index, n, config=config)
     # the tables are read: handed over, the orders go before the identifiers' facts
-    del order_pos, looked_up, order_part, orders, created_from, sanctions, tables
+    del order_pos, looked_up, order_part, orders, created_from, sanctions, tables, summary
     release_freed_memory()  # the orders' columns, before the incidence's are read
     return (pd.concat([facts, order_facts], axis=1), _blocked(n, blocked_pos), rows, kind,
             incidence_pos)
@@ -582,63 +589,182 @@ def _order_facts(
     engine: Engine = LOCAL,
 ) -> pd.DataFrame:
     """n_orders, n_new_user, coupon_only, n_near_min per account position."""
-    known = pos >= 0
-    # every order's account is known, as a rule: then no column is copied to drop rows
-    rows = slice(None) if known.all() else known
-    pos = pos[rows]
+    counts, as_of = _order_counts(orders, pos, n, config=config, engine=engine)
+    return _with_coupon_only(counts, as_of, config=config)
 
+
+@dataclass(frozen=True)
+class OrderWords:
+    """What the score reads of each order (:func:`order_words`).
+
+    new_user, has_coupon: the order used a new-user coupon / any coupon.
+    coupon: its coupon: a code's index in ``codes``, ``-2 - i`` for type ``types[i]``
+        when it has no code, -1 for none (a coupon is its code, else its type).
+    currency: 1 + the index of its currency in ``currencies``; 0 for none.
+    amount: float64, NaN where missing or not a number.
+    """
+
+    new_user: np.ndarray
+    has_coupon: np.ndarray
+    coupon: np.ndarray
+    currency: np.ndarray
+    amount: np.ndarray
+    codes: list[str]
+    types: list[str]
+    currencies: list[str]
+
+
+def order_words(orders: pd.DataFrame, rows: slice | np.ndarray = slice(None), *,
+                config: CouponConfig) -> OrderWords:
+    """The coupon, currency and amount of each order of ``orders[rows]``, as the score
+    reads them (each engine's one definition: the local stage and Spark's batches)."""
     type_codes, types = categories(column(orders, s.COUPON_TYPE))
     type_codes = type_codes[rows]
     new_user = _lookup(type_codes, [t.lower() in config.new_user_types for t in types])
-    code_codes = categories(column(orders, s.COUPON_CODE))[0][rows]
+    code_codes, codes = categories(column(orders, s.COUPON_CODE))
+    code_codes = code_codes[rows]
     has_coupon = (type_codes >= 0) | (code_codes >= 0)
     # a coupon is its code, or its type when the code is missing (built in place: each
     # a narrow column of the millions of orders)
     coupon = code_codes
     missing = coupon < 0
     coupon[missing] = np.where(type_codes[missing] >= 0, -2 - type_codes[missing], -1)
-    del type_codes, code_codes, missing  # gone before the quantiles
+    del type_codes, code_codes, missing
     amount = pd.to_numeric(column(orders, s.AMOUNT), errors="coerce").to_numpy(
         dtype="float64", na_value=np.nan)[rows]
-    currency = categories(column(orders, s.CURRENCY))[0][rows]
+    currency, currencies = categories(column(orders, s.CURRENCY))
+    currency = currency[rows]
     currency += 1  # 0: no currency
+    return OrderWords(new_user=new_user, has_coupon=has_coupon, coupon=coupon,
+                      currency=currency, amount=amount, codes=codes, types=types,
+                      currencies=currencies)
+
+
+def large_orders(amount: np.ndarray, limit: np.ndarray | float) -> np.ndarray:
+    """Orders above the small-order ``limit`` of their currency (a missing amount is not
+    evidence of a large order)."""
+    with np.errstate(invalid="ignore"):
+        return np.asarray(amount > limit, dtype=bool)
+
+
+def coupon_floors(floor: np.ndarray, size: np.ndarray, *, config: CouponConfig) -> np.ndarray:
+    """A coupon's inferred minimum spend, from the low quantile ``floor`` of its ``size``
+    orders' amounts: NaN when it has too few orders to show one."""
+    return np.where(np.asarray(size) >= config.near_min_min_orders, floor, np.nan)
+
+
+def near_floor(spent: np.ndarray, floor: np.ndarray, *, config: CouponConfig) -> np.ndarray:
+    """Orders at most ``near_min_margin`` above their coupon's ``floor`` (NaN: none)."""
+    with np.errstate(invalid="ignore"):
+        return np.asarray((floor > 0) & (spent <= floor * (1 + config.near_min_margin)),
+                          dtype=bool)
+
+
+def _order_counts(
+    orders: pd.DataFrame, pos: np.ndarray, n: int, *, config: CouponConfig, engine: Engine,
+    welcome: bool = False,
+) -> tuple[dict[str, np.ndarray], float]:
+    """Per account position, the order summary's counts (``schemas.ORDER_SUMMARY_COLUMNS``;
+    ``n_welcome`` only when asked), and the time of the latest order (days; NaN: none)."""
+    known = pos >= 0
+    # every order's account is known, as a rule: then no column is copied to drop rows
+    rows = slice(None) if known.all() else known
+    pos = pos[rows]
+    words = order_words(orders, rows, config=config)
+    amount, currency = words.amount, words.currency
 
     # "small": below a fixed amount, or below the currency's usual order (quantile)
     if config.small_order_amount is not None:
-        limit = np.full(len(pos), config.small_order_amount)
+        limit: np.ndarray | float = config.small_order_amount
     else:
         limit = _per_row(*engine.group_quantile(amount, currency, config.small_order_quantile)[:2],
                          currency)
-    large = amount > limit  # a missing amount is not evidence of a large order
+    large = large_orders(amount, limit)
     del limit
-    near = new_user & _near_minimum(coupon, currency, amount, config=config, engine=engine)
-    del coupon, currency, amount  # an order's times are read after these are freed
+    near = words.new_user & _near_minimum(words.coupon, currency, amount, config=config,
+                                          engine=engine)
+    new_user, has_coupon = words.new_user, words.has_coupon
+    del words, currency, amount  # an order's times are read after these are freed
     when = days(column(orders, s.CREATED_AT))[rows]
     if not when.flags.writeable:  # a read-only view of pandas' own (copy-on-write)
         when = when.copy()
-    unknown = np.isnan(when)
-    as_of = np.nanmax(when) if not unknown.all() else np.nan
-    when[unknown] = -np.inf  # in place: no second column of the orders' times
-    del unknown
-    found = engine.group_aggregate(pos, n, {
-        "n_orders": Aggregation("count"), "n_new_user": Aggregation("sum", new_user),
-        "n_coupon": Aggregation("sum", has_coupon), "n_large": Aggregation("sum", large),
-        "last": Aggregation("max", when, fill=-np.inf),
-        "n_near_min": Aggregation("sum", near),
-    })
-    del when
-    n_orders, n_new_user, n_coupon = found["n_orders"], found["n_new_user"], found["n_coupon"]
-    n_large, last, n_near_min = found["n_large"], found["last"], found["n_near_min"]
+    as_of = _known_last(when)
+    when[np.isnan(when)] = -np.inf  # in place: no second column of the orders' times
+    aggregations = {
+        s.N_ORDERS: Aggregation("count"), s.O_NEW_USER: Aggregation("sum", new_user),
+        s.O_COUPON: Aggregation("sum", has_coupon), s.O_LARGE: Aggregation("sum", large),
+        s.O_LAST: Aggregation("max", when, fill=-np.inf),
+        s.O_NEAR_MIN: Aggregation("sum", near),
+    }
+    if welcome:
+        aggregations[s.O_WELCOME] = Aggregation("sum", welcome_orders(orders)[rows])
+    return engine.group_aggregate(pos, n, aggregations), as_of
+
+
+def _known_last(when: np.ndarray) -> float:
+    """The latest of the times ``when`` (days; -inf or NaN: unknown), NaN when none is known."""
+    known = np.isfinite(when)
+    return float(np.max(when, where=known, initial=-np.inf)) if known.any() else np.nan
+
+
+def _with_coupon_only(counts: dict[str, np.ndarray], as_of: float, *,
+                      config: CouponConfig) -> pd.DataFrame:
+    """The account facts of the orders (n_orders, n_new_user, coupon_only, n_near_min)
+    from their counts per account."""
+    n_orders, n_new_user = counts[s.N_ORDERS], counts[s.O_NEW_USER]
+    last = counts[s.O_LAST]
     # silence is only required when the data has order times at all
     silent = np.isinf(last) | np.isnan(as_of) | (last <= as_of - config.silence_days)
     coupon_only = (
-        (n_orders >= 1) & (n_orders <= config.coupon_only_max_orders) & (n_coupon == n_orders)
-        & (n_new_user >= 1) & (n_large == 0) & silent
+        (n_orders >= 1) & (n_orders <= config.coupon_only_max_orders)
+        & (counts[s.O_COUPON] == n_orders) & (n_new_user >= 1) & (counts[s.O_LARGE] == 0)
+        & silent
     )
     return pd.DataFrame({
         "n_orders": n_orders, "n_new_user": n_new_user, "coupon_only": coupon_only,
-        "n_near_min": n_near_min,
+        "n_near_min": counts[s.O_NEAR_MIN],
     })
+
+
+def order_summary(orders: pd.DataFrame, *, config: CouponConfig,
+                  engine: Engine = LOCAL) -> pd.DataFrame:
+    """What the graph and score stages read of ``orders``: one row per account with
+    orders, sorted by account id (``schemas.ORDER_SUMMARY_COLUMNS``).
+
+    An engine that keeps the orders where it read them gives these rows instead of
+    the orders (``Tables.order_facts``); here they are made from the orders
+    themselves, with the stages' own rules. The small-order limits and the coupons'
+    minimums are those of all the orders given.
+
+    >>> orders = pd.DataFrame({"account_id": ["b", "a", "b"],
+    ...                        "coupon_type": ["new_user", None, "new_user"],
+    ...                        "amount": [10.0, 80.0, 11.0]})
+    >>> order_summary(orders, config=CouponConfig())[["account_id", "n_orders", "n_welcome"]]
+      account_id  n_orders  n_welcome
+    0          a         1          0
+    1          b         2          2
+    """
+    orders = _orders_of(orders)
+    ids = pd.Index(orders[s.ACCOUNT_ID].dropna().astype("str").unique()).sort_values()
+    (pos,) = positions(ids, (orders[s.ACCOUNT_ID], None))
+    counts, _ = _order_counts(orders, pos, len(ids), config=config, engine=engine, welcome=True)
+    return pd.DataFrame({s.ACCOUNT_ID: ids.to_numpy(), **counts}).loc[
+        :, list(s.ORDER_SUMMARY_COLUMNS)]
+
+
+def _summary_facts(summary: pd.DataFrame, index: pd.Index, n: int, *,
+                   config: CouponConfig) -> pd.DataFrame:
+    """:func:`_order_facts` of the accounts of ``index``, from their order summary."""
+    (pos,) = positions(index, (summary[s.ACCOUNT_ID], None))
+    found = pos >= 0
+    at = pos[found]
+    counts = {}
+    for name in s.ORDER_SUMMARY_COLUMNS[1:]:
+        values = summary[name].to_numpy()[found]
+        last = name == s.O_LAST
+        counts[name] = np.full(n, -np.inf) if last else np.zeros(n, dtype=np.int64)
+        counts[name][at] = values
+    return _with_coupon_only(counts, _known_last(counts[s.O_LAST]), config=config)
 
 
 def _near_minimum(
@@ -666,11 +792,10 @@ def _near_minimum(
     key += currency[rows]
     spent = amount[rows]
     keys, floor, size = engine.group_quantile(spent, key, config.near_min_quantile)
-    row_floor = _per_row(keys, np.where(size >= config.near_min_min_orders, floor, np.nan), key)
+    row_floor = _per_row(keys, coupon_floors(floor, size, config=config), key)
     del key
     near = np.zeros(len(amount), dtype=bool)
-    with np.errstate(invalid="ignore"):
-        near[rows] = (row_floor > 0) & (spent <= row_floor * (1 + config.near_min_margin))
+    near[rows] = near_floor(spent, row_floor, config=config)
     return near
 
 

@@ -52,6 +52,7 @@ from pyspark.sql.types import (
 from pyspark.sql.window import Window
 
 from linkgraph import schemas as s
+from linkgraph.config import CouponConfig
 from linkgraph.engine import GIVEN_FIRST, GIVEN_LAST
 from linkgraph.engine.spark.judge import (
     CORRUPT,
@@ -69,6 +70,7 @@ from linkgraph.engine.spark.judge import (
     spark_type,
     typed_like,
 )
+from linkgraph.engine.spark.orders import order_summary
 from linkgraph.engine.spark.session import quiet_pandas_warning
 from linkgraph.errors import InputError
 from linkgraph.load import SourceFile, Tables
@@ -111,7 +113,8 @@ class SparkTables:
 
 
 def load_tables(spark: SparkSession, data_dir: str | Path, *,
-                max_reject_rate: float = 0.05, reduced: bool = False) -> Tables:
+                max_reject_rate: float = 0.05, reduced: bool = False,
+                orders: CouponConfig | None = None) -> Tables:
     """``linkgraph.load.load_tables`` with the reading and checking done by Spark.
 
     Args:
@@ -120,6 +123,9 @@ def load_tables(spark: SparkSession, data_dir: str | Path, *,
         max_reject_rate: the largest share of a table's rows that may be dropped.
         reduced: logins, addresses and payments reduced on Spark to what the normalize
             stage reads of them before they come to the driver (:func:`reduced_tables`).
+        orders: with ``reduced``, the coupon settings the orders are read with: the
+            orders then stay on Spark and their summary comes back instead, one row per
+            account with orders (``Tables.order_facts``; ``orders.order_summary``).
 
     Returns:
         The load stage's :class:`~linkgraph.load.Tables`: equal frames, rejects and
@@ -134,8 +140,15 @@ def load_tables(spark: SparkSession, data_dir: str | Path, *,
     tables, probes = (reduced_tables(read) if reduced else (read.tables, read.probes))
     frames: dict[str, pd.DataFrame] = {}
     accepted_of: dict[str, int] = {}
+    summary = None
+    if reduced and orders is not None and "orders" in read.paths:
+        summary = order_summary(tables["orders"], orders)
+        accepted_of["orders"] = int(summary[s.N_ORDERS].sum())
+        logger.info("orders: %d accounts' summaries to the driver for %d accepted orders",
+                    len(summary), accepted_of["orders"])
     for name in s.TABLE_NAMES:
-        if name not in read.paths:  # not supplied: the load stage's empty frame, no job
+        if name not in read.paths or (name == "orders" and summary is not None):
+            # not supplied, or summarised: the load stage's empty frame, no job
             frames[name] = read.probes[name]
             continue
         with quiet_pandas_warning():
@@ -167,7 +180,7 @@ def load_tables(spark: SparkSession, data_dir: str | Path, *,
         s.ACCOUNT_ID, kind="stable", ignore_index=True)
     read.unpersist()
     _check_reject_rates(sources, rejects, max_reject_rate)
-    return Tables(**frames, rejects=rejects, sources=tuple(sources))
+    return Tables(**frames, rejects=rejects, sources=tuple(sources), order_facts=summary)
 
 
 #: rows a reduced row stands for; an id the normalize stage's ``as_text`` finds usable
