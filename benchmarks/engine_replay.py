@@ -19,7 +19,9 @@ dtypes, frames equal), and prints a Markdown table: the stage, the call, its inp
 seconds on each engine, equal or not. ``load_tables`` is skipped there (the Spark load sends
 the tables to this process, which at ten million accounts holds the driver's memory): ``load``
 times the Spark side of the load alone instead, every table read, checked and reduced as in a
-run, written to Spark's ``noop`` sink rather than collected, next to the local load.
+run, written to Spark's ``noop`` sink rather than collected (the orders: their summary per
+account made and collected, as in a run), next to the local load (and the local summary of
+the same orders, ``linkgraph.score.order_summary``).
 
 The point is the engine boundary at scale: each Spark call is the job a run on a cluster
 would submit, on the inputs the run really has.
@@ -47,6 +49,7 @@ import pandas as pd
 
 import linkgraph
 from linkgraph import pipeline
+from linkgraph.config import CouponConfig
 from linkgraph.engine import LOCAL, Aggregation, Engine, get_engine
 
 
@@ -231,16 +234,23 @@ def load(data: Path, master: str) -> None:
     local load of the same tables (in a child process, which gives its memory back before
     the Spark session starts: at ten million accounts the local load holds 17 GB)."""
     from linkgraph.engine.spark import load as spark_load
+    from linkgraph.engine.spark.orders import order_summary
     from linkgraph.engine.spark.session import quiet_pandas_warning
 
     code = ("import json, sys, time\n"
             "from linkgraph import schemas\n"
+            "from linkgraph.config import CouponConfig\n"
+            "from linkgraph.score import order_summary\n"
             "from linkgraph.engine import LOCAL\n"
             "start = time.perf_counter()\n"
             "tables = LOCAL.load_tables(sys.argv[1])\n"
             "seconds = time.perf_counter() - start\n"
             "rows = sum(len(getattr(tables, name)) for name in schemas.TABLE_NAMES)\n"
-            "print(json.dumps({'seconds': seconds, 'rows': rows}))\n")
+            "start = time.perf_counter()\n"
+            "summary = order_summary(tables.orders, config=CouponConfig())\n"
+            "summarised = time.perf_counter() - start\n"
+            "print(json.dumps({'seconds': seconds, 'rows': rows, 'summary': summarised,\n"
+            "                  'accounts': len(summary), 'orders': len(tables.orders)}))\n")
     done = subprocess.run([sys.executable, "-c", code, str(data)], check=True,
                           capture_output=True, text=True)
     local = json.loads(done.stdout.strip().splitlines()[-1])
@@ -250,16 +260,23 @@ def load(data: Path, master: str) -> None:
     with quiet_pandas_warning():
         read = spark_load.read_tables(spark.session, data)  # type: ignore[attr-defined]
         frames, _ = spark_load.reduced_tables(read)
-        seconds = {}
+        seconds, summary = {}, pd.DataFrame()
         for name, frame in [*frames.items(), ("rejects", read.rejects)]:
             begun = time.perf_counter()
-            frame.write.format("noop").mode("overwrite").save()
+            if name == "orders":
+                summary = order_summary(frame, CouponConfig())
+            else:
+                frame.write.format("noop").mode("overwrite").save()
             seconds[name] = round(time.perf_counter() - begun, 1)
         read.unpersist()
     spark_s = time.perf_counter() - start
     print(f"load of {local['rows']:,} accepted rows: local {local['seconds']:.1f} s (every row "
           f"to pandas); Spark {spark_s:.1f} s (read, checked, reduced, not collected): "
           f"{seconds}")
+    print(f"orders' summary: {local['orders']:,} orders to {local['accounts']:,} accounts' "
+          f"rows; local {local['summary']:.1f} s (of the loaded orders); Spark "
+          f"{seconds.get('orders', 0.0):.1f} s ({len(summary):,} rows collected, with the "
+          f"orders' read and checks)")
 
 
 def main() -> None:

@@ -326,11 +326,11 @@ def _emptied(tables: load.Tables, *names: str) -> load.Tables:
             c: pd.Series(dtype=t.categories.dtype if isinstance(t, pd.CategoricalDtype) else t)
             for c, t in frame.dtypes.items()})
 
-    # the orders' summary, when an engine sent one, goes with them
-    summary = {"order_facts": None} if "orders" in names else {}
-    return dataclasses.replace(
-        tables, **{name: empty(getattr(tables, name)) for name in names}, **summary
+    emptied = dataclasses.replace(
+        tables, **{name: empty(getattr(tables, name)) for name in names}
     )
+    # the orders' summary, when an engine sent one, goes with them
+    return dataclasses.replace(emptied, order_facts=None) if "orders" in names else emptied
 
 
 def run_summary(result: Run) -> dict[str, Any]:

@@ -30,7 +30,8 @@ import pyarrow.parquet as pq
 import linkgraph
 import linkgraph.synth
 from linkgraph import cluster, graph, normalize, sanctions, score
-from linkgraph.config import Config, GraphConfig
+from linkgraph import schemas as s
+from linkgraph.config import Config, CouponConfig, GraphConfig
 from linkgraph.engine import LOCAL, Aggregation, get_engine
 from linkgraph.engine.spark import SparkEngine, spark_session
 from linkgraph.engine.spark.counts import heavy_keys
@@ -595,3 +596,45 @@ def test_coupon_hubs_on_spark_equal_the_local_hubs(spark: SparkEngine,
     pd.testing.assert_frame_equal(on_spark[0], local[0])
     assert on_spark[1].dtype == local[1].dtype
     np.testing.assert_array_equal(on_spark[1], local[1])
+
+
+def test_orders_summarised_on_spark_equal_the_summary_of_every_order(
+        spark: SparkEngine, tmp_path: Path) -> None:
+    # coupon words as exports write them (blanks, case, spaces, codes and types alone),
+    # missing amounts, currencies and times, and coupons with few and many orders
+    rng = np.random.default_rng(11)
+    n = 3000
+
+    def pick(words: list[str], p: list[float]) -> np.ndarray:
+        return rng.choice(np.array(words, dtype=object), n, p=p)
+
+    amount = rng.choice([9.99, 10.0, 10.5, 12.0, 30.0, 250.0], n) + rng.integers(0, 3, n) / 4
+    orders = pd.DataFrame({
+        "order_id": [f"o{i}" for i in range(n)],
+        "account_id": [f"a{i}" for i in rng.integers(0, 400, n)],
+        "created_at": np.where(rng.random(n) < 0.05, "",
+                               pd.Series(pd.Timestamp("2024-03-01") + pd.to_timedelta(
+                                   rng.integers(0, 90 * 86_400, n), unit="s")).astype(str)),
+        "amount": np.where(rng.random(n) < 0.05, "", amount.astype(str)),
+        "currency": pick(["EUR", "USD", "", "PLN"], [0.6, 0.3, 0.05, 0.05]),
+        "coupon_code": pick(["", "HELLO10", "SPRING", "hello10", "RARE1"],
+                            [0.5, 0.3, 0.15, 0.04, 0.01]),
+        "coupon_type": pick(["", "new_user", "NEW_USER", "loyalty"], [0.4, 0.4, 0.1, 0.1]),
+    })
+    data = tmp_path / "data"
+    data.mkdir()
+    pd.DataFrame({"account_id": [f"a{i}" for i in range(400)]}).to_csv(
+        data / "accounts.csv", index=False)
+    orders.to_csv(data / "orders.csv", index=False)
+    every_order = load_tables(data).orders
+
+    for config in (CouponConfig(), CouponConfig(small_order_amount=20.0, near_min_margin=0.3,
+                                                new_user_types=("new_user", "loyalty"))):
+        tables = spark.load_tables(data, reduced=True, orders=config)
+        expected = score.order_summary(every_order, config=config)
+
+        assert tables.orders.empty and list(tables.orders.columns) == list(every_order.columns)
+        assert (expected[s.O_NEAR_MIN] > 0).any() and (expected[s.O_LARGE] > 0).any()
+        pd.testing.assert_frame_equal(tables.order_facts, expected)
+        orders_read = next(f for f in tables.sources if f.table == "orders")
+        assert orders_read.rows_accepted == len(every_order) == n

@@ -35,7 +35,14 @@ import pandas as pd
 import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import BooleanType, DoubleType, StringType, StructField, StructType
+from pyspark.sql.types import (
+    BooleanType,
+    DataType,
+    DoubleType,
+    StringType,
+    StructField,
+    StructType,
+)
 
 from linkgraph import schemas as s
 from linkgraph.config import CouponConfig
@@ -165,25 +172,28 @@ def _judged(config: CouponConfig) -> Callable[[Iterator[pa.RecordBatch]],
     own rules, against its currency's limit and its coupon's floor (null: none)."""
     def judge(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            def values(name: str) -> np.ndarray:
-                array = batch.column(batch.schema.get_field_index(name))
-                return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
-
-            amount = values(s.AMOUNT)
+            amount, limit, floor = (_numbers(batch, c) for c in (s.AMOUNT, _LIMIT, _FLOOR))
             new_user = batch.column(batch.schema.get_field_index(_NEW_USER))
             near = np.asarray(new_user.to_numpy(zero_copy_only=False), dtype=bool) \
-                & near_floor(amount, values(_FLOOR), config=config)
+                & near_floor(amount, floor, config=config)
             yield pa.RecordBatch.from_arrays([
                 *(batch.column(batch.schema.get_field_index(c))
                   for c in (s.ACCOUNT_ID, _WHEN, _NEW_USER, _HAS_COUPON, _WELCOME)),
-                pa.array(large_orders(amount, values(_LIMIT))), pa.array(near),
+                pa.array(large_orders(amount, limit)), pa.array(near),
             ], schema=_JUDGED_ARROW)
 
     return judge
 
 
+def _numbers(batch: pa.RecordBatch, name: str) -> np.ndarray:
+    """The column ``name`` of ``batch`` as float64 (NaN for null)."""
+    array = batch.column(batch.schema.get_field_index(name))
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
 def _arrow_schema(schema: StructType) -> pa.Schema:
-    types = {StringType(): pa.string(), DoubleType(): pa.float64(), BooleanType(): pa.bool_()}
+    types: dict[DataType, pa.DataType] = {
+        StringType(): pa.string(), DoubleType(): pa.float64(), BooleanType(): pa.bool_()}
     return pa.schema([pa.field(f.name, types[f.dataType]) for f in schema.fields])
 
 
