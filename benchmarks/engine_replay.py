@@ -11,7 +11,8 @@ Usage::
 engine and saves its inputs (arrays as ``.npy``, frames as Parquet, the row rule pickled)
 under ``CALLS/NNN-call/``. The recording engine is not named ``local``, so the pipeline calls
 it exactly as it calls the Spark engine (no work beside a stage on a second thread, the
-normalisers given every distinct row at once): the calls saved are the Spark run's calls.
+normalisers given every distinct row at once, the orders summarised with the load as the Spark
+load sends them): the calls saved are the Spark run's calls.
 
 ``replay`` runs each saved call on the local engine and on Spark (in that order, in one
 process and one Spark session), checks that both give equal results (arrays equal with their
@@ -40,7 +41,7 @@ import sys
 import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,11 @@ import pandas as pd
 
 import linkgraph
 from linkgraph import pipeline
+from linkgraph import schemas as s
 from linkgraph.config import CouponConfig
 from linkgraph.engine import LOCAL, Aggregation, Engine, get_engine
+from linkgraph.load import Tables
+from linkgraph.score import order_summary
 
 
 @dataclass
@@ -79,7 +83,7 @@ class Recorder:
         """The local engine's method ``call``, its arguments saved before it runs."""
         if call.startswith("_"):
             raise AttributeError(call)
-        method = getattr(LOCAL, call)
+        method = _summarised_load if call == "load_tables" else getattr(LOCAL, call)
         signature = inspect.signature(method)
 
         def recorded(*args: Any, **kwargs: Any) -> Any:
@@ -107,11 +111,23 @@ class Recorder:
         return result
 
 
+def _summarised_load(data_dir: str | Path, *, max_reject_rate: float = 0.05,
+                     reduced: bool = False, orders: CouponConfig | None = None) -> Tables:
+    """The local load, its orders then summarised as the Spark engine sends them (with
+    ``reduced`` and ``orders``: ``Tables.order_facts``), so that the stages make the calls
+    of a Spark run (whose order summary is part of its load)."""
+    tables = LOCAL.load_tables(data_dir, max_reject_rate=max_reject_rate, reduced=reduced)
+    if not reduced or orders is None or s.ACCOUNT_ID not in tables.orders.columns:
+        return tables
+    return replace(tables, orders=tables.orders.iloc[:0],
+                               order_facts=order_summary(tables.orders, config=orders))
+
+
 def _savable(value: Any) -> bool:
     """Whether :func:`_save` can save ``value``."""
     if isinstance(value, Mapping):
         return all(isinstance(v, Aggregation) for v in value.values())
-    return (value is None or callable(value)
+    return (value is None or callable(value) or is_dataclass(value)
             or isinstance(value, np.ndarray | pd.DataFrame | int | float | str | Path))
 
 
@@ -130,7 +146,7 @@ def _save(where: Path, name: str, value: Any) -> dict[str, Any]:
         return {"type": "aggregations",
                 "ops": {key: {"op": agg.op, "fill": agg.fill, "values": agg.values is not None}
                         for key, agg in value.items()}}
-    if callable(value):  # a row rule
+    if callable(value) or is_dataclass(value):  # a row rule, settings
         (where / f"{name}.pkl").write_bytes(pickle.dumps(value))
         return {"type": "pickle"}
     return {"type": "value", "value": str(value) if isinstance(value, Path) else value}
