@@ -294,6 +294,62 @@ def test_quantiles_on_spark_equal_the_score_stages_own(spark: SparkEngine) -> No
 
 
 
+def test_a_big_group_is_not_sorted_whole_for_its_quantile(
+        spark: SparkEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    # one currency holds most orders: a group of 120,000 amounts, one of 60,000 mostly
+    # equal amounts (ties at the bracket's ends), and small groups the bracket may miss
+    from linkgraph.engine.spark import quantile
+
+    rng = np.random.default_rng(3)
+    big = np.round(rng.random(120_000) * 500, 2)
+    tied = np.where(rng.random(60_000) < 0.9, 9.99, np.round(rng.random(60_000) * 50, 2))
+    small = np.round(rng.random(400) * 20, 1)
+    values = np.concatenate([big, tied, small, [np.nan] * 50])
+    groups = np.concatenate([np.full(len(big), 1), np.full(len(tied), 2),
+                             rng.integers(10, 30, len(small)), np.full(50, 1)])
+    seen: list[tuple[pd.DataFrame, np.ndarray, list[np.ndarray]]] = []
+    ranked = quantile._ranked
+
+    def spy(rows, keys, found, ranks, inside, missed):  # type: ignore[no-untyped-def]
+        seen.append((found, missed, inside))
+        return ranked(rows, keys, found, ranks, inside, missed)
+
+    monkeypatch.setattr(quantile, "_ranked", spy)
+    for q in (0.1, 0.5, 0.97):
+        local = LOCAL.group_quantile(values, groups, q)
+        on_spark = spark.group_quantile(values, groups, q)
+        for mine, theirs in zip(on_spark, local, strict=True):
+            assert mine.dtype == theirs.dtype
+            np.testing.assert_array_equal(mine, theirs)
+        found, missed, _ = seen[-1]
+        big_groups = found["g"].isin([1, 2]).to_numpy()
+        assert not missed[big_groups].any()  # bracketed, never ranked whole
+    # the big group's wanted values lay strictly inside its bracket at least once
+    assert any((at[found["g"].to_numpy() == 1] >= 0).any() for found, _, inside in seen
+               for at in inside)
+
+
+def test_wanted_ranks_are_placed_against_their_bracket() -> None:
+    from linkgraph.engine.spark.quantile import _placed_values
+
+    nan = np.nan
+    # per group: present values, the bracket [lo, hi], and its exact counts
+    found = pd.DataFrame({
+        "present": [10, 10, 10, 10, 0], "lo": [3.0, 3.0, 5.0, 5.0, nan],
+        "hi": [6.0, 6.0, 5.0, 5.0, nan], "below": [2, 2, 4, 9, 0], "at_lo": [1, 1, 2, 1, 0],
+        "between": [3, 3, 0, 0, 0], "at_hi": [2, 2, 0, 0, 0]})
+    ranks = (np.array([2, 4, 5, 3, 0]), np.array([3, 8, 6, 3, 0]))
+
+    values, inside, missed = _placed_values(found, ranks)
+
+    np.testing.assert_array_equal(values[0], [3.0, nan, 5.0, nan, nan])  # at the low end
+    np.testing.assert_array_equal(values[1], [nan] * 5)
+    assert inside[0].tolist() == [-1, 1, -1, -1, -1]  # strictly inside: its rank there
+    assert inside[1].tolist() == [0, -1, -1, -1, -1]
+    # above the bracket, past a bracket of one value, below it; a group without values is not
+    assert missed.tolist() == [False, True, True, True, False]
+
+
 def test_largest_burst_on_spark_equals_the_local_sliding_window(spark: SparkEngine) -> None:
     # group 1: five redeemers on one day and two more exactly a window later (the window
     # holds its ends); group 4 is a giant cluster; group 2 has no rows, group 3 no times
