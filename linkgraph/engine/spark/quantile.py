@@ -50,6 +50,10 @@ QUANTILE, SIZE = "quantile", "size"
 #: asked a little wider and checked exactly: a group it misses is ranked whole
 _ACCURACY = 10_000
 _MARGIN = 4 / _ACCURACY
+#: a group of at most this many values is ranked whole (one task sorts it at once):
+#: only bigger ones are bracketed, so that millions of small groups (one-time coupon
+#: codes) cost no sketch each
+_RANKED_WHOLE = 50_000
 #: where a wanted rank lies against a group's bracket [lo, hi]
 _BELOW, _AT_LO, _BETWEEN, _AT_HI = "below", "at_lo", "between", "at_hi"
 
@@ -61,12 +65,12 @@ def frame_quantiles(rows: DataFrame, keys: list[str], q: float, *, min_size: int
     rows (NaN counted), as ``QUANTILE`` and ``SIZE``; a group of fewer than ``min_size``
     rows is left out. One row per group comes back.
 
-    No group is sorted whole on one task (a currency's orders are most of the orders):
-    ``percentile_approx`` brackets the two wanted ranks per group, exact counts per
-    group place them (below the bracket, at its ends, strictly inside), and only the
-    values strictly inside a bracket are ranked, in a window per group. A group whose
-    bracket misses a wanted rank (small groups, where the bound says little) is
-    ranked whole instead. Every value is an input value, at its exact rank.
+    No big group is sorted whole on one task (a currency's orders are most of the
+    orders): ``percentile_approx`` brackets the two wanted ranks of each group of more
+    than ``_RANKED_WHOLE`` values, exact counts place them (below the bracket, at its
+    ends, strictly inside), and only the values strictly inside a bracket are ranked,
+    in a window per group. Smaller groups, and a group whose bracket misses a wanted
+    rank, are ranked whole. Every value is an input value, at its exact rank.
     """
     # a NaN may cross as NaN or as null (Arrow's conversion): neither is a value here
     value = F.when(F.col("v").isNotNull() & ~F.isnan("v"), F.col("v"))
@@ -74,24 +78,31 @@ def frame_quantiles(rows: DataFrame, keys: list[str], q: float, *, min_size: int
     present_rows = rows.where(F.col("v").isNotNull())
     cached = [rows]
     try:
-        counts = rows.groupBy(*keys).agg(
-            F.count(F.lit(1)).alias(SIZE), F.count("v").alias("present"),
-            F.percentile_approx("v", [max(q - _MARGIN, 0.0), min(q + _MARGIN, 1.0)],
-                                _ACCURACY).alias("approx"))
+        counts = rows.groupBy(*keys).agg(F.count(F.lit(1)).alias(SIZE),
+                                         F.count("v").alias("present"))
         if min_size > 0:
             counts = counts.where(F.col(SIZE) >= min_size)
-        counts = counts.select(*keys, SIZE, "present", F.col("approx")[0].alias("lo"),
-                               F.col("approx")[1].alias("hi")).cache()
+        counts = counts.cache()
         cached.append(counts)
+        # the big groups are few (at most one per _RANKED_WHOLE values): broadcast
+        big = present_rows.join(
+            F.broadcast(counts.where(F.col("present") > _RANKED_WHOLE).select(*keys)), keys)
+        brackets = big.groupBy(*keys).agg(F.percentile_approx(
+            "v", [max(q - _MARGIN, 0.0), min(q + _MARGIN, 1.0)], _ACCURACY).alias("approx"))
+        brackets = brackets.select(*keys, F.col("approx")[0].alias("lo"),
+                                   F.col("approx")[1].alias("hi")).cache()
+        cached.append(brackets)
         v, lo, hi = F.col("v"), F.col("lo"), F.col("hi")
 
         def rows_where(condition: Column, name: str) -> Column:
             return F.count(F.when(condition, True)).alias(name)
 
-        placed = present_rows.join(counts.select(*keys, "lo", "hi"), keys).groupBy(*keys).agg(
+        placed = big.join(F.broadcast(brackets), keys).groupBy(*keys).agg(
+            F.max("lo").alias("lo"), F.max("hi").alias("hi"),
             rows_where(v < lo, _BELOW), rows_where(v == lo, _AT_LO),
             rows_where((v > lo) & (v < hi), _BETWEEN), rows_where((v == hi) & (hi > lo), _AT_HI))
         with quiet_pandas_warning():
+            # a small group has no bracket: every wanted rank misses it, it is ranked whole
             found = cast(pd.DataFrame, counts.join(placed, keys, "left").toPandas())
         found = found.fillna({c: 0 for c in (_BELOW, _AT_LO, _BETWEEN, _AT_HI)})
         present = found["present"].to_numpy(dtype=np.int64)
