@@ -4,12 +4,12 @@ Not ``percentile_approx``'s value (an approximation, which would change
 decisions): the quantile of pandas' linear interpolation needs, per group,
 the number of its present (non-NaN) values ``p`` and the values ranked
 ``k + 1`` and ``k + 2`` in ascending order, where ``k = int(q * (p - 1))``.
-``percentile_approx`` only brackets them; exact counts per group place the
-two ranks in the bracket, and only the few values strictly inside a bracket
-are numbered in order (a window ``row_number`` per group), so that no group
-is sorted whole on one task (:func:`frame_quantiles`). One row per group
-comes back. The last step, ``low + (high -
-low) * frac``, is the local engine's own functions (``score.facts.quantile_steps``,
+A small group is numbered in order whole (a window ``row_number`` per
+group). A big one would be sorted whole on one task: ``percentile_approx``
+only brackets its two ranks, exact counts place them in the bracket, and
+only the few values strictly inside it are numbered (:func:`frame_quantiles`).
+One row per group comes back. The last step, ``low + (high - low) * frac``,
+is the local engine's own functions (``score.facts.quantile_steps``,
 ``interpolated``) on the same doubles, so the quantiles are equal bit for bit.
 """
 
