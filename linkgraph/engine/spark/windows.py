@@ -8,22 +8,25 @@ Here the same doubles are computed on the driver by the same function
 (``score.windows.window_keys``: no rounding can differ), and Spark does the
 sorting and the counting, in one sweep that both calls share:
 
-- ``before``: per row, the rows of its group before it in (time, input row)
-  order (``row_number() - 1`` over the group: the order of ``np.lexsort``,
-  which keeps equal times in input order);
-- ``upto``: per row, the rows of its group with a key at most ``key + width``:
-  the keys and the bounds of a group in one sweep ordered by (value, keys
-  before bounds), a running count of keys read at each bound;
-- the count is ``upto - before``, as the local ``end - position``.
+- ``place``: per row, the keys before it in (key, time, input row) order: the
+  order of ``np.lexsort`` (group, time, input row), which keeps equal times in
+  input order;
+- ``upto``: per row, the keys at most ``key + width``: the keys and the bounds
+  in one sweep ordered by (value, keys before bounds), a running count of keys
+  read at each bound;
+- the count is ``upto - place``, as the local ``end - position`` (the rows of
+  the groups before count in both).
 
 ``window_counts`` brings every row's count back in (group, time, input row)
 order (a global sort on Spark); ``largest_window`` only the largest per group
 (the first of equal times has the most, as locally).
 
 A range frame (``rangeBetween``) would say the same, but takes whole numbers
-in PySpark; the sweep compares the doubles themselves. Each window is
-partitioned by group: a giant cluster (or a hub value with thousands of
-redeemers) is one straggler task.
+in PySpark; the sweep compares the doubles themselves. The sweep is one
+global sort, not a window per group: a giant cluster (or a hub value with
+thousands of redeemers) is spread over the sort's ranges like any rows, and
+the running count is a count per range plus the ranges before it (one small
+number per partition to the driver).
 """
 
 from __future__ import annotations
@@ -94,17 +97,37 @@ def _counted(spark: SparkSession, keys: np.ndarray, when: np.ndarray, width: flo
             "id": np.arange(len(key), dtype=np.int64), "g": group, "t": times, "key": key,
             "bound": key + width})).cache()
     try:
-        by_group = Window.partitionBy("g")
-        before = rows.select("id", "g", "t", (F.row_number().over(by_group.orderBy("t", "id"))
-                                              - 1).alias("before"))
-        events = rows.select("g", F.col("key").alias("v"), F.lit(0).alias("is_bound"),
-                             F.lit(None).cast("long").alias("id")).unionByName(
-            rows.select("g", F.col("bound").alias("v"), F.lit(1).alias("is_bound"), "id"))
-        sweep = by_group.orderBy("v", "is_bound").rowsBetween(Window.unboundedPreceding,
-                                                               Window.currentRow)
-        upto = (events.withColumn("upto", F.sum(1 - F.col("is_bound")).over(sweep))
-                .where(F.col("is_bound") == 1).select("id", "upto"))
-        yield before.join(upto, "id").select(
-            "id", "g", "t", (F.col("upto") - F.col("before")).alias("n"))
+        # keys and bounds as events in one global sort (range-partitioned: a giant group
+        # spreads over tasks); a key's place among the keys in that order is its row's
+        # place in (group, time, input row) order, and a bound's count of the keys up to
+        # it those at most key + width: the groups never meet, so the rows of the groups
+        # before cancel out of n = upto - place, as ``end - position`` locally
+        events = rows.select(F.col("key").alias("v"), F.lit(0).alias("is_bound"), "t", "id") \
+            .unionByName(rows.select(F.col("bound").alias("v"), F.lit(1).alias("is_bound"),
+                                     "t", "id"))
+        counted = _keys_up_to(events.orderBy("v", "is_bound", "t", "id"))
+        place = counted.where(F.col("is_bound") == 0).select("id", (F.col("keys") - 1)
+                                                               .alias("place"))
+        upto = counted.where(F.col("is_bound") == 1).select("id", F.col("keys").alias("upto"))
+        yield rows.select("id", "g", "t").join(place, "id").join(upto, "id").select(
+            "id", "g", "t", (F.col("upto") - F.col("place")).alias("n"))
     finally:
         rows.unpersist()
+
+
+def _keys_up_to(ordered: DataFrame) -> DataFrame:
+    """``ordered`` (events sorted globally, ``is_bound`` 0 for a key) with ``keys``: the
+    keys up to each event in that order, itself included (a running count within each
+    range of the sort plus the keys of the ranges before it)."""
+    parts = ordered.withColumn("part", F.spark_partition_id()).localCheckpoint(eager=True)
+    per_part = {int(r["part"]): int(r["n"]) for r in parts.groupBy("part").agg(
+        F.sum(1 - F.col("is_bound")).alias("n")).collect()}
+    offset, before = 0, {}
+    for part in sorted(per_part):
+        before[part] = offset
+        offset += per_part[part]
+    offsets = F.create_map(*(x for part, n in before.items() for x in (F.lit(part), F.lit(n))))
+    running = Window.partitionBy("part").orderBy("v", "is_bound", "t", "id").rowsBetween(
+        Window.unboundedPreceding, Window.currentRow)
+    return parts.withColumn("keys", offsets[F.col("part")] + F.sum(1 - F.col("is_bound"))
+                            .over(running))
