@@ -26,6 +26,7 @@ if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pyspark.sql import functions as F
 
 import linkgraph
 import linkgraph.synth
@@ -348,6 +349,18 @@ def test_wanted_ranks_are_placed_against_their_bracket() -> None:
     assert inside[1].tolist() == [0, -1, -1, -1, -1]
     # above the bracket, past a bracket of one value, below it; a group without values is not
     assert missed.tolist() == [False, True, True, True, False]
+
+
+def test_a_table_read_in_several_parts_is_numbered_in_read_order(spark: SparkEngine) -> None:
+    # a directory of part files is read in several partitions, some of them empty
+    from linkgraph.engine.spark.load import _numbered
+
+    frame = spark.session.range(0, 1000, numPartitions=5).where(
+        (F.col("id") < 300) | (F.col("id") >= 600))
+
+    rows = frame.transform(_numbered).orderBy("id").toPandas()
+
+    assert rows["_row"].tolist() == list(range(1, 701))
 
 
 def test_largest_burst_on_spark_equals_the_local_sliding_window(spark: SparkEngine) -> None:

@@ -8,11 +8,13 @@
 - row rules (normalisers): the stage's pandas functions as pandas UDFs
   over distinct rows (:mod:`.rows`);
 - per-group aggregates (coupon features): group-bys (:mod:`.aggregate`);
-- exact per-group quantiles: a windowed rank per group, two ranks kept (:mod:`.quantile`);
-- sliding windows of time (the largest burst per group, every row's window count): a
-  row number and a sweep over each group's times (:mod:`.windows`);
+- exact per-group quantiles: a windowed rank per small group, a big one's two ranks
+  bracketed by ``percentile_approx`` and placed by exact counts (:mod:`.quantile`);
+- sliding windows of time (the largest burst per group, every row's window count): one
+  global sort of the keys and their bounds, a running count of keys (:mod:`.windows`);
 - loading: Spark's readers, the load stage's own checks on Arrow batches,
-  the cross-row checks as joins and windows (:mod:`.load`).
+  the cross-row checks as joins and windows (:mod:`.load`); the orders summarised
+  per account by the stages' own rules (:mod:`.orders`).
 
 Needs ``pip install -e ".[spark]"`` and Java 17; nothing is downloaded at
 run time. See ``docs/spark.md`` for what runs on Spark and for cluster notes.

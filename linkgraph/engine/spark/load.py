@@ -71,6 +71,7 @@ from linkgraph.engine.spark.judge import (
     typed_like,
 )
 from linkgraph.engine.spark.orders import order_summary
+from linkgraph.engine.spark.ranges import before_partition
 from linkgraph.engine.spark.session import quiet_pandas_warning
 from linkgraph.errors import InputError
 from linkgraph.load import SourceFile, Tables
@@ -452,16 +453,8 @@ def _numbered(frame: DataFrame) -> DataFrame:
         return frame.withColumn(ROW, (F.monotonically_increasing_id() + 1).cast("long")).cache()
     tagged = frame.withColumn("_part", F.spark_partition_id()).withColumn(
         "_id", F.monotonically_increasing_id()).localCheckpoint(eager=True)
-    sizes = {r["_part"]: r["n"] for r in tagged.groupBy("_part").agg(
-        F.count(F.lit(1)).alias("n")).collect()}
-    offset, start = 0, {}
-    for part in sorted(sizes):
-        start[part] = offset
-        offset += sizes[part]
-    offsets = F.create_map(*(x for part, first in start.items()
-                             for x in (F.lit(part), F.lit(first)))) if start else F.lit(None)
     within = F.col("_id") - F.shiftleft(F.col("_part").cast("long"), 33)
-    row = (offsets[F.col("_part")] if start else F.lit(0)) + within + 1
+    row = before_partition(tagged, "_part", F.count(F.lit(1))) + within + 1
     return tagged.withColumn(ROW, row.cast("long")).drop("_part", "_id")
 
 

@@ -35,14 +35,8 @@ import pandas as pd
 import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import (
-    BooleanType,
-    DataType,
-    DoubleType,
-    StringType,
-    StructField,
-    StructType,
-)
+from pyspark.sql.pandas.types import to_arrow_schema
+from pyspark.sql.types import BooleanType, DoubleType, StringType, StructField, StructType
 
 from linkgraph import schemas as s
 from linkgraph.config import CouponConfig
@@ -191,10 +185,5 @@ def _numbers(batch: pa.RecordBatch, name: str) -> np.ndarray:
     return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
-def _arrow_schema(schema: StructType) -> pa.Schema:
-    types: dict[DataType, pa.DataType] = {
-        StringType(): pa.string(), DoubleType(): pa.float64(), BooleanType(): pa.bool_()}
-    return pa.schema([pa.field(f.name, types[f.dataType]) for f in schema.fields])
-
-
-_WORDS_ARROW, _JUDGED_ARROW = _arrow_schema(_WORDS), _arrow_schema(_JUDGED)
+#: the batches' Arrow schemas, as Spark converts the two (pyspark's own conversion)
+_WORDS_ARROW, _JUDGED_ARROW = to_arrow_schema(_WORDS), to_arrow_schema(_JUDGED)

@@ -41,6 +41,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
+from linkgraph.engine.spark.ranges import before_partition
 from linkgraph.engine.spark.session import quiet_pandas_warning
 from linkgraph.score.windows import window_keys
 
@@ -120,14 +121,8 @@ def _keys_up_to(ordered: DataFrame) -> DataFrame:
     keys up to each event in that order, itself included (a running count within each
     range of the sort plus the keys of the ranges before it)."""
     parts = ordered.withColumn("part", F.spark_partition_id()).localCheckpoint(eager=True)
-    per_part = {int(r["part"]): int(r["n"]) for r in parts.groupBy("part").agg(
-        F.sum(1 - F.col("is_bound")).alias("n")).collect()}
-    offset, before = 0, {}
-    for part in sorted(per_part):
-        before[part] = offset
-        offset += per_part[part]
-    offsets = F.create_map(*(x for part, n in before.items() for x in (F.lit(part), F.lit(n))))
+    is_key = 1 - F.col("is_bound")
     running = Window.partitionBy("part").orderBy("v", "is_bound", "t", "id").rowsBetween(
         Window.unboundedPreceding, Window.currentRow)
-    return parts.withColumn("keys", offsets[F.col("part")] + F.sum(1 - F.col("is_bound"))
-                            .over(running))
+    return parts.withColumn("keys", before_partition(parts, "part", F.sum(is_key))
+                            + F.sum(is_key).over(running))
