@@ -120,7 +120,7 @@ def _summarised_load(data_dir: str | Path, *, max_reject_rate: float = 0.05,
     if not reduced or orders is None or s.ACCOUNT_ID not in tables.orders.columns:
         return tables
     return replace(tables, orders=tables.orders.iloc[:0],
-                               order_facts=order_summary(tables.orders, config=orders))
+                   order_facts=order_summary(tables.orders, config=orders))
 
 
 def _savable(value: Any) -> bool:
@@ -250,7 +250,7 @@ def load(data: Path, master: str) -> None:
     local load of the same tables (in a child process, which gives its memory back before
     the Spark session starts: at ten million accounts the local load holds 17 GB)."""
     from linkgraph.engine.spark import load as spark_load
-    from linkgraph.engine.spark.orders import order_summary
+    from linkgraph.engine.spark.orders import order_summary as spark_summary
     from linkgraph.engine.spark.session import quiet_pandas_warning
 
     code = ("import json, sys, time\n"
@@ -280,7 +280,7 @@ def load(data: Path, master: str) -> None:
         for name, frame in [*frames.items(), ("rejects", read.rejects)]:
             begun = time.perf_counter()
             if name == "orders":
-                summary = order_summary(frame, CouponConfig())
+                summary = spark_summary(frame, CouponConfig())
             else:
                 frame.write.format("noop").mode("overwrite").save()
             seconds[name] = round(time.perf_counter() - begun, 1)
