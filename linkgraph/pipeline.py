@@ -117,11 +117,12 @@ def _run_stages(data_dir: str | Path, *, out: str | Path | None, previous: str |
 
     engine = get_engine(config.engine, master=config.spark_master)
     with stage("load"):
-        # of logins, addresses and payments, what normalize reads (each distinct row, its
-        # first and last time) is all an engine that ships rows to this process need send;
+        # of logins, addresses and payments, what normalize makes of them (each kind's
+        # identifiers grouped) is all an engine that ships rows to this process need send;
         # of the orders, what the graph and score read (a summary per account)
         tables = engine.load_tables(data_dir, max_reject_rate=config.max_reject_rate,
-                                    reduced=True, orders=config.coupon)
+                                    reduced=True, orders=config.coupon,
+                                    identifiers=config.normalize)
         prior = load.load_previous_run(previous) if previous is not None else None
         # at a million accounts the orders' unread columns held 0.13 GB, their words
         # (currency, coupon) as text 0.12 GB, from here to the score stage
@@ -329,8 +330,13 @@ def _emptied(tables: load.Tables, *names: str) -> load.Tables:
     emptied = dataclasses.replace(
         tables, **{name: empty(getattr(tables, name)) for name in names}
     )
-    # the orders' summary, when an engine sent one, goes with them
-    return dataclasses.replace(emptied, order_facts=None) if "orders" in names else emptied
+    # the orders' summary, when an engine sent one, goes with them; so do the identifiers
+    # an engine grouped with the tables they came from
+    if "orders" in names:
+        emptied = dataclasses.replace(emptied, order_facts=None)
+    if "logins" in names:
+        emptied = dataclasses.replace(emptied, identifier_rows=None)
+    return emptied
 
 
 def run_summary(result: Run) -> dict[str, Any]:

@@ -33,7 +33,9 @@ frames, each with one meaning that every engine must give exactly.
   validated by the load stage's own rule functions; with ``reduced=True`` an
   engine that ships rows to this process may send, of the tables only the
   normalize stage reads (logins, addresses, payments), each distinct row once
-  with its first and last time (:data:`GIVEN_FIRST`, :data:`GIVEN_LAST`).
+  with its first and last time (:data:`GIVEN_FIRST`, :data:`GIVEN_LAST`), or
+  (``identifiers=``) their identifiers grouped per kind, and of the orders
+  their summary per account (``orders=``).
 
 Stages take ``engine=`` (default :data:`LOCAL`) and never import an engine
 implementation; :func:`linkgraph.pipeline.run` picks one with
@@ -52,7 +54,7 @@ import pandas as pd
 from linkgraph.engine.local import LocalEngine
 
 if TYPE_CHECKING:
-    from linkgraph.config import CouponConfig
+    from linkgraph.config import CouponConfig, NormalizeConfig
     from linkgraph.load import Tables
 
 __all__ = ["GIVEN_FIRST", "GIVEN_LAST", "LOCAL", "Aggregation", "Engine", "LocalEngine", "Reach",
@@ -188,7 +190,8 @@ class Engine(Protocol):
         ...
 
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
-                    reduced: bool = False, orders: CouponConfig | None = None) -> Tables:
+                    reduced: bool = False, orders: CouponConfig | None = None,
+                    identifiers: NormalizeConfig | None = None) -> Tables:
         """``linkgraph.load.load_tables``: the input tables read and validated.
 
         ``reduced=True`` allows an engine that ships rows over a network to send
@@ -211,6 +214,13 @@ class Engine(Protocol):
         score stages read of them, one row per account with orders, made by the
         stages' own rules: ``linkgraph.score.order_summary``), with ``orders`` empty.
         The local engine keeps the orders (its stages read them beside the graph).
+
+        ``identifiers`` (with ``reduced``): the normalize stage's settings. An engine
+        that ships rows may then keep the sign-ins, addresses and payments where it
+        read them and send each kind's identifiers grouped instead
+        (``Tables.identifier_rows``: ``normalize.grouping.KindRows`` per kind, made by
+        the stage's own rules), with those three tables empty. The local engine
+        keeps the tables (its normalize stage groups them as fast).
         """
         ...
 

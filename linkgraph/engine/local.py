@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from linkgraph.config import CouponConfig
+    from linkgraph.config import CouponConfig, NormalizeConfig
     from linkgraph.engine import Aggregation, Reach
     from linkgraph.load import Tables
 
@@ -160,12 +160,15 @@ class LocalEngine:
         return windows.order, windows.count
 
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
-                    reduced: bool = False, orders: CouponConfig | None = None) -> Tables:
+                    reduced: bool = False, orders: CouponConfig | None = None,
+                    identifiers: NormalizeConfig | None = None) -> Tables:
         """The load stage itself (``linkgraph.load.load_tables``); with ``reduced`` only each
         (account, IP, device)'s first and last sign-in stay (fewer rows for the normalize
         stage to hold and hash, the same identifiers); addresses and payments whole. The
         orders stay whole whatever ``orders`` says: in this process the graph and score
-        stages read them as fast as a summary, the score's share beside the graph."""
+        stages read them as fast as a summary, the score's share beside the graph. So do
+        the other tables whatever ``identifiers`` says: the normalize stage groups them
+        in this process as fast."""
         from linkgraph.load import load_tables
 
         return load_tables(data_dir, max_reject_rate=max_reject_rate,

@@ -9,7 +9,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ from linkgraph import schemas as s
 from linkgraph.errors import InputError, RejectLimitError
 from linkgraph.load._check import KEPT
 from linkgraph.load._jobs import Jobs
+
+if TYPE_CHECKING:
+    from linkgraph.normalize.grouping import KindRows
 from linkgraph.load._pieces import (
     FinishedTable,
     IpCheck,
@@ -115,6 +118,12 @@ class Tables:
     read of them, one row per account with orders
     (:func:`linkgraph.score.order_summary`'s columns); ``orders`` is then empty
     (its columns, no rows). None: the stages read ``orders``.
+    ``identifier_rows``: when an engine grouped the identifiers where it read the
+    tables (``Engine.load_tables(..., identifiers=...)``), every kind's rows as
+    ``linkgraph.normalize.grouping.group_kind`` groups them (a ``KindRows`` per kind
+    with rows, sorted by kind), which the normalize stage judges and assembles;
+    ``logins``, ``addresses`` and ``payments`` are then empty. None: the stage reads
+    the tables.
     """
 
     accounts: pd.DataFrame
@@ -128,6 +137,8 @@ class Tables:
     sources: tuple[SourceFile, ...] = field(default=())
     codes: LoadedCodes = field(default_factory=LoadedCodes, compare=False, repr=False)
     order_facts: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+    identifier_rows: tuple[KindRows, ...] | None = field(default=None, compare=False,
+                                                         repr=False)
 
 
 def load_tables(data_dir: str | Path, *, max_reject_rate: float = 0.05,

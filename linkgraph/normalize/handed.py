@@ -17,7 +17,7 @@ import pyarrow as pa
 from linkgraph import schemas as S
 from linkgraph.codes import index_dtype, strictly_ascending
 from linkgraph.load import Tables
-from linkgraph.normalize.grouping import Coded
+from linkgraph.normalize.grouping import Coded, KindRows
 from linkgraph.normalize.text import TEXT, arrow_text, as_text, to_text
 
 #: the load's codes: account positions by table, coded columns by "table.column"
@@ -44,11 +44,18 @@ class HandedOver:
         self._frames = {table: getattr(tables, table) for table in
                         ("accounts", "addresses", "payments", "logins", "orders")}
         self._codes: GivenCodes = tables.codes.take()
+        self._grouped = tables.identifier_rows
 
     def take(self) -> dict[str, pd.DataFrame]:
         """The handed-over frames by table name; empty once taken."""
         frames, self._frames = self._frames, {}
         return frames
+
+    def take_grouped(self) -> tuple[KindRows, ...] | None:
+        """The identifiers an engine grouped where it read the tables
+        (``Tables.identifier_rows``), or None; None once taken."""
+        grouped, self._grouped = self._grouped, None
+        return grouped
 
     def take_codes(self) -> GivenCodes:
         """The load's codes of the frames (``LoadedCodes.take``); empty once taken."""

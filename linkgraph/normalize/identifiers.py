@@ -40,7 +40,7 @@ import pandas as pd
 import pyarrow as pa
 
 from linkgraph import schemas as S
-from linkgraph.codes import index_dtype
+from linkgraph.codes import index_dtype, strictly_ascending
 from linkgraph.config import NormalizeConfig
 from linkgraph.engine import LOCAL, Engine
 from linkgraph.errors import InputError
@@ -75,7 +75,7 @@ from linkgraph.normalize.sources import (
     map_sliced,
     payment_rows,
 )
-from linkgraph.normalize.text import as_text
+from linkgraph.normalize.text import TEXT, arrow_text, as_text
 
 logger = logging.getLogger(__name__)
 
@@ -138,9 +138,14 @@ def normalize_identifiers(
      ['a2', 'email', 'n/a', '***', 'junk']]
     """
     if isinstance(tables, HandedOver):
+        grouped_given = tables.take_grouped()
         frames, (positions, coded) = tables.take(), tables.take_codes()
     else:
+        grouped_given = tables.identifier_rows
         frames, positions, coded = {t: getattr(tables, t) for t in _USED_COLUMNS}, {}, {}
+    if grouped_given is not None:
+        # an engine grouped the kinds where it read the tables: judged and assembled here
+        return _judged_and_assembled(list(grouped_given), frames["accounts"], config)
     frames = _complete(frames)
     del tables
     # what the load hashed already is not hashed again: the account ids of every table
@@ -227,6 +232,27 @@ def normalize_identifiers(
     # and the pages Arrow's pool kept from the source rows go back to the system (numpy,
     # which allocates the sorted codes next, cannot reuse them)
     pa.default_memory_pool().release_unused()
+    return _assembled(grouped, masks, account_ids)
+
+
+def _judged_and_assembled(grouped: list[KindRows], accounts: pd.DataFrame,
+                          config: NormalizeConfig) -> pd.DataFrame:
+    """The identifiers frame of kinds an engine grouped (``Tables.identifier_rows``: codes
+    into the accounts' sorted ids), each kind's values masked and judged here."""
+    ids = as_text(accounts[S.ACCOUNT_ID])
+    if ids.isna().any() or not strictly_ascending(arrow_text(ids)):
+        raise InputError("the identifiers an engine grouped need the accounts sorted by a "
+                         "unique, non-blank account_id, as the load returns them")
+    account_ids = pd.Series(TEXT.__from_arrow__(pa.chunked_array([
+        arrow_text(ids).cast(pa.large_string())])))
+    grouped = [g for g in grouped if len(g.account)]
+    masks = [_mask_and_junk(g, config) for g in grouped]
+    return _assembled(grouped, masks, account_ids)
+
+
+def _assembled(grouped: list[KindRows], masks: list[tuple[pd.Series, np.ndarray]],
+               account_ids: pd.Series) -> pd.DataFrame:
+    """``frame.assemble``, logged."""
     identifiers = assemble(grouped, masks, account_ids)
     codes = identifiers[S.ACCOUNT_CODE].to_numpy()
     logger.info("normalize: %d identifiers of %d accounts", len(identifiers),
@@ -252,7 +278,7 @@ def _group_and_judge(
     kind: str, parts: list[SourceRows], config: NormalizeConfig, engine: Engine
 ) -> tuple[KindRows, tuple[pd.Series, np.ndarray] | None]:
     """A kind's rows grouped (``group_kind``), then its masks and junk flags."""
-    grouped = group_kind(kind, parts, _deferred(kind, engine, config))
+    grouped = group_kind(kind, parts, kind_normalizer(kind, engine, config))
     parts.clear()  # the caller keeps no other reference: the source rows go now
     judged = _mask_and_junk(grouped, config) if len(grouped.account) else None
     logger.debug("normalize: %s grouped and judged", kind)
@@ -317,9 +343,17 @@ def _account_codes(frames: dict[str, pd.DataFrame], pool: ThreadPoolExecutor,
 _DEFERRED = {S.K_NAME: normalize_names, S.K_DEVICE: normalize_devices, S.K_IP: normalize_ips}
 
 
-def _deferred(kind: str, engine: Engine, config: NormalizeConfig
-              ) -> Callable[[pd.Series], pd.DataFrame] | None:
-    """The normaliser of a deferred kind, run by ``engine`` on the kind's distinct raw values."""
+def kind_normalizer(kind: str, engine: Engine, config: NormalizeConfig
+                    ) -> Callable[[pd.Series], pd.DataFrame] | None:
+    """The normaliser of a deferred kind, run by ``engine`` on the kind's distinct raw values
+    (blank ones NA): a frame of ``value`` and ``suppressed`` aligned with them; None for a
+    kind whose sources give canonical values (phone, address, card, card digits).
+
+    >>> from linkgraph.engine import LOCAL
+    >>> rule = kind_normalizer("email", LOCAL, NormalizeConfig())
+    >>> rule(pd.Series(["J.Doe+x@gmail.com"]))["value"].tolist()
+    ['jdoe@gmail.com']
+    """
     if kind == S.K_EMAIL:
         emails = partial(_emails, plus=DEFAULT_PLUS_TAG_DOMAINS + config.email_plus_tag_domains,
                          hyphen=DEFAULT_HYPHEN_TAG_DOMAINS + config.email_hyphen_tag_domains)
@@ -333,7 +367,7 @@ def _deferred(kind: str, engine: Engine, config: NormalizeConfig
 
 # Row rules for Engine.map_rows: the normalisers themselves, given their columns
 # by name, so that every engine runs the one definition of each rule.
-# Their rows are a kind's distinct raw values (_deferred): not hashed again.
+# Their rows are a kind's distinct raw values (kind_normalizer): not hashed again.
 def _emails(rows: pd.DataFrame, *, plus: tuple[str, ...], hyphen: tuple[str, ...]) -> pd.DataFrame:
     return normalize_emails(rows[S.EMAIL], plus_tag_domains=plus, hyphen_tag_domains=hyphen,
                             distinct=True)

@@ -109,7 +109,7 @@ def account_rows(
     """The accounts' own fields, at their creation time; ``ip``: the registration IPs
     already coded (``narrow_codes``, by the load: not hashed again)."""
     created = micros_of(accounts[S.CREATED_AT])
-    phones = map_sliced(engine, partial(_phones, default_region=config.default_country),
+    phones = map_sliced(engine, partial(phone_rule, default_region=config.default_country),
                         accounts[[S.PHONE, S.COUNTRY]])
     return [
         (S.K_EMAIL, _part("accounts.email", account, accounts[S.EMAIL], created, created)),
@@ -240,9 +240,7 @@ def payment_rows(
     first, last = _order_times(payments, account["payments"], orders, account["orders"],
                                S.PAYMENT_ID)
     mine = account["payments"]
-    fingerprints = normalize_fingerprints(payments[S.FINGERPRINT])
-    digits = card_digits(payments[S.CARD_BIN], payments[S.CARD_LAST4], payments[S.CARD_EXPIRY],
-                         payments[S.HOLDER_NAME])
+    fingerprints, digits = card_words(payments)
     # a card without a fingerprint whose bin + last4 + expiry (with the holder's initials,
     # see card_digits) belong to exactly one fingerprinted card is that card (tokenised by one feed and not by another): it takes
     # the fingerprint, and the card's own sharing limits. Digits stand in for the rest;
@@ -257,6 +255,14 @@ def payment_rows(
                                      suppressed=narrow_codes(digits["suppressed"].astype(TEXT)))),
         (S.K_NAME, _part("payments.holder_name", mine, payments[S.HOLDER_NAME], first, last)),
     ]
+
+
+def card_words(payments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The payment rows' card fingerprints (``normalize_fingerprints``) and digits
+    (``card_digits``, with the holder's initials), each a frame of value and suppressed."""
+    return (normalize_fingerprints(payments[S.FINGERPRINT]),
+            card_digits(payments[S.CARD_BIN], payments[S.CARD_LAST4], payments[S.CARD_EXPIRY],
+                        payments[S.HOLDER_NAME]))
 
 
 def _card_codes(digits: pd.Series, tokens: pd.Series) -> tuple[Coded, Coded]:
@@ -297,5 +303,6 @@ def login_rows(account: np.ndarray, ip: Coded, device: Coded, first: np.ndarray,
     ]
 
 
-def _phones(rows: pd.DataFrame, *, default_region: str | None) -> pd.DataFrame:
+def phone_rule(rows: pd.DataFrame, *, default_region: str | None) -> pd.DataFrame:
+    """The accounts' phones (with their countries) as a frame of value and suppressed."""
     return normalize_phones(rows[S.PHONE], rows[S.COUNTRY], default_region=default_region)

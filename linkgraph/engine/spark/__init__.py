@@ -34,7 +34,7 @@ import pandas as pd
 from linkgraph.engine import Aggregation, Reach
 
 if TYPE_CHECKING:
-    from linkgraph.config import CouponConfig
+    from linkgraph.config import CouponConfig, NormalizeConfig
     from linkgraph.load import Tables
 
 with warnings.catch_warnings():
@@ -146,14 +146,17 @@ class SparkEngine:
             return _windows.window_counts(self.session, keys, when, width)
 
     def load_tables(self, data_dir: str | Path, *, max_reject_rate: float = 0.05,
-                    reduced: bool = False, orders: CouponConfig | None = None) -> Tables:
+                    reduced: bool = False, orders: CouponConfig | None = None,
+                    identifiers: NormalizeConfig | None = None) -> Tables:
         """The load stage read and checked by Spark (:mod:`.load`), returned as ``Tables``;
         with ``reduced`` the logins, addresses and payments are reduced on Spark to what
         the normalize stage reads (``Engine.load_tables``) before they reach the driver,
-        and with ``orders`` too the orders to their summary per account (:mod:`.orders`)."""
+        with ``identifiers`` too grouped into the identifiers of every kind instead
+        (:mod:`.identifiers`), and with ``orders`` the orders summarised per account
+        (:mod:`.orders`)."""
         with quiet_pandas_warning():
             return _load.load_tables(self.session, data_dir, max_reject_rate=max_reject_rate,
-                                     reduced=reduced, orders=orders)
+                                     reduced=reduced, orders=orders, identifiers=identifiers)
 
 
 def _arcs(indptr: np.ndarray, usable: np.ndarray | None, *per_edge: np.ndarray

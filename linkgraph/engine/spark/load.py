@@ -52,7 +52,7 @@ from pyspark.sql.types import (
 from pyspark.sql.window import Window
 
 from linkgraph import schemas as s
-from linkgraph.config import CouponConfig
+from linkgraph.config import CouponConfig, NormalizeConfig
 from linkgraph.engine import GIVEN_FIRST, GIVEN_LAST
 from linkgraph.engine.spark.judge import (
     CORRUPT,
@@ -70,8 +70,9 @@ from linkgraph.engine.spark.judge import (
     spark_type,
     typed_like,
 )
+from linkgraph.engine.spark.identifiers import identifier_rows
 from linkgraph.engine.spark.orders import order_summary
-from linkgraph.engine.spark.ranges import before_partition
+from linkgraph.engine.spark.ranges import numbered
 from linkgraph.engine.spark.session import quiet_pandas_warning
 from linkgraph.errors import InputError
 from linkgraph.load import SourceFile, Tables
@@ -115,7 +116,8 @@ class SparkTables:
 
 def load_tables(spark: SparkSession, data_dir: str | Path, *,
                 max_reject_rate: float = 0.05, reduced: bool = False,
-                orders: CouponConfig | None = None) -> Tables:
+                orders: CouponConfig | None = None,
+                identifiers: NormalizeConfig | None = None) -> Tables:
     """``linkgraph.load.load_tables`` with the reading and checking done by Spark.
 
     Args:
@@ -127,6 +129,10 @@ def load_tables(spark: SparkSession, data_dir: str | Path, *,
         orders: with ``reduced``, the coupon settings the orders are read with: the
             orders then stay on Spark and their summary comes back instead, one row per
             account with orders (``Tables.order_facts``; ``orders.order_summary``).
+        identifiers: with ``reduced``, the normalize stage's settings: the reduced
+            logins, addresses and payments then stay on Spark and every kind's identifiers
+            come back grouped instead (``Tables.identifier_rows``;
+            ``identifiers.identifier_rows``).
 
     Returns:
         The load stage's :class:`~linkgraph.load.Tables`: equal frames, rejects and
@@ -142,14 +148,24 @@ def load_tables(spark: SparkSession, data_dir: str | Path, *,
     frames: dict[str, pd.DataFrame] = {}
     accepted_of: dict[str, int] = {}
     summary = None
+    grouped = None
+    if reduced and identifiers is not None:
+        for name in _REDUCED:
+            if name in read.paths:
+                accepted_of[name] = _accepted(tables[name])
+        present = {"accounts", *(name for name in _REDUCED if accepted_of.get(name))}
+        grouped = identifier_rows(spark, tables, present, identifiers)
+        logger.info("identifiers: %d rows of %d kinds to the driver",
+                    sum(len(g.account) for g in grouped), len(grouped))
     if reduced and orders is not None and "orders" in read.paths:
         summary = order_summary(tables["orders"], orders)
         accepted_of["orders"] = int(summary[s.N_ORDERS].sum())
         logger.info("orders: %d accounts' summaries to the driver for %d accepted orders",
                     len(summary), accepted_of["orders"])
     for name in s.TABLE_NAMES:
-        if name not in read.paths or (name == "orders" and summary is not None):
-            # not supplied, or summarised: the load stage's empty frame, no job
+        if name not in read.paths or (name == "orders" and summary is not None) or (
+                name in _REDUCED and grouped is not None):
+            # not supplied, summarised or grouped: the load stage's empty frame, no job
             frames[name] = read.probes[name]
             continue
         with quiet_pandas_warning():
@@ -181,7 +197,13 @@ def load_tables(spark: SparkSession, data_dir: str | Path, *,
         s.ACCOUNT_ID, kind="stable", ignore_index=True)
     read.unpersist()
     _check_reject_rates(sources, rejects, max_reject_rate)
-    return Tables(**frames, rejects=rejects, sources=tuple(sources), order_facts=summary)
+    return Tables(**frames, rejects=rejects, sources=tuple(sources), order_facts=summary,
+                  identifier_rows=grouped)
+
+
+def _accepted(reduced: DataFrame) -> int:
+    """The accepted rows a reduced table stands for."""
+    return int(reduced.agg(F.sum(_ROWS)).collect()[0][0] or 0)
 
 
 #: rows a reduced row stands for; an id the normalize stage's ``as_text`` finds usable
@@ -451,11 +473,7 @@ def _numbered(frame: DataFrame) -> DataFrame:
         # cached: the file is parsed once (and Spark refuses queries on the corrupt
         # record column of an uncached CSV scan)
         return frame.withColumn(ROW, (F.monotonically_increasing_id() + 1).cast("long")).cache()
-    tagged = frame.withColumn("_part", F.spark_partition_id()).withColumn(
-        "_id", F.monotonically_increasing_id()).localCheckpoint(eager=True)
-    within = F.col("_id") - F.shiftleft(F.col("_part").cast("long"), 33)
-    row = before_partition(tagged, "_part", F.count(F.lit(1))) + within + 1
-    return tagged.withColumn(ROW, row.cast("long")).drop("_part", "_id")
+    return numbered(frame, ROW).withColumn(ROW, F.col(ROW) + 1)
 
 
 def _rejects(rows: DataFrame, column: str, reason: str, raw: str) -> DataFrame:
