@@ -499,11 +499,28 @@ def test_reduced_logins_addresses_and_payments_give_the_identifiers_of_every_row
                           {**used.to_dict(), "order_id": "o-blank", "account_id": owner,
                            "address_id": "\x1c", "created_at": "2027-02-01T00:00:00Z"}])
     card = payments.iloc[[2, 2]].assign(payment_id=["pm-again-1", "pm-again-2"])
+    # cards for the token rule: digits of two tokens (a bare card with them keeps its
+    # digits), digits of one token (a bare card with them takes it), a card with only a
+    # blank last4; and an account's messy fields
+    who = payments["account_id"].iloc[:5].tolist()
+    cards = pd.DataFrame({
+        "account_id": who, "payment_id": [f"pm-rule-{i}" for i in range(5)], "method": "card",
+        "fingerprint": ["tok-A", "tok-B", "", "tok-C", ""],
+        "card_bin": ["411111", "411111", "4111 11", "522222", "522222"],
+        "card_last4": ["1111", "1111", "1111", "2222", "2222"],
+        "card_expiry": ["01/30", "01/30", "1/2030", "02/31", "02/31"],
+        "holder_name": ["ANA LIMA", "Ana Lima", "ana lima", "Bo Ek", "BO EK"]})
+    cards = pd.concat([cards, cards.iloc[[0]].assign(payment_id="pm-rule-5", fingerprint="",
+                                                     card_last4=" ")])
+    messy = read("accounts").iloc[[3]].assign(
+        account_id="acc-messy", email=" J.Doe+Promo@GMAIL.com ", phone="8 (912) 345-67-89",
+        full_name="   ", device_id="n/a", registration_ip="10.0.0.1")
     data = tmp_path / "data"
     shutil.copytree(marketplace, data)
     for name, frame in (("logins", pd.concat([logins, again])),
                         ("addresses", pd.concat([addresses, twice, blank])),
-                        ("payments", pd.concat([payments, card])),
+                        ("payments", pd.concat([payments, card, cards])),
+                        ("accounts", pd.concat([read("accounts"), messy])),
                         ("orders", pd.concat([orders, later]))):
         frame.to_csv(data / f"{name}.csv", index=False)
     config = Config()
@@ -519,8 +536,29 @@ def test_reduced_logins_addresses_and_payments_give_the_identifiers_of_every_row
     pd.testing.assert_frame_equal(reduced.orders.drop(columns=ids), local.orders.drop(columns=ids))
     pd.testing.assert_frame_equal(reduced.accounts, local.accounts)
     on_spark = normalize.normalize_identifiers(reduced, config=config.normalize)
-    pd.testing.assert_frame_equal(
-        on_spark, normalize.normalize_identifiers(local, config=config.normalize))
+    expected = normalize.normalize_identifiers(local, config=config.normalize)
+    pd.testing.assert_frame_equal(on_spark, expected)
+
+    # grouped on Spark: none of the three tables reaches the driver, and the stage judges
+    # and assembles the same frame from the kinds' codes (same categories too)
+    grouped = spark.load_tables(data, max_reject_rate=config.max_reject_rate, reduced=True,
+                                identifiers=config.normalize)
+    assert grouped.identifier_rows is not None
+    assert [g.kind for g in grouped.identifier_rows] == sorted(expected["kind"].unique())
+    assert grouped.logins.empty and grouped.addresses.empty and grouped.payments.empty
+    assert grouped.sources == local.sources
+    from_codes = normalize.normalize_identifiers(normalize.HandedOver(grouped),
+                                                 config=config.normalize)
+    pd.testing.assert_frame_equal(from_codes, expected, check_categorical=True)
+    for column in ("kind", "source", "suppressed"):
+        assert from_codes[column].cat.categories.equals(expected[column].cat.categories)
+    cards = expected.loc[expected["kind"].isin(["card", "card_digits"])
+                         & expected["account_id"].isin(who)]
+    def values_of(account: str) -> set[str]:
+        return set(cards.loc[cards["account_id"] == account, "value"])
+
+    assert "tok-C" in values_of(who[4])  # the bare card of one token's digits takes it
+    assert any(v.startswith("411111|1111|0130") for v in values_of(who[2]))  # two tokens'
     # the address saved twice is last seen at the later order, on the second id
     mine = on_spark.loc[(on_spark["account_id"] == home["account_id"].item())
                         & (on_spark["kind"] == "address")]

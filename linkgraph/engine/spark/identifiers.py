@@ -100,21 +100,21 @@ def identifier_rows(spark: SparkSession, tables: Mapping[str, DataFrame],
     rows = rows.persist()
     judged = _judged(rows, config).persist()
     try:
-        words = {column: _words_of(judged, column) for column in _WORDS}
-        sources = {kind: tuple(sorted(theirs)) for kind, theirs in words.pop(_SOURCE).items()}
+        words = _words_of(judged)
+        sources = {kind: tuple(theirs) for kind, theirs in words.pop(_SOURCE).items()}
         grouped = (judged.where(F.col(_VALUE).isNotNull())
                    .groupBy(_KIND, _ACCOUNT, _VALUE)
                    .agg(F.min(_FIRST).alias(_FIRST), F.max(_LAST).alias(_LAST),
                         *(F.min(c).alias(c) for c in _WORDS))).persist()
         values = numbered(grouped.select(_KIND, _VALUE).distinct().orderBy(_KIND, _VALUE), _N)
-        found = values.toArrow()
+        kinds = sorted(sources)
+        kind_code = F.create_map(*(x for i, kind in enumerate(kinds)
+                                   for x in (F.lit(kind), F.lit(i))))[F.col(_KIND)]
+        found = values.select(kind_code.cast("tinyint").alias(_KIND), _VALUE, _N).toArrow()
         coded = grouped.join(values, [_KIND, _VALUE]).drop(_VALUE)
         for column, kind_words in ((_SOURCE, {k: list(v) for k, v in sources.items()}),
                                    (_REASON, words[_REASON]), (_LAST4, words[_LAST4])):
             coded = _as_codes(spark, coded, column, kind_words)
-        kinds = sorted(sources)
-        kind_code = F.create_map(*(x for i, kind in enumerate(kinds)
-                                   for x in (F.lit(kind), F.lit(i))))[F.col(_KIND)]
         collected = coded.select(kind_code.cast("tinyint").alias(_KIND), _ACCOUNT, _N, _FIRST,
                                  _LAST, *(F.col(c).cast(IntegerType()) for c in _WORDS)
                                  ).toArrow()
@@ -281,12 +281,17 @@ def _with_rule(frame: DataFrame, rule: Callable[[pd.DataFrame], pd.DataFrame],
     return frame.mapInArrow(apply, schema)
 
 
-def _words_of(rows: DataFrame, column: str) -> dict[str, list[str]]:
-    """Per kind, the sorted distinct words of ``column`` (nulls aside)."""
-    found: dict[str, list[str]] = {}
-    for row in rows.where(F.col(column).isNotNull()).select(_KIND, column).distinct().collect():
-        found.setdefault(row[_KIND], []).append(row[column])
-    return {kind: sorted(words, key=lambda w: w.encode()) for kind, words in found.items()}
+def _words_of(rows: DataFrame) -> dict[str, dict[str, list[str]]]:
+    """Per column of ``_WORDS`` and per kind, the distinct words (nulls aside), sorted as
+    Arrow sorts strings (by their UTF-8 bytes): one job."""
+    tagged = rows.select(_KIND, F.inline(F.array(*(
+        F.struct(F.lit(column).alias("_column"), F.col(column).alias("_word"))
+        for column in _WORDS))))
+    found: dict[str, dict[str, list[str]]] = {column: {} for column in _WORDS}
+    for row in tagged.where(F.col("_word").isNotNull()).distinct().collect():
+        found[row["_column"]].setdefault(row[_KIND], []).append(row["_word"])
+    return {column: {kind: sorted(words, key=lambda w: w.encode())
+                     for kind, words in theirs.items()} for column, theirs in found.items()}
 
 
 def _as_codes(spark: SparkSession, rows: DataFrame, column: str,
@@ -312,8 +317,7 @@ def _kind_rows(rows: pa.Table, values: pa.Table, kinds: Sequence[str],
     by (account, value) with its codes into its own values."""
     number = _numpy(values, _N)
     order = np.argsort(number, kind="stable")
-    value_kind = values.column(_KIND).take(pa.array(order))
-    value_text = values.column(_VALUE).take(pa.array(order))
+    value_kind = _numpy(values, _KIND)[order]
     kind_of = _numpy(rows, _KIND)
     account, value = _numpy(rows, _ACCOUNT), _numpy(rows, _N)
     columns = {c: _numpy(rows, c) for c in (_FIRST, _LAST, *_WORDS)}
@@ -322,9 +326,9 @@ def _kind_rows(rows: pa.Table, values: pa.Table, kinds: Sequence[str],
         at = np.flatnonzero(kind_of == i)
         if not len(at):
             continue
-        mine = np.flatnonzero(pc.equal(value_kind, kind).to_numpy(zero_copy_only=False))
-        start, n_values = int(mine[0]), len(mine)
-        code = value[at] - int(number[order[start]])
+        mine = order[value_kind == i]  # the kind's values, in their order
+        n_values = len(mine)
+        code = value[at] - int(number[mine[0]])
         keys, sort = sorted_keys(account[at].astype(np.int64) * n_values + code)
         rows_of = at[sort]
         found.append(KindRows(
@@ -335,7 +339,9 @@ def _kind_rows(rows: pa.Table, values: pa.Table, kinds: Sequence[str],
             source=_small(columns[_SOURCE][rows_of]),
             suppressed=_small(columns[_REASON][rows_of]),
             last4=_small(columns[_LAST4][rows_of]),
-            values=pd.Series(TEXT.__from_arrow__(value_text.slice(start, n_values))),
+            values=pd.Series(TEXT.__from_arrow__(pa.chunked_array([
+                values.column(_VALUE).take(pa.array(mine)).combine_chunks().cast(
+                    pa.large_string())]))),
             reasons=pd.Series(reasons.get(kind, []), dtype=TEXT),
             last4s=pd.Series(last4s.get(kind, []), dtype=TEXT),
             sources=sources[kind],

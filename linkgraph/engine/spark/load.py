@@ -54,6 +54,7 @@ from pyspark.sql.window import Window
 from linkgraph import schemas as s
 from linkgraph.config import CouponConfig, NormalizeConfig
 from linkgraph.engine import GIVEN_FIRST, GIVEN_LAST
+from linkgraph.engine.spark.identifiers import identifier_rows
 from linkgraph.engine.spark.judge import (
     CORRUPT,
     KEPT_ROW,
@@ -70,7 +71,6 @@ from linkgraph.engine.spark.judge import (
     spark_type,
     typed_like,
 )
-from linkgraph.engine.spark.identifiers import identifier_rows
 from linkgraph.engine.spark.orders import order_summary
 from linkgraph.engine.spark.ranges import numbered
 from linkgraph.engine.spark.session import quiet_pandas_warning
