@@ -6,6 +6,7 @@ Usage::
     python benchmarks/engine_replay.py record DATA CALLS     # a local run, each call saved
     python benchmarks/engine_replay.py replay CALLS [--master 'local[2]'] [--skip CALL ...]
     python benchmarks/engine_replay.py load DATA [--master 'local[2]']
+    python benchmarks/engine_replay.py identifiers DATA [--master 'local[2]']
 
 ``record`` runs ``linkgraph.run(DATA)`` with an engine that hands every call to the local
 engine and saves its inputs (arrays as ``.npy``, frames as Parquet, the row rule pickled)
@@ -23,6 +24,13 @@ times the Spark side of the load alone instead, every table read, checked and re
 run, written to Spark's ``noop`` sink rather than collected (the orders: their summary per
 account made and collected, as in a run), next to the local load (and the local summary of
 the same orders, ``linkgraph.score.order_summary``).
+
+``identifiers`` times the normalize stage as a Spark run makes it: the tables read, checked
+and reduced on Spark, every kind's identifiers grouped there and collected as codes
+(``engine.spark.identifiers.identifier_rows``), then judged and assembled in this process;
+next to the local load and normalize stage of the same tables in a child process. It prints
+both times, both processes' peak memory, and whether the two identifiers frames are equal
+(a digest of every column: the frames are never in one process).
 
 The point is the engine boundary at scale: each Spark call is the job a run on a cluster
 would submit, on the inputs the run really has.
@@ -43,7 +51,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, is_dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -295,6 +303,75 @@ def load(data: Path, master: str) -> None:
           f"orders' read and checks)")
 
 
+def digest(frame: pd.DataFrame) -> list[int]:
+    """A digest of a frame (its rows, every column's values), the same in any process."""
+    hashed = pd.util.hash_pandas_object(frame, index=False, categorize=False)
+    return [len(frame), int(hashed.to_numpy().sum(dtype="uint64"))]
+
+
+def identifiers(data: Path, master: str) -> None:
+    """The identifiers grouped on Spark and assembled here, against the local load and
+    normalize stage of the same tables (in a child process); their digests compared."""
+    import resource
+
+    from linkgraph import normalize
+    from linkgraph.config import NormalizeConfig
+    from linkgraph.engine.spark import load as spark_load
+    from linkgraph.engine.spark.identifiers import identifier_rows
+    from linkgraph.engine.spark.session import quiet_pandas_warning
+
+    code = ("import json, resource, sys, time\n"
+            f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+            "from engine_replay import digest\n"
+            "from linkgraph import normalize\n"
+            "from linkgraph.config import NormalizeConfig\n"
+            "from linkgraph.engine import LOCAL\n"
+            "start = time.perf_counter()\n"
+            "tables = LOCAL.load_tables(sys.argv[1], reduced=True)\n"
+            "loaded = time.perf_counter() - start\n"
+            "start = time.perf_counter()\n"
+            "frame = normalize.normalize_identifiers(normalize.HandedOver(tables),\n"
+            "                                        config=NormalizeConfig())\n"
+            "normalized = time.perf_counter() - start\n"
+            "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20\n"
+            "print(json.dumps({'load': loaded, 'normalize': normalized, 'peak_gb': peak,\n"
+            "                  'digest': digest(frame)}))\n")
+    done = subprocess.run([sys.executable, "-c", code, str(data)], check=True,
+                          capture_output=True, text=True)
+    local = json.loads(done.stdout.strip().splitlines()[-1])
+    spark = get_engine("spark", master=master)
+    session = spark.session  # type: ignore[attr-defined]
+    session.sparkContext.setLogLevel("ERROR")
+    config = NormalizeConfig()
+    with quiet_pandas_warning():
+        start = time.perf_counter()
+        read = spark_load.read_tables(session, data)
+        frames, _ = spark_load.reduced_tables(read)
+        present = {"accounts", *(name for name in ("logins", "addresses", "payments")
+                                 if name in read.paths)}
+        grouped = identifier_rows(session, frames, present, config)
+        # the accounts' sorted ids, which a run's load brings with the accounts
+        ids = cast(pd.DataFrame, read.tables["accounts"].select(s.ACCOUNT_ID).toPandas())
+        read.unpersist()
+        spark_s = time.perf_counter() - start
+    rows = sum(len(g.account) for g in grouped)
+    begun = time.perf_counter()
+    accounts = ids.astype(read.probes["accounts"][s.ACCOUNT_ID].dtype).sort_values(
+        s.ACCOUNT_ID, kind="stable", ignore_index=True)
+    tables = Tables(**{name: read.probes[name] for name in s.TABLE_NAMES if name != "accounts"},
+                    accounts=accounts, rejects=pd.DataFrame(), identifier_rows=grouped)
+    frame = normalize.normalize_identifiers(tables, config=config)
+    assembled = time.perf_counter() - begun
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    same = digest(frame) == local["digest"]
+    print(f"identifiers: {len(frame):,} rows ({rows:,} grouped rows collected as codes). "
+          f"Local: load {local['load']:.1f} s + normalize {local['normalize']:.1f} s, peak "
+          f"{local['peak_gb']:.2f} GB. Spark: read, reduced, grouped and collected "
+          f"{spark_s:.1f} s (accounts loaded again for their sorted ids included), judged "
+          f"and assembled here {assembled:.1f} s, this process's peak {peak:.2f} GB. "
+          f"Equal: {same}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -308,12 +385,17 @@ def main() -> None:
     lo = sub.add_parser("load", help="the Spark side of the load, not collected")
     lo.add_argument("data", type=Path)
     lo.add_argument("--master", default="local[2]")
+    ids = sub.add_parser("identifiers", help="the identifiers grouped on Spark, assembled here")
+    ids.add_argument("data", type=Path)
+    ids.add_argument("--master", default="local[2]")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     if args.command == "record":
         record(args.data, args.calls)
     elif args.command == "replay":
         replay(args.calls, args.master, set(args.skip))
+    elif args.command == "identifiers":
+        identifiers(args.data, args.master)
     else:
         load(args.data, args.master)
 

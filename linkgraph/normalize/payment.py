@@ -63,7 +63,7 @@ def normalize_expiry(values: pd.Series) -> pd.Series:
 
 
 def card_digits(bins: pd.Series, last4: pd.Series, expiry: pd.Series,
-                holders: pd.Series | None = None) -> pd.DataFrame:
+                holders: pd.Series | None = None, *, namesakes: bool = True) -> pd.DataFrame:
     """The ``bin|last4|MMYY`` key where all three parts are readable, else NA.
 
     With ``holders``, the holder's initials (:func:`holder_initials`) are appended
@@ -76,6 +76,10 @@ def card_digits(bins: pd.Series, last4: pd.Series, expiry: pd.Series,
         last4: the card's last four digits.
         expiry: expiry dates (see :func:`normalize_expiry`).
         holders: the names on the cards, aligned with ``bins``.
+        namesakes: tell apart the holders of one key who are not one person
+            (:func:`namesakes_apart`). That rule reads every row of a key: without it
+            the result is per row, and a caller holding the rows in parts (the Spark
+            engine) applies it to each key's distinct holders.
 
     Returns:
         A frame aligned with ``bins``: ``value`` and ``suppressed`` (NA).
@@ -99,12 +103,13 @@ def card_digits(bins: pd.Series, last4: pd.Series, expiry: pd.Series,
         holders = as_text(holders).set_axis(bin6.index)
         initials = map_distinct(holders, holder_initials)
         value = value.where(initials.isna(), value + "|" + initials)
-        value = _namesakes_apart(value, holders)
+        if namesakes:
+            value = namesakes_apart(value, holders)
     return pd.DataFrame({"value": value, "suppressed": pd.Series(pd.NA, index=bins.index,
                                                                   dtype=TEXT)})
 
 
-def _namesakes_apart(keys: pd.Series, holders: pd.Series) -> pd.Series:
+def namesakes_apart(keys: pd.Series, holders: pd.Series) -> pd.Series:
     """``keys``, with the holders of one key who are not one person told apart.
 
     Two strangers' cards can share a BIN, last four, expiry and initials
@@ -119,7 +124,7 @@ def _namesakes_apart(keys: pd.Series, holders: pd.Series) -> pd.Series:
 
     >>> keys = pd.Series(["k|MW", "k|MW", "k|MW", "k|DJ", "k|DJ"])
     >>> holders = pd.Series(["Megan White", "Michael Wright", "MEGAN WHITE", "J. Doe", "JOHN DOE"])
-    >>> _namesakes_apart(keys, holders).tolist()
+    >>> namesakes_apart(keys, holders).tolist()
     ['k|MW', 'k|MW|michael wright', 'k|MW', 'k|DJ', 'k|DJ']
     """
     key_code, _ = pd.factorize(keys)

@@ -257,12 +257,14 @@ def payment_rows(
     ]
 
 
-def card_words(payments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def card_words(payments: pd.DataFrame, *, namesakes: bool = True
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The payment rows' card fingerprints (``normalize_fingerprints``) and digits
-    (``card_digits``, with the holder's initials), each a frame of value and suppressed."""
+    (``card_digits``, with the holder's initials), each a frame of value and suppressed;
+    ``namesakes``: as ``card_digits`` (False: a rule per row)."""
     return (normalize_fingerprints(payments[S.FINGERPRINT]),
             card_digits(payments[S.CARD_BIN], payments[S.CARD_LAST4], payments[S.CARD_EXPIRY],
-                        payments[S.HOLDER_NAME]))
+                        payments[S.HOLDER_NAME], namesakes=namesakes))
 
 
 def _card_codes(digits: pd.Series, tokens: pd.Series) -> tuple[Coded, Coded]:

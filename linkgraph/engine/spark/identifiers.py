@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -52,16 +52,18 @@ from linkgraph.codes import sorted_keys
 from linkgraph.config import NormalizeConfig
 from linkgraph.engine import GIVEN_FIRST, GIVEN_LAST, LOCAL
 from linkgraph.engine.spark.ranges import numbered
+from linkgraph.engine.spark.session import quiet_pandas_warning
 from linkgraph.normalize.address import ADDRESS_FIELDS, normalize_addresses
 from linkgraph.normalize.grouping import NAT, KindRows
 from linkgraph.normalize.identifiers import kind_normalizer
+from linkgraph.normalize.payment import namesakes_apart
 from linkgraph.normalize.sources import card_words, phone_rule
 from linkgraph.normalize.text import TEXT, arrow_text, as_text, to_text
 
 _KIND, _ACCOUNT, _VALUE, _FIRST, _LAST = "_kind", "_a", "_v", "_first", "_last"
 _SOURCE, _REASON, _LAST4, _N, _CODE = "_src", "_sup", "_l4", "_n", "_code"
-_TOKEN, _TOKEN_REASON, _DIGITS, _DIGITS_REASON, _ONLY = (
-    "_token", "_token_sup", "_digits", "_digits_sup", "_only")
+_TOKEN, _TOKEN_REASON, _DIGITS, _DIGITS_REASON, _ONLY, _HOLDER = (
+    "_token", "_token_sup", "_digits", "_digits_sup", "_only", "_holder")
 #: the columns of a source row, in order
 _ROW_COLUMNS = (_KIND, _ACCOUNT, _VALUE, _FIRST, _LAST, _SOURCE, _REASON, _LAST4)
 #: the kinds whose sources give raw values, normalised per distinct value
@@ -89,9 +91,9 @@ def identifier_rows(spark: SparkSession, tables: Mapping[str, DataFrame],
     ).orderBy(s.ACCOUNT_ID), _ACCOUNT)
     ids = accounts.select(s.ACCOUNT_ID, _ACCOUNT)
     parts = [_account_rows(accounts, config)]
-    for table, rows_of in (("logins", _login_rows), ("addresses", partial(_address_rows,
-                                                                          config=config)),
-                           ("payments", _payment_rows)):
+    for table, rows_of in (("logins", _login_rows),
+                           ("addresses", partial(_address_rows, config=config)),
+                           ("payments", partial(_payment_rows, spark))):
         if table in present:
             parts.append(rows_of(tables[table].join(ids, s.ACCOUNT_ID)))
     rows = parts[0]
@@ -186,16 +188,18 @@ def _address_rows(addresses: DataFrame, *, config: NormalizeConfig) -> DataFrame
                     (s.K_NAME, "addresses.recipient_name", s.RECIPIENT_NAME, None, None))
 
 
-def _payment_rows(payments: DataFrame) -> DataFrame:
+def _payment_rows(spark: SparkSession, payments: DataFrame) -> DataFrame:
     """The cards' tokens or digits and holders at their orders' times
-    (``sources.payment_rows``): a card without a token takes the one token that every
-    tokenised card with its digits has, and keeps its digits only while it has none."""
+    (``sources.payment_rows``): the digits of namesakes told apart per key, then a card
+    without a token takes the one token that every tokenised card with its digits has, and
+    keeps its digits only while it has none."""
     columns = (s.FINGERPRINT, s.CARD_BIN, s.CARD_LAST4, s.CARD_EXPIRY, s.HOLDER_NAME)
     carded = _with_rule(
         payments.select(_ACCOUNT, GIVEN_FIRST, GIVEN_LAST,
                         *(_text_column(payments, c) for c in columns)),
         _cards, columns, {_TOKEN: _TOKEN, _TOKEN_REASON: _TOKEN_REASON, _DIGITS: _DIGITS,
-                          _DIGITS_REASON: _DIGITS_REASON, _LAST4: _LAST4})
+                          _DIGITS_REASON: _DIGITS_REASON, _LAST4: _LAST4, _HOLDER: _HOLDER})
+    carded = _namesakes_apart(spark, carded)
     token, digits = F.col(_TOKEN), F.col(_DIGITS)
     only = (carded.where(token.isNotNull() & digits.isNotNull()).select(_DIGITS, _TOKEN)
             .distinct().groupBy(_DIGITS)
@@ -211,40 +215,80 @@ def _payment_rows(payments: DataFrame) -> DataFrame:
 
 
 def _cards(rows: pd.DataFrame) -> pd.DataFrame:
-    """``sources.card_words`` of payment rows, and their last4 as the stage reads it."""
-    fingerprints, digits = card_words(rows)
+    """``sources.card_words`` of payment rows as a rule per row (the namesakes aside), their
+    last4 and holder as the stage reads them."""
+    fingerprints, digits = card_words(rows, namesakes=False)
     return pd.DataFrame({_TOKEN: fingerprints["value"], _TOKEN_REASON: fingerprints["suppressed"],
                          _DIGITS: digits["value"], _DIGITS_REASON: digits["suppressed"],
-                         _LAST4: as_text(rows[s.CARD_LAST4])})
+                         _LAST4: as_text(rows[s.CARD_LAST4]),
+                         _HOLDER: as_text(rows[s.HOLDER_NAME])})
+
+
+def _namesakes_apart(spark: SparkSession, carded: DataFrame) -> DataFrame:
+    """The card digits of ``carded`` with ``payment.namesakes_apart`` applied: the rule reads
+    a key's distinct holders, so it runs on the driver on the distinct (key, holder) pairs of
+    the keys with several holders (few: strangers sharing a BIN, last four, expiry and
+    initials), and the keys it changes are joined back."""
+    digits, holder = F.col(_DIGITS), F.col(_HOLDER)
+    pairs = carded.where(digits.isNotNull() & holder.isNotNull()).select(_DIGITS, _HOLDER) \
+        .distinct()
+    several = pairs.groupBy(_DIGITS).count().where(F.col("count") > 1).select(_DIGITS)
+    with quiet_pandas_warning():
+        shared = cast(pd.DataFrame, pairs.join(several, _DIGITS, "left_semi").toPandas())
+    if shared.empty:
+        return carded
+    keys = namesakes_apart(shared[_DIGITS].astype(TEXT), shared[_HOLDER].astype(TEXT))
+    changed = shared.assign(**{_ONLY: keys.to_numpy()}).loc[
+        (keys != shared[_DIGITS].astype(TEXT)).to_numpy()]
+    if changed.empty:
+        return carded
+    table = spark.createDataFrame(
+        [tuple(row) for row in changed[[_DIGITS, _HOLDER, _ONLY]].itertuples(index=False)],
+        schema=f"{_DIGITS} string, {_HOLDER} string, {_ONLY} string")
+    return carded.join(F.broadcast(table), [_DIGITS, _HOLDER], "left").withColumn(
+        _DIGITS, F.coalesce(F.col(_ONLY), digits)).drop(_ONLY)
 
 
 def _judged(rows: DataFrame, config: NormalizeConfig) -> DataFrame:
     """The source rows with canonical values and reasons: the raw kinds' values normalised,
-    each distinct raw value once per kind, and joined back."""
+    each distinct (kind, raw value) once, and joined back."""
     raw = F.col(_KIND).isin(*_RAW_KINDS)
-    judged = rows.where(~raw)
-    for kind in _RAW_KINDS:
-        theirs = rows.where(F.col(_KIND) == kind).drop(_REASON)
-        distinct = theirs.where(F.col(_VALUE).isNotNull()).select(_VALUE).distinct()
-        normalised = _with_rule(distinct, _raw_rule(kind, config), (_VALUE,),
-                                {"value": _CODE, "suppressed": _REASON}, read=_raw_text)
-        judged = judged.unionByName(
-            theirs.join(normalised, _VALUE, "left")
-            .select(_KIND, _ACCOUNT, F.col(_CODE).alias(_VALUE), _FIRST, _LAST, _SOURCE,
-                    _REASON, _LAST4))
-    return judged
+    theirs = rows.where(raw).drop(_REASON)
+    distinct = theirs.where(F.col(_VALUE).isNotNull()).select(_KIND, _VALUE).distinct()
+    schema = StructType([*distinct.schema.fields, StructField(_CODE, StringType()),
+                         StructField(_REASON, StringType())])
+    normalised = distinct.mapInArrow(partial(_normalised, config=config), schema)
+    return rows.where(~raw).unionByName(
+        theirs.join(normalised, [_KIND, _VALUE], "left")
+        .select(_KIND, _ACCOUNT, F.col(_CODE).alias(_VALUE), _FIRST, _LAST, _SOURCE, _REASON,
+                _LAST4))
 
 
-def _raw_rule(kind: str, config: NormalizeConfig) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """The stage's normaliser of a raw kind, for a frame of its distinct raw values."""
-    normalizer = kind_normalizer(kind, LOCAL, config)
-    if normalizer is None:
-        raise ValueError(f"{kind} has no normaliser of raw values")
-
-    def rule(rows: pd.DataFrame) -> pd.DataFrame:
-        return normalizer(rows[_VALUE])
-
-    return rule
+def _normalised(batches: Iterator[pa.RecordBatch], *, config: NormalizeConfig
+                ) -> Iterator[pa.RecordBatch]:
+    """Batches of distinct (kind, raw value) with the canonical value and reason of each:
+    every kind's rows of a batch given to the stage's normaliser of the kind
+    (``identifiers.kind_normalizer``), as it gives a kind's distinct raw values."""
+    rules: dict[str, Callable[[pd.Series], pd.DataFrame]] = {}
+    for batch in batches:
+        kinds = np.asarray(batch.column(_KIND).to_numpy(zero_copy_only=False), dtype=object)
+        raw = _raw_text(batch.column(_VALUE))
+        at, found = [], []
+        for kind in sorted(set(kinds.tolist())):
+            if kind not in rules:
+                rule = kind_normalizer(kind, LOCAL, config)
+                if rule is None:
+                    raise ValueError(f"{kind} has no normaliser of raw values")
+                rules[kind] = rule
+            rows = np.flatnonzero(kinds == kind)
+            at.append(rows)
+            found.append(rules[kind](raw.iloc[rows].reset_index(drop=True)))
+        back = pa.array(np.argsort(np.concatenate(at or [np.zeros(0, np.int64)])))
+        made = [pa.concat_arrays([arrow_text(to_text(f[c])).cast(pa.string()) for f in found]
+                                 or [pa.array([], pa.string())]).take(back)
+                for c in ("value", "suppressed")]
+        yield pa.RecordBatch.from_arrays([*batch.columns, *made],
+                                         names=[*batch.schema.names, _CODE, _REASON])
 
 
 def _raw_text(column: pa.Array) -> pd.Series:
