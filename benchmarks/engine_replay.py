@@ -311,7 +311,9 @@ def digest(frame: pd.DataFrame) -> list[int]:
 
 def identifiers(data: Path, master: str) -> None:
     """The identifiers grouped on Spark and assembled here, against the local load and
-    normalize stage of the same tables (in a child process); their digests compared."""
+    normalize stage of the same tables (in a child process); their digests compared. The
+    Spark side's phases are logged (``linkgraph.engine.spark.identifiers``)."""
+    import logging
     import resource
 
     from linkgraph import normalize
@@ -339,6 +341,8 @@ def identifiers(data: Path, master: str) -> None:
     done = subprocess.run([sys.executable, "-c", code, str(data)], check=True,
                           capture_output=True, text=True)
     local = json.loads(done.stdout.strip().splitlines()[-1])
+    logging.basicConfig(format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("linkgraph.engine.spark.identifiers").setLevel(logging.INFO)
     spark = get_engine("spark", master=master)
     session = spark.session  # type: ignore[attr-defined]
     session.sparkContext.setLogLevel("ERROR")

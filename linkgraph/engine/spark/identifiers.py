@@ -35,6 +35,8 @@ are then the local engine's.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any, cast
@@ -59,6 +61,8 @@ from linkgraph.normalize.identifiers import kind_normalizer
 from linkgraph.normalize.payment import namesakes_apart
 from linkgraph.normalize.sources import card_words, phone_rule
 from linkgraph.normalize.text import TEXT, arrow_text, as_text, to_text
+
+logger = logging.getLogger(__name__)
 
 _KIND, _ACCOUNT, _VALUE, _FIRST, _LAST = "_kind", "_a", "_v", "_first", "_last"
 _SOURCE, _REASON, _LAST4, _N, _CODE = "_src", "_sup", "_l4", "_n", "_code"
@@ -101,8 +105,11 @@ def identifier_rows(spark: SparkSession, tables: Mapping[str, DataFrame],
         rows = rows.unionByName(more)
     rows = rows.persist()
     judged = _judged(rows, config).persist()
+    start = time.perf_counter()
     try:
         words = _words_of(judged)
+        logger.info("identifiers: source rows made and judged on Spark in %.1f s",
+                    time.perf_counter() - start)
         sources = {kind: tuple(theirs) for kind, theirs in words.pop(_SOURCE).items()}
         grouped = (judged.where(F.col(_VALUE).isNotNull())
                    .groupBy(_KIND, _ACCOUNT, _VALUE)
@@ -113,6 +120,8 @@ def identifier_rows(spark: SparkSession, tables: Mapping[str, DataFrame],
         kind_code = F.create_map(*(x for i, kind in enumerate(kinds)
                                    for x in (F.lit(kind), F.lit(i))))[F.col(_KIND)]
         found = values.select(kind_code.cast("tinyint").alias(_KIND), _VALUE, _N).toArrow()
+        logger.info("identifiers: %d values grouped, numbered and collected in %.1f s",
+                    found.num_rows, time.perf_counter() - start)
         coded = grouped.join(values, [_KIND, _VALUE]).drop(_VALUE)
         for column, kind_words in ((_SOURCE, {k: list(v) for k, v in sources.items()}),
                                    (_REASON, words[_REASON]), (_LAST4, words[_LAST4])):
@@ -121,6 +130,8 @@ def identifier_rows(spark: SparkSession, tables: Mapping[str, DataFrame],
                                  _LAST, *(F.col(c).cast(IntegerType()) for c in _WORDS)
                                  ).toArrow()
         grouped.unpersist()
+        logger.info("identifiers: %d grouped rows collected as codes in %.1f s",
+                    collected.num_rows, time.perf_counter() - start)
     finally:
         judged.unpersist()
         rows.unpersist()
