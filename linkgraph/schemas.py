@@ -342,6 +342,10 @@ def require_columns(needed: dict[str, tuple[Any, tuple[str, ...]]], *, stage: st
 ACCOUNT_CODE: Final = "account_code"  # code of account_id, ascending with the id
 VALUE_CODE: Final = "value_code"  # one code per (kind, value), ascending with both
 IDENTIFIER_CODE_COLUMNS: Final = (ACCOUNT_CODE, VALUE_CODE)
+# the accounts sharing the row's (kind, value) (int32), when the engine that grouped the
+# identifiers counted them there (Spark: one number per value comes back with the values,
+# so the graph stage's hub count ships no row); absent otherwise (the graph counts)
+VALUE_ACCOUNTS: Final = "value_accounts"
 
 # --- normalize, graph (session 4): text columns as categoricals -----------------------
 # In the identifiers frame, the LinkSet frames and the Run frames taken from them,

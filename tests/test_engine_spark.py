@@ -203,9 +203,16 @@ def test_get_engine_spark_joins_the_running_session(spark: SparkEngine) -> None:
     assert engine.session is spark.session  # type: ignore[attr-defined]
 
 
-def test_spark_run_writes_the_same_files_as_the_local_run(spark: SparkEngine, marketplace: Path,
-                                                          tmp_path: Path) -> None:
+def test_spark_run_writes_the_same_files_as_the_local_run(
+        spark: SparkEngine, marketplace: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     local = linkgraph.run(marketplace, out=tmp_path / "local", config=Config())
+
+    # the hub counts come with the identifiers grouped on Spark: no incidence key is shipped
+    def shipped(*args: object, **kwargs: object) -> None:
+        raise AssertionError("count_keys called: the incidence was shipped to Spark")
+
+    monkeypatch.setattr(SparkEngine, "count_keys", shipped)
     linkgraph.run(marketplace, out=tmp_path / "spark",
                   config=Config(engine="spark", spark_master="local[2]"))
 
@@ -558,6 +565,9 @@ def test_reduced_logins_addresses_and_payments_give_the_identifiers_of_every_row
     assert grouped.sources == local.sources
     from_codes = normalize.normalize_identifiers(normalize.HandedOver(grouped),
                                                  config=config.normalize)
+    # with each value's accounts, counted on Spark, for the graph's hub count
+    value_code = from_codes["value_code"].to_numpy()
+    assert from_codes.pop("value_accounts").tolist() == np.bincount(value_code)[value_code].tolist()
     pd.testing.assert_frame_equal(from_codes, expected, check_categorical=True)
     for column in ("kind", "source", "suppressed"):
         assert from_codes[column].cat.categories.equals(expected[column].cat.categories)

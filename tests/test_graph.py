@@ -738,6 +738,43 @@ def test_the_normalize_stages_int32_codes_give_the_links_of_the_strings() -> Non
                                                                                    ["b", "c"]]
 
 
+def test_value_counts_given_with_the_identifiers_are_the_hub_counts() -> None:
+    # an engine that grouped the identifiers sends each value's accounts with them
+    # (value_accounts): the graph takes them instead of counting, and finds the same hub
+    import numpy as np
+
+    from linkgraph.engine import LOCAL
+    from linkgraph.graph.incidence import code_identifiers
+
+    class NoCounting:
+        name = "no-counting"
+
+        def __getattr__(self, call: str) -> Any:
+            if call == "count_keys":
+                raise AssertionError("the counts came with the identifiers")
+            return getattr(LOCAL, call)
+
+    locker = [(f"u{i:02d}", "address", "locker 7") for i in range(40)]
+    family = identifiers(*locker, ("u00", "card", "fp1"), ("u01", "card", "fp1"),
+                         ("u02", "device", "d1")).sort_values(
+        [s.ACCOUNT_ID, s.KIND, s.VALUE], ignore_index=True)
+    value = pd.factorize(family[s.KIND] + "\0" + family[s.VALUE], sort=True)[0].astype("int32")
+    coded = family.assign(
+        account_code=pd.factorize(family[s.ACCOUNT_ID], sort=True)[0].astype("int32"),
+        value_code=value)
+    counted = coded.assign(value_accounts=np.bincount(value)[value].astype("int32"))
+    given = build_links(counted, tables(sorted(set(family[s.ACCOUNT_ID]))),
+                        config=GraphConfig(), engine=NoCounting())  # type: ignore[arg-type]
+    made = links_of(coded)
+    for name in ("incidence", "pairs", "pair_tiers", "hubs", "profiles"):
+        pd.testing.assert_frame_equal(getattr(given, name), getattr(made, name))
+    assert given.hubs[s.KIND].tolist() == ["address"]
+    # counts that do not add up to the rows (a frame edited since) are not taken
+    assert code_identifiers(counted).n_accounts is not None
+    edited = counted.assign(value_accounts=counted["value_accounts"] + 1)
+    assert code_identifiers(edited).n_accounts is None
+
+
 def test_pairs_come_in_the_same_order_from_the_packed_sort_as_from_the_argsort() -> None:
     # pairs sharing several values, groups of three, accounts with many rows: the rows
     # packed into one integer per pair sort as the argsort of the pair keys orders them

@@ -95,9 +95,11 @@ def hub_limit(counts: np.ndarray, *, floor: int, cap: int, z: float) -> int:
 
 def flag_values(coded: CodedIncidence, *, config: GraphConfig, engine: Engine = LOCAL) -> ValueFlags:
     """Sharing counts per value (counted by ``engine``), and which values stop linking and why."""
-    # counts below the number of rows: int32 (half the memory) when they fit
-    n_accounts = engine.count_keys(coded.group, coded.n_groups).astype(
-        index_dtype(len(coded.group)), copy=False)
+    # counts below the number of rows: int32 (half the memory) when they fit; counted
+    # where the identifiers were grouped when the frame came with them
+    counts = (coded.n_accounts if coded.n_accounts is not None
+              else engine.count_keys(coded.group, coded.n_groups))
+    n_accounts = counts.astype(index_dtype(len(coded.group)), copy=False)
     representative = coded.first_row
     group_kind = coded.kind[representative] if coded.n_groups else np.zeros(0, np.int64)
     given = coded.frame[s.SUPPRESSED]

@@ -78,6 +78,9 @@ class CodedIncidence:
         are; no copy): :meth:`seen_ns` reads them for the rows it is asked about.
     active_until: per account code, the latest time any of its values was seen (int64
         nanoseconds, ``NAT`` unknown).
+    n_accounts: per group, its rows (the accounts sharing the value), when the frame
+        came with the count (``schemas.VALUE_ACCOUNTS``, made where the identifiers
+        were grouped); None: the hub flags count them (``engine.count_keys``).
     """
 
     frame: pd.DataFrame
@@ -91,6 +94,7 @@ class CodedIncidence:
     first_seen: pd.Series
     last_seen: pd.Series
     active_until: np.ndarray
+    n_accounts: np.ndarray | None = None
 
     @property
     def account_start(self) -> np.ndarray:
@@ -160,11 +164,15 @@ def code_identifiers(identifiers: pd.DataFrame, *, engine: Engine = LOCAL) -> Co
     if given is None or duplicate.any():
         first_row = _first_rows(group, n_groups)
     first_seen, last_seen = _typed_times(frame[s.FIRST_SEEN]), _typed_times(frame[s.LAST_SEEN])
+    counted = None
+    if given is not None and not duplicate.any() and not incomplete.any():
+        counted = _given_counts(identifiers, first_row, len(frame))
     return CodedIncidence(
         frame=frame, account=account, accounts=accounts, kind=kind, kinds=kinds,
         group=group, n_groups=n_groups, first_row=first_row, first_seen=first_seen,
         last_seen=last_seen,
         active_until=_active_until(account, len(accounts), first_seen, last_seen),
+        n_accounts=counted,
     )
 
 
@@ -245,6 +253,20 @@ def _given_codes(identifiers: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | N
     if len(columns[0]) and min(int(columns[0].min()), int(columns[1].min())) < 0:
         return None
     return columns[0], columns[1]
+
+
+def _given_counts(identifiers: pd.DataFrame, first_row: np.ndarray, n_rows: int
+                  ) -> np.ndarray | None:
+    """Per group, the accounts the frame says share its value (``schemas.VALUE_ACCOUNTS``,
+    read at the group's first row), or None: no such column, or counts that do not add up
+    to the rows (a frame edited since the count)."""
+    if s.VALUE_ACCOUNTS not in identifiers.columns:
+        return None
+    column = identifiers[s.VALUE_ACCOUNTS]
+    if not pd.api.types.is_integer_dtype(column.dtype) or len(column) != n_rows:
+        return None
+    counts = column.to_numpy()[first_row] if len(first_row) else column.to_numpy()[:0]
+    return counts if int(counts.sum(dtype=np.int64)) == n_rows else None
 
 
 def _codes_sorted(account: np.ndarray, value: np.ndarray) -> bool:

@@ -89,7 +89,9 @@ class KindRows:
     ``value``: codes into ``values`` (the sorted distinct canonical values);
     ``source``/``suppressed``/``last4``: codes into ``sources``/``reasons``/
     ``last4s`` (sorted, the code ``len(...)`` for NA, so the minimum is the
-    first in sorted order with NA last).
+    first in sorted order with NA last). ``accounts``: per value, the rows
+    (accounts) that have it, when the engine that grouped them counted them
+    (None: not counted).
     """
 
     kind: str
@@ -104,6 +106,7 @@ class KindRows:
     reasons: pd.Series
     last4s: pd.Series
     sources: tuple[str, ...]
+    accounts: np.ndarray | None = None
 
 
 def text_codes(values: pd.Series, *, sort: bool = False) -> tuple[np.ndarray, pd.Series]:

@@ -247,7 +247,15 @@ def _judged_and_assembled(grouped: list[KindRows], accounts: pd.DataFrame,
         arrow_text(ids).cast(pa.large_string())])))
     grouped = [g for g in grouped if len(g.account)]
     masks = [_mask_and_junk(g, config) for g in grouped]
-    return _assembled(grouped, masks, account_ids)
+    counts = [g.accounts for g in grouped if g.accounts is not None]
+    counted = len(counts) == len(grouped) > 0
+    identifiers = _assembled(grouped, masks, account_ids)
+    if counted:
+        # the engine's count of each value's accounts, at each row (value codes are the
+        # kinds' codes one after the other, as the counts are)
+        per_value = np.concatenate(counts).astype(np.int32)
+        identifiers[S.VALUE_ACCOUNTS] = per_value[identifiers[S.VALUE_CODE].to_numpy()]
+    return identifiers
 
 
 def _assembled(grouped: list[KindRows], masks: list[tuple[pd.Series, np.ndarray]],

@@ -65,7 +65,7 @@ from linkgraph.normalize.text import TEXT, arrow_text, as_text, to_text
 logger = logging.getLogger(__name__)
 
 _KIND, _ACCOUNT, _VALUE, _FIRST, _LAST = "_kind", "_a", "_v", "_first", "_last"
-_SOURCE, _REASON, _LAST4, _N, _CODE = "_src", "_sup", "_l4", "_n", "_code"
+_SOURCE, _REASON, _LAST4, _N, _CODE, _COUNT = "_src", "_sup", "_l4", "_n", "_code", "_count"
 _TOKEN, _TOKEN_REASON, _DIGITS, _DIGITS_REASON, _ONLY, _HOLDER = (
     "_token", "_token_sup", "_digits", "_digits_sup", "_only", "_holder")
 #: the columns of a source row, in order
@@ -115,14 +115,16 @@ def identifier_rows(spark: SparkSession, tables: Mapping[str, DataFrame],
                    .groupBy(_KIND, _ACCOUNT, _VALUE)
                    .agg(F.min(_FIRST).alias(_FIRST), F.max(_LAST).alias(_LAST),
                         *(F.min(c).alias(c) for c in _WORDS))).persist()
-        values = numbered(grouped.select(_KIND, _VALUE).distinct().orderBy(_KIND, _VALUE), _N)
+        values = numbered(grouped.groupBy(_KIND, _VALUE).agg(F.count(F.lit(1)).alias(_COUNT))
+                          .orderBy(_KIND, _VALUE), _N)
         kinds = sorted(sources)
         kind_code = F.create_map(*(x for i, kind in enumerate(kinds)
                                    for x in (F.lit(kind), F.lit(i))))[F.col(_KIND)]
-        found = values.select(kind_code.cast("tinyint").alias(_KIND), _VALUE, _N).toArrow()
+        found = values.select(kind_code.cast("tinyint").alias(_KIND), _VALUE, _N, _COUNT
+                              ).toArrow()
         logger.info("identifiers: %d values grouped, numbered and collected in %.1f s",
                     found.num_rows, time.perf_counter() - start)
-        coded = grouped.join(values, [_KIND, _VALUE]).drop(_VALUE)
+        coded = grouped.join(values.drop(_COUNT), [_KIND, _VALUE]).drop(_VALUE)
         for column, kind_words in ((_SOURCE, {k: list(v) for k, v in sources.items()}),
                                    (_REASON, words[_REASON]), (_LAST4, words[_LAST4])):
             coded = _as_codes(spark, coded, column, kind_words)
@@ -373,6 +375,7 @@ def _kind_rows(rows: pa.Table, values: pa.Table, kinds: Sequence[str],
     number = _numpy(values, _N)
     order = np.argsort(number, kind="stable")
     value_kind = _numpy(values, _KIND)[order]
+    accounts = _numpy(values, _COUNT)
     kind_of = _numpy(rows, _KIND)
     account, value = _numpy(rows, _ACCOUNT), _numpy(rows, _N)
     columns = {c: _numpy(rows, c) for c in (_FIRST, _LAST, *_WORDS)}
@@ -400,6 +403,7 @@ def _kind_rows(rows: pa.Table, values: pa.Table, kinds: Sequence[str],
             reasons=pd.Series(reasons.get(kind, []), dtype=TEXT),
             last4s=pd.Series(last4s.get(kind, []), dtype=TEXT),
             sources=sources[kind],
+            accounts=accounts[mine],
         ))
     return tuple(found)
 
