@@ -59,7 +59,7 @@ import pandas as pd
 import linkgraph
 from linkgraph import pipeline
 from linkgraph import schemas as s
-from linkgraph.config import CouponConfig
+from linkgraph.config import CouponConfig, NormalizeConfig
 from linkgraph.engine import LOCAL, Aggregation, Engine, get_engine
 from linkgraph.load import Tables
 from linkgraph.score import order_summary
@@ -120,10 +120,14 @@ class Recorder:
 
 
 def _summarised_load(data_dir: str | Path, *, max_reject_rate: float = 0.05,
-                     reduced: bool = False, orders: CouponConfig | None = None) -> Tables:
+                     reduced: bool = False, orders: CouponConfig | None = None,
+                     identifiers: NormalizeConfig | None = None) -> Tables:
     """The local load, its orders then summarised as the Spark engine sends them (with
     ``reduced`` and ``orders``: ``Tables.order_facts``), so that the stages make the calls
-    of a Spark run (whose order summary is part of its load)."""
+    of a Spark run (whose order summary is part of its load). ``identifiers`` is not
+    followed: the run's normalize stage groups the tables itself and makes its calls
+    (``map_rows``; the graph's ``count_keys``), which a Spark run makes with its load
+    (``identifiers`` times that)."""
     tables = LOCAL.load_tables(data_dir, max_reject_rate=max_reject_rate, reduced=reduced)
     if not reduced or orders is None or s.ACCOUNT_ID not in tables.orders.columns:
         return tables
@@ -317,7 +321,6 @@ def identifiers(data: Path, master: str) -> None:
     import resource
 
     from linkgraph import normalize
-    from linkgraph.config import NormalizeConfig
     from linkgraph.engine.spark import load as spark_load
     from linkgraph.engine.spark.identifiers import identifier_rows
     from linkgraph.engine.spark.session import quiet_pandas_warning
@@ -367,11 +370,16 @@ def identifiers(data: Path, master: str) -> None:
     frame = normalize.normalize_identifiers(tables, config=config)
     assembled = time.perf_counter() - begun
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    same = digest(frame) == local["digest"]
+    # the accounts of each value, counted on Spark for the graph's hubs: the local frame
+    # has no such column (the graph counts), so it is checked against a count here
+    value_code = frame[s.VALUE_CODE].to_numpy()
+    counted = bool((frame.pop(s.VALUE_ACCOUNTS).to_numpy()
+                    == np.bincount(value_code)[value_code]).all())
+    same = digest(frame) == local["digest"] and counted
     print(f"identifiers: {len(frame):,} rows ({rows:,} grouped rows collected as codes). "
           f"Local: load {local['load']:.1f} s + normalize {local['normalize']:.1f} s, peak "
           f"{local['peak_gb']:.2f} GB. Spark: read, reduced, grouped and collected "
-          f"{spark_s:.1f} s (accounts loaded again for their sorted ids included), judged "
+          f"{spark_s:.1f} s (the accounts' ids collected, for their order, included), judged "
           f"and assembled here {assembled:.1f} s, this process's peak {peak:.2f} GB. "
           f"Equal: {same}")
 

@@ -19,9 +19,6 @@ from linkgraph import schemas as s
 from linkgraph.errors import InputError, RejectLimitError
 from linkgraph.load._check import KEPT
 from linkgraph.load._jobs import Jobs
-
-if TYPE_CHECKING:
-    from linkgraph.normalize.grouping import KindRows
 from linkgraph.load._pieces import (
     FinishedTable,
     IpCheck,
@@ -41,6 +38,9 @@ from linkgraph.load._read import (
     table_size,
 )
 from linkgraph.memory import release_freed_memory
+
+if TYPE_CHECKING:
+    from linkgraph.normalize.grouping import KindRows
 
 logger = logging.getLogger(__name__)
 

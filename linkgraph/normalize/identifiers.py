@@ -103,7 +103,11 @@ def normalize_identifiers(
 
     Args:
         tables: the loaded input tables, or a :class:`HandedOver` of them (each
-            table then goes as soon as its rows are read).
+            table then goes as soon as its rows are read). Tables whose
+            ``identifier_rows`` an engine grouped where it read them
+            (``Engine.load_tables(..., identifiers=)``) are only judged, masked and
+            assembled here (and the frame gets ``schemas.VALUE_ACCOUNTS`` when the
+            engine counted each value's accounts).
         config: normalisation settings (junk lists, default phone region...).
         engine: where the per-value normalisers run (``linkgraph.engine``).
 

@@ -47,7 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import IntegerType, StringType, StructField, StructType
+from pyspark.sql.types import StringType, StructField, StructType
 
 from linkgraph import schemas as s
 from linkgraph.codes import sorted_keys
@@ -128,16 +128,22 @@ def identifier_rows(spark: SparkSession, tables: Mapping[str, DataFrame],
         for column, kind_words in ((_SOURCE, {k: list(v) for k, v in sources.items()}),
                                    (_REASON, words[_REASON]), (_LAST4, words[_LAST4])):
             coded = _as_codes(spark, coded, column, kind_words)
-        collected = coded.select(kind_code.cast("tinyint").alias(_KIND), _ACCOUNT, _N, _FIRST,
-                                 _LAST, *(F.col(c).cast(IntegerType()) for c in _WORDS)
-                                 ).toArrow()
+        # each column in the narrowest type that holds it: at ten million accounts the
+        # rows are about a hundred million
+        narrow = {_SOURCE: "tinyint", _REASON: _narrowest(words[_REASON]),
+                  _LAST4: _narrowest(words[_LAST4])}
+        index = "int" if max(found.num_rows, ids.count()) < 2 ** 31 else "bigint"
+        collected = coded.select(kind_code.cast("tinyint").alias(_KIND),
+                                 F.col(_ACCOUNT).cast(index), F.col(_N).cast(index), _FIRST,
+                                 _LAST, *(F.col(c).cast(narrow[c]) for c in _WORDS)).toArrow()
         grouped.unpersist()
         logger.info("identifiers: %d grouped rows collected as codes in %.1f s",
                     collected.num_rows, time.perf_counter() - start)
     finally:
         judged.unpersist()
         rows.unpersist()
-    return _kind_rows(collected, found, kinds, sources, words[_REASON], words[_LAST4])
+    # the collected table goes as its columns are read (no other reference to it)
+    return _kind_rows([collected], found, kinds, sources, words[_REASON], words[_LAST4])
 
 
 def _text_column(frame: DataFrame, column: str) -> Column:
@@ -367,18 +373,23 @@ def _as_codes(spark: SparkSession, rows: DataFrame, column: str,
                              ).drop(_CODE)
 
 
-def _kind_rows(rows: pa.Table, values: pa.Table, kinds: Sequence[str],
+def _kind_rows(given: list[pa.Table], values: pa.Table, kinds: Sequence[str],
                sources: Mapping[str, tuple[str, ...]], reasons: Mapping[str, list[str]],
                last4s: Mapping[str, list[str]]) -> tuple[KindRows, ...]:
-    """The collected rows and values as one ``KindRows`` per kind with rows, each sorted
-    by (account, value) with its codes into its own values."""
+    """The collected rows (``given``'s one table, taken from it: each column goes once
+    read) and values as one ``KindRows`` per kind with rows, each sorted by (account,
+    value) with its codes into its own values."""
     number = _numpy(values, _N)
     order = np.argsort(number, kind="stable")
     value_kind = _numpy(values, _KIND)[order]
     accounts = _numpy(values, _COUNT)
-    kind_of = _numpy(rows, _KIND)
-    account, value = _numpy(rows, _ACCOUNT), _numpy(rows, _N)
-    columns = {c: _numpy(rows, c) for c in (_FIRST, _LAST, *_WORDS)}
+    rows = given.pop()
+    columns: dict[str, np.ndarray] = {}
+    for column in rows.column_names:
+        columns[column] = _numpy(rows, column, narrow=True)
+        rows = rows.drop_columns([column])
+    del rows
+    kind_of, account, value = columns.pop(_KIND), columns.pop(_ACCOUNT), columns.pop(_N)
     found = []
     for i, kind in enumerate(kinds):
         at = np.flatnonzero(kind_of == i)
@@ -386,7 +397,7 @@ def _kind_rows(rows: pa.Table, values: pa.Table, kinds: Sequence[str],
             continue
         mine = order[value_kind == i]  # the kind's values, in their order
         n_values = len(mine)
-        code = value[at] - int(number[mine[0]])
+        code = value[at].astype(np.int64) - int(number[mine[0]])
         keys, sort = sorted_keys(account[at].astype(np.int64) * n_values + code)
         rows_of = at[sort]
         found.append(KindRows(
@@ -408,10 +419,19 @@ def _kind_rows(rows: pa.Table, values: pa.Table, kinds: Sequence[str],
     return tuple(found)
 
 
-def _numpy(table: pa.Table, column: str) -> np.ndarray:
-    """A collected integer column as int64 numpy (a null, an unknown time: ``NAT``)."""
-    values: Any = table.column(column).cast(pa.int64())
-    return np.asarray(pc.fill_null(values, NAT).to_numpy(), dtype=np.int64)
+def _numpy(table: pa.Table, column: str, *, narrow: bool = False) -> np.ndarray:
+    """A collected integer column as numpy: int64, or (``narrow``) its own type; a null
+    (an unknown time, int64) as ``NAT``."""
+    values: Any = table.column(column)
+    if not narrow or values.null_count:
+        values = pc.fill_null(values.cast(pa.int64()), NAT)
+    return np.asarray(values.to_numpy())
+
+
+def _narrowest(words: Mapping[str, Sequence[str]]) -> str:
+    """The Spark integer type of codes into lists of ``words`` (the code ``len`` is NA)."""
+    longest = max((len(theirs) for theirs in words.values()), default=0)
+    return "tinyint" if longest < 127 else "smallint" if longest < 32767 else "int"
 
 
 def _small(codes: np.ndarray) -> np.ndarray:
