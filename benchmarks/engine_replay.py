@@ -257,6 +257,15 @@ def replay(folder: Path, master: str, skip: set[str]) -> None:
     print(f"| | | total | | {totals['local']:.1f} | {totals['spark']:.1f} | |")
 
 
+def _in_child(code: str, data: Path) -> dict[str, Any]:
+    """What ``code`` prints last as JSON, run in a fresh Python process given ``data``
+    (which gives its memory back before the Spark side starts)."""
+    done = subprocess.run([sys.executable, "-c", code, str(data)], check=True,
+                          capture_output=True, text=True)
+    found: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
 def load(data: Path, master: str) -> None:
     """The Spark side of the load (read, checked, reduced; written to ``noop``) next to the
     local load of the same tables (in a child process, which gives its memory back before
@@ -279,9 +288,7 @@ def load(data: Path, master: str) -> None:
             "summarised = time.perf_counter() - start\n"
             "print(json.dumps({'seconds': seconds, 'rows': rows, 'summary': summarised,\n"
             "                  'accounts': len(summary), 'orders': len(tables.orders)}))\n")
-    done = subprocess.run([sys.executable, "-c", code, str(data)], check=True,
-                          capture_output=True, text=True)
-    local = json.loads(done.stdout.strip().splitlines()[-1])
+    local = _in_child(code, data)
     spark = get_engine("spark", master=master)
     spark.session.sparkContext.setLogLevel("ERROR")  # type: ignore[attr-defined]
     start = time.perf_counter()
@@ -335,15 +342,15 @@ def identifiers(data: Path, master: str) -> None:
             "tables = LOCAL.load_tables(sys.argv[1], reduced=True)\n"
             "loaded = time.perf_counter() - start\n"
             "start = time.perf_counter()\n"
-            "frame = normalize.normalize_identifiers(normalize.HandedOver(tables),\n"
-            "                                        config=NormalizeConfig())\n"
+            "handed = normalize.HandedOver(tables)\n"
+            "del tables  # as the pipeline: each table goes once read\n"
+            "frame = normalize.normalize_identifiers(handed, config=NormalizeConfig())\n"
+            "del handed\n"
             "normalized = time.perf_counter() - start\n"
             "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20\n"
             "print(json.dumps({'load': loaded, 'normalize': normalized, 'peak_gb': peak,\n"
             "                  'digest': digest(frame)}))\n")
-    done = subprocess.run([sys.executable, "-c", code, str(data)], check=True,
-                          capture_output=True, text=True)
-    local = json.loads(done.stdout.strip().splitlines()[-1])
+    local = _in_child(code, data)
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("linkgraph.engine.spark.identifiers").setLevel(logging.INFO)
     spark = get_engine("spark", master=master)
