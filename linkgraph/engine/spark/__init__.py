@@ -14,7 +14,10 @@
   global sort of the keys and their bounds, a running count of keys (:mod:`.windows`);
 - loading: Spark's readers, the load stage's own checks on Arrow batches,
   the cross-row checks as joins and windows (:mod:`.load`); the orders summarised
-  per account by the stages' own rules (:mod:`.orders`).
+  per account by the stages' own rules (:mod:`.orders`); the identifiers of the
+  sign-ins, addresses, payments and accounts made, normalised and grouped per
+  (account, kind, value) by the normalize stage's own rules, each value's accounts
+  counted, sent back as codes (:mod:`.identifiers`).
 
 Needs ``pip install -e ".[spark]"`` and Java 17; nothing is downloaded at
 run time. See ``docs/spark.md`` for what runs on Spark and for cluster notes.
