@@ -265,7 +265,7 @@ def _given_counts(identifiers: pd.DataFrame, first_row: np.ndarray, n_rows: int
     column = identifiers[s.VALUE_ACCOUNTS]
     if not pd.api.types.is_integer_dtype(column.dtype) or len(column) != n_rows:
         return None
-    counts = column.to_numpy()[first_row] if len(first_row) else column.to_numpy()[:0]
+    counts = column.to_numpy()[first_row]
     return counts if int(counts.sum(dtype=np.int64)) == n_rows else None
 
 

@@ -40,7 +40,7 @@ import pandas as pd
 import pyarrow as pa
 
 from linkgraph import schemas as S
-from linkgraph.codes import index_dtype, strictly_ascending
+from linkgraph.codes import index_dtype
 from linkgraph.config import NormalizeConfig
 from linkgraph.engine import LOCAL, Engine
 from linkgraph.errors import InputError
@@ -75,7 +75,7 @@ from linkgraph.normalize.sources import (
     map_sliced,
     payment_rows,
 )
-from linkgraph.normalize.text import TEXT, arrow_text, as_text
+from linkgraph.normalize.text import as_text
 
 logger = logging.getLogger(__name__)
 
@@ -243,12 +243,11 @@ def _judged_and_assembled(grouped: list[KindRows], accounts: pd.DataFrame,
                           config: NormalizeConfig) -> pd.DataFrame:
     """The identifiers frame of kinds an engine grouped (``Tables.identifier_rows``: codes
     into the accounts' sorted ids), each kind's values masked and judged here."""
-    ids = as_text(accounts[S.ACCOUNT_ID])
-    if ids.isna().any() or not strictly_ascending(arrow_text(ids)):
+    given = given_account_codes({"accounts": accounts}, {})
+    if given is None:
         raise InputError("the identifiers an engine grouped need the accounts sorted by a "
                          "unique, non-blank account_id, as the load returns them")
-    account_ids = pd.Series(TEXT.__from_arrow__(pa.chunked_array([
-        arrow_text(ids).cast(pa.large_string())])))
+    account_ids = given[1]
     grouped = [g for g in grouped if len(g.account)]
     masks = [_mask_and_junk(g, config) for g in grouped]
     counts = [g.accounts for g in grouped if g.accounts is not None]

@@ -125,8 +125,8 @@ def identifier_rows(spark: SparkSession, tables: Mapping[str, DataFrame],
         logger.info("identifiers: %d values grouped, numbered and collected in %.1f s",
                     found.num_rows, time.perf_counter() - start)
         coded = grouped.join(values.drop(_COUNT), [_KIND, _VALUE]).drop(_VALUE)
-        for column, kind_words in ((_SOURCE, {k: list(v) for k, v in sources.items()}),
-                                   (_REASON, words[_REASON]), (_LAST4, words[_LAST4])):
+        for column, kind_words in ((_SOURCE, sources), (_REASON, words[_REASON]),
+                                   (_LAST4, words[_LAST4])):
             coded = _as_codes(spark, coded, column, kind_words)
         # each column in the narrowest type that holds it: at ten million accounts the
         # rows are about a hundred million
@@ -405,9 +405,10 @@ def _kind_rows(given: list[pa.Table], values: pa.Table, kinds: Sequence[str],
             account=(keys // n_values).astype(np.int32),
             value=(keys % n_values).astype(np.int32),
             first=columns[_FIRST][rows_of], last=columns[_LAST][rows_of],
-            source=_small(columns[_SOURCE][rows_of]),
-            suppressed=_small(columns[_REASON][rows_of]),
-            last4=_small(columns[_LAST4][rows_of]),
+            # collected in the narrowest types (_narrowest), as group_kind keeps them
+            source=columns[_SOURCE][rows_of],
+            suppressed=columns[_REASON][rows_of],
+            last4=columns[_LAST4][rows_of],
             values=pd.Series(TEXT.__from_arrow__(pa.chunked_array([
                 values.column(_VALUE).take(pa.array(mine)).combine_chunks().cast(
                     pa.large_string())]))),
@@ -432,9 +433,3 @@ def _narrowest(words: Mapping[str, Sequence[str]]) -> str:
     """The Spark integer type of codes into lists of ``words`` (the code ``len`` is NA)."""
     longest = max((len(theirs) for theirs in words.values()), default=0)
     return "tinyint" if longest < 127 else "smallint" if longest < 32767 else "int"
-
-
-def _small(codes: np.ndarray) -> np.ndarray:
-    """Small non-negative codes as int8 or int16 (as ``group_kind`` keeps them)."""
-    top = int(codes.max()) if len(codes) else 0
-    return codes.astype(np.int8 if top < 127 else np.int16 if top < 32767 else np.int32)

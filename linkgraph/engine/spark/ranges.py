@@ -28,16 +28,13 @@ def before_partition(frame: DataFrame, part: str, amount: Column) -> Column:
                           for x in (F.lit(number), F.lit(first))))[F.col(part)]
 
 
-def numbered(frame: DataFrame, name: str, *, checkpointed: bool = True) -> DataFrame:
+def numbered(frame: DataFrame, name: str) -> DataFrame:
     """``frame`` with ``name``: 0, 1, ... in the order of its partitions and of the rows
     within each (read order; a global sort's order after ``orderBy``), like a
     ``zipWithIndex``: one count per partition comes to the driver, no window spans the
-    frame. Checkpointed first (``checkpointed``), so that the rows numbered are those
-    counted."""
+    frame. Checkpointed first, so that the rows numbered are those counted."""
     tagged = frame.withColumn("_part", F.spark_partition_id()).withColumn(
-        "_id", F.monotonically_increasing_id())
-    if checkpointed:
-        tagged = tagged.localCheckpoint(eager=True)
+        "_id", F.monotonically_increasing_id()).localCheckpoint(eager=True)
     within = F.col("_id") - F.shiftleft(F.col("_part").cast("long"), 33)
     row = before_partition(tagged, "_part", F.count(F.lit(1))) + within
     return tagged.withColumn(name, row.cast("long")).drop("_part", "_id")
