@@ -395,7 +395,7 @@ def test_largest_burst_on_spark_equals_the_local_sliding_window(spark: SparkEngi
 _ACCOUNTS = """account_id,created_at,email,phone,registration_ip,country
  a1 ,2024-01-02T10:00:00Z,a1@x.com,+491701234567,10.0.0.1,DE
 a2,not a time,a2@x.com,,300.1.1.1,DE
-a2,2024-01-03,dup@x.com,,,DE
+ a2,2024-01-03,dup@x.com,,,DE
 a3,2024-01-04 10:00:00+02:00,"line
 break@x.com",,NULL,GB
 ,2024-01-05,blank@x.com,,,DE
@@ -410,10 +410,10 @@ o2,a1,2024-01-12,4,EUR,,
 o3,zz,2024-01-12,4,EUR,,
 o4,a3,yesterday,4,EUR,,
 o5,a3,2024-01-13,abc,EUR,,
-o1,a5,2024-01-14,NaN,EUR,X,new_user
+ o1 ,a5,2024-01-14,NaN,EUR,X,new_user
 ,a5,2024-01-14,1,EUR,,
 o6, a5 ,2024-01-15,1e2,USD,,
-o7,zz,2024-01-16,5,EUR,,
+o7, zz ,2024-01-16,5,EUR,,
 o7,a1,2024-01-16,5,EUR,,
 """
 _SANCTIONS = """account_id,action,reason,created_at
@@ -458,6 +458,11 @@ def test_messy_export_loads_with_the_same_rows_and_rejects_on_spark(
         ["sanctions", 2, "unknown action"],
         ["sanctions", 3, "unknown account_id"],
     ]
+    # a cross-row check quotes the id as read, padded or not
+    cross_row = local.rejects["reason"].isin(
+        ["duplicate account_id", "unknown account_id", "duplicate order_id"])
+    quoted = local.rejects.loc[cross_row, "value"].tolist()
+    assert quoted == [" a2", "zz", " o1 ", " zz ", "a9"]
     _assert_same_tables(on_spark, local)
 
     # the same tables as Parquet, with typed amount and time columns

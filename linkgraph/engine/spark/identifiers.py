@@ -16,8 +16,9 @@ does from its own grouping (``normalize_identifiers``).
 2. The stage's own rules run on the executors, in ``mapInArrow``: per row for
    the kinds whose rule reads several columns (``sources.phone_rule`` with the
    country, ``normalize_addresses``, ``sources.card_words``), per distinct raw
-   value for the others (``identifiers.kind_normalizer``: emails, names,
-   devices, IPs), joined back on the raw value.
+   value of a batch for the others (``identifiers.kind_normalizer``: emails,
+   names, devices, IPs), joined back in the batch: the rows are not shuffled
+   for it, and only the judged rows are cached.
 3. A card without a token takes the one token of the tokenised cards with its
    digits (``sources._card_codes``' rule, as a ``groupBy`` of the digits).
 4. One ``groupBy(kind, account, value)``: the earliest first time, the latest
@@ -103,8 +104,7 @@ def identifier_rows(spark: SparkSession, tables: Mapping[str, DataFrame],
     rows = parts[0]
     for more in parts[1:]:
         rows = rows.unionByName(more)
-    rows = rows.persist()
-    judged = _judged(rows, config).persist()
+    judged = rows.mapInArrow(partial(_judged, config=config), rows.schema).persist()
     start = time.perf_counter()
     try:
         words = _words_of(judged)
@@ -141,7 +141,6 @@ def identifier_rows(spark: SparkSession, tables: Mapping[str, DataFrame],
                     collected.num_rows, time.perf_counter() - start)
     finally:
         judged.unpersist()
-        rows.unpersist()
     # the collected table goes as its columns are read (no other reference to it)
     return _kind_rows([collected], found, kinds, sources, words[_REASON], words[_LAST4])
 
@@ -268,46 +267,55 @@ def _namesakes_apart(spark: SparkSession, carded: DataFrame) -> DataFrame:
         _DIGITS, F.coalesce(F.col(_ONLY), digits)).drop(_ONLY)
 
 
-def _judged(rows: DataFrame, config: NormalizeConfig) -> DataFrame:
-    """The source rows with canonical values and reasons: the raw kinds' values normalised,
-    each distinct (kind, raw value) once, and joined back."""
-    raw = F.col(_KIND).isin(*_RAW_KINDS)
-    theirs = rows.where(raw).drop(_REASON)
-    distinct = theirs.where(F.col(_VALUE).isNotNull()).select(_KIND, _VALUE).distinct()
-    schema = StructType([*distinct.schema.fields, StructField(_CODE, StringType()),
-                         StructField(_REASON, StringType())])
-    normalised = distinct.mapInArrow(partial(_normalised, config=config), schema)
-    return rows.where(~raw).unionByName(
-        theirs.join(normalised, [_KIND, _VALUE], "left")
-        .select(_KIND, _ACCOUNT, F.col(_CODE).alias(_VALUE), _FIRST, _LAST, _SOURCE, _REASON,
-                _LAST4))
-
-
-def _normalised(batches: Iterator[pa.RecordBatch], *, config: NormalizeConfig
-                ) -> Iterator[pa.RecordBatch]:
-    """Batches of distinct (kind, raw value) with the canonical value and reason of each:
-    every kind's rows of a batch given to the stage's normaliser of the kind
-    (``identifiers.kind_normalizer``), as it gives a kind's distinct raw values."""
+def _judged(batches: Iterator[pa.RecordBatch], *, config: NormalizeConfig
+            ) -> Iterator[pa.RecordBatch]:
+    """Batches of source rows with canonical values and reasons: the raw kinds' values
+    normalised, each distinct (kind, raw value) of a batch once (the normalisers read
+    one value at a time, so a batch's values give what all of them give), and joined back
+    on the executors: no shuffle of the rows. A raw kind's null value stays null."""
     rules: dict[str, Callable[[pd.Series], pd.DataFrame]] = {}
+    raw_kinds = pa.array(_RAW_KINDS)
     for batch in batches:
-        kinds = np.asarray(batch.column(_KIND).to_numpy(zero_copy_only=False), dtype=object)
-        raw = _raw_text(batch.column(_VALUE))
-        at, found = [], []
-        for kind in sorted(set(kinds.tolist())):
-            if kind not in rules:
-                rule = kind_normalizer(kind, LOCAL, config)
-                if rule is None:
-                    raise ValueError(f"{kind} has no normaliser of raw values")
-                rules[kind] = rule
-            rows = np.flatnonzero(kinds == kind)
-            at.append(rows)
-            found.append(rules[kind](raw.iloc[rows].reset_index(drop=True)))
-        back = pa.array(np.argsort(np.concatenate(at or [np.zeros(0, np.int64)])))
-        made = [pa.concat_arrays([arrow_text(to_text(f[c])).cast(pa.string()) for f in found]
-                                 or [pa.array([], pa.string())]).take(back)
-                for c in ("value", "suppressed")]
-        yield pa.RecordBatch.from_arrays([*batch.columns, *made],
-                                         names=[*batch.schema.names, _CODE, _REASON])
+        rows = pa.Table.from_batches([batch])
+        raw = pc.and_(pc.is_in(rows.column(_KIND), value_set=raw_kinds),
+                      pc.is_valid(rows.column(_VALUE)))
+        theirs = rows.filter(raw)
+        if not theirs.num_rows:
+            yield batch
+            continue
+        distinct = theirs.select([_KIND, _VALUE]).group_by([_KIND, _VALUE]).aggregate([])
+        normalised = _normalised(distinct.combine_chunks(), rules, config)
+        joined = theirs.drop_columns([_REASON]).join(
+            normalised, [_KIND, _VALUE], join_type="left outer").drop_columns([_VALUE])
+        joined = joined.rename_columns([_VALUE if c == _CODE else c
+                                        for c in joined.column_names]).select(_ROW_COLUMNS)
+        rows = pa.concat_tables([rows.filter(pc.invert(raw)), joined.cast(rows.schema)])
+        yield from rows.combine_chunks().to_batches()
+
+
+def _normalised(distinct: pa.Table, rules: dict[str, Callable[[pd.Series], pd.DataFrame]],
+                config: NormalizeConfig) -> pa.Table:
+    """Distinct (kind, raw value) with the canonical value (``_CODE``) and reason of each:
+    every kind's values given to the stage's normaliser of the kind
+    (``identifiers.kind_normalizer``, kept in ``rules``), as it gives a kind's distinct raw
+    values."""
+    kinds = np.asarray(distinct.column(_KIND).to_numpy(), dtype=object)
+    raw = _raw_text(distinct.column(_VALUE).combine_chunks())
+    at, found = [], []
+    for kind in sorted(set(kinds.tolist())):
+        if kind not in rules:
+            rule = kind_normalizer(kind, LOCAL, config)
+            if rule is None:
+                raise ValueError(f"{kind} has no normaliser of raw values")
+            rules[kind] = rule
+        rows = np.flatnonzero(kinds == kind)
+        at.append(rows)
+        found.append(rules[kind](raw.iloc[rows].reset_index(drop=True)))
+    back = pa.array(np.argsort(np.concatenate(at or [np.zeros(0, np.int64)])))
+    made = [pa.concat_arrays([arrow_text(to_text(f[c])).cast(pa.string()) for f in found]
+                             or [pa.array([], pa.string())]).take(back)
+            for c in ("value", "suppressed")]
+    return distinct.append_column(_CODE, made[0]).append_column(_REASON, made[1])
 
 
 def _raw_text(column: pa.Array) -> pd.Series:

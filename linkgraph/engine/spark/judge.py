@@ -15,6 +15,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -35,6 +36,8 @@ from linkgraph.load._read import RawTable, _conform
 
 #: the row in its file; kept row or reject; Spark's corrupt-record column
 ROW, KIND, CORRUPT = "_row", "_kind", "_corrupt"
+#: a kept row's ``account_id`` / ``order_id`` as read, where it is not the kept value (null:
+#: the same text); a reject quotes ``coalesce(raw, kept)``
 RAW_ID, RAW_ORDER = "_raw_account_id", "_raw_order_id"
 R_COLUMN, R_REASON, R_VALUE = "_reject_column", "_reject_reason", "_reject_value"
 KEPT_ROW, REJECT = 0, 1
@@ -91,9 +94,8 @@ def judged_frame(spark: SparkSession, name: str, raw: DataFrame,
             F.lit("wrong number of fields").alias(R_REASON),
             F.regexp_replace(F.col(CORRUPT), r"[\r\n]+$", "").alias(R_VALUE))
         judged = judged.unionByName(bad)
-    # cached, not checkpointed: the first collect fills it, the rejects reuse it
-    judged = judged.withColumn("_table", F.lit(name)).cache()
-    return judged, probe
+    # not cached here: the load caches each table once, after its cross-row checks
+    return judged.withColumn("_table", F.lit(name)), probe
 
 
 def _batch_out(frame: pd.DataFrame, rejects: pd.DataFrame, rows: np.ndarray,
@@ -117,8 +119,12 @@ def _batch_out(frame: pd.DataFrame, rejects: pd.DataFrame, rows: np.ndarray,
         out[field.name] = pa.concat_arrays([kept, pa.nulls(n_rejects, kept.type)])
 
     def raw_text(column: str) -> pa.Array:
-        if column in conformed.column_names:
+        # the raw text where it is not the kept value (a trimmed id): most rows keep
+        # none, so the cached rows do not hold every id twice (RAW_ID's note)
+        if column in conformed.column_names and column in out:
             text = conformed.column(column).cast(pa.string()).combine_chunks()
+            same = pc.fill_null(pc.equal(text, out[column].slice(0, n_kept)), False)
+            text = pc.if_else(same, pa.scalar(None, pa.string()), text)
         else:
             text = pa.nulls(n_kept, pa.string())
         return pa.concat_arrays([text, pa.nulls(n_rejects, pa.string())])

@@ -316,20 +316,20 @@ def read_tables(spark: SparkSession, data_dir: str | Path) -> SparkTables:
             continue
         judged[name], probes[name] = judged_frame(spark, name, raw[name], headers[name])
 
+    # each table is cached once (lazily: its first job fills it), its kept rows and rejects
+    # together after the cross-row checks: the rejects, the tables and the other tables'
+    # unknown-account checks read it again
     rejects: list[DataFrame] = []
     tables: dict[str, DataFrame] = {}
-    accounts = judged["accounts"]
-    alive = accounts.where(F.col(KIND) == KEPT_ROW)
-    first = Window.partitionBy(s.ACCOUNT_ID).orderBy(ROW)
-    # cached (lazily): the table's collect fills it, the rejects and the other
-    # tables' unknown-account checks read it again
-    ranked = alive.withColumn("_n", F.row_number().over(first)).cache()
-    cached = [*judged.values(), *raw.values(), ranked]
-    rejects.append(_rejects(ranked.where(F.col("_n") > 1), s.ACCOUNT_ID,
+    first = Window.partitionBy(KIND, s.ACCOUNT_ID).orderBy(ROW)
+    ranked = judged["accounts"].withColumn("_n", F.row_number().over(first)).cache()
+    cached = [*raw.values(), ranked]
+    alive = ranked.where(F.col(KIND) == KEPT_ROW)
+    rejects.append(_rejects(alive.where(F.col("_n") > 1), s.ACCOUNT_ID,
                             "duplicate account_id", RAW_ID))
-    survivors = ranked.where(F.col("_n") == 1).drop("_n")
+    survivors = alive.where(F.col("_n") == 1).drop("_n")
     tables["accounts"] = survivors
-    own = accounts.where(F.col(KIND) == REJECT)
+    own = ranked.where(F.col(KIND) == REJECT)
     ignored = own.where(F.col(R_REASON).endswith(KEPT))
     rejects += [_reported(own.where(~F.col(R_REASON).endswith(KEPT))),
                 # a value ignored on a row the duplicate check drops is not reported
@@ -339,15 +339,17 @@ def read_tables(spark: SparkSession, data_dir: str | Path) -> SparkTables:
     for name in s.TABLE_NAMES[1:]:
         if name not in judged:
             continue
-        table = judged[name]
-        rejects.append(_reported(table.where(F.col(KIND) == REJECT)))
-        kept = table.where(F.col(KIND) == KEPT_ROW).join(known, s.ACCOUNT_ID, "left")
+        # a reject row has no account_id: it meets no known account
+        table = judged[name].join(known, s.ACCOUNT_ID, "left")
         if name == "orders":
-            # the duplicate check counts only rows with a known account
-            by_order = Window.partitionBy(s.ORDER_ID, F.col("_known").isNull()).orderBy(ROW)
-            kept = kept.withColumn("_n", F.row_number().over(by_order))
-        kept = kept.cache()
-        cached.append(kept)
+            # the duplicate check counts only kept rows with a known account
+            by_order = Window.partitionBy(KIND, s.ORDER_ID, F.col("_known").isNull()
+                                          ).orderBy(ROW)
+            table = table.withColumn("_n", F.row_number().over(by_order))
+        table = table.cache()
+        cached.append(table)
+        rejects.append(_reported(table.where(F.col(KIND) == REJECT)))
+        kept = table.where(F.col(KIND) == KEPT_ROW)
         rejects.append(_rejects(kept.where(F.col("_known").isNull()), s.ACCOUNT_ID,
                                 "unknown account_id", RAW_ID))
         kept = kept.where(F.col("_known").isNotNull()).drop("_known")
@@ -475,9 +477,10 @@ def _numbered(frame: DataFrame) -> DataFrame:
 
 
 def _rejects(rows: DataFrame, column: str, reason: str, raw: str) -> DataFrame:
+    """Kept rows rejected by a cross-row check of ``column``, quoting its text as read."""
     return rows.select(F.col("_table").alias(s.TABLE), F.col(ROW).alias(s.ROW),
                        F.lit(column).alias(s.COLUMN), F.lit(reason).alias(s.REASON),
-                       F.col(raw).alias(s.VALUE))
+                       F.coalesce(F.col(raw), F.col(column)).alias(s.VALUE))
 
 
 def _reported(rows: DataFrame) -> DataFrame:
