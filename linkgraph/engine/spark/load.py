@@ -321,7 +321,10 @@ def read_tables(spark: SparkSession, data_dir: str | Path) -> SparkTables:
     # unknown-account checks read it again
     rejects: list[DataFrame] = []
     tables: dict[str, DataFrame] = {}
-    first = Window.partitionBy(KIND, s.ACCOUNT_ID).orderBy(ROW)
+    # the duplicate checks rank kept rows only: a reject row (no ids) is a window of its
+    # own, so that a bad export's many rejects are not one task's sort
+    alone = F.when(F.col(KIND) == REJECT, F.col(ROW))
+    first = Window.partitionBy(KIND, s.ACCOUNT_ID, alone).orderBy(ROW)
     ranked = judged["accounts"].withColumn("_n", F.row_number().over(first)).cache()
     cached = [*raw.values(), ranked]
     alive = ranked.where(F.col(KIND) == KEPT_ROW)
@@ -343,8 +346,8 @@ def read_tables(spark: SparkSession, data_dir: str | Path) -> SparkTables:
         table = judged[name].join(known, s.ACCOUNT_ID, "left")
         if name == "orders":
             # the duplicate check counts only kept rows with a known account
-            by_order = Window.partitionBy(KIND, s.ORDER_ID, F.col("_known").isNull()
-                                          ).orderBy(ROW)
+            by_order = Window.partitionBy(KIND, s.ORDER_ID, F.col("_known").isNull(),
+                                          alone).orderBy(ROW)
             table = table.withColumn("_n", F.row_number().over(by_order))
         table = table.cache()
         cached.append(table)
