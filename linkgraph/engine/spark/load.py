@@ -322,9 +322,10 @@ def read_tables(spark: SparkSession, data_dir: str | Path) -> SparkTables:
     rejects: list[DataFrame] = []
     tables: dict[str, DataFrame] = {}
     # the duplicate checks rank kept rows only: a reject row (no ids) is a window of its
-    # own, so that a bad export's many rejects are not one task's sort
+    # own (kept rows' ``alone`` is null), so that a bad export's many rejects are not one
+    # task's sort
     alone = F.when(F.col(KIND) == REJECT, F.col(ROW))
-    first = Window.partitionBy(KIND, s.ACCOUNT_ID, alone).orderBy(ROW)
+    first = Window.partitionBy(s.ACCOUNT_ID, alone).orderBy(ROW)
     ranked = judged["accounts"].withColumn("_n", F.row_number().over(first)).cache()
     cached = [*raw.values(), ranked]
     alive = ranked.where(F.col(KIND) == KEPT_ROW)
@@ -346,8 +347,8 @@ def read_tables(spark: SparkSession, data_dir: str | Path) -> SparkTables:
         table = judged[name].join(known, s.ACCOUNT_ID, "left")
         if name == "orders":
             # the duplicate check counts only kept rows with a known account
-            by_order = Window.partitionBy(KIND, s.ORDER_ID, F.col("_known").isNull(),
-                                          alone).orderBy(ROW)
+            by_order = Window.partitionBy(s.ORDER_ID, F.col("_known").isNull(), alone
+                                          ).orderBy(ROW)
             table = table.withColumn("_n", F.row_number().over(by_order))
         table = table.cache()
         cached.append(table)
